@@ -1,0 +1,112 @@
+/*
+ * weft/pool.h - a fixed pool of worker threads with work stealing.
+ *
+ * Each worker owns a deque: it pushes and pops its own tasks at the bottom
+ * (LIFO) and idle workers steal the oldest task from the top of another's.
+ * Outside threads submit through an injection queue. Idle workers park on
+ * an event count and use no CPU. In WEFT_SCHED_SHARED mode every task,
+ * spawns included, goes through one shared queue instead, with the same API,
+ * so that a program can compare the two schedulers by switching one option.
+ *
+ * Return values are pthreads-style: 0 or a positive errno value:
+ *   EINVAL (bad argument), ENOMEM, EAGAIN (threads could not be created),
+ *   EPERM (a call made from the wrong thread, as documented per function),
+ *   EPIPE (the pool is being destroyed).
+ *
+ * Several pools may live in one process; a task of one pool may wait on work
+ * of another (from a worker of A, pool B is "outside").
+ */
+#ifndef WEFT_POOL_H
+#define WEFT_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/export.h>
+#include <weft/task.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_pool weft_pool; /* opaque: owns threads */
+
+typedef enum {
+    WEFT_SCHED_STEALING = 0, /* per-worker deques and stealing (default) */
+    WEFT_SCHED_SHARED = 1    /* every task through one shared queue */
+} weft_scheduler;
+
+typedef struct {
+    unsigned workers;         /* 0: one per CPU in the affinity mask */
+    weft_scheduler scheduler; /* STEALING (default) or SHARED */
+    size_t deque_capacity;    /* initial slots per worker deque, 0: default;
+                                 deques grow, never abort */
+    uint64_t seed;            /* victim selection; same seed, same choices */
+    bool pin_workers;         /* pin worker i to the i-th allowed CPU */
+} weft_pool_options;
+
+/* Create a pool and start its workers. opts NULL: defaults (all zero).
+ * Returns 0 and sets *out; EINVAL (out NULL, unknown scheduler, more than
+ * 4096 workers); ENOMEM; EAGAIN (a thread could not be started). Any thread. */
+WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_options *opts);
+
+/* Refuse further outside submissions (EPIPE), run everything already
+ * submitted and everything it spawns to the end, join the workers, free the
+ * pool. NULL: returns 0. Returns 0; EPERM (called from a worker of p:
+ * nothing happens). Blocks. Call once, from outside the pool. */
+WEFT_API int weft_pool_destroy(weft_pool *p);
+
+/* Number of workers (0 for NULL). Any thread. */
+WEFT_API unsigned weft_pool_size(const weft_pool *p);
+
+/* Fire-and-forget: run fn(arg) on the pool; its result is ignored.
+ * Any thread, workers included. Returns 0; EINVAL (p or fn NULL); ENOMEM;
+ * EPIPE (destroy has begun and the caller is not a worker of p: the task is
+ * not run). A task whose submit returned 0 always runs, exactly once. */
+WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg);
+
+/* Run fn(arg) on the pool, wait for it, and return its result.
+ * From outside p only: EPERM on a worker of p (there, call fn directly).
+ * Returns fn's result; EINVAL (p or fn NULL); ENOMEM; EPIPE. Blocks. */
+WEFT_API int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg);
+
+/* Wait until all submitted work and everything it spawned has finished.
+ * From outside p only. Returns 0; EINVAL (p NULL); EPERM (on a worker of p).
+ * Blocks. */
+WEFT_API int weft_pool_wait_idle(weft_pool *p);
+
+/* The calling worker's pool, NULL on a thread that is no weft worker. */
+WEFT_API weft_pool *weft_pool_current(void);
+
+/* 0..size-1 on a worker (of any pool), -1 elsewhere. */
+WEFT_API int weft_worker_index(void);
+
+/* Run body over disjoint sub-ranges [lo, hi) that cover [begin, end) exactly
+ * once, in parallel on p (p NULL: the calling worker's pool). grain: the
+ * largest sub-range handed to one body call, 0: automatic. From a worker or
+ * from outside (blocks). Returns 0 (also for an empty range); the first
+ * non-zero body result (sub-ranges not started by then are skipped);
+ * EINVAL (body NULL, begin > end, p NULL off a worker); ENOMEM; EPIPE. */
+WEFT_API int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
+                               int (*body)(size_t lo, size_t hi, void *arg), void *arg);
+
+typedef struct {
+    uint64_t executed;      /* tasks run by this worker */
+    uint64_t spawned;       /* tasks pushed by this worker */
+    uint64_t steals;        /* successful steals (always 0 in SHARED mode) */
+    uint64_t failed_steals; /* steal attempts that found nothing */
+    uint64_t injected;      /* tasks taken from the injection/shared queue */
+    uint64_t parks;         /* times the worker went to sleep */
+} weft_worker_stats;
+
+/* Copy per-worker counters into per_worker[0..min(n, size)-1]. Counters are
+ * read without stopping the workers (each is exact once the pool is idle).
+ * Returns 0; EINVAL (p or per_worker NULL, n == 0). Any thread. */
+WEFT_API int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_POOL_H */

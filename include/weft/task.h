@@ -1,0 +1,95 @@
+/*
+ * weft/task.h - fork-join on a weft pool: strict spawn/sync and task groups.
+ *
+ * Strict fork-join (the fast path): a task frame lives in the caller's
+ * storage, usually its stack.
+ *
+ *     weft_task t;
+ *     weft_spawn(&t, fn, arg);      // fn(arg) may now run on any worker
+ *     int r2 = other(arg2);         // meanwhile, the caller works too
+ *     int r1 = weft_sync(&t);       // fn's result, once fn has finished
+ *
+ * Task groups: any number of tasks, one wait; first error, cancellation.
+ *
+ *     weft_group g;
+ *     weft_group_init(&g, NULL);
+ *     for (...) weft_group_spawn(&g, fn, arg);
+ *     int rc = weft_group_wait(&g);
+ *
+ * Return values are pthreads-style: 0 or a positive errno value.
+ * A worker never blocks in weft_sync or weft_group_wait: it runs or steals
+ * other tasks until the awaited ones are done.
+ */
+#ifndef WEFT_TASK_H
+#define WEFT_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <weft/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_pool weft_pool;
+
+/* A task body: returns 0 or an error code (kept by the wait that joins it). */
+typedef int (*weft_task_fn)(void *arg);
+
+/* A strict fork-join frame, in the caller's storage; the fields are private.
+ * It must stay valid (and not move) from weft_spawn until weft_sync returns. */
+typedef struct weft_task {
+    uint64_t weft__private[6];
+} weft_task;
+
+/* Push fn(arg) on the calling worker's deque (in SHARED mode: on the pool's
+ * shared queue); it runs later on this or another worker.
+ * Call from a worker thread only. Every spawn must be matched by exactly one
+ * weft_sync on the same thread, in LIFO order (the most recent spawn first).
+ * Returns 0; EINVAL (t or fn NULL); EPERM (not on a worker thread); ENOMEM
+ * (the deque could not grow: nothing was pushed). Never blocks. */
+WEFT_API int weft_spawn(weft_task *t, weft_task_fn fn, void *arg);
+
+/* Wait for the task spawned into t and return fn's result. If nobody took
+ * it yet the caller runs it itself; if it was stolen, the caller runs other
+ * work (preferring the thief's deque) until it is done - it never sleeps.
+ * Call on the spawning thread, in LIFO order. Returns fn's result, or EINVAL
+ * (t NULL; debug builds also detect out-of-order syncs). */
+WEFT_API int weft_sync(weft_task *t);
+
+/* A task group, in the caller's storage; the fields are private. Needs no
+ * cleanup after weft_group_wait has returned. */
+typedef struct weft_group {
+    uint64_t weft__private[8];
+} weft_group;
+
+/* Initialise g for pool p (p NULL: the calling worker's pool).
+ * Returns 0; EINVAL (g NULL, or p NULL off a worker). Never blocks. */
+WEFT_API int weft_group_init(weft_group *g, weft_pool *p);
+
+/* Run fn(arg) as part of g, from a worker or from any outside thread.
+ * Returns 0; EINVAL (g or fn NULL, g not initialised); ENOMEM; EPIPE (the
+ * pool is being destroyed and the caller is not one of its workers).
+ * Never blocks. Any thread; concurrent spawns into one group are fine. */
+WEFT_API int weft_group_spawn(weft_group *g, weft_task_fn fn, void *arg);
+
+/* Wait until every task spawned into g has finished (or was skipped because
+ * g was cancelled). Returns the first non-zero task result; else ECANCELED
+ * if g was cancelled; else 0. EINVAL for g NULL. On a worker it runs other
+ * tasks while waiting; elsewhere it blocks. One waiter at a time per group.
+ * After it returns, g may be reused for new spawns. */
+WEFT_API int weft_group_wait(weft_group *g);
+
+/* Cancel g: its tasks that have not started are skipped. Running tasks can
+ * poll weft_group_cancelled. NULL is ignored. Any thread; never blocks. */
+WEFT_API void weft_group_cancel(weft_group *g);
+
+/* true once g was cancelled (false for NULL). Any thread; never blocks. */
+WEFT_API bool weft_group_cancelled(const weft_group *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_TASK_H */

@@ -1,0 +1,12 @@
+/*
+ * weft/weft.h - umbrella header: includes every public weft header.
+ */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include <weft/version.h>
+#include <weft/collection.h>
+#include <weft/task.h>
+#include <weft/pool.h>
+
+#endif /* WEFT_WEFT_H */

@@ -1,0 +1,55 @@
+/*
+ * runtime/alloc.c - allocation with a test hook for failure injection.
+ */
+#include "alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/*
+ * alloc_count counts allocations since the last weft__alloc_fail_at();
+ * alloc_fail_at is the count at which one allocation fails (0: never).
+ * Relaxed is enough: the hook is armed by a test before it starts the
+ * scenario, and the thread creation / calls that follow order the store
+ * before any allocation of the scenario; the counter needs only atomicity.
+ */
+static atomic_long alloc_count;
+static atomic_long alloc_fail_at;
+
+static int should_fail(void)
+{
+    long k = atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
+    long n = atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) + 1;
+    return k > 0 && n == k;
+}
+
+void *weft__malloc(size_t size)
+{
+    return should_fail() ? NULL : malloc(size);
+}
+
+void *weft__calloc(size_t count, size_t size)
+{
+    return should_fail() ? NULL : calloc(count, size);
+}
+
+void *weft__aligned_alloc(size_t alignment, size_t size)
+{
+    void *p = NULL;
+    if (should_fail())
+        return NULL;
+    if (posix_memalign(&p, alignment, size) != 0)
+        return NULL;
+    return p;
+}
+
+void weft__free(void *p)
+{
+    free(p);
+}
+
+long weft__alloc_fail_at(long k)
+{
+    atomic_store_explicit(&alloc_fail_at, k > 0 ? k : 0, memory_order_relaxed);
+    return atomic_exchange_explicit(&alloc_count, 0, memory_order_relaxed);
+}
