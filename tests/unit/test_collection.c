@@ -1,0 +1,553 @@
+/*
+ * tests/unit/test_collection.c - single-threaded behaviour of the blocking
+ * collection (include/weft/collection.h): arguments, return codes, orders,
+ * the any-variants' routing, task_done/join counting, shutdown and drain,
+ * allocation failure. Blocking and concurrency: test_collection_threads.c.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <weft/collection.h>
+
+#include "alloc.h"
+#include "coll_util.h"
+
+static weft_collection *make(size_t capacity, weft_order order,
+                             int (*compare)(const void *, const void *))
+{
+    weft_collection_options o = {capacity, order, compare};
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static int cmp_uintptr(const void *a, const void *b)
+{
+    uintptr_t x = COLL_VAL(a), y = COLL_VAL(b);
+    return x < y ? -1 : x > y;
+}
+
+/* ---- every bad argument: EINVAL, nothing changes ---------------------- */
+
+START_TEST(bad_arguments)
+{
+    weft_collection *c = NULL, *sentinel = (weft_collection *)&c;
+    weft_collection_options prio_nocmp = {0, WEFT_ORDER_PRIORITY, NULL};
+    weft_collection_options bad_order = {0, (weft_order)7, NULL};
+    ck_assert_int_eq(weft_collection_create(NULL, NULL), EINVAL);
+    c = sentinel;
+    ck_assert_int_eq(weft_collection_create(&c, &prio_nocmp), EINVAL);
+    ck_assert_int_eq(weft_collection_create(&c, &bad_order), EINVAL);
+    ck_assert_ptr_eq(c, sentinel);
+
+    c = make(2, WEFT_ORDER_FIFO, NULL);
+    void *it = COLL_ITEM(99);
+    /* Calls that could otherwise succeed. */
+    ck_assert_int_eq(weft_collection_try_add(NULL, it, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_add(NULL, it), EINVAL);
+    ck_assert_int_eq(weft_collection_try_add(c, it, -2), EINVAL);
+    ck_assert_int_eq(weft_collection_try_add(c, it, INT64_MIN), EINVAL);
+    ck_assert_uint_eq(weft_collection_count(c), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_take(NULL, &it), EINVAL);
+    ck_assert_int_eq(weft_collection_take(c, NULL), EINVAL);
+    ck_assert_int_eq(weft_collection_try_take(c, NULL, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, -2), EINVAL);
+    ck_assert_ptr_eq(it, COLL_ITEM(99)); /* *item not written */
+    ck_assert_uint_eq(weft_collection_count(c), 1);
+
+    weft_collection *d = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *cs[3] = {c, NULL, d};
+    size_t idx = 77;
+    ck_assert_int_eq(weft_collection_take_from_any(NULL, 1, &it, &idx, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 0, &it, &idx, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 1, NULL, &idx, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 1, &it, &idx, -5), EINVAL);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 3, &it, &idx, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_add_to_any(NULL, 1, it, &idx, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 0, it, &idx, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 1, it, &idx, -5), EINVAL);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 3, it, &idx, 0), EINVAL);
+    ck_assert_uint_eq(idx, 77);
+    ck_assert_ptr_eq(it, COLL_ITEM(99));
+    ck_assert_uint_eq(weft_collection_count(c), 1);
+    ck_assert_uint_eq(weft_collection_count(d), 0);
+
+    void *out[2];
+    ck_assert_uint_eq(weft_collection_drain(NULL, out, 2), 0);
+    ck_assert_uint_eq(weft_collection_drain(c, NULL, 2), 0);
+    ck_assert_uint_eq(weft_collection_drain(c, out, 0), 0);
+    ck_assert_uint_eq(weft_collection_count(c), 1);
+
+    ck_assert_int_eq(weft_collection_task_done(NULL), EINVAL);
+    ck_assert_int_eq(weft_collection_join(NULL), EINVAL);
+    ck_assert_int_eq(weft_collection_try_join(NULL, 0), EINVAL);
+    ck_assert_int_eq(weft_collection_try_join(c, -2), EINVAL);
+
+    /* NULL is ignored or reads as empty. */
+    weft_collection_complete_adding(NULL);
+    weft_collection_shutdown(NULL);
+    weft_collection_destroy(NULL);
+    ck_assert_uint_eq(weft_collection_count(NULL), 0);
+    ck_assert_uint_eq(weft_collection_capacity(NULL), 0);
+    ck_assert(!weft_collection_is_adding_completed(NULL));
+    ck_assert(!weft_collection_is_completed(NULL));
+    ck_assert(!weft_collection_is_adding_completed(c));
+    weft_collection_destroy(c);
+    weft_collection_destroy(d);
+}
+END_TEST
+
+/* ---- return codes without blocking ------------------------------------ */
+
+START_TEST(codes_eagain_etimedout)
+{
+    weft_collection *c = make(1, WEFT_ORDER_FIFO, NULL);
+    void *it = COLL_ITEM(5);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EAGAIN);
+    /* Any positive timeout is a timeout, even 1 ns. */
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 1), ETIMEDOUT);
+    int64_t t0 = coll_now_ns();
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 2000000), ETIMEDOUT);
+    ck_assert_int_ge(coll_now_ns() - t0, 2000000);
+    ck_assert_ptr_eq(it, COLL_ITEM(5));
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(1), WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(2), WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(2), 1), ETIMEDOUT);
+    t0 = coll_now_ns();
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(2), 2000000), ETIMEDOUT);
+    ck_assert_int_ge(coll_now_ns() - t0, 2000000);
+    ck_assert_uint_eq(weft_collection_count(c), 1);
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_try_join(c, 1), ETIMEDOUT);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+START_TEST(codes_epipe)
+{
+    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    void *it = NULL;
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
+    weft_collection_complete_adding(c);
+    weft_collection_complete_adding(c); /* idempotent */
+    ck_assert(weft_collection_is_adding_completed(c));
+    ck_assert(!weft_collection_is_completed(c));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(3)), EPIPE);
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(3), WEFT_NO_WAIT), EPIPE);
+    ck_assert_uint_eq(weft_collection_count(c), 2);
+    /* Items still come out, then EPIPE at once whatever the timeout. */
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(1));
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(2));
+    ck_assert(weft_collection_is_completed(c));
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_FOREVER), EPIPE);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, INT64_MAX), EPIPE);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EPIPE);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 1), EPIPE);
+    ck_assert_ptr_eq(it, COLL_ITEM(2));
+    weft_collection_destroy(c);
+}
+END_TEST
+
+START_TEST(codes_ecanceled)
+{
+    /* Empty: ECANCELED beats EPIPE. */
+    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *cs[1] = {c};
+    void *it = NULL;
+    weft_collection_shutdown(c);
+    ck_assert(weft_collection_is_adding_completed(c));
+    ck_assert(weft_collection_is_completed(c));
+    ck_assert_int_eq(weft_collection_add(c, it), ECANCELED);
+    ck_assert_int_eq(weft_collection_try_add(c, it, WEFT_NO_WAIT), ECANCELED);
+    ck_assert_int_eq(weft_collection_take(c, &it), ECANCELED);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 1), ECANCELED);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 1, &it, NULL, WEFT_FOREVER), ECANCELED);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 1, it, NULL, WEFT_FOREVER), ECANCELED);
+    /* Shutdown does not make join fail. */
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), 0);
+    weft_collection_destroy(c);
+
+    /* Non-empty: still ECANCELED; complete_adding after shutdown and a
+     * second shutdown change nothing; the items come back with drain. */
+    c = make(4, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
+    weft_collection_shutdown(c);
+    weft_collection_complete_adding(c);
+    weft_collection_shutdown(c);
+    ck_assert(!weft_collection_is_completed(c));
+    ck_assert_int_eq(weft_collection_take(c, &it), ECANCELED);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), ECANCELED);
+    ck_assert_uint_eq(weft_collection_count(c), 2);
+    void *out[4];
+    ck_assert_uint_eq(weft_collection_drain(c, out, 4), 2);
+    ck_assert_ptr_eq(out[0], COLL_ITEM(1));
+    ck_assert_ptr_eq(out[1], COLL_ITEM(2));
+    ck_assert(weft_collection_is_completed(c));
+    ck_assert_int_eq(weft_collection_take(c, &it), ECANCELED);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+START_TEST(null_item_and_snapshots)
+{
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, NULL), 0); /* unbounded FIFO */
+    ck_assert_uint_eq(weft_collection_capacity(c), 0);
+    void *it = COLL_ITEM(1);
+    ck_assert_int_eq(weft_collection_add(c, NULL), 0);
+    ck_assert_uint_eq(weft_collection_count(c), 1);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_ptr_null(it);
+    ck_assert_uint_eq(weft_collection_count(c), 0);
+    weft_collection_destroy(c);
+    c = make(3, WEFT_ORDER_LIFO, NULL);
+    ck_assert_uint_eq(weft_collection_capacity(c), 3);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- orders ------------------------------------------------------------ */
+
+START_TEST(order_fifo_lifo)
+{
+    /* Many items so that the ring wraps and grows. */
+    enum { N = 1000 };
+    weft_collection *f = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *l = make(0, WEFT_ORDER_LIFO, NULL);
+    void *it;
+    for (int round = 0; round < 3; round++) {
+        for (uintptr_t i = 0; i < N; i++) {
+            ck_assert_int_eq(weft_collection_add(f, COLL_ITEM(i)), 0);
+            ck_assert_int_eq(weft_collection_add(l, COLL_ITEM(i)), 0);
+            if (i % 3 == 2) { /* interleave takes so that head moves */
+                ck_assert_int_eq(weft_collection_take(l, &it), 0);
+                ck_assert_ptr_eq(it, COLL_ITEM(i));
+                ck_assert_int_eq(weft_collection_add(l, COLL_ITEM(i)), 0);
+            }
+        }
+        for (uintptr_t i = 0; i < N; i++) {
+            ck_assert_int_eq(weft_collection_take(f, &it), 0);
+            ck_assert_ptr_eq(it, COLL_ITEM(i));
+            ck_assert_int_eq(weft_collection_take(l, &it), 0);
+            ck_assert_ptr_eq(it, COLL_ITEM(N - 1 - i));
+        }
+    }
+    weft_collection_destroy(f);
+    weft_collection_destroy(l);
+}
+END_TEST
+
+/* PRIORITY items: a key and an id; compare fails the test if it is ever
+ * given an item that was already taken. */
+typedef struct {
+    int p_key;
+    int p_id;
+    int p_taken;
+} prio_item;
+
+static int cmp_prio(const void *a, const void *b)
+{
+    const prio_item *x = a, *y = b;
+    ck_assert(!x->p_taken && !y->p_taken);
+    return (x->p_key > y->p_key) - (x->p_key < y->p_key);
+}
+
+START_TEST(order_priority_stable)
+{
+    enum { N = 2000 };
+    prio_item *items = calloc(N, sizeof *items);
+    ck_assert_ptr_nonnull(items);
+    weft_collection *c = make(0, WEFT_ORDER_PRIORITY, cmp_prio);
+    /* Few distinct keys, so many ties; keys out of order. */
+    for (int i = 0; i < N; i++) {
+        items[i].p_key = (i * 7) % 5;
+        items[i].p_id = i;
+        ck_assert_int_eq(weft_collection_add(c, &items[i]), 0);
+    }
+    int last_key = -1, last_id = -1;
+    void *out[N / 2];
+    void *it;
+    for (int i = 0; i < N; i++) {
+        prio_item *p;
+        if (i < N / 2) {
+            ck_assert_int_eq(weft_collection_take(c, &it), 0);
+            p = it;
+        } else {
+            if (i == N / 2)
+                ck_assert_uint_eq(weft_collection_drain(c, out, N / 2), N / 2);
+            p = out[i - N / 2]; /* drain yields take order */
+        }
+        ck_assert(!p->p_taken);
+        p->p_taken = 1;
+        ck_assert_int_ge(p->p_key, last_key);
+        if (p->p_key == last_key)
+            ck_assert_int_gt(p->p_id, last_id); /* ties: insertion order */
+        last_key = p->p_key;
+        last_id = p->p_id;
+    }
+    /* Bounded PRIORITY interleaved adds and takes, with plain keys. */
+    weft_collection *b = make(3, WEFT_ORDER_PRIORITY, cmp_uintptr);
+    ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(5)), 0);
+    ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(3)), 0);
+    ck_assert_int_eq(weft_collection_try_add(b, COLL_ITEM(0), WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_take(b, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(1));
+    ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(0)), 0);
+    ck_assert_int_eq(weft_collection_take(b, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(0));
+    ck_assert_int_eq(weft_collection_take(b, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(3));
+    ck_assert_int_eq(weft_collection_take(b, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(5));
+    weft_collection_destroy(b);
+    weft_collection_destroy(c);
+    free(items);
+}
+END_TEST
+
+/* ---- any-variants: routing without blocking --------------------------- */
+
+START_TEST(any_routing)
+{
+    enum { M = 100 }; /* no cap on n */
+    weft_collection *cs[M];
+    for (int i = 0; i < M; i++)
+        cs[i] = make(1, WEFT_ORDER_FIFO, NULL);
+    size_t idx = 999;
+    void *it = NULL;
+    ck_assert_int_eq(weft_collection_take_from_any(cs, M, &it, &idx, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, M, &it, &idx, 1), ETIMEDOUT);
+    ck_assert_uint_eq(idx, 999);
+    /* add_to_any fills the lowest index with room. */
+    for (size_t i = 0; i < M; i++) {
+        ck_assert_int_eq(weft_collection_add_to_any(cs, M, COLL_ITEM(i + 1), &idx, 0), 0);
+        ck_assert_uint_eq(idx, i);
+    }
+    ck_assert_int_eq(weft_collection_add_to_any(cs, M, NULL, &idx, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, M, NULL, NULL, 1), ETIMEDOUT);
+    /* take_from_any prefers the lowest index that has an item. */
+    ck_assert_int_eq(weft_collection_take(cs[0], &it), 0);
+    ck_assert_int_eq(weft_collection_take(cs[1], &it), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, M, &it, &idx, 0), 0);
+    ck_assert_uint_eq(idx, 2);
+    ck_assert_ptr_eq(it, COLL_ITEM(3));
+    ck_assert_int_eq(weft_collection_take_from_any(cs, M, &it, NULL, 0), 0); /* NULL index */
+    ck_assert_ptr_eq(it, COLL_ITEM(4));
+    ck_assert_uint_eq(weft_collection_count(cs[3]), 0);
+    ck_assert_uint_eq(weft_collection_count(cs[4]), 1);
+    /* add_to_any: NULL index; lowest with room is 0. */
+    ck_assert_int_eq(weft_collection_add_to_any(cs, M, COLL_ITEM(50), NULL, 0), 0);
+    ck_assert_uint_eq(weft_collection_count(cs[0]), 1);
+    /* Adding-completed members are skipped by add_to_any (1 is empty). */
+    weft_collection_complete_adding(cs[1]);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, M, COLL_ITEM(51), &idx, 0), 0);
+    ck_assert_uint_eq(idx, 2);
+    /* Completed members are skipped by take_from_any; EPIPE only when all are. */
+    weft_collection *two[3] = {cs[1], cs[1], cs[3]}; /* a duplicate */
+    ck_assert_int_eq(weft_collection_take_from_any(two, 3, &it, &idx, 0), EAGAIN);
+    ck_assert_int_eq(weft_collection_add(cs[3], COLL_ITEM(77)), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(two, 3, &it, &idx, WEFT_FOREVER), 0);
+    ck_assert_uint_eq(idx, 2);
+    ck_assert_ptr_eq(it, COLL_ITEM(77));
+    weft_collection_complete_adding(cs[3]);
+    ck_assert_int_eq(weft_collection_take_from_any(two, 3, &it, &idx, WEFT_FOREVER), EPIPE);
+    ck_assert_int_eq(weft_collection_add_to_any(two, 3, it, &idx, WEFT_FOREVER), EPIPE);
+    /* A shut-down member met in the scan gives ECANCELED. */
+    weft_collection_shutdown(cs[1]);
+    ck_assert_int_eq(weft_collection_take_from_any(two, 3, &it, &idx, WEFT_FOREVER), ECANCELED);
+    ck_assert_int_eq(weft_collection_add_to_any(two, 3, it, &idx, WEFT_FOREVER), ECANCELED);
+    /* Same collection twice: one item, taken once. */
+    weft_collection *dup[2] = {cs[5], cs[5]};
+    ck_assert_int_eq(weft_collection_take_from_any(dup, 2, &it, &idx, 0), 0);
+    ck_assert_uint_eq(idx, 0);
+    ck_assert_int_eq(weft_collection_take_from_any(dup, 2, &it, &idx, 0), EAGAIN);
+    for (int i = 0; i < M; i++)
+        weft_collection_destroy(cs[i]);
+}
+END_TEST
+
+/* ---- task_done / join counting ----------------------------------------- */
+
+START_TEST(task_done_join_counting)
+{
+    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    void *it;
+    ck_assert_int_eq(weft_collection_join(c), 0); /* idle: at once */
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL); /* underflow */
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(3), -7), EINVAL); /* no raise */
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), EAGAIN);
+    void *out[1];
+    ck_assert_uint_eq(weft_collection_drain(c, out, 1), 1); /* still needs task_done */
+    ck_assert_int_eq(weft_collection_try_join(c, 1), ETIMEDOUT);
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL);
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), 0); /* unchanged */
+    weft_collection_destroy(c);
+}
+END_TEST
+
+START_TEST(shutdown_items_inside_and_taken)
+{
+    weft_collection *c = make(8, WEFT_ORDER_LIFO, NULL);
+    void *it;
+    for (uintptr_t i = 1; i <= 5; i++)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0); /* 5 */
+    ck_assert_int_eq(weft_collection_take(c, &it), 0); /* 4 */
+    weft_collection_shutdown(c);
+    /* The 3 inside were dropped from the count; 2 taken are not done. */
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    ck_assert_int_eq(weft_collection_try_join(c, 1), ETIMEDOUT);
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    ck_assert_int_eq(weft_collection_join(c), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL);
+    void *out[8];
+    ck_assert_uint_eq(weft_collection_drain(c, out, 2), 2); /* take order: LIFO */
+    ck_assert_ptr_eq(out[0], COLL_ITEM(3));
+    ck_assert_ptr_eq(out[1], COLL_ITEM(2));
+    ck_assert_uint_eq(weft_collection_drain(c, out, 8), 1);
+    ck_assert_ptr_eq(out[0], COLL_ITEM(1));
+    ck_assert_uint_eq(weft_collection_drain(c, out, 8), 0);
+    ck_assert_int_eq(weft_collection_add(c, NULL), ECANCELED);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+START_TEST(drain_before_close)
+{
+    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    void *out[10];
+    ck_assert_uint_eq(weft_collection_drain(c, out, 10), 0);
+    for (uintptr_t i = 0; i < 6; i++)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+    ck_assert_uint_eq(weft_collection_drain(c, out, 4), 4);
+    for (uintptr_t i = 0; i < 4; i++)
+        ck_assert_ptr_eq(out[i], COLL_ITEM(i));
+    weft_collection_complete_adding(c);
+    ck_assert_uint_eq(weft_collection_drain(c, out, 10), 2);
+    ck_assert(weft_collection_is_completed(c));
+    void *it;
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- allocation failure ------------------------------------------------ */
+
+START_TEST(alloc_fail_create)
+{
+    weft_order orders[2] = {WEFT_ORDER_FIFO, WEFT_ORDER_PRIORITY};
+    for (int o = 0; o < 2; o++) {
+        weft_collection_options opts = {0, orders[o], cmp_uintptr};
+        weft_collection *c = NULL;
+        weft__alloc_fail_at(0);
+        ck_assert_int_eq(weft_collection_create(&c, &opts), 0);
+        long n = weft__alloc_fail_at(0);
+        ck_assert_int_ge(n, 1);
+        weft_collection_destroy(c);
+        for (long k = 1; k <= n; k++) {
+            weft_collection *sentinel = (weft_collection *)&c;
+            c = sentinel;
+            weft__alloc_fail_at(k);
+            ck_assert_int_eq(weft_collection_create(&c, &opts), ENOMEM);
+            ck_assert_ptr_eq(c, sentinel);
+        }
+        weft__alloc_fail_at(0);
+    }
+}
+END_TEST
+
+/* Growth of an unbounded collection fails: ENOMEM, nothing lost, the
+ * unfinished count is not raised, and a later add grows it after all. */
+static void grow_fail(weft_order order, bool any)
+{
+    weft_collection *c = make(0, order, cmp_uintptr);
+    uintptr_t i = 0, added = 0;
+    void *it;
+    for (;;) {
+        weft__alloc_fail_at(1);
+        int r = any ? weft_collection_add_to_any(&c, 1, COLL_ITEM(i), NULL, 0)
+                    : weft_collection_add(c, COLL_ITEM(i));
+        if (r == ENOMEM)
+            break;
+        ck_assert_int_eq(r, 0);
+        added = ++i;
+        ck_assert_uint_lt(added, 100000);
+    }
+    weft__alloc_fail_at(0);
+    ck_assert_uint_eq(weft_collection_count(c), added);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+    added++;
+    for (uintptr_t k = 0; k < added; k++) {
+        ck_assert_int_eq(weft_collection_take(c, &it), 0);
+        ck_assert_ptr_eq(it, COLL_ITEM(k)); /* FIFO and PRIORITY agree here */
+        ck_assert_int_eq(weft_collection_task_done(c), 0);
+    }
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL); /* ENOMEM add not counted */
+    weft_collection_destroy(c);
+}
+
+START_TEST(alloc_fail_growth)
+{
+    grow_fail(WEFT_ORDER_FIFO, false);
+    grow_fail(WEFT_ORDER_PRIORITY, false);
+    grow_fail(WEFT_ORDER_FIFO, true);
+}
+END_TEST
+
+static Suite *collection_suite(void)
+{
+    Suite *s = suite_create("collection");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"bad_arguments", bad_arguments},
+        {"codes_eagain_etimedout", codes_eagain_etimedout},
+        {"codes_epipe", codes_epipe},
+        {"codes_ecanceled", codes_ecanceled},
+        {"null_item_and_snapshots", null_item_and_snapshots},
+        {"order_fifo_lifo", order_fifo_lifo},
+        {"order_priority_stable", order_priority_stable},
+        {"any_routing", any_routing},
+        {"task_done_join_counting", task_done_join_counting},
+        {"shutdown_items_inside_and_taken", shutdown_items_inside_and_taken},
+        {"drain_before_close", drain_before_close},
+        {"alloc_fail_create", alloc_fail_create},
+        {"alloc_fail_growth", alloc_fail_growth},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(collection_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
