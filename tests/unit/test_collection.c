@@ -4,6 +4,7 @@
  * the any-variants' routing, task_done/join counting, shutdown and drain,
  * allocation failure. Blocking and concurrency: test_collection_threads.c.
  */
+#define _GNU_SOURCE /* pthread barriers, sched_yield under -std=c11 */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>

@@ -1,0 +1,607 @@
+/*
+ * tests/unit/test_collection_threads.c - blocking and concurrency of the
+ * blocking collection (include/weft/collection.h): blocked adders, takers,
+ * joiners and any-variants are woken by the right events (and only then),
+ * close and shutdown while blocked, complete_adding racing with adders, and
+ * N x M producers/consumers with an exact multiset check.
+ *
+ * A thread is made provably blocked with the private hook
+ * weft__collection_waiters (runtime/collection_hooks.h): once it counts the
+ * thread, the thread cannot return before a state change. Never sleeps.
+ */
+#define _GNU_SOURCE /* pthread barriers, sched_yield under -std=c11 */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <weft/collection.h>
+
+#include "coll_util.h"
+
+static weft_collection *make(size_t capacity, weft_order order,
+                             int (*compare)(const void *, const void *))
+{
+    weft_collection_options o = {capacity, order, compare};
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
+    return c;
+}
+
+static int cmp_uintptr(const void *a, const void *b)
+{
+    uintptr_t x = COLL_VAL(a), y = COLL_VAL(b);
+    return x < y ? -1 : x > y;
+}
+
+/* ---- a bounded collection blocks and resumes --------------------------- */
+
+START_TEST(bounded_blocks_and_resumes)
+{
+    weft_collection *c = make(2, WEFT_ORDER_FIFO, NULL);
+    void *it;
+    coll_op a;
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
+    coll_op_start(&a, COLL_OP_ADD, c, COLL_ITEM(3), WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    ck_assert(!coll_op_returned(&a));
+    ck_assert_uint_eq(weft_collection_count(c), 2);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0); /* frees a slot */
+    ck_assert_int_eq(coll_op_join(&a), 0);
+    ck_assert_uint_eq(weft_collection_count(c), 2);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(2));
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(3));
+
+    /* A blocked taker resumes on an add. */
+    coll_op t;
+    coll_op_start(&t, COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    ck_assert(!coll_op_returned(&t));
+    ck_assert_int_eq(weft_collection_add(c, NULL), 0); /* NULL item */
+    ck_assert_int_eq(coll_op_join(&t), 0);
+    ck_assert_ptr_null(t.op_item);
+
+    /* drain frees slots too: it wakes a blocked adder. */
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(4)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(5)), 0);
+    coll_op_start(&a, COLL_OP_ADD, c, COLL_ITEM(6), WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    void *out[2];
+    ck_assert_uint_eq(weft_collection_drain(c, out, 2), 2);
+    ck_assert_int_eq(coll_op_join(&a), 0);
+    ck_assert_uint_eq(weft_collection_count(c), 1);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- INT64_MAX waits (no overflow), woken by the event ------------------ */
+
+START_TEST(int64_max_waits)
+{
+    weft_collection *c = make(1, WEFT_ORDER_FIFO, NULL);
+    coll_op o;
+    /* A deadline computed without saturation would wrap into the past and
+     * return ETIMEDOUT at once; here only the add can end the wait. */
+    coll_op_start(&o, COLL_OP_TAKE, c, NULL, INT64_MAX);
+    coll_wait_waiters(c, 1);
+    ck_assert(!coll_op_returned(&o));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(8)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(8));
+
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(9)), 0);
+    coll_op_start(&o, COLL_OP_ADD, c, COLL_ITEM(10), INT64_MAX);
+    coll_wait_waiters(c, 1);
+    ck_assert(!coll_op_returned(&o));
+    void *it;
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+
+    /* unfinished: 3 adds, 0 done. */
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    coll_op_start(&o, COLL_OP_JOIN, c, NULL, INT64_MAX);
+    coll_wait_waiters(c, 1);
+    ck_assert(!coll_op_returned(&o));
+    ck_assert_int_eq(weft_collection_task_done(c), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+
+    weft_collection *cs[2] = {c, c};
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, cs, 2, NULL, INT64_MAX);
+    coll_wait_waiters(c, 2);
+    ck_assert(!coll_op_returned(&o));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(11)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(11));
+    ck_assert_uint_eq(o.op_index, 0);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* A blocked timed take times out on its own. */
+START_TEST(blocked_timed_take_times_out)
+{
+    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    coll_op o;
+    int64_t t0 = coll_now_ns();
+    coll_op_start(&o, COLL_OP_TAKE, c, COLL_ITEM(1), 20000000);
+    ck_assert_int_eq(coll_op_join(&o), ETIMEDOUT);
+    ck_assert_int_ge(coll_now_ns() - t0, 20000000);
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(1)); /* not written */
+    ck_assert_uint_eq(weft__collection_waiters(c), 0); /* deregistered */
+    weft_collection *cs[2] = {c, c};
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, cs, 2, NULL, 20000000);
+    ck_assert_int_eq(coll_op_join(&o), ETIMEDOUT);
+    ck_assert_uint_eq(weft__collection_waiters(c), 0);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- no lost wake-ups ------------------------------------------------- */
+
+START_TEST(n_adds_wake_n_takers)
+{
+    enum { N = 4 };
+    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    coll_op t[N];
+    for (int i = 0; i < N; i++)
+        coll_op_start(&t[i], COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, N);
+    for (uintptr_t i = 0; i < N; i++)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i + 1)), 0);
+    unsigned mask = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(coll_op_join(&t[i]), 0);
+        mask |= 1u << (COLL_VAL(t[i].op_item) - 1);
+    }
+    ck_assert_uint_eq(mask, (1u << N) - 1);
+
+    /* And N takes wake N adders blocked on a full collection. */
+    weft_collection *b = make(1, WEFT_ORDER_LIFO, NULL);
+    ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(0)), 0);
+    for (int i = 0; i < N; i++)
+        coll_op_start(&t[i], COLL_OP_ADD, b, COLL_ITEM(i + 1), WEFT_FOREVER);
+    coll_wait_waiters(b, N);
+    void *it;
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(weft_collection_take(b, &it), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(coll_op_join(&t[i]), 0);
+    ck_assert_uint_eq(weft_collection_count(b), 1);
+    weft_collection_destroy(b);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- close while blocked ---------------------------------------------- */
+
+START_TEST(complete_adding_wakes_blocked)
+{
+    enum { N = 3 };
+    weft_collection *full = make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *empty = make(0, WEFT_ORDER_FIFO, NULL);
+    coll_op a[N], t[N];
+    ck_assert_int_eq(weft_collection_add(full, COLL_ITEM(1)), 0);
+    for (int i = 0; i < N; i++) {
+        coll_op_start(&a[i], COLL_OP_ADD, full, NULL, WEFT_FOREVER);
+        coll_op_start(&t[i], COLL_OP_TAKE, empty, NULL, WEFT_FOREVER);
+    }
+    coll_wait_waiters(full, N);
+    coll_wait_waiters(empty, N);
+    weft_collection_complete_adding(full);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(coll_op_join(&a[i]), EPIPE);
+    ck_assert(!weft_collection_is_completed(full));
+    ck_assert_uint_eq(weft_collection_count(full), 1);
+    for (int i = 0; i < N; i++)
+        ck_assert(!coll_op_returned(&t[i]));
+    weft_collection_complete_adding(empty);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(coll_op_join(&t[i]), EPIPE);
+    weft_collection_destroy(full);
+    weft_collection_destroy(empty);
+}
+END_TEST
+
+/* The take that empties a completed collection wakes every other blocked
+ * taker: N takers block, one item is added (one taker is signalled), adding
+ * is completed; whoever takes the item, all others must end with EPIPE. */
+START_TEST(last_take_wakes_other_takers)
+{
+    enum { N = 4, ROUNDS = 20 };
+    for (int r = 0; r < ROUNDS; r++) {
+        weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+        coll_op t[N];
+        for (int i = 0; i < N; i++)
+            coll_op_start(&t[i], COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+        coll_wait_waiters(c, N);
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(7)), 0);
+        weft_collection_complete_adding(c);
+        int got = 0;
+        for (int i = 0; i < N; i++) {
+            int res = coll_op_join(&t[i]);
+            if (res == 0) {
+                got++;
+                ck_assert_ptr_eq(t[i].op_item, COLL_ITEM(7));
+            } else {
+                ck_assert_int_eq(res, EPIPE);
+            }
+        }
+        ck_assert_int_eq(got, 1);
+        weft_collection_destroy(c);
+    }
+}
+END_TEST
+
+START_TEST(shutdown_wakes_blocked)
+{
+    weft_collection *full = make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *empty = make(0, WEFT_ORDER_PRIORITY, cmp_uintptr);
+    weft_collection *both[2] = {empty, full};
+    coll_op a, t, any_t, any_a, j;
+    ck_assert_int_eq(weft_collection_add(full, COLL_ITEM(1)), 0);
+    coll_op_start(&a, COLL_OP_ADD, full, NULL, WEFT_FOREVER);
+    coll_op_start(&t, COLL_OP_TAKE, empty, NULL, WEFT_FOREVER);
+    coll_op_start_any(&any_t, COLL_OP_TAKE_ANY, both, 1, NULL, WEFT_FOREVER);
+    coll_op_start_any(&any_a, COLL_OP_ADD_ANY, both + 1, 1, NULL, WEFT_FOREVER);
+    coll_op_start(&j, COLL_OP_JOIN, full, NULL, WEFT_FOREVER);
+    coll_wait_waiters(full, 3);
+    coll_wait_waiters(empty, 2);
+    weft_collection_shutdown(empty);
+    ck_assert_int_eq(coll_op_join(&t), ECANCELED);
+    ck_assert_int_eq(coll_op_join(&any_t), ECANCELED);
+    ck_assert(!coll_op_returned(&a));
+    weft_collection_shutdown(full);
+    ck_assert_int_eq(coll_op_join(&a), ECANCELED);
+    ck_assert_int_eq(coll_op_join(&any_a), ECANCELED);
+    /* The one item inside was dropped from the unfinished count: join
+     * returns 0, it does not fail. */
+    ck_assert_int_eq(coll_op_join(&j), 0);
+    void *out[2];
+    ck_assert_uint_eq(weft_collection_drain(full, out, 2), 1);
+    ck_assert_ptr_eq(out[0], COLL_ITEM(1));
+    weft_collection_destroy(full);
+    weft_collection_destroy(empty);
+}
+END_TEST
+
+/* ---- complete_adding racing with adders --------------------------------- */
+
+typedef struct {
+    weft_collection *ra_c;
+    pthread_barrier_t *ra_start;
+    uintptr_t ra_base;
+    size_t ra_ok;
+    int ra_last;
+} race_adder;
+
+static void *race_adder_main(void *arg)
+{
+    race_adder *r = arg;
+    pthread_barrier_wait(r->ra_start);
+    for (uintptr_t k = 0;; k++) {
+        r->ra_last = weft_collection_add(r->ra_c, COLL_ITEM(r->ra_base + k));
+        if (r->ra_last != 0)
+            break;
+        r->ra_ok++;
+    }
+    return NULL;
+}
+
+START_TEST(complete_adding_races_adders)
+{
+    enum { A = 4, ROUNDS = 10 };
+    for (int round = 0; round < ROUNDS; round++) {
+        weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, A + 1);
+        race_adder r[A];
+        pthread_t th[A];
+        for (int i = 0; i < A; i++) {
+            r[i] = (race_adder){c, &start, (uintptr_t)i << 32, 0, 0};
+            ck_assert_int_eq(pthread_create(&th[i], NULL, race_adder_main, &r[i]), 0);
+        }
+        pthread_barrier_wait(&start);
+        /* Let the adders get going (polling state, not sleeping). */
+        while (weft_collection_count(c) < (size_t)(100 * (round + 1)))
+            sched_yield();
+        weft_collection_complete_adding(c);
+        size_t at_close = weft_collection_count(c);
+        size_t ok = 0;
+        for (int i = 0; i < A; i++) {
+            pthread_join(th[i], NULL);
+            ck_assert_int_eq(r[i].ra_last, EPIPE);
+            ok += r[i].ra_ok;
+        }
+        ck_assert_uint_eq(weft_collection_count(c), at_close);
+        ck_assert_uint_eq(ok, at_close);
+        pthread_barrier_destroy(&start);
+        weft_collection_destroy(c);
+    }
+}
+END_TEST
+
+/* ---- N x M producers/consumers, exact multiset --------------------------- */
+
+#ifdef WEFT_TSAN
+#define MPMC_ITEMS 20000
+#else
+#define MPMC_ITEMS 100000
+#endif
+enum { MPMC_P = 4, MPMC_C = 4 };
+
+typedef struct {
+    weft_collection **m_cs; /* the collections (one, or several for any) */
+    size_t m_n;
+    atomic_uint *m_seen; /* per item value: times delivered */
+    int m_id;
+    bool m_fifo_check;
+    size_t m_count;
+    bool m_order_ok;
+} mpmc_arg;
+
+static void *mpmc_producer(void *arg)
+{
+    mpmc_arg *a = arg;
+    const uintptr_t per = MPMC_ITEMS / MPMC_P;
+    for (uintptr_t k = 0; k < per; k++) {
+        uintptr_t v = a->m_id * per + k + 1;
+        int r = a->m_n == 1
+                    ? weft_collection_add(a->m_cs[0], COLL_ITEM(v))
+                    : weft_collection_add_to_any(a->m_cs, a->m_n, COLL_ITEM(v), NULL, WEFT_FOREVER);
+        if (r != 0)
+            abort();
+    }
+    return NULL;
+}
+
+static void *mpmc_consumer(void *arg)
+{
+    mpmc_arg *a = arg;
+    uintptr_t last[MPMC_P] = {0};
+    const uintptr_t per = MPMC_ITEMS / MPMC_P;
+    a->m_order_ok = true;
+    for (;;) {
+        void *it;
+        size_t idx = 0;
+        int r = a->m_n == 1
+                    ? weft_collection_take(a->m_cs[0], &it)
+                    : weft_collection_take_from_any(a->m_cs, a->m_n, &it, &idx, WEFT_FOREVER);
+        if (r == EPIPE)
+            break;
+        if (r != 0)
+            abort();
+        uintptr_t v = COLL_VAL(it);
+        if (v == 0 || v > MPMC_ITEMS)
+            abort();
+        /* relaxed: only counted; the joins order it before the check. */
+        atomic_fetch_add_explicit(&a->m_seen[v - 1], 1, memory_order_relaxed);
+        if (a->m_fifo_check) {
+            /* FIFO: one consumer sees each producer's items in order. */
+            uintptr_t p = (v - 1) / per;
+            if (v <= last[p])
+                a->m_order_ok = false;
+            last[p] = v;
+        }
+        if (idx >= a->m_n || weft_collection_task_done(a->m_cs[idx]) != 0)
+            abort();
+        a->m_count++;
+    }
+    return NULL;
+}
+
+static void mpmc_run(size_t capacity, weft_order order, size_t ncs)
+{
+    weft_collection *cs[3];
+    for (size_t i = 0; i < ncs; i++)
+        cs[i] = make(capacity, order, cmp_uintptr);
+    atomic_uint *seen = calloc(MPMC_ITEMS, sizeof *seen);
+    ck_assert_ptr_nonnull(seen);
+    mpmc_arg pa[MPMC_P], ca[MPMC_C];
+    pthread_t pt[MPMC_P], ct[MPMC_C];
+    for (int i = 0; i < MPMC_C; i++) {
+        ca[i] = (mpmc_arg){cs, ncs, seen, i, order == WEFT_ORDER_FIFO && ncs == 1, 0, true};
+        ck_assert_int_eq(pthread_create(&ct[i], NULL, mpmc_consumer, &ca[i]), 0);
+    }
+    for (int i = 0; i < MPMC_P; i++) {
+        pa[i] = (mpmc_arg){cs, ncs, seen, i, false, 0, true};
+        ck_assert_int_eq(pthread_create(&pt[i], NULL, mpmc_producer, &pa[i]), 0);
+    }
+    for (int i = 0; i < MPMC_P; i++)
+        pthread_join(pt[i], NULL);
+    for (size_t i = 0; i < ncs; i++)
+        weft_collection_complete_adding(cs[i]);
+    size_t total = 0;
+    for (int i = 0; i < MPMC_C; i++) {
+        pthread_join(ct[i], NULL);
+        total += ca[i].m_count;
+        ck_assert(ca[i].m_order_ok);
+    }
+    ck_assert_uint_eq(total, MPMC_ITEMS);
+    for (size_t v = 0; v < MPMC_ITEMS; v++)
+        if (atomic_load_explicit(&seen[v], memory_order_relaxed) != 1)
+            ck_abort_msg("item %zu delivered %u times", v + 1,
+                         atomic_load_explicit(&seen[v], memory_order_relaxed));
+    for (size_t i = 0; i < ncs; i++) {
+        ck_assert(weft_collection_is_completed(cs[i]));
+        ck_assert_uint_eq(weft_collection_count(cs[i]), 0);
+        ck_assert_int_eq(weft_collection_try_join(cs[i], WEFT_NO_WAIT), 0);
+        weft_collection_destroy(cs[i]);
+    }
+    free(seen);
+}
+
+START_TEST(mpmc_fifo)
+{
+    mpmc_run(0, WEFT_ORDER_FIFO, 1);
+    mpmc_run(64, WEFT_ORDER_FIFO, 1);
+}
+END_TEST
+
+START_TEST(mpmc_lifo)
+{
+    mpmc_run(0, WEFT_ORDER_LIFO, 1);
+    mpmc_run(64, WEFT_ORDER_LIFO, 1);
+}
+END_TEST
+
+START_TEST(mpmc_priority)
+{
+    mpmc_run(0, WEFT_ORDER_PRIORITY, 1);
+    mpmc_run(64, WEFT_ORDER_PRIORITY, 1);
+}
+END_TEST
+
+/* Producers add_to_any and consumers take_from_any over 3 small bounded
+ * collections; task_done goes to the member reported in *index, so every
+ * member's unfinished count ends at zero. Exercises the generation wake-ups. */
+START_TEST(mpmc_any)
+{
+    mpmc_run(8, WEFT_ORDER_FIFO, 3);
+}
+END_TEST
+
+/* ---- any-variants: blocked, then woken by the right member --------------- */
+
+START_TEST(any_blocked_woken_by_member)
+{
+    weft_collection *cs[3];
+    for (int i = 0; i < 3; i++)
+        cs[i] = make(1, WEFT_ORDER_FIFO, NULL);
+    coll_op o;
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, cs, 3, NULL, WEFT_FOREVER);
+    coll_wait_waiters(cs[2], 1);
+    ck_assert(!coll_op_returned(&o));
+    ck_assert_int_eq(weft_collection_add(cs[2], COLL_ITEM(3)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_eq(o.op_index, 2);
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(3));
+    ck_assert_uint_eq(weft__collection_waiters(cs[0]), 0);
+
+    /* add_to_any blocked on three full members; a take from the 2nd. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(weft_collection_add(cs[i], COLL_ITEM(10 + i)), 0);
+    coll_op_start_any(&o, COLL_OP_ADD_ANY, cs, 3, COLL_ITEM(20), WEFT_FOREVER);
+    coll_wait_waiters(cs[1], 1);
+    ck_assert(!coll_op_returned(&o));
+    void *it;
+    ck_assert_int_eq(weft_collection_take(cs[1], &it), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_eq(o.op_index, 1);
+    ck_assert_int_eq(weft_collection_take(cs[1], &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(20));
+
+    /* Blocked add_to_any: members complete one by one; EPIPE at the last. */
+    ck_assert_int_eq(weft_collection_add(cs[1], COLL_ITEM(21)), 0);
+    coll_op_start_any(&o, COLL_OP_ADD_ANY, cs, 3, NULL, WEFT_FOREVER);
+    coll_wait_waiters(cs[0], 1);
+    weft_collection_complete_adding(cs[0]);
+    weft_collection_complete_adding(cs[2]);
+    ck_assert(!coll_op_returned(&o)); /* one member still open */
+    weft_collection_complete_adding(cs[1]);
+    ck_assert_int_eq(coll_op_join(&o), EPIPE);
+
+    /* Blocked take_from_any over completed-but-not-empty members: EPIPE
+     * once the last item is gone. */
+    for (int i = 0; i < 3; i++)
+        while (weft_collection_try_take(cs[i], &it, 0) == 0)
+            ;
+    weft_collection *e[2];
+    e[0] = make(0, WEFT_ORDER_FIFO, NULL);
+    e[1] = make(0, WEFT_ORDER_FIFO, NULL);
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, e, 2, NULL, WEFT_FOREVER);
+    coll_wait_waiters(e[1], 1);
+    weft_collection_complete_adding(e[1]);
+    ck_assert(!coll_op_returned(&o)); /* one member still open */
+    weft_collection_complete_adding(e[0]);
+    ck_assert_int_eq(coll_op_join(&o), EPIPE);
+    weft_collection_destroy(e[0]);
+    weft_collection_destroy(e[1]);
+    for (int i = 0; i < 3; i++)
+        weft_collection_destroy(cs[i]);
+}
+END_TEST
+
+/* ---- join blocked until the last task_done from another thread ---------- */
+
+typedef struct {
+    weft_collection *d_c;
+    int d_n;
+} doner;
+
+static void *doner_main(void *arg)
+{
+    doner *d = arg;
+    for (int i = 0; i < d->d_n; i++) {
+        void *it;
+        if (weft_collection_take(d->d_c, &it) != 0 || weft_collection_task_done(d->d_c) != 0)
+            abort();
+    }
+    return NULL;
+}
+
+START_TEST(join_waits_for_task_done)
+{
+    enum { N = 1000 };
+    weft_collection *c = make(16, WEFT_ORDER_FIFO, NULL);
+    coll_op j;
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(0)), 0);
+    coll_op_start(&j, COLL_OP_JOIN, c, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    doner d = {c, N};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, doner_main, &d), 0);
+    for (uintptr_t i = 1; i < N; i++)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(coll_op_join(&j), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+static Suite *collection_threads_suite(void)
+{
+    Suite *s = suite_create("collection_threads");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"bounded_blocks_and_resumes", bounded_blocks_and_resumes},
+        {"int64_max_waits", int64_max_waits},
+        {"blocked_timed_take_times_out", blocked_timed_take_times_out},
+        {"n_adds_wake_n_takers", n_adds_wake_n_takers},
+        {"complete_adding_wakes_blocked", complete_adding_wakes_blocked},
+        {"last_take_wakes_other_takers", last_take_wakes_other_takers},
+        {"shutdown_wakes_blocked", shutdown_wakes_blocked},
+        {"complete_adding_races_adders", complete_adding_races_adders},
+        {"mpmc_fifo", mpmc_fifo},
+        {"mpmc_lifo", mpmc_lifo},
+        {"mpmc_priority", mpmc_priority},
+        {"mpmc_any", mpmc_any},
+        {"any_blocked_woken_by_member", any_blocked_woken_by_member},
+        {"join_waits_for_task_done", join_waits_for_task_done},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(collection_threads_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
