@@ -1,0 +1,145 @@
+/*
+ * bench/wb_fib.c - weft-bench workload "fib": fib(n) with no cutoff.
+ *
+ * Every call with n >= 2 spawns fib(n-1) and computes fib(n-2) itself, so
+ * the run is nothing but spawn/sync: T1/Tserial is the fork-join overhead
+ * and (T1 - Tserial) / spawns the cost of one spawn+sync.
+ */
+#define _GNU_SOURCE /* clock_gettime in wb.h */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wb.h"
+
+#if WB_HAVE_OMP
+#include <omp.h>
+#endif
+
+typedef struct {
+    int fs_n;
+} fib_state;
+
+static uint64_t fib_serial(int n)
+{
+    return n < 2 ? (uint64_t)n : fib_serial(n - 1) + fib_serial(n - 2);
+}
+
+#if WB_HAVE_POOL
+typedef struct {
+    int fa_n;
+    uint64_t fa_r;
+} fib_arg;
+
+static int fib_task(void *p)
+{
+    fib_arg *a = p;
+    if (a->fa_n < 2) {
+        a->fa_r = (uint64_t)a->fa_n;
+        return 0;
+    }
+    fib_arg x = {a->fa_n - 1, 0};
+    fib_arg y = {a->fa_n - 2, 0};
+    weft_task t;
+    int rc = weft_spawn(&t, fib_task, &x);
+    if (rc != 0)
+        return rc;
+    int ry = fib_task(&y);
+    int rx = weft_sync(&t);
+    a->fa_r = x.fa_r + y.fa_r;
+    return rx != 0 ? rx : ry;
+}
+#endif
+
+#if WB_HAVE_OMP
+/* The textbook OpenMP version: one task per call, taskwait. */
+static uint64_t fib_omp(int n)
+{
+    if (n < 2)
+        return (uint64_t)n;
+    uint64_t x, y;
+#pragma omp task shared(x)
+    x = fib_omp(n - 1);
+    y = fib_omp(n - 2);
+#pragma omp taskwait
+    return x + y;
+}
+#endif
+
+static size_t fib_ncases(long size)
+{
+    (void)size;
+    return 1;
+}
+
+static int fib_setup(size_t icase, long size, void **state, char *label, size_t len,
+                     uint64_t *tasks)
+{
+    (void)icase;
+    if (size < 0 || size > 60)
+        return EINVAL;
+    fib_state *s = malloc(sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->fs_n = (int)size;
+    *state = s;
+    snprintf(label, len, "n=%ld", size);
+    /* spawns = calls with n >= 2 = fib(n+1) - 1 */
+    uint64_t a = 0, b = 1;
+    for (long i = 0; i < size + 1; i++) {
+        uint64_t c = a + b;
+        a = b;
+        b = c;
+    }
+    *tasks = a > 0 ? a - 1 : 0;
+    return 0;
+}
+
+static int fib_run(wb_run *r)
+{
+    fib_state *s = r->r_state;
+    switch (r->r_kind) {
+    case WB_SERIAL:
+        r->r_answer = fib_serial(s->fs_n);
+        return 0;
+#if WB_HAVE_POOL
+    case WB_STEALING:
+    case WB_SHARED: {
+        fib_arg a = {s->fs_n, 0};
+        int rc = weft_pool_call(r->r_pool, fib_task, &a);
+        r->r_answer = a.fa_r;
+        return rc;
+    }
+#endif
+#if WB_HAVE_OMP
+    case WB_OMP: {
+        uint64_t res = 0;
+#pragma omp parallel num_threads(r->r_workers)
+#pragma omp single
+        res = fib_omp(s->fs_n);
+        r->r_answer = res;
+        return 0;
+    }
+#endif
+    default:
+        return ENOTSUP;
+    }
+}
+
+static const wb_variant fib_variants[] = {
+    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
+
+const wb_workload wb_fib = {
+    .w_name = "fib",
+    .w_help = "fib(n), no cutoff: pure spawn/sync; size n (default 32; the target is n=40)",
+    .w_default_size = 32,
+    .w_quick_size = 27,
+    .w_smoke_size = 15,
+    .w_variants = fib_variants,
+    .w_nvariants = sizeof fib_variants / sizeof fib_variants[0],
+    .w_ncases = fib_ncases,
+    .w_setup = fib_setup,
+    .w_run = fib_run,
+    .w_teardown = free,
+};

@@ -1,0 +1,190 @@
+/*
+ * bench/wb_nqueens.c - weft-bench workload "nqueens": count the solutions of
+ * the n-queens problem, BOTS-style (Duran et al., "Barcelona OpenMP Tasks
+ * Suite", ICPP 2009): one task per legal placement in each row, no cutoff,
+ * the parent waits for all its children and sums their counts. The board is
+ * kept as three bit masks (columns and both diagonals), so a child's
+ * argument is a few words rather than BOTS's copied array.
+ */
+#define _GNU_SOURCE /* clock_gettime in wb.h */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wb.h"
+
+#define NQ_MAX 20 /* children per node, and so n, are at most this */
+
+typedef struct {
+    int qs_n;
+} nq_state;
+
+typedef struct {
+    uint32_t na_all, na_cols, na_d1, na_d2; /* na_all: the n low bits */
+    uint64_t na_count;
+} nq_arg;
+
+static uint64_t nq_serial(uint32_t all, uint32_t cols, uint32_t d1, uint32_t d2)
+{
+    if (cols == all)
+        return 1;
+    uint64_t c = 0;
+    uint32_t avail = all & ~(cols | d1 | d2);
+    while (avail != 0) {
+        uint32_t bit = avail & (0u - avail);
+        avail ^= bit;
+        c += nq_serial(all, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1);
+    }
+    return c;
+}
+
+/* The children of node a: one argument per legal placement in the next row. */
+static int nq_children(const nq_arg *a, nq_arg *kids)
+{
+    int k = 0;
+    uint32_t avail = a->na_all & ~(a->na_cols | a->na_d1 | a->na_d2);
+    while (avail != 0) {
+        uint32_t bit = avail & (0u - avail);
+        avail ^= bit;
+        kids[k].na_all = a->na_all;
+        kids[k].na_cols = a->na_cols | bit;
+        kids[k].na_d1 = (a->na_d1 | bit) << 1;
+        kids[k].na_d2 = (a->na_d2 | bit) >> 1;
+        kids[k].na_count = 0;
+        k++;
+    }
+    return k;
+}
+
+#if WB_HAVE_POOL
+static int nq_task(void *p)
+{
+    nq_arg *a = p;
+    if (a->na_cols == a->na_all) {
+        a->na_count = 1;
+        return 0;
+    }
+    nq_arg kids[NQ_MAX];
+    weft_task t[NQ_MAX];
+    int k = nq_children(a, kids);
+    int spawned = 0, rc = 0;
+    for (; spawned < k; spawned++) {
+        rc = weft_spawn(&t[spawned], nq_task, &kids[spawned]);
+        if (rc != 0)
+            break;
+    }
+    uint64_t c = 0;
+    for (int i = spawned - 1; i >= 0; i--) { /* LIFO, as weft_sync requires */
+        int r = weft_sync(&t[i]);
+        if (r != 0 && rc == 0)
+            rc = r;
+        c += kids[i].na_count;
+    }
+    a->na_count = c;
+    return rc;
+}
+#endif
+
+#if WB_HAVE_OMP
+static uint64_t nq_omp(const nq_arg *a)
+{
+    if (a->na_cols == a->na_all)
+        return 1;
+    nq_arg kids[NQ_MAX];
+    uint64_t counts[NQ_MAX];
+    int k = nq_children(a, kids);
+    for (int i = 0; i < k; i++) {
+#pragma omp task firstprivate(i) shared(kids, counts)
+        counts[i] = nq_omp(&kids[i]);
+    }
+#pragma omp taskwait
+    uint64_t c = 0;
+    for (int i = 0; i < k; i++)
+        c += counts[i];
+    return c;
+}
+#endif
+
+static size_t nq_ncases(long size)
+{
+    (void)size;
+    return 1;
+}
+
+/* Tasks = nodes of the search tree below the root. */
+static uint64_t nq_nodes(uint32_t all, uint32_t cols, uint32_t d1, uint32_t d2)
+{
+    uint64_t c = 0;
+    uint32_t avail = all & ~(cols | d1 | d2);
+    while (avail != 0) {
+        uint32_t bit = avail & (0u - avail);
+        avail ^= bit;
+        c += 1 + nq_nodes(all, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1);
+    }
+    return c;
+}
+
+static int nq_setup(size_t icase, long size, void **state, char *label, size_t len,
+                    uint64_t *tasks)
+{
+    (void)icase;
+    if (size < 1 || size > NQ_MAX)
+        return EINVAL;
+    nq_state *s = malloc(sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->qs_n = (int)size;
+    *state = s;
+    snprintf(label, len, "n=%ld", size);
+    *tasks = nq_nodes((1u << size) - 1, 0, 0, 0);
+    return 0;
+}
+
+static int nq_run(wb_run *r)
+{
+    nq_state *s = r->r_state;
+    nq_arg root = {(1u << s->qs_n) - 1, 0, 0, 0, 0};
+    switch (r->r_kind) {
+    case WB_SERIAL:
+        r->r_answer = nq_serial(root.na_all, 0, 0, 0);
+        return 0;
+#if WB_HAVE_POOL
+    case WB_STEALING:
+    case WB_SHARED: {
+        int rc = weft_pool_call(r->r_pool, nq_task, &root);
+        r->r_answer = root.na_count;
+        return rc;
+    }
+#endif
+#if WB_HAVE_OMP
+    case WB_OMP: {
+        uint64_t res = 0;
+#pragma omp parallel num_threads(r->r_workers)
+#pragma omp single
+        res = nq_omp(&root);
+        r->r_answer = res;
+        return 0;
+    }
+#endif
+    default:
+        return ENOTSUP;
+    }
+}
+
+static const wb_variant nq_variants[] = {
+    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
+
+const wb_workload wb_nqueens = {
+    .w_name = "nqueens",
+    .w_help = "n-queens solutions, a task per legal placement (BOTS); size n (default 12)",
+    .w_default_size = 12,
+    .w_quick_size = 10,
+    .w_smoke_size = 6,
+    .w_variants = nq_variants,
+    .w_nvariants = sizeof nq_variants / sizeof nq_variants[0],
+    .w_ncases = nq_ncases,
+    .w_setup = nq_setup,
+    .w_run = nq_run,
+    .w_teardown = free,
+};

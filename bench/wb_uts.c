@@ -1,0 +1,246 @@
+/*
+ * bench/wb_uts.c - weft-bench workload "uts": Unbalanced Tree Search
+ * (Olivier et al., "UTS: An Unbalanced Tree Search Benchmark", LCPC 2006),
+ * binomial tree with the shape of UTS's T3: the root has b0 children, every
+ * other node has m = 8 children with probability q = 0.124875 and none
+ * otherwise (q*m = 0.999: a nearly critical, very unbalanced tree).
+ *
+ * UTS derives each node's randomness from its parent's by SHA-1 so that the
+ * tree is the same in any traversal order; here a splittable splitmix64
+ * stands in: a node's digest is its seed mixed UTS_GRAN times (the per-node
+ * work, standing in for SHA-1's cost), its child count is a threshold test on
+ * the digest, and child i's seed is the (i+1)-th splitmix64 value after the
+ * digest. The answer is the node count; one task per node (no cutoff).
+ */
+#define _GNU_SOURCE /* clock_gettime in wb.h */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wb.h"
+
+#define UTS_M 8          /* children of an inner non-root node */
+#define UTS_GRAN 16      /* mix rounds per node */
+/* q = 0.124875 as a fraction of 2^64 */
+#define UTS_Q_THRESHOLD ((uint64_t)(0.124875 * 18446744073709551616.0))
+
+typedef struct {
+    uint64_t us_root_seed;
+    long us_b0;
+} uts_state;
+
+static uint64_t uts_digest(uint64_t seed)
+{
+    for (int i = 0; i < UTS_GRAN; i++)
+        seed = wb_mix64(seed + (uint64_t)i);
+    return seed;
+}
+
+/* Children of a non-root node with this digest. */
+static int uts_nkids(uint64_t digest)
+{
+    return wb_mix64(digest ^ 0xd1b54a32d192ed03ull) < UTS_Q_THRESHOLD ? UTS_M : 0;
+}
+
+static uint64_t uts_serial(uint64_t seed)
+{
+    uint64_t d = uts_digest(seed);
+    uint64_t c = 1;
+    int k = uts_nkids(d);
+    for (int i = 0; i < k; i++)
+        c += uts_serial(wb_rand_at(d, (uint64_t)i));
+    return c;
+}
+
+static uint64_t uts_serial_root(const uts_state *s)
+{
+    uint64_t d = uts_digest(s->us_root_seed);
+    uint64_t c = 1;
+    for (long i = 0; i < s->us_b0; i++)
+        c += uts_serial(wb_rand_at(d, (uint64_t)i));
+    return c;
+}
+
+#if WB_HAVE_POOL
+typedef struct {
+    uint64_t ua_seed;
+    uint64_t ua_count; /* out: nodes in the subtree */
+} uts_arg;
+
+static int uts_task(void *p)
+{
+    uts_arg *a = p;
+    uint64_t d = uts_digest(a->ua_seed);
+    int k = uts_nkids(d);
+    uts_arg kids[UTS_M];
+    weft_task t[UTS_M];
+    int spawned = 0, rc = 0;
+    for (; spawned < k; spawned++) {
+        kids[spawned].ua_seed = wb_rand_at(d, (uint64_t)spawned);
+        kids[spawned].ua_count = 0;
+        rc = weft_spawn(&t[spawned], uts_task, &kids[spawned]);
+        if (rc != 0)
+            break;
+    }
+    uint64_t c = 1;
+    for (int i = spawned - 1; i >= 0; i--) {
+        int r = weft_sync(&t[i]);
+        if (r != 0 && rc == 0)
+            rc = r;
+        c += kids[i].ua_count;
+    }
+    a->ua_count = c;
+    return rc;
+}
+
+typedef struct {
+    const uts_state *ur_s;
+    uint64_t ur_count;
+} uts_root_arg;
+
+/* The root's b0 children: frames on the heap (b0 may be large). */
+static int uts_root_task(void *p)
+{
+    uts_root_arg *ra = p;
+    long b0 = ra->ur_s->us_b0;
+    uint64_t d = uts_digest(ra->ur_s->us_root_seed);
+    uts_arg *kids = malloc((size_t)(b0 > 0 ? b0 : 1) * sizeof *kids);
+    weft_task *t = malloc((size_t)(b0 > 0 ? b0 : 1) * sizeof *t);
+    if (kids == NULL || t == NULL) {
+        free(kids);
+        free(t);
+        return ENOMEM;
+    }
+    long spawned = 0;
+    int rc = 0;
+    for (; spawned < b0; spawned++) {
+        kids[spawned].ua_seed = wb_rand_at(d, (uint64_t)spawned);
+        kids[spawned].ua_count = 0;
+        rc = weft_spawn(&t[spawned], uts_task, &kids[spawned]);
+        if (rc != 0)
+            break;
+    }
+    uint64_t c = 1;
+    for (long i = spawned - 1; i >= 0; i--) {
+        int r = weft_sync(&t[i]);
+        if (r != 0 && rc == 0)
+            rc = r;
+        c += kids[i].ua_count;
+    }
+    ra->ur_count = c;
+    free(kids);
+    free(t);
+    return rc;
+}
+#endif
+
+#if WB_HAVE_OMP
+static uint64_t uts_omp(uint64_t seed)
+{
+    uint64_t d = uts_digest(seed);
+    int k = uts_nkids(d);
+    uint64_t counts[UTS_M];
+    for (int i = 0; i < k; i++) {
+#pragma omp task firstprivate(i) shared(counts)
+        counts[i] = uts_omp(wb_rand_at(d, (uint64_t)i));
+    }
+#pragma omp taskwait
+    uint64_t c = 1;
+    for (int i = 0; i < k; i++)
+        c += counts[i];
+    return c;
+}
+
+static int uts_omp_root(const uts_state *s, uint64_t *out)
+{
+    uint64_t d = uts_digest(s->us_root_seed);
+    uint64_t *counts = malloc((size_t)(s->us_b0 > 0 ? s->us_b0 : 1) * sizeof *counts);
+    if (counts == NULL)
+        return ENOMEM;
+    for (long i = 0; i < s->us_b0; i++) {
+#pragma omp task firstprivate(i) shared(counts)
+        counts[i] = uts_omp(wb_rand_at(d, (uint64_t)i));
+    }
+#pragma omp taskwait
+    uint64_t c = 1;
+    for (long i = 0; i < s->us_b0; i++)
+        c += counts[i];
+    free(counts);
+    *out = c;
+    return 0;
+}
+#endif
+
+static size_t uts_ncases(long size)
+{
+    (void)size;
+    return 1;
+}
+
+static int uts_setup(size_t icase, long size, void **state, char *label, size_t len,
+                     uint64_t *tasks)
+{
+    (void)icase;
+    if (size < 1 || size > 100000000)
+        return EINVAL;
+    uts_state *s = malloc(sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->us_root_seed = wb_env_g.e_seed;
+    s->us_b0 = size;
+    *state = s;
+    *tasks = uts_serial_root(s) - 1; /* one task per node but the root */
+    snprintf(label, len, "b0=%ld,N=%llu", size, (unsigned long long)(*tasks + 1));
+    return 0;
+}
+
+static int uts_run(wb_run *r)
+{
+    uts_state *s = r->r_state;
+    switch (r->r_kind) {
+    case WB_SERIAL:
+        r->r_answer = uts_serial_root(s);
+        return 0;
+#if WB_HAVE_POOL
+    case WB_STEALING:
+    case WB_SHARED: {
+        uts_root_arg ra = {s, 0};
+        int rc = weft_pool_call(r->r_pool, uts_root_task, &ra);
+        r->r_answer = ra.ur_count;
+        return rc;
+    }
+#endif
+#if WB_HAVE_OMP
+    case WB_OMP: {
+        uint64_t res = 0;
+        int rc = 0;
+#pragma omp parallel num_threads(r->r_workers)
+#pragma omp single
+        rc = uts_omp_root(s, &res);
+        r->r_answer = res;
+        return rc;
+    }
+#endif
+    default:
+        return ENOTSUP;
+    }
+}
+
+static const wb_variant uts_variants[] = {
+    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
+
+const wb_workload wb_uts = {
+    .w_name = "uts",
+    .w_help = "Unbalanced Tree Search, T3-like binomial (q=0.124875, m=8), task per node;"
+              " size b0 = root children (default 2000; tree shape follows --seed)",
+    .w_default_size = 2000,
+    .w_quick_size = 500,
+    .w_smoke_size = 20,
+    .w_variants = uts_variants,
+    .w_nvariants = sizeof uts_variants / sizeof uts_variants[0],
+    .w_ncases = uts_ncases,
+    .w_setup = uts_setup,
+    .w_run = uts_run,
+    .w_teardown = free,
+};

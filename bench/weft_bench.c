@@ -1,0 +1,916 @@
+/*
+ * bench/weft_bench.c - weft-bench: the benchmark driver (issue 4).
+ *
+ * For each workload, case and worker count it runs every variant (serial C,
+ * weft STEALING, weft SHARED, OpenMP tasks, ...) in one process, interleaved
+ * A B C D A B C D ... so that drift (frequency, noise) hits them all alike.
+ * Each figure is the median of the repetitions, with min and max. Every run's
+ * answer is checked against the reference variant's (a wrong answer is an
+ * error: exit status 1). Output: a table on stdout as it goes, optional JSON
+ * and CSV; bench/plot draws the JSON. See `weft-bench --help`.
+ */
+#define _GNU_SOURCE /* getopt_long */
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weft/version.h>
+
+#include "wb.h"
+
+#if WB_HAVE_OMP
+#include <omp.h>
+#endif
+
+wb_env wb_env_g;
+
+static const wb_workload *const all_workloads[] = {&wb_fib,    &wb_nqueens, &wb_uts,
+                                                   &wb_fanout, &wb_skewed,  &wb_sort,
+                                                   &wb_pfor,   &wb_queue};
+#define N_WORKLOADS (sizeof all_workloads / sizeof all_workloads[0])
+
+#define MAX_VARIANTS 8
+#define MAX_WORKER_COUNTS 16
+
+/* ---- settings ---- */
+
+typedef enum { MODE_DEFAULT, MODE_QUICK, MODE_SMOKE } wb_mode;
+
+typedef struct {
+    wb_mode o_mode;
+    int o_reps;
+    int o_warmup;
+    unsigned o_workers[MAX_WORKER_COUNTS];
+    size_t o_nworkers;
+    char o_variants[256]; /* comma list, empty: all */
+    bool o_no_omp;
+    bool o_pin;
+    bool o_quiet;
+    const char *o_json;
+    const char *o_csv;
+    const wb_workload *o_sel[N_WORKLOADS * 4];
+    long o_size[N_WORKLOADS * 4]; /* -1: the mode's size */
+    size_t o_nsel;
+} wb_opts;
+
+/* ---- results ---- */
+
+typedef struct {
+    const wb_workload *rw_w;
+    char rw_case[64];
+    const char *rw_variant;
+    wb_kind rw_kind;
+    unsigned rw_workers;
+    int rw_reps;
+    double rw_med, rw_min, rw_max; /* seconds */
+    double rw_ref;                 /* reference variant's median, same block */
+    double rw_t1;                  /* this variant's median at 1 worker (NAN: none) */
+    double rw_ref1;                /* reference median in the 1-worker block */
+    double rw_shared_over;         /* stealing rows: T(shared) / T(stealing) */
+    double rw_omp_over;            /* stealing rows: T(omp) / T(stealing) */
+    double rw_steals, rw_parks;    /* median per run; NAN for non-weft variants */
+    long rw_rss_kb;                /* peak RSS of the process so far */
+    uint64_t rw_tasks;
+    uint64_t rw_answer;
+} wb_row;
+
+static wb_row *rows_g;
+static size_t nrows_g, caprows_g;
+static int errors_g;
+
+static wb_row *row_new(void)
+{
+    if (nrows_g == caprows_g) {
+        size_t nc = caprows_g ? 2 * caprows_g : 64;
+        wb_row *nr = realloc(rows_g, nc * sizeof *nr);
+        if (nr == NULL) {
+            fprintf(stderr, "weft-bench: out of memory\n");
+            exit(1);
+        }
+        rows_g = nr;
+        caprows_g = nc;
+    }
+    wb_row *r = &rows_g[nrows_g++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+static bool is_parallel(wb_kind k)
+{
+    return k == WB_STEALING || k == WB_SHARED || k == WB_OMP;
+}
+
+static bool is_weft_pool(wb_kind k)
+{
+    return k == WB_STEALING || k == WB_SHARED;
+}
+
+static bool is_queue(wb_kind k)
+{
+    return k == WB_QUEUE_MUTEX || k == WB_QUEUE_WEFT;
+}
+
+/* Derived figures (NAN where they do not apply). */
+static double row_overhead(const wb_row *r) /* T1 / Tserial */
+{
+    if (is_parallel(r->rw_kind))
+        return r->rw_t1 / r->rw_ref1;
+    if (r->rw_kind == WB_SERIAL_ALT)
+        return r->rw_med / r->rw_ref;
+    return NAN;
+}
+
+static double row_speedup(const wb_row *r) /* T1 / Tp */
+{
+    return is_parallel(r->rw_kind) ? r->rw_t1 / r->rw_med : NAN;
+}
+
+static double row_vs_ref(const wb_row *r) /* Tref / Tp */
+{
+    if (r->rw_kind == WB_SERIAL || r->rw_kind == WB_QUEUE_MUTEX)
+        return NAN;
+    return r->rw_ref / r->rw_med;
+}
+
+/* Parallel variants: CPU time spent beyond the serial time, per task:
+ * (Tp * p - Tserial) / tasks; at p = 1 this is the per-task overhead.
+ * Queue: wall time per item. */
+static double row_ns_per_task(const wb_row *r)
+{
+    if (r->rw_tasks == 0)
+        return NAN;
+    if (is_queue(r->rw_kind))
+        return r->rw_med * 1e9 / (double)r->rw_tasks;
+    if (!is_parallel(r->rw_kind))
+        return NAN;
+    return (r->rw_med * r->rw_workers - r->rw_ref) * 1e9 / (double)r->rw_tasks;
+}
+
+/* ---- statistics ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void summarize(const double *v, int n, double *med, double *min, double *max)
+{
+    double s[n > 0 ? n : 1];
+    if (n <= 0) {
+        *med = *min = *max = NAN;
+        return;
+    }
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    *min = s[0];
+    *max = s[n - 1];
+    *med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* ---- the table ---- */
+
+static void put_num(char *buf, size_t len, double v, const char *fmt)
+{
+    if (isnan(v) || isinf(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
+}
+
+static void print_header(void)
+{
+    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %6s %6s %9s %8s %7s\n",
+           "workload", "case", "w", "variant", "median_ms", "min_ms", "max_ms", "T1/Ts",
+           "T1/Tp", "Ts/Tp", "ns/task", "sh/st", "omp/st", "steals", "parks", "rss_MB");
+}
+
+static void print_row(const wb_row *r)
+{
+    char ovh[16], spd[16], vs[16], nst[16], sh[16], om[16], st[24], pk[24];
+    put_num(ovh, sizeof ovh, row_overhead(r), "%.2f");
+    put_num(spd, sizeof spd, row_speedup(r), "%.2f");
+    put_num(vs, sizeof vs, row_vs_ref(r), "%.2f");
+    put_num(nst, sizeof nst, row_ns_per_task(r), "%.1f");
+    put_num(sh, sizeof sh, r->rw_shared_over, "%.2f");
+    put_num(om, sizeof om, r->rw_omp_over, "%.2f");
+    put_num(st, sizeof st, r->rw_steals, "%.0f");
+    put_num(pk, sizeof pk, r->rw_parks, "%.0f");
+    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %6s %6s %9s %8s %7.1f\n",
+           r->rw_w->w_name, r->rw_case, r->rw_workers, r->rw_variant, r->rw_med * 1e3,
+           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, sh, om, st, pk,
+           (double)r->rw_rss_kb / 1024.0);
+    fflush(stdout);
+}
+
+/* ---- JSON and CSV ---- */
+
+static void json_num(FILE *f, const char *key, double v, bool comma)
+{
+    if (isnan(v) || isinf(v))
+        fprintf(f, "\"%s\": null%s", key, comma ? ", " : "");
+    else
+        fprintf(f, "\"%s\": %.9g%s", key, v, comma ? ", " : "");
+}
+
+static const char *mode_name(wb_mode m)
+{
+    return m == MODE_SMOKE ? "smoke" : m == MODE_QUICK ? "quick" : "default";
+}
+
+static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return errno;
+    char date[32] = "";
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (gmtime_r(&now, &tmv) != NULL)
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    fprintf(f, "{\n  \"tool\": \"weft-bench\", \"weft_version\": \"%s\", \"date\": \"%s\",\n",
+            weft_version(), date);
+    fprintf(f, "  \"command\": \"");
+    for (int i = 0; i < argc; i++)
+        for (const char *c = argv[i]; ; c++) { /* our own args: escape quotes only */
+            if (*c == '\0') {
+                if (i + 1 < argc)
+                    fputc(' ', f);
+                break;
+            }
+            if (*c == '"' || *c == '\\')
+                fputc('\\', f);
+            fputc(*c, f);
+        }
+    fprintf(f, "\",\n  \"cpus\": %ld, \"compiler\": \"%s\", \"openmp\": %d,\n",
+            sysconf(_SC_NPROCESSORS_ONLN), __VERSION__,
+#ifdef _OPENMP
+            _OPENMP
+#else
+            0
+#endif
+    );
+    fprintf(f, "  \"mode\": \"%s\", \"reps\": %d, \"warmup\": %d, \"seed\": %llu, \"workers\": [",
+            mode_name(o->o_mode), o->o_reps, o->o_warmup, (unsigned long long)wb_env_g.e_seed);
+    for (size_t i = 0; i < o->o_nworkers; i++)
+        fprintf(f, "%s%u", i ? ", " : "", o->o_workers[i]);
+    fprintf(f, "],\n  \"spin_iters_per_us\": %.6g, \"errors\": %d,\n  \"results\": [\n",
+            wb_env_g.e_spin_iters_per_us, errors_g);
+    for (size_t i = 0; i < nrows_g; i++) {
+        const wb_row *r = &rows_g[i];
+        fprintf(f, "    {\"workload\": \"%s\", \"case\": \"%s\", \"variant\": \"%s\", "
+                   "\"workers\": %u, \"reps\": %d, ",
+                r->rw_w->w_name, r->rw_case, r->rw_variant, r->rw_workers, r->rw_reps);
+        json_num(f, "median_s", r->rw_med, true);
+        json_num(f, "min_s", r->rw_min, true);
+        json_num(f, "max_s", r->rw_max, true);
+        json_num(f, "ref_s", r->rw_ref, true);
+        json_num(f, "t1_s", r->rw_t1, true);
+        json_num(f, "t1_over_tserial", row_overhead(r), true);
+        json_num(f, "speedup_t1_over_tp", row_speedup(r), true);
+        json_num(f, "speedup_vs_ref", row_vs_ref(r), true);
+        json_num(f, "ns_per_task", row_ns_per_task(r), true);
+        json_num(f, "shared_over_stealing", r->rw_shared_over, true);
+        json_num(f, "omp_over_stealing", r->rw_omp_over, true);
+        json_num(f, "steals", r->rw_steals, true);
+        json_num(f, "parks", r->rw_parks, true);
+        fprintf(f, "\"peak_rss_kb\": %ld, \"tasks\": %llu, \"answer\": \"%llu\"}%s\n",
+                r->rw_rss_kb, (unsigned long long)r->rw_tasks,
+                (unsigned long long)r->rw_answer, i + 1 < nrows_g ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    return fclose(f) == 0 ? 0 : errno;
+}
+
+static void csv_num(FILE *f, double v)
+{
+    if (isnan(v) || isinf(v))
+        fputc(',', f);
+    else
+        fprintf(f, ",%.9g", v);
+}
+
+static int write_csv(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return errno;
+    fprintf(f, "workload,case,variant,workers,reps,median_s,min_s,max_s,ref_s,t1_s,"
+               "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,"
+               "shared_over_stealing,omp_over_stealing,steals,parks,peak_rss_kb,tasks,answer\n");
+    for (size_t i = 0; i < nrows_g; i++) {
+        const wb_row *r = &rows_g[i];
+        /* case labels contain commas: quote them */
+        fprintf(f, "%s,\"%s\",%s,%u,%d", r->rw_w->w_name, r->rw_case, r->rw_variant,
+                r->rw_workers, r->rw_reps);
+        csv_num(f, r->rw_med);
+        csv_num(f, r->rw_min);
+        csv_num(f, r->rw_max);
+        csv_num(f, r->rw_ref);
+        csv_num(f, r->rw_t1);
+        csv_num(f, row_overhead(r));
+        csv_num(f, row_speedup(r));
+        csv_num(f, row_vs_ref(r));
+        csv_num(f, row_ns_per_task(r));
+        csv_num(f, r->rw_shared_over);
+        csv_num(f, r->rw_omp_over);
+        csv_num(f, r->rw_steals);
+        csv_num(f, r->rw_parks);
+        fprintf(f, ",%ld,%llu,%llu\n", r->rw_rss_kb, (unsigned long long)r->rw_tasks,
+                (unsigned long long)r->rw_answer);
+    }
+    return fclose(f) == 0 ? 0 : errno;
+}
+
+/* ---- running ---- */
+
+/* Sum of the counters we report, over all workers of p. */
+static void pool_counts(weft_pool *p, unsigned w, double *steals, double *parks)
+{
+    *steals = *parks = 0;
+#if WB_HAVE_POOL
+    weft_worker_stats st[w > 0 ? w : 1];
+    if (p == NULL || weft_pool_stats(p, st, w) != 0)
+        return;
+    for (unsigned i = 0; i < w; i++) {
+        *steals += (double)st[i].steals;
+        *parks += (double)st[i].parks;
+    }
+#else
+    (void)p;
+    (void)w;
+#endif
+}
+
+/* One run: prepare, time, finish, check. */
+static int run_one(const wb_workload *W, wb_run *r, double *secs, double *steals,
+                   double *parks)
+{
+    int rc = W->w_prepare != NULL ? W->w_prepare(r) : 0;
+    if (rc != 0)
+        return rc;
+    double s0 = 0, p0 = 0, s1 = 0, p1 = 0;
+    if (r->r_pool != NULL)
+        pool_counts(r->r_pool, r->r_workers, &s0, &p0);
+    double t0 = wb_now();
+    rc = W->w_run(r);
+    double t1 = wb_now();
+    if (r->r_pool != NULL)
+        pool_counts(r->r_pool, r->r_workers, &s1, &p1);
+    if (rc != 0)
+        return rc;
+    if (W->w_finish != NULL && (rc = W->w_finish(r)) != 0)
+        return rc;
+    *secs = t1 - t0;
+    *steals = s1 - s0;
+    *parks = p1 - p0;
+    return 0;
+}
+
+static bool variant_available(wb_kind k)
+{
+    switch (k) {
+    case WB_STEALING:
+    case WB_SHARED:
+        return WB_HAVE_POOL;
+    case WB_OMP:
+        return WB_HAVE_OMP;
+    case WB_QUEUE_WEFT:
+        return WB_HAVE_COLLECTION;
+    default:
+        return true;
+    }
+}
+
+static bool name_in_list(const char *name, const char *list)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && strncmp(p, name, n) == 0)
+            return true;
+        p += l + (e ? 1 : 0);
+    }
+    return false;
+}
+
+/* The variants of W that run (index 0, the reference, always does). */
+static size_t pick_variants(const wb_workload *W, const wb_opts *o, size_t *idx)
+{
+    size_t n = 0;
+    for (size_t v = 0; v < W->w_nvariants && n < MAX_VARIANTS; v++) {
+        const wb_variant *va = &W->w_variants[v];
+        if (v > 0) {
+            if (!variant_available(va->v_kind))
+                continue;
+            if (va->v_kind == WB_OMP && o->o_no_omp)
+                continue;
+            if (o->o_variants[0] != '\0' && !name_in_list(va->v_name, o->o_variants))
+                continue;
+        }
+        idx[n++] = v;
+    }
+    return n;
+}
+
+typedef struct {
+    const wb_workload *c_w;
+    void *c_state;
+    const char *c_label;
+    uint64_t c_tasks;
+    bool c_have_ref;
+    uint64_t c_ref_answer;
+    double c_t1[MAX_VARIANTS]; /* per picked variant: median at 1 worker */
+    double c_ref1;
+} wb_case;
+
+static void progress(const wb_opts *o, const wb_case *c, unsigned w, const char *what)
+{
+    if (o->o_quiet || !isatty(STDERR_FILENO))
+        return;
+    fprintf(stderr, "\r\033[K[%s %s w=%u] %s", c->c_w->w_name, c->c_label, w, what);
+    fflush(stderr);
+}
+
+/* Run all picked variants for w workers, reps times interleaved; append the
+ * rows. Returns 0 or an errno (wrong answers: EDOM). */
+static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv, unsigned w)
+{
+    const wb_workload *W = c->c_w;
+    int reps = o->o_reps;
+    double times[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps], parks[MAX_VARIANTS][reps];
+    weft_pool *pools[2] = {NULL, NULL}; /* stealing, shared */
+    int rc = 0;
+
+#if WB_HAVE_POOL
+    for (size_t i = 0; i < nv && rc == 0; i++) {
+        wb_kind k = W->w_variants[vidx[i]].v_kind;
+        if (!is_weft_pool(k) || pools[k == WB_SHARED] != NULL)
+            continue;
+        weft_pool_options po = {.workers = w,
+                                .scheduler =
+                                    k == WB_SHARED ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING,
+                                .seed = wb_env_g.e_seed,
+                                .pin_workers = o->o_pin};
+        rc = weft_pool_create(&pools[k == WB_SHARED], &po);
+        if (rc != 0)
+            fprintf(stderr, "weft-bench: weft_pool_create(%u workers): %s\n", w, strerror(rc));
+    }
+#endif
+
+    for (int rep = -o->o_warmup; rep < reps && rc == 0; rep++) {
+        char what[64];
+        if (rep < 0)
+            snprintf(what, sizeof what, "warm-up");
+        else
+            snprintf(what, sizeof what, "rep %d/%d", rep + 1, reps);
+        progress(o, c, w, what);
+        for (size_t i = 0; i < nv && rc == 0; i++) {
+            const wb_variant *va = &W->w_variants[vidx[i]];
+            wb_run r = {.r_kind = va->v_kind,
+                        .r_workers = w,
+                        .r_pool = is_weft_pool(va->v_kind) ? pools[va->v_kind == WB_SHARED]
+                                                           : NULL,
+                        .r_state = c->c_state};
+            double t = 0, s = 0, p = 0;
+            rc = run_one(W, &r, &t, &s, &p);
+            if (rc != 0) {
+                fprintf(stderr, "\nweft-bench: %s %s w=%u %s: error: %s\n", W->w_name,
+                        c->c_label, w, va->v_name, strerror(rc));
+                break;
+            }
+            if (!c->c_have_ref) { /* vidx[0] is the reference and runs first */
+                c->c_have_ref = true;
+                c->c_ref_answer = r.r_answer;
+            } else if (r.r_answer != c->c_ref_answer) {
+                fprintf(stderr,
+                        "\nweft-bench: %s %s w=%u %s: WRONG ANSWER %llu, reference %s says "
+                        "%llu\n",
+                        W->w_name, c->c_label, w, va->v_name, (unsigned long long)r.r_answer,
+                        W->w_variants[0].v_name, (unsigned long long)c->c_ref_answer);
+                rc = EDOM;
+                break;
+            }
+            if (rep >= 0) {
+                times[i][rep] = t;
+                steals[i][rep] = s;
+                parks[i][rep] = p;
+            }
+        }
+    }
+    progress(o, c, w, "");
+    if (!o->o_quiet && isatty(STDERR_FILENO))
+        fprintf(stderr, "\r\033[K");
+
+#if WB_HAVE_POOL
+    for (int i = 0; i < 2; i++) {
+        int rd = weft_pool_destroy(pools[i]);
+        if (rd != 0 && rc == 0)
+            rc = rd;
+    }
+#endif
+    if (rc != 0)
+        return rc;
+
+    /* Rows: medians first, then the cross-variant ratios. */
+    double med[MAX_VARIANTS];
+    size_t first = nrows_g; /* an index: row_new may move the array */
+    long rss = peak_rss_kb();
+    for (size_t i = 0; i < nv; i++) {
+        const wb_variant *va = &W->w_variants[vidx[i]];
+        wb_row *r = row_new();
+        r->rw_w = W;
+        snprintf(r->rw_case, sizeof r->rw_case, "%s", c->c_label);
+        r->rw_variant = va->v_name;
+        r->rw_kind = va->v_kind;
+        r->rw_workers = w;
+        r->rw_reps = reps;
+        summarize(times[i], reps, &r->rw_med, &r->rw_min, &r->rw_max);
+        med[i] = r->rw_med;
+        r->rw_tasks = c->c_tasks;
+        r->rw_answer = c->c_ref_answer;
+        r->rw_rss_kb = rss;
+        r->rw_shared_over = r->rw_omp_over = NAN;
+        if (is_weft_pool(va->v_kind)) {
+            double lo, hi;
+            summarize(steals[i], reps, &r->rw_steals, &lo, &hi);
+            summarize(parks[i], reps, &r->rw_parks, &lo, &hi);
+        } else {
+            r->rw_steals = r->rw_parks = NAN;
+        }
+        if (w == 1)
+            c->c_t1[i] = r->rw_med;
+        if (i == 0 && w == 1)
+            c->c_ref1 = r->rw_med;
+    }
+    double t_shared = NAN, t_omp = NAN;
+    for (size_t i = 0; i < nv; i++) {
+        wb_kind k = W->w_variants[vidx[i]].v_kind;
+        if (k == WB_SHARED)
+            t_shared = med[i];
+        if (k == WB_OMP)
+            t_omp = med[i];
+    }
+    for (size_t i = 0; i < nv; i++) {
+        wb_row *r = &rows_g[first + i];
+        r->rw_ref = med[0];
+        r->rw_t1 = c->c_t1[i];
+        r->rw_ref1 = c->c_ref1;
+        if (r->rw_kind == WB_STEALING) {
+            r->rw_shared_over = t_shared / r->rw_med;
+            r->rw_omp_over = t_omp / r->rw_med;
+        }
+        print_row(r);
+    }
+    return 0;
+}
+
+static int run_workload(const wb_opts *o, const wb_workload *W, long size)
+{
+    size_t vidx[MAX_VARIANTS];
+    size_t nv = pick_variants(W, o, vidx);
+    size_t ncases = W->w_ncases(size);
+    int rc = 0;
+    for (size_t ic = 0; ic < ncases; ic++) {
+        char label[64];
+        wb_case c;
+        memset(&c, 0, sizeof c);
+        c.c_w = W;
+        c.c_label = label;
+        c.c_ref1 = NAN;
+        for (size_t i = 0; i < MAX_VARIANTS; i++)
+            c.c_t1[i] = NAN;
+        progress(o, &c, 0, "setup");
+        label[0] = '\0';
+        int r = W->w_setup(ic, size, &c.c_state, label, sizeof label, &c.c_tasks);
+        if (r != 0) {
+            fprintf(stderr, "weft-bench: %s size %ld case %zu: setup: %s\n", W->w_name, size,
+                    ic, strerror(r));
+            errors_g++;
+            rc = r;
+            continue;
+        }
+        if (W->w_flags & WB_F_OWN_THREADS) {
+            r = run_block(o, &c, vidx, nv, W->w_case_threads(c.c_state));
+        } else {
+            for (size_t iw = 0; iw < o->o_nworkers && r == 0; iw++)
+                r = run_block(o, &c, vidx, nv, o->o_workers[iw]);
+        }
+        if (r != 0) {
+            errors_g++;
+            rc = r;
+        }
+        W->w_teardown(c.c_state);
+    }
+    return rc;
+}
+
+/* ---- calibration ---- */
+
+static void calibrate_spin(void)
+{
+    /* best of 5 runs of ~2 ms; the spin does no memory traffic */
+    const uint64_t iters = 1u << 20;
+    double best = INFINITY;
+    volatile uint64_t sink; /* keeps the result alive; not synchronisation */
+    for (int i = 0; i < 5; i++) {
+        double t0 = wb_now();
+        sink = wb_spin(iters, (uint64_t)i);
+        double t = wb_now() - t0;
+        if (t < best)
+            best = t;
+    }
+    (void)sink;
+    wb_env_g.e_spin_iters_per_us = (double)iters / (best * 1e6);
+}
+
+/* ---- command line ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: weft-bench [OPTIONS] [WORKLOAD[=SIZE]...]\n"
+            "\n"
+            "Runs each workload's variants (serial C, weft STEALING, weft SHARED, OpenMP\n"
+            "tasks, ...) interleaved in one process, for each worker count; prints the\n"
+            "median, min and max time of --reps runs and derived figures. Every answer\n"
+            "is checked against the serial one: a mismatch is an error (exit status 1).\n"
+            "\n"
+            "Options:\n"
+            "  -w, --workers LIST  worker counts, e.g. 1,2,4 (default: 1, 2, 4, ... up to\n"
+            "                      the CPU count, and the CPU count)\n"
+            "  -r, --reps N        timed runs per variant and worker count (default 5)\n"
+            "      --warmup N      untimed runs before them (default 1)\n"
+            "      --variants LIST only these variants, e.g. stealing,omp (the reference\n"
+            "                      - serial, or mutex for queue - always runs)\n"
+            "      --no-omp        skip the OpenMP variants (TSan builds: libgomp is not\n"
+            "                      instrumented)\n"
+            "      --pin           pin weft workers to CPUs\n"
+            "      --seed N        inputs (uts tree, skewed costs, sort data) and victim\n"
+            "                      choice (default 42)\n"
+            "      --json FILE     write all results as JSON (for bench/plot)\n"
+            "      --csv FILE      write all results as CSV\n"
+            "      --quick         small sizes, 3 reps, no warm-up: a few seconds in all\n"
+            "      --smoke         tiny sizes, 1 rep, no warm-up: checks answers (CTest)\n"
+            "  -q, --quiet         no progress line on stderr\n"
+            "      --list          list the workloads and their sizes\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Workloads (default: all, in this order):\n");
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        fprintf(f, "  %-8s %s\n", all_workloads[i]->w_name, all_workloads[i]->w_help);
+    fprintf(f,
+            "\n"
+            "Columns: median/min/max in ms; T1/Ts = one-worker time over serial time\n"
+            "(overhead); T1/Tp = speed-up over the same variant on one worker; Ts/Tp =\n"
+            "speed-up over the reference (queue: mutex time over weft time); ns/task =\n"
+            "(Tp*p - Ts)/tasks, the CPU time a task costs beyond its work (queue: wall\n"
+            "ns per item); sh/st and omp/st = time of SHARED and of OpenMP over time of\n"
+            "STEALING (>1: stealing is faster); steals, parks = medians per run from\n"
+            "weft_pool_stats; rss_MB = peak RSS of the process so far.\n");
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int cmp_unsigned(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return (x > y) - (x < y);
+}
+
+static int parse_workers(const char *s, wb_opts *o)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    o->o_nworkers = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        long v;
+        if (parse_long(t, 1, 4096, &v) != 0 || o->o_nworkers == MAX_WORKER_COUNTS)
+            return EINVAL;
+        o->o_workers[o->o_nworkers++] = (unsigned)v;
+    }
+    if (o->o_nworkers == 0)
+        return EINVAL;
+    /* ascending, so that the 1-worker block (T1) comes first */
+    qsort(o->o_workers, o->o_nworkers, sizeof o->o_workers[0], cmp_unsigned);
+    return 0;
+}
+
+static void default_workers(wb_opts *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    o->o_nworkers = 0;
+    for (long w = 1; w <= ncpu && o->o_nworkers < MAX_WORKER_COUNTS - 1; w *= 2)
+        o->o_workers[o->o_nworkers++] = (unsigned)w;
+    if (o->o_workers[o->o_nworkers - 1] != (unsigned)ncpu)
+        o->o_workers[o->o_nworkers++] = (unsigned)(ncpu > 4096 ? 4096 : ncpu);
+}
+
+static int parse_workload(const char *arg, wb_opts *o)
+{
+    char name[64];
+    const char *eq = strchr(arg, '=');
+    size_t l = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (l >= sizeof name || o->o_nsel == sizeof o->o_sel / sizeof o->o_sel[0])
+        return EINVAL;
+    memcpy(name, arg, l);
+    name[l] = '\0';
+    long size = -1;
+    if (eq != NULL && parse_long(eq + 1, 0, 4000000000L, &size) != 0)
+        return EINVAL;
+    for (size_t i = 0; i < N_WORKLOADS; i++) {
+        if (strcmp(all_workloads[i]->w_name, name) == 0) {
+            o->o_sel[o->o_nsel] = all_workloads[i];
+            o->o_size[o->o_nsel++] = size;
+            return 0;
+        }
+    }
+    return ENOENT;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
+           OPT_QUICK, OPT_SMOKE, OPT_LIST };
+    static const struct option longopts[] = {
+        {"workers", required_argument, NULL, 'w'},
+        {"reps", required_argument, NULL, 'r'},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"variants", required_argument, NULL, OPT_VARIANTS},
+        {"no-omp", no_argument, NULL, OPT_NO_OMP},
+        {"pin", no_argument, NULL, OPT_PIN},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"csv", required_argument, NULL, OPT_CSV},
+        {"quick", no_argument, NULL, OPT_QUICK},
+        {"smoke", no_argument, NULL, OPT_SMOKE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"list", no_argument, NULL, OPT_LIST},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    wb_opts o;
+    memset(&o, 0, sizeof o);
+    o.o_reps = -1;
+    o.o_warmup = -1;
+    wb_env_g.e_seed = 42;
+    default_workers(&o);
+    long v;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "w:r:qh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'w':
+            if (parse_workers(optarg, &o) != 0) {
+                fprintf(stderr, "weft-bench: bad --workers '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'r':
+            if (parse_long(optarg, 1, 1000, &v) != 0) {
+                fprintf(stderr, "weft-bench: bad --reps '%s'\n", optarg);
+                return 2;
+            }
+            o.o_reps = (int)v;
+            break;
+        case OPT_WARMUP:
+            if (parse_long(optarg, 0, 100, &v) != 0) {
+                fprintf(stderr, "weft-bench: bad --warmup '%s'\n", optarg);
+                return 2;
+            }
+            o.o_warmup = (int)v;
+            break;
+        case OPT_VARIANTS:
+            snprintf(o.o_variants, sizeof o.o_variants, "%s", optarg);
+            break;
+        case OPT_NO_OMP:
+            o.o_no_omp = true;
+            break;
+        case OPT_PIN:
+            o.o_pin = true;
+            break;
+        case OPT_SEED:
+            if (parse_long(optarg, 0, LONG_MAX, &v) != 0) {
+                fprintf(stderr, "weft-bench: bad --seed '%s'\n", optarg);
+                return 2;
+            }
+            wb_env_g.e_seed = (uint64_t)v;
+            break;
+        case OPT_JSON:
+            o.o_json = optarg;
+            break;
+        case OPT_CSV:
+            o.o_csv = optarg;
+            break;
+        case OPT_QUICK:
+            o.o_mode = MODE_QUICK;
+            break;
+        case OPT_SMOKE:
+            o.o_mode = MODE_SMOKE;
+            break;
+        case 'q':
+            o.o_quiet = true;
+            break;
+        case OPT_LIST:
+            for (size_t i = 0; i < N_WORKLOADS; i++)
+                printf("%-8s default %ld, --quick %ld, --smoke %ld: %s\n",
+                       all_workloads[i]->w_name, all_workloads[i]->w_default_size,
+                       all_workloads[i]->w_quick_size, all_workloads[i]->w_smoke_size,
+                       all_workloads[i]->w_help);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        int r = parse_workload(argv[i], &o);
+        if (r != 0) {
+            fprintf(stderr, "weft-bench: unknown workload or bad size '%s' (see --list)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (o.o_nsel == 0) {
+        for (size_t i = 0; i < N_WORKLOADS; i++) {
+            o.o_sel[i] = all_workloads[i];
+            o.o_size[i] = -1;
+        }
+        o.o_nsel = N_WORKLOADS;
+    }
+    if (o.o_reps < 0)
+        o.o_reps = o.o_mode == MODE_SMOKE ? 1 : o.o_mode == MODE_QUICK ? 3 : 5;
+    if (o.o_warmup < 0)
+        o.o_warmup = o.o_mode == MODE_DEFAULT ? 1 : 0;
+
+#if WB_HAVE_OMP
+    omp_set_dynamic(0);
+#endif
+    calibrate_spin();
+    printf("# weft-bench %s: %ld CPUs, %s mode, %d reps (median [min max]), %d warm-up, "
+           "seed %llu, spin %.0f iters/us%s%s%s\n",
+           weft_version(), sysconf(_SC_NPROCESSORS_ONLN), mode_name(o.o_mode), o.o_reps,
+           o.o_warmup, (unsigned long long)wb_env_g.e_seed, wb_env_g.e_spin_iters_per_us,
+           WB_HAVE_POOL ? "" : "; weft pool not built: no stealing/shared",
+           WB_HAVE_OMP ? (o.o_no_omp ? "; OpenMP skipped (--no-omp)" : "")
+                       : "; built without OpenMP",
+           WB_HAVE_COLLECTION ? "" : "; weft collection not built: queue runs mutex only");
+    print_header();
+
+    int status = 0;
+    for (size_t i = 0; i < o.o_nsel; i++) {
+        const wb_workload *W = o.o_sel[i];
+        long size = o.o_size[i] >= 0              ? o.o_size[i]
+                    : o.o_mode == MODE_SMOKE ? W->w_smoke_size
+                    : o.o_mode == MODE_QUICK ? W->w_quick_size
+                                             : W->w_default_size;
+        if (run_workload(&o, W, size) != 0)
+            status = 1;
+    }
+    if (o.o_json != NULL) {
+        int r = write_json(o.o_json, &o, argc, argv);
+        if (r != 0) {
+            fprintf(stderr, "weft-bench: %s: %s\n", o.o_json, strerror(r));
+            status = 1;
+        }
+    }
+    if (o.o_csv != NULL) {
+        int r = write_csv(o.o_csv);
+        if (r != 0) {
+            fprintf(stderr, "weft-bench: %s: %s\n", o.o_csv, strerror(r));
+            status = 1;
+        }
+    }
+    if (errors_g != 0)
+        fprintf(stderr, "weft-bench: %d error(s)\n", errors_g);
+    free(rows_g);
+    return status;
+}
