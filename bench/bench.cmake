@@ -40,7 +40,8 @@ endif()
 if(WEFT_BUILD_TESTS)
   # libgomp is not TSan-instrumented: its synchronisation would be reported
   # as races, so the TSan build skips the OpenMP variants.
-  set(WEFT_BENCH_SMOKE_ARGS --smoke --quiet)
+  # Workers 1 and 2 even on a one-CPU machine, so that stealing is exercised.
+  set(WEFT_BENCH_SMOKE_ARGS --smoke --quiet --workers 1,2)
   if(WEFT_SANITIZER STREQUAL "tsan")
     list(APPEND WEFT_BENCH_SMOKE_ARGS --no-omp)
   endif()

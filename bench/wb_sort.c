@@ -310,7 +310,7 @@ const wb_workload wb_sort = {
     .w_help = "parallel merge sort of random ints vs serial merge sort and qsort;"
               " size n (default 10000000)",
     .w_default_size = 10000000,
-    .w_quick_size = 1000000,
+    .w_quick_size = 500000,
     .w_smoke_size = 20000,
     .w_variants = sort_variants,
     .w_nvariants = sizeof sort_variants / sizeof sort_variants[0],

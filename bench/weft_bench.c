@@ -595,8 +595,8 @@ static int run_workload(const wb_opts *o, const wb_workload *W, long size)
         c.c_ref1 = NAN;
         for (size_t i = 0; i < MAX_VARIANTS; i++)
             c.c_t1[i] = NAN;
-        progress(o, &c, 0, "setup");
         label[0] = '\0';
+        progress(o, &c, 0, "setup");
         int r = W->w_setup(ic, size, &c.c_state, label, sizeof label, &c.c_tasks);
         if (r != 0) {
             fprintf(stderr, "weft-bench: %s size %ld case %zu: setup: %s\n", W->w_name, size,
