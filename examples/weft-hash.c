@@ -176,7 +176,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "weft-hash: %s\n", strerror(rc));
         return 2;
     }
-    qsort(files.v, files.n, sizeof *files.v, by_path);
+    if (files.n) /* qsort wants a valid pointer even for 0 items */
+        qsort(files.v, files.n, sizeof *files.v, by_path);
 
     /* 2. Fan out: one task per file; 3. fan in: one wait. */
     weft_pool *pool;

@@ -301,7 +301,8 @@ int main(int argc, char **argv)
     for (size_t j = 0; j < total.cap; j++)
         if (total.s[j].word)
             total.s[n++] = total.s[j];
-    qsort(total.s, n, sizeof *total.s, by_count);
+    if (n) /* qsort wants a valid pointer even for 0 items */
+        qsort(total.s, n, sizeof *total.s, by_count);
     for (size_t j = 0; j < n && (top == 0 || j < (size_t)top); j++)
         printf("%7llu %s\n", (unsigned long long)total.s[j].count, total.s[j].word);
     for (size_t j = 0; j < n; j++)
