@@ -264,6 +264,9 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
             0
 #endif
     );
+    const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
+    fprintf(f, "  \"omp_wait_policy\": \"%s\", \"gomp_spincount\": \"%s\",\n", wp ? wp : "",
+            sc ? sc : "");
     fprintf(f, "  \"mode\": \"%s\", \"reps\": %d, \"warmup\": %d, \"seed\": %llu, \"workers\": [",
             mode_name(o->o_mode), o->o_reps, o->o_warmup, (unsigned long long)wb_env_g.e_seed);
     for (size_t i = 0; i < o->o_nworkers; i++)
@@ -682,7 +685,11 @@ static void usage(FILE *f)
             "(Tp*p - Ts)/tasks, the CPU time a task costs beyond its work (queue: wall\n"
             "ns per item); sh/st and omp/st = time of SHARED and of OpenMP over time of\n"
             "STEALING (>1: stealing is faster); steals, parks = medians per run from\n"
-            "weft_pool_stats; rss_MB = peak RSS of the process so far.\n");
+            "weft_pool_stats; rss_MB = peak RSS of the process so far.\n"
+            "\n"
+            "libgomp's idle threads spin for a while after each parallel region\n"
+            "(GOMP_SPINCOUNT) and may overlap the next variant; run with\n"
+            "OMP_WAIT_POLICY=passive to rule that out (both are recorded).\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -883,6 +890,10 @@ int main(int argc, char **argv)
            WB_HAVE_OMP ? (o.o_no_omp ? "; OpenMP skipped (--no-omp)" : "")
                        : "; built without OpenMP",
            WB_HAVE_COLLECTION ? "" : "; weft collection not built: queue runs mutex only");
+    if (getenv("OMP_WAIT_POLICY") != NULL || getenv("GOMP_SPINCOUNT") != NULL)
+        printf("# OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
+               getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "",
+               getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "");
     print_header();
 
     int status = 0;
