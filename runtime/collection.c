@@ -3,7 +3,7 @@
  *
  * Design
  * ------
- * One lock per collection (c_lock, a futex mutex that spins briefly) guards
+ * One lock per collection (c_lock, a futex mutex, optionally spinning) guards
  * the storage and the state; the storage is a ring array (FIFO and LIFO) or
  * a binary min-heap of (item, sequence number) entries (PRIORITY, stable by
  * the sequence number). Nothing is allocated per item: the array doubles when
@@ -24,9 +24,8 @@
  * always re-checks before it reports ETIMEDOUT, so a signalled waiter never
  * leaves an item or a free slot behind. Signals are only sent when a list is
  * non-empty (the fast path is lock, store, unlock). Before it registers, a
- * caller spins a bounded number of rounds on a snapshot of the state
- * (c_snap_*), so that a short gap between producer and consumer costs no
- * system call on either side.
+ * caller may spin a bounded number of rounds on a snapshot of the state
+ * (c_snap_*; COLL_WAIT_SPIN, off by default: see the tuning note).
  *
  * Waiting on several collections (take_from_any, add_to_any) uses a global
  * generation word, any_gen, because a call may name any number of
@@ -73,11 +72,23 @@
 /* ---- tuning ---------------------------------------------------------- */
 
 #define COLL_CACHE_LINE 64
-/* Rounds a contended c_lock spins before it sleeps (each round one pause). */
-#define COLL_LOCK_SPIN 100
+/*
+ * Spinning is off by default, after measuring (bench/bench_queue on the
+ * 2-core target, shared with other jobs): with 2 threads or more per core,
+ * a spinner steals the core from the thread it waits for, and a spin on the
+ * snapshot (which shares the lock's cache line) slows the lock holder; both
+ * lowered throughput. Override with -DCOLL_LOCK_SPIN=n / -DCOLL_WAIT_SPIN=n
+ * on machines with spare cores.
+ *
+ * Rounds a contended c_lock spins before it sleeps (each round one pause). */
+#ifndef COLL_LOCK_SPIN
+#define COLL_LOCK_SPIN 0
+#endif
 /* Rounds a caller that cannot proceed spins on the snapshot before it
  * registers as a waiter and sleeps (each round one pause, ~40-140 cycles). */
-#define COLL_WAIT_SPIN 400
+#ifndef COLL_WAIT_SPIN
+#define COLL_WAIT_SPIN 0
+#endif
 /* Initial storage (slots); grows by doubling. */
 #define COLL_INITIAL_SLOTS 64
 
@@ -108,7 +119,7 @@ static void coll_futex_wake(_Atomic uint32_t *word, int n)
     syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-/* ---- c_lock: Drepper's mutex #3 with a bounded spin ------------------ */
+/* ---- c_lock: Drepper's mutex #3, optional bounded spin ----------- */
 
 enum { LOCK_FREE = 0, LOCK_HELD = 1, LOCK_CONTENDED = 2 };
 
@@ -595,7 +606,7 @@ int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
             r = ETIMEDOUT;
             break;
         }
-        if (!spun) {
+        if (!spun && COLL_WAIT_SPIN > 0) {
             spun = true;
             coll_lock_release(&c->c_lock);
             spin_add(c);
@@ -651,7 +662,7 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
             r = ETIMEDOUT;
             break;
         }
-        if (!spun) {
+        if (!spun && COLL_WAIT_SPIN > 0) {
             spun = true;
             coll_lock_release(&c->c_lock);
             spin_take(c);

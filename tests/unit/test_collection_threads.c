@@ -211,11 +211,18 @@ END_TEST
 
 /* The take that empties a completed collection wakes every other blocked
  * taker: N takers block, one item is added (one taker is signalled), adding
- * is completed; whoever takes the item, all others must end with EPIPE. */
+ * is completed; whoever takes the item, all others must end with EPIPE.
+ * The interesting order is the one where complete_adding finds the item
+ * still inside (then only the emptying take can wake the other takers);
+ * a count of 1 read after complete_adding proves that order (count cannot
+ * rise after it). Rounds go on until that order was seen a few times. A
+ * version that forgot this wake-up hung here; the first test did not see it
+ * because its only round usually ran the other order. */
 START_TEST(last_take_wakes_other_takers)
 {
-    enum { N = 4, ROUNDS = 20 };
-    for (int r = 0; r < ROUNDS; r++) {
+    enum { N = 4, HITS = 5, MAX_ROUNDS = 500 };
+    int hits = 0;
+    for (int r = 0; r < MAX_ROUNDS && hits < HITS; r++) {
         weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
         coll_op t[N];
         for (int i = 0; i < N; i++)
@@ -223,6 +230,8 @@ START_TEST(last_take_wakes_other_takers)
         coll_wait_waiters(c, N);
         ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(7)), 0);
         weft_collection_complete_adding(c);
+        if (weft_collection_count(c) == 1)
+            hits++;
         int got = 0;
         for (int i = 0; i < N; i++) {
             int res = coll_op_join(&t[i]);
