@@ -1,6 +1,7 @@
 /*
  * runtime/alloc.c - allocation with a test hook for failure injection.
  */
+#define _POSIX_C_SOURCE 200809L /* posix_memalign */
 #include "alloc.h"
 
 #include <stdatomic.h>
