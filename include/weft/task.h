@@ -37,10 +37,12 @@ typedef struct weft_pool weft_pool;
 /* A task body: returns 0 or an error code (kept by the wait that joins it). */
 typedef int (*weft_task_fn)(void *arg);
 
-/* A strict fork-join frame, in the caller's storage; the fields are private.
- * It must stay valid (and not move) from weft_spawn until weft_sync returns. */
+/* A strict fork-join frame, in the caller's storage; the fields are private
+ * (function, argument, state, result: 32 bytes, so a deep recursion keeps
+ * its stack small). It must stay valid (and not move) from weft_spawn until
+ * weft_sync returns. */
 typedef struct weft_task {
-    uint64_t weft__private[6];
+    uint64_t weft__private[4];
 } weft_task;
 
 /* Push fn(arg) on the calling worker's deque (in SHARED mode: on the pool's

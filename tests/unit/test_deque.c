@@ -126,11 +126,13 @@ static weft__deque race_dq;
 static _Atomic int got[NITEMS];
 static _Atomic bool owner_done;
 static pthread_barrier_t race_start;
+static _Atomic long stolen;
 
 static void record(struct weft__task_impl *x)
 {
     ptrdiff_t i = x - items;
-    ck_assert(i >= 0 && i < NITEMS);
+    if (i < 0 || i >= NITEMS)
+        ck_abort_msg("a pointer that was never pushed");
     atomic_fetch_add_explicit(&got[i], 1, memory_order_relaxed);
 }
 
@@ -144,8 +146,10 @@ static void *thief_main(void *arg)
         bool done = atomic_load_explicit(&owner_done, memory_order_acquire);
         struct weft__task_impl *x;
         int r = weft__deque_steal(&race_dq, &x);
-        if (r == WEFT__STEAL_OK)
+        if (r == WEFT__STEAL_OK) {
             record(x);
+            atomic_fetch_add_explicit(&stolen, 1, memory_order_relaxed);
+        }
         else if (r == WEFT__STEAL_EMPTY && done)
             break;
     }
@@ -169,7 +173,8 @@ START_TEST(test_owner_vs_three_thieves)
     long total = 0;
     for (int round = 0; round < ROUNDS; round++) {
         for (int i = 0; i < NITEMS; i++) {
-            ck_assert_int_eq(weft__deque_push(&race_dq, &items[i]), 0);
+            if (weft__deque_push(&race_dq, &items[i]) != 0)
+                ck_abort_msg("push failed");
             if (weft__deque_hungry(&race_dq))
                 weft__deque_publish(&race_dq);
             seed = seed * 1103515245u + 12345u;
@@ -203,16 +208,24 @@ START_TEST(test_owner_vs_three_thieves)
                 break;
             sched_yield();
         }
+        int bad = 0;
         for (int i = 0; i < NITEMS; i++)
-            ck_assert_int_eq(atomic_load_explicit(&got[i], memory_order_relaxed), round + 1);
+            bad += atomic_load_explicit(&got[i], memory_order_relaxed) != round + 1;
+        ck_assert_msg(bad == 0, "round %d: %d items not obtained exactly once", round, bad);
     }
     /* Release: pairs with the thieves' acquire of owner_done. */
     atomic_store_explicit(&owner_done, true, memory_order_release);
     for (int i = 0; i < NTHIEVES; i++)
         pthread_join(th[i], NULL);
+    int bad = 0;
     for (int i = 0; i < NITEMS; i++)
-        ck_assert_int_eq(atomic_load_explicit(&got[i], memory_order_relaxed), ROUNDS);
+        bad += atomic_load_explicit(&got[i], memory_order_relaxed) != ROUNDS;
+    ck_assert_int_eq(bad, 0);
     ck_assert_uint_ge(race_dq.dq_grown, 5);
+    /* The thieves took part (else the test proves nothing). */
+    ck_assert_int_gt(atomic_load(&stolen), 0);
+    printf("owner_vs_three_thieves: %ld of %ld items stolen\n", atomic_load(&stolen),
+           (long)NITEMS * ROUNDS);
     weft__deque_fini(&race_dq);
     urcu_memb_barrier();
     pthread_barrier_destroy(&race_start);

@@ -1,0 +1,48 @@
+/*
+ * runtime/park.h - futex wait/wake on a 32-bit atomic word (private).
+ *
+ * The parking protocol of a pool is an event count (p_epoch, p_waiters in
+ * sched.h), Dekker-style:
+ *
+ *   parker:   waiters++ (seq_cst); e = epoch (seq_cst);
+ *             re-check every source of work (seq_cst loads): shared parts of
+ *             all deques, the injection queue, the SHARED queue, the stop
+ *             flag; if any: waiters--, go back to work;
+ *             futex_wait(&epoch, e); waiters--.
+ *   notifier: make the work visible (release store / enqueue / unlock);
+ *             seq_cst fence; if waiters > 0 (and nobody searches):
+ *             epoch++, futex_wake(&epoch, 1).
+ *
+ * No lost wake-up: the fence and the parker's seq_cst increment order the
+ * two sides, so either the notifier sees waiters > 0 (then it bumps epoch
+ * after the parker read it, and the futex_wait returns at once or is woken)
+ * or the parker's re-check sees the work. The `searching` count lets a
+ * notifier skip the wake (and its syscall) while some worker is still
+ * looking: that worker decrements searching before it announces itself as
+ * a waiter and re-checks, so it finds the work (Go's scheduler does the
+ * same with nmspinning). Private deque tasks need no wake-up: their owner
+ * runs them at worst, and publishes them (with a notify) when asked.
+ */
+#ifndef WEFT_RUNTIME_PARK_H
+#define WEFT_RUNTIME_PARK_H
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Sleep while *word == expected (spurious returns are possible: loop). */
+static inline void weft__futex_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+    syscall(SYS_futex, (void *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+/* Wake up to n sleepers on word (INT_MAX: all). */
+static inline void weft__futex_wake(_Atomic uint32_t *word, int n)
+{
+    syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+#endif /* WEFT_RUNTIME_PARK_H */

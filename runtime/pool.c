@@ -1,0 +1,835 @@
+/*
+ * runtime/pool.c - the worker pool: create/destroy, worker loop, stealing,
+ * parking, injection queue, SHARED queue, submit/call/wait_idle, stats.
+ *
+ * Locks: p_sq_lock (SHARED queue) and the try-lock p_inj_lock (injection
+ * dequeue side) are leaves; no code holds two locks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <urcu/urcu-memb.h>
+#include <urcu/wfcqueue.h>
+
+#ifdef WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#include "alloc.h"
+#include "debug.h"
+#include "park.h"
+#include "worker.h"
+
+_Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+
+/* Idle search: rounds of stealing over all victims before parking, and
+ * pauses between rounds. About 50-100 us on the target machine. */
+#define WEFT__IDLE_ROUNDS 64
+#define WEFT__IDLE_PAUSES 32
+/* Injected tasks a worker moves into its own deque at once. */
+#define WEFT__INJECT_BATCH 32
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+void weft__backoff(unsigned *spins)
+{
+    unsigned s = (*spins)++;
+    if (s < 64) {
+        for (unsigned i = 0; i < 8; i++)
+            cpu_relax();
+    } else {
+        sched_yield(); /* waiting workers never sleep; let the thief run */
+    }
+}
+
+static uint64_t rng_next(weft__worker *w)
+{
+    /* xorshift64* (Vigna, "An experimental exploration of Marsaglia's
+     * xorshift generators, scrambled", 2016). */
+    uint64_t x = w->w_rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->w_rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* ---- outstanding heap tasks, idleness, closing ------------------------- */
+
+static void pool_task_done(weft_pool *p)
+{
+    /* seq_cst RMW: releases the task's effects to wait_idle (which loads
+     * p_state seq_cst) and is the Dekker partner of the idle waiter's
+     * increment of p_idle_waiters followed by its load of p_state. */
+    uint64_t old = atomic_fetch_sub_explicit(&p->p_state, WEFT__POOL_ONE, memory_order_seq_cst);
+    if ((old >> 1) == 1
+        && atomic_load_explicit(&p->p_idle_waiters, memory_order_seq_cst) > 0) {
+        /* seq_cst: bumping after the waiter read the epoch wakes it. */
+        atomic_fetch_add_explicit(&p->p_idle_epoch, 1, memory_order_seq_cst);
+        weft__futex_wake(&p->p_idle_epoch, INT_MAX);
+    }
+}
+
+static int pool_count_task(weft_pool *p, bool outside)
+{
+    /* seq_cst RMW: one word holds CLOSING and the count, so an outside
+     * submit either is counted before destroy's fetch_or (and destroy waits
+     * for it) or sees CLOSING. */
+    uint64_t old = atomic_fetch_add_explicit(&p->p_state, WEFT__POOL_ONE, memory_order_seq_cst);
+    if (outside && (old & WEFT__POOL_CLOSING)) {
+        /* Destroy began: undo, waking destroy if we hid its idleness. */
+        pool_task_done(p);
+        return EPIPE;
+    }
+    return 0;
+}
+
+static void pool_wait_idle(weft_pool *p)
+{
+    for (;;) {
+        /* seq_cst: Dekker with pool_task_done (see there). */
+        atomic_fetch_add_explicit(&p->p_idle_waiters, 1, memory_order_seq_cst);
+        uint32_t e = atomic_load_explicit(&p->p_idle_epoch, memory_order_seq_cst);
+        uint64_t s = atomic_load_explicit(&p->p_state, memory_order_seq_cst);
+        if ((s >> 1) == 0) {
+            atomic_fetch_sub_explicit(&p->p_idle_waiters, 1, memory_order_relaxed);
+            return;
+        }
+        weft__futex_wait(&p->p_idle_epoch, e);
+        /* Relaxed: only a count; the next round re-announces with seq_cst. */
+        atomic_fetch_sub_explicit(&p->p_idle_waiters, 1, memory_order_relaxed);
+    }
+}
+
+/* ---- notification ------------------------------------------------------ */
+
+void weft__pool_notify(weft_pool *p)
+{
+    /* seq_cst fence: the work made visible before this point and the
+     * loads below form the notifier half of the Dekker pair (park.h);
+     * pairs with the parker's seq_cst increment of p_waiters. */
+    weft__fence_sc(&p->p_fence);
+    /* Relaxed: ordered by the fence above. */
+    if (atomic_load_explicit(&p->p_waiters, memory_order_relaxed) == 0)
+        return;
+    if (atomic_load_explicit(&p->p_searching, memory_order_relaxed) != 0)
+        return;
+    /* seq_cst: the bump must follow the parker's read of the epoch it
+     * would sleep on; futex_wait compares against it. */
+    atomic_fetch_add_explicit(&p->p_epoch, 1, memory_order_seq_cst);
+    weft__futex_wake(&p->p_epoch, 1);
+}
+
+static void pool_notify_all(weft_pool *p)
+{
+    /* seq_cst: after the stop flag store; wakes every sleeper. */
+    atomic_fetch_add_explicit(&p->p_epoch, 1, memory_order_seq_cst);
+    weft__futex_wake(&p->p_epoch, INT_MAX);
+}
+
+void weft__worker_publish(weft__worker *w)
+{
+    if (weft__deque_publish(&w->w_dq))
+        weft__pool_notify(w->w_pool);
+}
+
+/* ---- SHARED queue ------------------------------------------------------ */
+
+int weft__sq_push(weft_pool *p, struct weft__task_impl *t)
+{
+    pthread_mutex_lock(&p->p_sq_lock);
+    size_t n = atomic_load_explicit(&p->p_sq_count, memory_order_relaxed);
+    if (n == p->p_sq_cap) {
+        size_t ncap = p->p_sq_cap * 2;
+        struct weft__task_impl **nr = weft__malloc(ncap * sizeof(*nr));
+        if (nr == NULL) {
+            pthread_mutex_unlock(&p->p_sq_lock);
+            return ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+            nr[i] = p->p_sq_ring[(p->p_sq_head + i) & (p->p_sq_cap - 1)];
+        weft__free(p->p_sq_ring);
+        p->p_sq_ring = nr;
+        p->p_sq_cap = ncap;
+        p->p_sq_head = 0;
+    }
+    p->p_sq_ring[(p->p_sq_head + n) & (p->p_sq_cap - 1)] = t;
+    /* seq_cst store (under the lock): read without the lock by the parking
+     * re-check; the notify below supplies the notifier's fence. */
+    atomic_store_explicit(&p->p_sq_count, n + 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&p->p_sq_lock);
+    weft__pool_notify(p);
+    return 0;
+}
+
+static struct weft__task_impl *sq_take_oldest(weft_pool *p)
+{
+    /* Relaxed: a lock-free peek to skip the lock when empty; the value is
+     * re-read under the lock. */
+    if (atomic_load_explicit(&p->p_sq_count, memory_order_relaxed) == 0)
+        return NULL;
+    struct weft__task_impl *t = NULL;
+    pthread_mutex_lock(&p->p_sq_lock);
+    size_t n = atomic_load_explicit(&p->p_sq_count, memory_order_relaxed);
+    if (n > 0) {
+        t = p->p_sq_ring[p->p_sq_head];
+        p->p_sq_head = (p->p_sq_head + 1) & (p->p_sq_cap - 1);
+        atomic_store_explicit(&p->p_sq_count, n - 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&p->p_sq_lock);
+    return t;
+}
+
+struct weft__task_impl *weft__sq_take_newest(weft_pool *p, struct weft__task_impl *want)
+{
+    /* Relaxed: a peek, re-read under the lock. */
+    if (atomic_load_explicit(&p->p_sq_count, memory_order_relaxed) == 0)
+        return NULL;
+    struct weft__task_impl *t = NULL;
+    pthread_mutex_lock(&p->p_sq_lock);
+    size_t n = atomic_load_explicit(&p->p_sq_count, memory_order_relaxed);
+    if (n > 0) {
+        (void)want; /* the newest is `want` whenever it is still queued and
+                       the caller follows LIFO order */
+        t = p->p_sq_ring[(p->p_sq_head + n - 1) & (p->p_sq_cap - 1)];
+        atomic_store_explicit(&p->p_sq_count, n - 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&p->p_sq_lock);
+    return t;
+}
+
+/* ---- injection queue (STEALING) ---------------------------------------- */
+
+static bool inj_trylock(weft_pool *p)
+{
+    /* Relaxed peek first, to keep the line shared while it is held. Acquire
+     * exchange: pairs with the release in inj_unlock (the queue's head). */
+    return atomic_load_explicit(&p->p_inj_lock, memory_order_relaxed) == 0
+           && atomic_exchange_explicit(&p->p_inj_lock, 1, memory_order_acquire) == 0;
+}
+
+static void inj_unlock(weft_pool *p)
+{
+    /* Release: the next dequeuer sees our updates of the queue head. */
+    atomic_store_explicit(&p->p_inj_lock, 0, memory_order_release);
+}
+
+static bool inj_nonempty(weft_pool *p)
+{
+    return !cds_wfcq_empty(&p->p_inj_head, &p->p_inj_tail);
+}
+
+static struct weft__heap_task *inj_node_task(struct cds_wfcq_node *n)
+{
+    struct weft__heap_task *ht =
+        (struct weft__heap_task *)((char *)n - offsetof(struct weft__heap_task, ht_node));
+#ifdef WEFT_TSAN
+    /* The queue lives in (uninstrumented) liburcu: tell TSan that the
+     * enqueue happened before this dequeue. Pairs with __tsan_release. */
+    __tsan_acquire(ht);
+#endif
+    return ht;
+}
+
+/* Take one injected task (any thread that may run it). */
+static struct weft__task_impl *inj_take_one(weft_pool *p)
+{
+    if (!inj_nonempty(p) || !inj_trylock(p))
+        return NULL;
+    struct cds_wfcq_node *n = __cds_wfcq_dequeue_blocking(&p->p_inj_head, &p->p_inj_tail);
+    inj_unlock(p);
+    return n ? &inj_node_task(n)->ht_task : NULL;
+}
+
+/* Worker loop only (own deque empty, at top level): move a batch of
+ * injected tasks into the own deque, publish all but the one returned, and
+ * wake a helper. */
+static struct weft__task_impl *inj_take_batch(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    if (!inj_nonempty(p) || !inj_trylock(p))
+        return NULL;
+    struct weft__task_impl *batch[WEFT__INJECT_BATCH];
+    unsigned taken = 0;
+    while (taken < WEFT__INJECT_BATCH) {
+        struct cds_wfcq_node *n = __cds_wfcq_dequeue_blocking(&p->p_inj_head, &p->p_inj_tail);
+        if (n == NULL)
+            break;
+        batch[taken++] = &inj_node_task(n)->ht_task;
+    }
+    inj_unlock(p);
+    if (taken == 0)
+        return NULL;
+    for (unsigned i = 0; i < taken; i++)
+        weft__stat_inc(&w->w_injected);
+    /* Push the rest oldest first: thieves take the oldest end, so injected
+     * tasks start roughly in submission order. */
+    unsigned i = 1;
+    for (; i < taken; i++)
+        if (weft__deque_push(&w->w_dq, batch[i]) != 0)
+            break;
+    if (weft__deque_publish_all(&w->w_dq))
+        weft__pool_notify(p);
+    /* ENOMEM growing the deque: run what did not fit here (counted tasks
+     * must run; the queue has no push-back). */
+    for (; i < taken; i++)
+        weft__run_task(w, batch[i]);
+    return batch[0];
+}
+
+/* ---- heap tasks -------------------------------------------------------- */
+
+int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out)
+{
+    weft__worker *w = weft__tls_worker;
+    bool outside = w == NULL || w->w_pool != p;
+    struct weft__heap_task *ht = weft__malloc(sizeof(*ht));
+    if (ht == NULL)
+        return ENOMEM;
+    int rc = pool_count_task(p, outside);
+    if (rc != 0) {
+        weft__free(ht);
+        return rc;
+    }
+    ht->ht_task.ti_fn = fn;
+    ht->ht_task.ti_arg = arg;
+    atomic_init(&ht->ht_task.ti_state, WEFT__TS_HEAP);
+    ht->ht_task.ti_result = 0;
+#ifndef NDEBUG
+    ht->ht_task.ti_owner = NULL;
+#endif
+    cds_wfcq_node_init(&ht->ht_node);
+    ht->ht_pool = p;
+    ht->ht_group = NULL;
+    ht->ht_call = NULL;
+    *out = ht;
+    return 0;
+}
+
+void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
+{
+    weft__worker *w = weft__tls_worker;
+    if (p->p_mode == WEFT_SCHED_SHARED) {
+        while (weft__sq_push(p, &ht->ht_task) != 0) {
+            /* ENOMEM growing the ring: the task is counted and must run;
+             * run it here if we are a worker, else retry after a pause. */
+            if (w != NULL && w->w_pool == p) {
+                weft__run_task(w, &ht->ht_task);
+                return;
+            }
+            sched_yield();
+        }
+        return;
+    }
+    if (w != NULL && w->w_pool == p && weft__deque_push(&w->w_dq, &ht->ht_task) == 0) {
+        weft__stat_inc(&w->w_spawned);
+        if (weft__deque_hungry(&w->w_dq))
+            weft__worker_publish(w);
+        return;
+    }
+#ifdef WEFT_TSAN
+    __tsan_release(ht); /* pairs with __tsan_acquire in inj_node_task */
+#endif
+    /* Wait-free enqueue; its xchg is a full barrier on x86, and the notify
+     * fence orders it before the waiter check (park.h). */
+    cds_wfcq_enqueue(&p->p_inj_head, &p->p_inj_tail, &ht->ht_node);
+    weft__pool_notify(p);
+}
+
+static void run_heap_task(weft__worker *w, struct weft__heap_task *ht)
+{
+    (void)w;
+    weft_pool *p = ht->ht_pool;
+    struct weft__group_impl *g = ht->ht_group;
+    int r = 0;
+    /* Relaxed: cancellation is a hint; a task that starts anyway is fine. */
+    if (g == NULL || atomic_load_explicit(&g->g_cancelled, memory_order_relaxed) == 0)
+        r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
+    if (g != NULL) {
+        if (r != 0) {
+            int32_t zero = 0;
+            /* Relaxed CAS: the first error wins; published to the waiter
+             * by the release of the decrement below. */
+            atomic_compare_exchange_strong_explicit(&g->g_error, &zero, r,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed);
+        }
+        /* acq_rel: releases this task's effects to the waiter (which
+         * acquires g_pending); after it g may be gone (only the futex
+         * syscall, which touches no user memory, uses its address). */
+        uint32_t old = atomic_fetch_sub_explicit(&g->g_pending, 1, memory_order_acq_rel);
+        if ((old & WEFT__GROUP_COUNT) == 1 && (old & WEFT__GROUP_WAITER))
+            weft__futex_wake(&g->g_pending, INT_MAX);
+    }
+    struct weft__call *c = ht->ht_call;
+    weft__free(ht);
+    if (c != NULL) {
+        c->c_result = r;
+        /* Release: publishes c_result to the caller's acquire. After it the
+         * caller may return; only the futex syscall uses the address. */
+        atomic_store_explicit(&c->c_done, 1, memory_order_release);
+        weft__futex_wake(&c->c_done, 1);
+    }
+    pool_task_done(p);
+}
+
+void weft__run_task(weft__worker *w, struct weft__task_impl *x)
+{
+    /* Relaxed: the state was published with the task (deque release /
+     * queue lock) and only the HEAP bit is looked at here. */
+    int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+    weft__stat_inc(&w->w_executed);
+    if (s & WEFT__TS_HEAP) {
+        run_heap_task(w, (struct weft__heap_task *)x);
+        return;
+    }
+    x->ti_result = x->ti_fn(x->ti_arg);
+    /* Release: publishes ti_result (and the task's effects) to the syncing
+     * owner's acquire load. The frame is never touched afterwards. */
+    atomic_store_explicit(&x->ti_state, WEFT__TS_DONE, memory_order_release);
+}
+
+/* ---- stealing ---------------------------------------------------------- */
+
+static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
+{
+    struct weft__task_impl *x;
+    for (int tries = 0; tries < 4; tries++) {
+        int r = weft__deque_steal(&v->w_dq, &x);
+        if (r == WEFT__STEAL_OK) {
+            weft__stat_inc(&w->w_steals);
+            /* Relaxed: a hint for the owner's leapfrogging; heap tasks have
+             * no waiter. The frame was published by the owner's release of
+             * bottom, which our steal acquired. */
+            if (!(atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+                atomic_store_explicit(&x->ti_state, (int32_t)w->w_index + 1,
+                                      memory_order_relaxed);
+            return x;
+        }
+        if (r == WEFT__STEAL_EMPTY)
+            break;
+    }
+    weft__stat_inc(&w->w_failed_steals);
+    return NULL;
+}
+
+static struct weft__task_impl *steal_any(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    unsigned n = p->p_nworkers;
+    if (n < 2)
+        return NULL;
+    unsigned start = (unsigned)(rng_next(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned v = start + i < n ? start + i : start + i - n;
+        if (v == w->w_index)
+            continue;
+        struct weft__task_impl *x = steal_from(w, &p->p_workers[v]);
+        if (x != NULL)
+            return x;
+    }
+    return NULL;
+}
+
+struct weft__task_impl *weft__own_pop(weft__worker *w)
+{
+    struct weft__task_impl *x = weft__deque_pop_private(&w->w_dq);
+    if (x == NULL && w->w_dq.dq_bot != atomic_load_explicit(&w->w_dq.dq_top,
+                                                            memory_order_relaxed))
+        x = weft__deque_take(&w->w_dq); /* relaxed peek above: a hint only */
+    return x;
+}
+
+bool weft__help_once(weft__worker *w, int prefer)
+{
+    weft_pool *p = w->w_pool;
+    struct weft__task_impl *x;
+    if (p->p_mode == WEFT_SCHED_SHARED) {
+        x = weft__sq_take_newest(p, NULL);
+        if (x != NULL) {
+            weft__stat_inc(&w->w_injected);
+            weft__run_task(w, x);
+            return true;
+        }
+        return false;
+    }
+    x = weft__own_pop(w);
+    if (x == NULL && prefer >= 0 && (unsigned)prefer != w->w_index
+        && (unsigned)prefer < p->p_nworkers)
+        x = steal_from(w, &p->p_workers[prefer]);
+    if (x == NULL)
+        x = steal_any(w);
+    if (x == NULL) {
+        x = inj_take_one(p);
+        if (x != NULL)
+            weft__stat_inc(&w->w_injected);
+    }
+    if (x == NULL)
+        return false;
+    weft__run_task(w, x);
+    return true;
+}
+
+/* ---- the worker loop --------------------------------------------------- */
+
+static struct weft__task_impl *find_work(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    if (p->p_mode == WEFT_SCHED_SHARED) {
+        struct weft__task_impl *x = sq_take_oldest(p);
+        if (x != NULL)
+            weft__stat_inc(&w->w_injected);
+        return x;
+    }
+    struct weft__task_impl *x = weft__own_pop(w);
+    if (x == NULL)
+        x = inj_take_batch(w);
+    if (x == NULL)
+        x = steal_any(w);
+    return x;
+}
+
+static bool work_visible(weft_pool *p)
+{
+    if (p->p_mode == WEFT_SCHED_SHARED)
+        /* seq_cst: the parker's re-check (park.h). */
+        return atomic_load_explicit(&p->p_sq_count, memory_order_seq_cst) != 0;
+    /* The wfcq emptiness test is two loads (uatomic, relaxed); the seq_cst
+     * fence below orders them after our waiter increment. */
+    weft__fence_sc(&p->p_fence);
+    if (inj_nonempty(p))
+        return true;
+    for (unsigned i = 0; i < p->p_nworkers; i++)
+        if (weft__deque_has_shared(&p->p_workers[i].w_dq))
+            return true;
+    return false;
+}
+
+static void park(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    /* seq_cst: the parker's half of the Dekker pair (park.h). */
+    atomic_fetch_add_explicit(&p->p_waiters, 1, memory_order_seq_cst);
+    uint32_t e = atomic_load_explicit(&p->p_epoch, memory_order_seq_cst);
+    if (!work_visible(p) && !atomic_load_explicit(&p->p_stop, memory_order_seq_cst)) {
+        weft__stat_inc(&w->w_parks);
+        weft__futex_wait(&p->p_epoch, e);
+    }
+    /* Relaxed: a count; the next park re-announces with seq_cst. */
+    atomic_fetch_sub_explicit(&p->p_waiters, 1, memory_order_relaxed);
+}
+
+static void found_work(weft_pool *p)
+{
+    /* seq_cst: the notifier reads p_searching after its fence. If we were
+     * the last searcher, wake another so that someone keeps looking (more
+     * work may be there: Go's scheduler does the same). */
+    if (atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst) == 1)
+        weft__pool_notify(p);
+}
+
+static void *worker_main(void *arg)
+{
+    weft__worker *w = arg;
+    weft_pool *p = w->w_pool;
+    weft__tls_worker = w;
+    urcu_memb_register_thread();
+    for (;;) {
+        struct weft__task_impl *x = find_work(w);
+        if (x != NULL) {
+            weft__run_task(w, x);
+            continue;
+        }
+        /* Idle: search for a while, then park. */
+        atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
+        for (unsigned r = 0; r < WEFT__IDLE_ROUNDS && x == NULL; r++) {
+            for (unsigned i = 0; i < WEFT__IDLE_PAUSES; i++)
+                cpu_relax();
+            x = find_work(w);
+        }
+        if (x != NULL) {
+            found_work(p);
+            weft__run_task(w, x);
+            continue;
+        }
+        /* seq_cst: decrement before announcing the park (park.h). */
+        atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst);
+        /* seq_cst: pairs with the seq_cst store in destroy. No task can be
+         * left: destroy waited for idleness before setting stop. */
+        if (atomic_load_explicit(&p->p_stop, memory_order_seq_cst))
+            break;
+        park(w);
+    }
+    urcu_memb_unregister_thread();
+    weft__tls_worker = NULL;
+    return NULL;
+}
+
+/* ---- create / destroy -------------------------------------------------- */
+
+static size_t worker_stack_size(void)
+{
+    struct rlimit rl;
+    size_t sz = (size_t)8 << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur > sz)
+        sz = (size_t)rl.rlim_cur;
+    return sz;
+}
+
+static void pool_free(weft_pool *p)
+{
+    bool grown = false;
+    for (unsigned i = 0; i < p->p_nworkers; i++)
+        grown |= p->p_workers[i].w_dq.dq_grown != 0;
+#ifndef WEFT_TSAN
+    /* Rings retired with call_rcu must be freed before we return, so that
+     * no callback outlives the pool (and leak checkers see no leak). */
+    if (grown)
+        urcu_memb_barrier();
+#else
+    (void)grown;
+#endif
+    for (unsigned i = 0; i < p->p_nworkers; i++)
+        weft__deque_fini(&p->p_workers[i].w_dq);
+    weft__free(p->p_workers);
+    weft__free(p->p_sq_ring);
+    pthread_mutex_destroy(&p->p_sq_lock);
+    weft__free(p);
+}
+
+static void pool_stop_join(weft_pool *p, unsigned started)
+{
+    /* seq_cst: read by workers before they park (and in park's re-check). */
+    atomic_store_explicit(&p->p_stop, true, memory_order_seq_cst);
+    pool_notify_all(p);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(p->p_workers[i].w_thread, NULL);
+}
+
+int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
+{
+    weft_pool_options o = {0};
+    if (opts != NULL)
+        o = *opts;
+    if (out == NULL || (o.scheduler != WEFT_SCHED_STEALING && o.scheduler != WEFT_SCHED_SHARED)
+        || o.workers > WEFT__MAX_WORKERS)
+        return EINVAL;
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    int ncpu = 0;
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+        ncpu = CPU_COUNT(&cpus);
+    unsigned n = o.workers;
+    if (n == 0)
+        n = ncpu > 0 ? (unsigned)ncpu : 1;
+    if (n > WEFT__MAX_WORKERS)
+        n = WEFT__MAX_WORKERS;
+
+    weft_pool *p = weft__aligned_alloc(WEFT__CACHE_LINE, sizeof(*p));
+    if (p == NULL)
+        return ENOMEM;
+    memset(p, 0, sizeof(*p));
+    p->p_nworkers = n;
+    p->p_mode = o.scheduler;
+    atomic_init(&p->p_epoch, 0);
+    atomic_init(&p->p_waiters, 0);
+    atomic_init(&p->p_searching, 0);
+    atomic_init(&p->p_stop, false);
+    atomic_init(&p->p_fence, 0);
+    atomic_init(&p->p_state, 0);
+    atomic_init(&p->p_idle_epoch, 0);
+    atomic_init(&p->p_idle_waiters, 0);
+    atomic_init(&p->p_inj_lock, 0);
+    atomic_init(&p->p_sq_count, 0);
+    __cds_wfcq_init(&p->p_inj_head, &p->p_inj_tail);
+    pthread_mutex_init(&p->p_sq_lock, NULL);
+    p->p_sq_cap = 256;
+    p->p_sq_ring = weft__malloc(p->p_sq_cap * sizeof(*p->p_sq_ring));
+    p->p_workers = weft__aligned_alloc(WEFT__CACHE_LINE, (size_t)n * sizeof(weft__worker));
+    if (p->p_sq_ring == NULL || p->p_workers == NULL) {
+        weft__free(p->p_sq_ring);
+        weft__free(p->p_workers);
+        pthread_mutex_destroy(&p->p_sq_lock);
+        weft__free(p);
+        return ENOMEM;
+    }
+    memset(p->p_workers, 0, (size_t)n * sizeof(weft__worker));
+    for (unsigned i = 0; i < n; i++) {
+        weft__worker *w = &p->p_workers[i];
+        if (weft__deque_init(&w->w_dq, o.deque_capacity) != 0) {
+            for (unsigned j = 0; j < i; j++)
+                weft__deque_fini(&p->p_workers[j].w_dq);
+            p->p_nworkers = 0;
+            pool_free(p);
+            return ENOMEM;
+        }
+        w->w_pool = p;
+        w->w_shared = o.scheduler == WEFT_SCHED_SHARED;
+        w->w_index = i;
+        w->w_rng = splitmix64(o.seed ^ splitmix64(i + 1)) | 1;
+    }
+
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) {
+        pool_free(p);
+        return ENOMEM;
+    }
+    pthread_attr_setstacksize(&attr, worker_stack_size());
+    unsigned started = 0;
+    int rc = 0;
+    for (; started < n; started++) {
+        weft__worker *w = &p->p_workers[started];
+        if (o.pin_workers && ncpu > 0) {
+            /* The (i mod count)-th CPU of the affinity mask. */
+            int want = (int)(started % (unsigned)ncpu), seen = 0;
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            for (int c = 0; c < CPU_SETSIZE; c++) {
+                if (CPU_ISSET(c, &cpus) && seen++ == want) {
+                    CPU_SET(c, &one);
+                    break;
+                }
+            }
+            pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+        }
+        if (pthread_create(&w->w_thread, &attr, worker_main, w) != 0) {
+            rc = EAGAIN;
+            break;
+        }
+    }
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        pool_stop_join(p, started);
+        pool_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int weft_pool_destroy(weft_pool *p)
+{
+    if (p == NULL)
+        return 0;
+    weft__worker *w = weft__tls_worker;
+    if (w != NULL && w->w_pool == p)
+        return EPERM;
+    /* seq_cst RMW: from now on outside submits see CLOSING (and undo their
+     * count), so the count can only fall to 0 and stay there. */
+    atomic_fetch_or_explicit(&p->p_state, WEFT__POOL_CLOSING, memory_order_seq_cst);
+    pool_wait_idle(p);
+    pool_stop_join(p, p->p_nworkers);
+    pool_free(p);
+    return 0;
+}
+
+unsigned weft_pool_size(const weft_pool *p)
+{
+    return p == NULL ? 0 : p->p_nworkers;
+}
+
+/* ---- submit / call / wait_idle ----------------------------------------- */
+
+int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg)
+{
+    if (p == NULL || fn == NULL)
+        return EINVAL;
+    struct weft__heap_task *ht;
+    int rc = weft__heap_task_new(p, fn, arg, &ht);
+    if (rc != 0)
+        return rc;
+    weft__heap_task_enqueue(p, ht);
+    return 0;
+}
+
+int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
+{
+    if (p == NULL || fn == NULL)
+        return EINVAL;
+    weft__worker *w = weft__tls_worker;
+    if (w != NULL && w->w_pool == p)
+        return EPERM;
+    struct weft__call c;
+    atomic_init(&c.c_done, 0);
+    c.c_result = 0;
+    struct weft__heap_task *ht;
+    int rc = weft__heap_task_new(p, fn, arg, &ht);
+    if (rc != 0)
+        return rc;
+    ht->ht_call = &c;
+    weft__heap_task_enqueue(p, ht);
+    /* Acquire: pairs with the runner's release store of c_done. */
+    for (unsigned spins = 0; atomic_load_explicit(&c.c_done, memory_order_acquire) == 0;) {
+        if (spins++ < 256)
+            cpu_relax();
+        else
+            weft__futex_wait(&c.c_done, 0);
+    }
+    return c.c_result;
+}
+
+int weft_pool_wait_idle(weft_pool *p)
+{
+    if (p == NULL)
+        return EINVAL;
+    weft__worker *w = weft__tls_worker;
+    if (w != NULL && w->w_pool == p)
+        return EPERM;
+    pool_wait_idle(p);
+    return 0;
+}
+
+weft_pool *weft_pool_current(void)
+{
+    weft__worker *w = weft__tls_worker;
+    return w == NULL ? NULL : w->w_pool;
+}
+
+int weft_worker_index(void)
+{
+    weft__worker *w = weft__tls_worker;
+    return w == NULL ? -1 : (int)w->w_index;
+}
+
+int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
+{
+    if (p == NULL || per_worker == NULL || n == 0)
+        return EINVAL;
+    if (n > p->p_nworkers)
+        n = p->p_nworkers;
+    for (size_t i = 0; i < n; i++) {
+        weft__worker *w = &p->p_workers[i];
+        /* Relaxed: counters, each exact once the pool is idle (the idle
+         * wait's acquire orders the workers' last stores before). */
+        per_worker[i].executed = atomic_load_explicit(&w->w_executed, memory_order_relaxed);
+        per_worker[i].spawned = atomic_load_explicit(&w->w_spawned, memory_order_relaxed);
+        per_worker[i].steals = atomic_load_explicit(&w->w_steals, memory_order_relaxed);
+        per_worker[i].failed_steals =
+            atomic_load_explicit(&w->w_failed_steals, memory_order_relaxed);
+        per_worker[i].injected = atomic_load_explicit(&w->w_injected, memory_order_relaxed);
+        per_worker[i].parks = atomic_load_explicit(&w->w_parks, memory_order_relaxed);
+    }
+    return 0;
+}

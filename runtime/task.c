@@ -1,0 +1,268 @@
+/*
+ * runtime/task.c - strict fork-join (weft_spawn/weft_sync) and task groups.
+ *
+ * The spawn/sync fast path touches only the calling worker's private deque
+ * state (deque.h): no fence, no RMW. sync falls back to sync_slow when the
+ * task is not the newest private one: it was published (Le et al. take),
+ * stolen (leapfrog: steal back from the thief, as in Lace - van Dijk & van
+ * de Pol, Euro-Par 2014 - then from anyone, never sleeping), or the pool is
+ * in SHARED mode (help from the shared queue until the task has run).
+ *
+ * Out-of-order syncs are tolerated in every build: sync(a) after spawn(a),
+ * spawn(b) runs b first (b's later sync finds it DONE) and returns a's
+ * result. Debug builds (no NDEBUG) return EINVAL for a frame spawned by
+ * another thread, or never spawned, instead of waiting forever.
+ */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "debug.h"
+#include "park.h"
+#include "worker.h"
+
+static_assert(sizeof(struct weft__task_impl) <= sizeof(weft_task),
+              "weft_task storage too small for weft__task_impl");
+static_assert(_Alignof(struct weft__task_impl) <= _Alignof(weft_task),
+              "weft_task storage under-aligned");
+static_assert(sizeof(struct weft__group_impl) <= sizeof(weft_group),
+              "weft_group storage too small for weft__group_impl");
+static_assert(_Alignof(struct weft__group_impl) <= _Alignof(weft_group),
+              "weft_group storage under-aligned");
+
+/* ---- spawn / sync ------------------------------------------------------ */
+
+static int spawn_shared(weft__worker *w, struct weft__task_impl *t)
+{
+    int rc = weft__sq_push(w->w_pool, t);
+    if (rc == 0)
+        weft__stat_inc(&w->w_spawned);
+    return rc;
+}
+
+int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
+{
+    if (tp == NULL || fn == NULL)
+        return EINVAL;
+    weft__worker *w = weft__tls_worker;
+    if (WEFT__UNLIKELY(w == NULL))
+        return EPERM;
+    struct weft__task_impl *t = (struct weft__task_impl *)tp;
+    t->ti_fn = fn;
+    t->ti_arg = arg;
+    /* Relaxed: the frame becomes visible to other threads only through a
+     * release store of the deque's bottom (or the SHARED queue's lock). */
+    atomic_store_explicit(&t->ti_state, WEFT__TS_SPAWNED, memory_order_relaxed);
+#ifndef NDEBUG
+    t->ti_owner = w;
+#endif
+    if (WEFT__UNLIKELY(w->w_shared))
+        return spawn_shared(w, t);
+    int rc = weft__deque_push(&w->w_dq, t);
+    if (WEFT__UNLIKELY(rc != 0))
+        return rc;
+    weft__stat_inc(&w->w_spawned);
+    if (WEFT__UNLIKELY(weft__deque_hungry(&w->w_dq)))
+        weft__worker_publish(w);
+    return 0;
+}
+
+static int sync_shared(weft__worker *w, struct weft__task_impl *t)
+{
+    weft_pool *p = w->w_pool;
+    for (unsigned spins = 0;;) {
+        /* Acquire: pairs with the runner's release of DONE (ti_result). */
+        if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
+            return t->ti_result;
+        struct weft__task_impl *x = weft__sq_take_newest(p, t);
+        if (x == t) {
+            weft__stat_inc(&w->w_executed);
+            return t->ti_fn(t->ti_arg);
+        }
+        if (x != NULL) {
+            weft__stat_inc(&w->w_injected);
+            weft__run_task(w, x);
+            spins = 0;
+        } else {
+            weft__backoff(&spins);
+        }
+    }
+}
+
+static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__task_impl *t)
+{
+    if (w == NULL)
+        return EINVAL; /* no thread but a worker can have spawned t */
+#ifndef NDEBUG
+    if (t->ti_owner != w)
+        return EINVAL;
+#endif
+    if (w->w_shared)
+        return sync_shared(w, t);
+    for (;;) {
+        /* Acquire: pairs with the runner's release of DONE (ti_result). */
+        if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
+            return t->ti_result;
+        struct weft__task_impl *x = weft__own_pop(w);
+        if (x == NULL)
+            break; /* t was stolen: every older task is gone too */
+        if (x == t) {
+            weft__stat_inc(&w->w_executed);
+            return t->ti_fn(t->ti_arg);
+        }
+        /* A newer task (a heap task, or an out-of-order sync): run it. */
+        weft__run_task(w, x);
+    }
+    /* Leapfrog: until the thief is done with t, take work back from it
+     * (the tasks t spawned), else from anyone. Never sleeps. */
+    for (unsigned spins = 0;;) {
+        /* Acquire: as above. */
+        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        if (s & WEFT__TS_DONE)
+            return t->ti_result;
+        int thief = (s > 0 && s <= WEFT__MAX_WORKERS) ? s - 1 : -1;
+        if (weft__help_once(w, thief))
+            spins = 0;
+        else
+            weft__backoff(&spins);
+    }
+}
+
+int weft_sync(weft_task *tp)
+{
+    if (WEFT__UNLIKELY(tp == NULL))
+        return EINVAL;
+    struct weft__task_impl *t = (struct weft__task_impl *)tp;
+    weft__worker *w = weft__tls_worker;
+    if (WEFT__LIKELY(w != NULL)) {
+        weft__deque *dq = &w->w_dq;
+        int64_t p = dq->dq_priv;
+        /* Fast path: t is the newest private task; pop and run it inline. */
+        if (WEFT__LIKELY(p != dq->dq_bot)
+            && WEFT__LIKELY(atomic_load_explicit(&dq->dq_slots[(p - 1) & dq->dq_mask],
+                                                 memory_order_relaxed)
+                            == t)) { /* relaxed: a private slot, written by us */
+            dq->dq_priv = p - 1;
+            weft__stat_inc(&w->w_executed);
+            if (WEFT__UNLIKELY(weft__deque_hungry(dq)))
+                weft__worker_publish(w);
+            return t->ti_fn(t->ti_arg);
+        }
+    }
+    return sync_slow(w, t);
+}
+
+/* ---- groups ------------------------------------------------------------ */
+
+static struct weft__group_impl *group_of(weft_group *g)
+{
+    return (struct weft__group_impl *)g;
+}
+
+int weft_group_init(weft_group *gp, weft_pool *p)
+{
+    if (gp == NULL)
+        return EINVAL;
+    if (p == NULL) {
+        weft__worker *w = weft__tls_worker;
+        if (w == NULL)
+            return EINVAL;
+        p = w->w_pool;
+    }
+    struct weft__group_impl *g = group_of(gp);
+    g->g_pool = p;
+    atomic_init(&g->g_pending, 0);
+    atomic_init(&g->g_error, 0);
+    atomic_init(&g->g_cancelled, 0);
+    g->g_magic = WEFT__GROUP_MAGIC;
+    return 0;
+}
+
+int weft_group_spawn(weft_group *gp, weft_task_fn fn, void *arg)
+{
+    if (gp == NULL || fn == NULL)
+        return EINVAL;
+    struct weft__group_impl *g = group_of(gp);
+    if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
+        return EINVAL;
+    struct weft__heap_task *ht;
+    int rc = weft__heap_task_new(g->g_pool, fn, arg, &ht);
+    if (rc != 0)
+        return rc;
+    ht->ht_group = g;
+    /* Relaxed: the task cannot finish (and decrement) before it is
+     * enqueued below, which publishes this increment with the task. */
+    atomic_fetch_add_explicit(&g->g_pending, 1, memory_order_relaxed);
+    weft__heap_task_enqueue(g->g_pool, ht);
+    return 0;
+}
+
+int weft_group_wait(weft_group *gp)
+{
+    if (gp == NULL)
+        return EINVAL;
+    struct weft__group_impl *g = group_of(gp);
+    if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
+        return EINVAL;
+    weft__worker *w = weft__tls_worker;
+    if (w != NULL && w->w_pool == g->g_pool) {
+        /* A worker of the group's pool helps until the count is 0.
+         * Acquire: pairs with each task's acq_rel decrement. */
+        for (unsigned spins = 0;
+             (atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0;) {
+            if (weft__help_once(w, -1))
+                spins = 0;
+            else
+                weft__backoff(&spins);
+        }
+    } else {
+        /* Outside (or a worker of another pool): block on the futex. */
+        for (;;) {
+            /* Acquire: as above. */
+            uint32_t v = atomic_load_explicit(&g->g_pending, memory_order_acquire);
+            if ((v & WEFT__GROUP_COUNT) == 0)
+                break;
+            if (!(v & WEFT__GROUP_WAITER)) {
+                /* Relaxed CAS: RMWs on g_pending are totally ordered, so
+                 * the last decrement sees WAITER or our futex_wait sees a
+                 * changed word and returns at once. */
+                if (!atomic_compare_exchange_weak_explicit(&g->g_pending, &v,
+                                                           v | WEFT__GROUP_WAITER,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed))
+                    continue;
+                v |= WEFT__GROUP_WAITER;
+            }
+            weft__futex_wait(&g->g_pending, v);
+        }
+        /* Relaxed: every task is done; only we touch the word now. */
+        atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
+    }
+    /* Relaxed: ordered by the acquire of the final count above. */
+    int r = atomic_load_explicit(&g->g_error, memory_order_relaxed);
+    if (r == 0 && atomic_load_explicit(&g->g_cancelled, memory_order_relaxed))
+        r = ECANCELED;
+    /* Reuse: a waited group starts afresh (no error, not cancelled). */
+    atomic_store_explicit(&g->g_error, 0, memory_order_relaxed);
+    atomic_store_explicit(&g->g_cancelled, 0, memory_order_relaxed);
+    return r;
+}
+
+void weft_group_cancel(weft_group *gp)
+{
+    if (gp == NULL)
+        return;
+    /* Relaxed: a flag tasks poll; no data hangs on it. */
+    atomic_store_explicit(&group_of(gp)->g_cancelled, 1, memory_order_relaxed);
+}
+
+bool weft_group_cancelled(const weft_group *gp)
+{
+    if (gp == NULL)
+        return false;
+    /* Relaxed: as in weft_group_cancel. */
+    return atomic_load_explicit(&group_of((weft_group *)gp)->g_cancelled, memory_order_relaxed)
+           != 0;
+}

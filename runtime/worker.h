@@ -1,0 +1,193 @@
+/*
+ * runtime/worker.h - private scheduler structures: task frames, workers, the
+ * pool, and the functions pool.c, task.c and parallel_for.c share.
+ *
+ * Lock order: p_sq_lock (SHARED mode queue) is a leaf lock; the injection
+ * dequeue try-lock p_inj_lock is a leaf too; no two locks are ever held.
+ */
+#ifndef WEFT_RUNTIME_WORKER_H
+#define WEFT_RUNTIME_WORKER_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#include <weft/pool.h>
+#include <weft/task.h>
+
+#include "deque.h"
+
+/* ---- task frames ------------------------------------------------------ */
+
+/* ti_state values. 0: spawned, nobody took it. 1..WEFT__MAX_WORKERS: stolen
+ * by worker (state - 1), running. DONE: finished, ti_result valid. HEAP: a
+ * heap task (submit, group, call); nobody waits on its state. */
+#define WEFT__TS_SPAWNED 0
+#define WEFT__TS_DONE (1 << 30)
+#define WEFT__TS_HEAP (1 << 29)
+#define WEFT__MAX_WORKERS 4096
+
+struct weft__worker;
+
+/* A strict fork-join frame; lives in the caller's weft_task storage. */
+struct weft__task_impl {
+    weft_task_fn ti_fn;
+    void *ti_arg;
+    /* Written by the spawner (0), the thief (index + 1, relaxed: a hint for
+     * leapfrogging) and the runner (DONE, release: publishes ti_result). */
+    _Atomic int32_t ti_state;
+    int32_t ti_result; /* written by the runner before ti_state = DONE */
+#ifndef NDEBUG
+    struct weft__worker *ti_owner; /* debug: the spawning worker */
+#endif
+};
+
+/* A group's state, in the caller's weft_group storage. */
+#define WEFT__GROUP_MAGIC 0x77656674u /* "weft" */
+#define WEFT__GROUP_WAITER 0x80000000u /* g_pending: an outside waiter sleeps */
+#define WEFT__GROUP_COUNT 0x7fffffffu
+struct weft__group_impl {
+    weft_pool *g_pool;
+    /* Unfinished tasks | WAITER; the futex word outside waiters sleep on. */
+    _Atomic uint32_t g_pending;
+    _Atomic int32_t g_error;      /* first non-zero result (CAS from 0) */
+    _Atomic uint32_t g_cancelled; /* 1 once cancelled */
+    uint32_t g_magic;             /* WEFT__GROUP_MAGIC once initialised */
+};
+
+/* pool_call's rendezvous, on the caller's stack. */
+struct weft__call {
+    _Atomic uint32_t c_done; /* futex word: 0 running, 1 done (release) */
+    int c_result;            /* written before c_done = 1 */
+};
+
+/* A heap task: submit, group spawn, call. Freed by the worker that ran it. */
+struct weft__heap_task {
+    struct weft__task_impl ht_task; /* first: a deque slot points here */
+    struct cds_wfcq_node ht_node;   /* injection queue link */
+    weft_pool *ht_pool;
+    struct weft__group_impl *ht_group; /* or NULL */
+    struct weft__call *ht_call;        /* or NULL */
+};
+
+/* ---- workers and the pool --------------------------------------------- */
+
+typedef struct weft__worker {
+    weft__deque w_dq; /* first: its lines are laid out in deque.h */
+    /* Owner-private (plain): */
+    struct weft_pool *w_pool;
+    bool w_shared; /* the pool runs WEFT_SCHED_SHARED */
+    unsigned w_index;
+    uint64_t w_rng; /* xorshift64* state for victim choice */
+    pthread_t w_thread;
+    /* Statistics: written only by the owner (relaxed load + store, no RMW),
+     * read with relaxed loads by weft_pool_stats. Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic uint64_t w_executed;
+    _Atomic uint64_t w_spawned;
+    _Atomic uint64_t w_steals;
+    _Atomic uint64_t w_failed_steals;
+    _Atomic uint64_t w_injected;
+    _Atomic uint64_t w_parks;
+} weft__worker;
+
+/* p_state: bit 0 = closing (destroy began), bits 1.. = outstanding heap
+ * tasks (submitted, group and call tasks not yet finished). One word so that
+ * an outside submit atomically either counts itself or sees closing. */
+#define WEFT__POOL_CLOSING ((uint64_t)1)
+#define WEFT__POOL_ONE ((uint64_t)2)
+
+struct weft_pool {
+    /* Read-only after create. */
+    unsigned p_nworkers;
+    weft_scheduler p_mode;
+    weft__worker *p_workers; /* p_nworkers, cache-line aligned */
+
+    /* Event count for parking (park.h). Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic uint32_t p_epoch; /* futex word */
+    _Atomic int p_waiters;   /* workers between announcing and leaving a park */
+    _Atomic int p_searching; /* workers looking for work, not parked */
+    _Atomic bool p_stop;     /* destroy: leave the worker loop */
+    _Atomic int p_fence;     /* WEFT_TSAN: target of weft__fence_sc's RMW */
+
+    /* Outstanding heap tasks and closing bit; idle waiters. Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic uint64_t p_state;
+    _Atomic uint32_t p_idle_epoch; /* futex word, bumped when idle */
+    _Atomic int p_idle_waiters;
+
+    /* STEALING: injection queue (wait-free enqueue, any thread); dequeuers
+     * exclude each other with the try-lock p_inj_lock. Own line. */
+    alignas(WEFT__CACHE_LINE) struct __cds_wfcq_head p_inj_head;
+    alignas(WEFT__CACHE_LINE) struct cds_wfcq_tail p_inj_tail;
+    alignas(WEFT__CACHE_LINE) _Atomic int p_inj_lock;
+
+    /* SHARED: one ring of task pointers, protected by p_sq_lock. */
+    alignas(WEFT__CACHE_LINE) pthread_mutex_t p_sq_lock;
+    struct weft__task_impl **p_sq_ring; /* p_sq_lock */
+    size_t p_sq_cap;                    /* p_sq_lock; a power of two */
+    size_t p_sq_head;                   /* p_sq_lock; index of the oldest */
+    _Atomic size_t p_sq_count; /* written under p_sq_lock; read without it
+                                  (seq_cst) by the parking re-check */
+};
+
+/* The calling thread's worker, NULL off a worker. One %fs-relative load. */
+extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+
+/* Run any task a worker obtained (strict frame or heap task). */
+void weft__run_task(weft__worker *w, struct weft__task_impl *x);
+
+/* Help once while waiting: run one task from the own deque, the preferred
+ * victim (leapfrogging; -1: none), another victim or the injection/shared
+ * queue. Returns true if it ran something. Never pushes batches. */
+bool weft__help_once(weft__worker *w, int prefer);
+
+/* Wake one parked worker if there are parked workers and nobody searches;
+ * call after making work visible. Contains a seq_cst fence. */
+void weft__pool_notify(weft_pool *p);
+
+/* The owner publishes part of its private deque (a thief asked) and wakes
+ * a parked worker if needed. */
+void weft__worker_publish(weft__worker *w);
+
+/* SHARED mode queue: push at the tail (0 or ENOMEM). */
+int weft__sq_push(weft_pool *p, struct weft__task_impl *t);
+/* SHARED: remove t if it is the newest; else the newest task; else NULL. */
+struct weft__task_impl *weft__sq_take_newest(weft_pool *p, struct weft__task_impl *t);
+
+/* Heap tasks: allocate; count one outstanding task (EPIPE if closing and
+ * outside). Then enqueue (never fails). */
+int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
+void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
+
+/* Owner: pop the newest task of the own deque (private part, else the
+ * shared part), or NULL when it is empty. */
+struct weft__task_impl *weft__own_pop(weft__worker *w);
+
+/* Pause a waiting worker a little (cpu_relax, sched_yield after a while). */
+void weft__backoff(unsigned *spins);
+
+/* A seq_cst fence. TSan does not model atomic_thread_fence (and gcc warns
+ * with -Wtsan); there a seq_cst RMW on a pool word stands in for it. */
+static inline void weft__fence_sc(_Atomic int *tsan_word)
+{
+#ifdef WEFT_TSAN
+    atomic_fetch_add_explicit(tsan_word, 0, memory_order_seq_cst);
+#else
+    (void)tsan_word;
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Statistics helpers: the owner bumps its own counter without an RMW. */
+static inline void weft__stat_inc(_Atomic uint64_t *c)
+{
+    /* Relaxed load + store: only the owner writes c; readers want a value,
+     * not an order. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+#endif /* WEFT_RUNTIME_WORKER_H */

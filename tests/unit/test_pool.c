@@ -1,0 +1,473 @@
+/*
+ * tests/unit/test_pool.c - the pool (weft/pool.h): bad arguments, EPERM and
+ * EPIPE rules, submit from 8 outside threads, pool_call from several
+ * threads, nested pools, destroy running queued work, ENOMEM paths, stats,
+ * and that an idle pool parks (uses almost no CPU). Both schedulers.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weft/pool.h>
+#include <weft/task.h>
+
+#include "alloc.h"
+
+static weft_pool *make_pool(unsigned workers, weft_scheduler mode)
+{
+    weft_pool_options o = {.workers = workers, .scheduler = mode, .seed = 42};
+    weft_pool *p = NULL;
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(weft_pool_size(p), workers);
+    return p;
+}
+
+static int nop(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int count_task(void *arg)
+{
+    atomic_fetch_add_explicit((_Atomic long *)arg, 1, memory_order_relaxed);
+    return 0;
+}
+
+static int body_nop(size_t lo, size_t hi, void *arg)
+{
+    (void)lo, (void)hi, (void)arg;
+    return 0;
+}
+
+/* ---- bad arguments ----------------------------------------------------- */
+
+START_TEST(test_bad_arguments)
+{
+    weft_pool *p = NULL;
+    weft_pool_options o = {0};
+    ck_assert_int_eq(weft_pool_create(NULL, NULL), EINVAL);
+    o.scheduler = (weft_scheduler)7;
+    ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
+    o.scheduler = WEFT_SCHED_STEALING;
+    o.workers = 4097;
+    ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(weft_pool_destroy(NULL), 0);
+    ck_assert_uint_eq(weft_pool_size(NULL), 0);
+    ck_assert_ptr_null(weft_pool_current());
+    ck_assert_int_eq(weft_worker_index(), -1);
+
+    p = make_pool(1, WEFT_SCHED_STEALING);
+    weft_worker_stats st[1];
+    ck_assert_int_eq(weft_pool_submit(NULL, nop, NULL), EINVAL);
+    ck_assert_int_eq(weft_pool_submit(p, NULL, NULL), EINVAL);
+    ck_assert_int_eq(weft_pool_call(NULL, nop, NULL), EINVAL);
+    ck_assert_int_eq(weft_pool_call(p, NULL, NULL), EINVAL);
+    ck_assert_int_eq(weft_pool_wait_idle(NULL), EINVAL);
+    ck_assert_int_eq(weft_pool_stats(NULL, st, 1), EINVAL);
+    ck_assert_int_eq(weft_pool_stats(p, NULL, 1), EINVAL);
+    ck_assert_int_eq(weft_pool_stats(p, st, 0), EINVAL);
+    ck_assert_int_eq(weft_parallel_for(p, 0, 10, 0, NULL, NULL), EINVAL);
+    ck_assert_int_eq(weft_parallel_for(p, 10, 9, 0, body_nop, NULL), EINVAL);
+    ck_assert_int_eq(weft_parallel_for(NULL, 0, 10, 0, body_nop, NULL), EINVAL);
+
+    weft_task t;
+    ck_assert_int_eq(weft_spawn(&t, nop, NULL), EPERM); /* off a worker */
+    ck_assert_int_eq(weft_spawn(NULL, nop, NULL), EINVAL);
+    ck_assert_int_eq(weft_spawn(&t, NULL, NULL), EINVAL);
+    ck_assert_int_eq(weft_sync(NULL), EINVAL);
+
+    weft_group g = {{0}};
+    ck_assert_int_eq(weft_group_init(NULL, p), EINVAL);
+    ck_assert_int_eq(weft_group_init(&g, NULL), EINVAL); /* off a worker */
+    ck_assert_int_eq(weft_group_spawn(&g, nop, NULL), EINVAL); /* not initialised */
+    ck_assert_int_eq(weft_group_wait(&g), EINVAL);
+    ck_assert_int_eq(weft_group_spawn(NULL, nop, NULL), EINVAL);
+    ck_assert_int_eq(weft_group_init(&g, p), 0);
+    ck_assert_int_eq(weft_group_spawn(&g, NULL, NULL), EINVAL);
+    ck_assert_int_eq(weft_group_wait(NULL), EINVAL);
+    weft_group_cancel(NULL);
+    ck_assert(!weft_group_cancelled(NULL));
+    ck_assert_int_eq(weft_group_wait(&g), 0); /* empty group */
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* ---- EPERM from a worker of the same pool ------------------------------ */
+
+static int worker_misuse(void *arg)
+{
+    (void)arg;
+    weft_pool *self = weft_pool_current();
+    if (self == NULL || weft_worker_index() < 0)
+        return 100;
+    if (weft_pool_call(self, nop, NULL) != EPERM)
+        return 101;
+    if (weft_pool_wait_idle(self) != EPERM)
+        return 102;
+    if (weft_pool_destroy(self) != EPERM)
+        return 103;
+    /* Submitting from a worker is fine. */
+    if (weft_pool_submit(self, nop, NULL) != 0)
+        return 104;
+    return 7;
+}
+
+static void eperm_in(weft_scheduler mode)
+{
+    weft_pool *p = make_pool(2, mode);
+    ck_assert_int_eq(weft_pool_call(p, worker_misuse, NULL), 7);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+
+START_TEST(test_eperm_from_worker)
+{
+    eperm_in(WEFT_SCHED_STEALING);
+    eperm_in(WEFT_SCHED_SHARED);
+}
+END_TEST
+
+/* ---- submit from 8 outside threads at once ----------------------------- */
+
+#define SUBMITTERS 8
+#define PER_SUBMITTER 2000
+
+struct submit_ctx {
+    weft_pool *p;
+    pthread_barrier_t *start;
+    _Atomic long *counter;
+};
+
+static void *submitter(void *arg)
+{
+    struct submit_ctx *c = arg;
+    pthread_barrier_wait(c->start);
+    for (int i = 0; i < PER_SUBMITTER; i++)
+        ck_assert_int_eq(weft_pool_submit(c->p, count_task, c->counter), 0);
+    return NULL;
+}
+
+static void submit_8_in(weft_scheduler mode, unsigned workers)
+{
+    weft_pool *p = make_pool(workers, mode);
+    _Atomic long counter = 0;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, SUBMITTERS);
+    struct submit_ctx c = {p, &start, &counter};
+    pthread_t th[SUBMITTERS];
+    for (int i = 0; i < SUBMITTERS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submitter, &c), 0);
+    for (int i = 0; i < SUBMITTERS; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+    ck_assert_int_eq(atomic_load(&counter), SUBMITTERS * PER_SUBMITTER);
+    weft_worker_stats st[4];
+    ck_assert_int_eq(weft_pool_stats(p, st, 4), 0);
+    uint64_t executed = 0, injected = 0;
+    for (unsigned i = 0; i < workers; i++) {
+        executed += st[i].executed;
+        injected += st[i].injected;
+        if (mode == WEFT_SCHED_SHARED)
+            ck_assert_uint_eq(st[i].steals, 0);
+    }
+    ck_assert_uint_eq(executed, SUBMITTERS * PER_SUBMITTER);
+    ck_assert_uint_eq(injected, SUBMITTERS * PER_SUBMITTER);
+    pthread_barrier_destroy(&start);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+
+START_TEST(test_submit_from_8_threads)
+{
+    submit_8_in(WEFT_SCHED_STEALING, 1);
+    submit_8_in(WEFT_SCHED_STEALING, 3);
+    submit_8_in(WEFT_SCHED_SHARED, 1);
+    submit_8_in(WEFT_SCHED_SHARED, 3);
+}
+END_TEST
+
+/* ---- pool_call from several outside threads ---------------------------- */
+
+static int echo(void *arg)
+{
+    return (int)(intptr_t)arg;
+}
+
+static void *caller(void *arg)
+{
+    weft_pool *p = arg;
+    for (int i = 1; i <= 300; i++)
+        ck_assert_int_eq(weft_pool_call(p, echo, (void *)(intptr_t)i), i);
+    return NULL;
+}
+
+START_TEST(test_call_from_threads)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(2, m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING);
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, caller, p), 0);
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
+/* ---- nested pools ------------------------------------------------------ */
+
+static int in_b(void *arg)
+{
+    weft_pool *a = arg;
+    /* On B's worker: A is "outside". */
+    return weft_pool_current() != a ? 5 : 99;
+}
+
+static int in_a(void *arg)
+{
+    weft_pool *b = arg;
+    weft_pool *a = weft_pool_current();
+    int r = weft_pool_call(b, in_b, a); /* blocks this worker of A: fine */
+    if (r != 5)
+        return 1;
+    weft_group g;
+    if (weft_group_init(&g, b) != 0)
+        return 2;
+    _Atomic long n = 0;
+    for (int i = 0; i < 50; i++)
+        if (weft_group_spawn(&g, count_task, &n) != 0)
+            return 3;
+    if (weft_group_wait(&g) != 0 || atomic_load(&n) != 50)
+        return 4;
+    if (weft_parallel_for(b, 0, 1000, 7, body_nop, NULL) != 0)
+        return 6;
+    return 0;
+}
+
+START_TEST(test_nested_pools)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_scheduler mode = m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING;
+        weft_pool *a = make_pool(2, mode), *b = make_pool(1, mode);
+        ck_assert_int_eq(weft_pool_call(a, in_a, b), 0);
+        ck_assert_int_eq(weft_pool_destroy(b), 0);
+        ck_assert_int_eq(weft_pool_destroy(a), 0);
+    }
+}
+END_TEST
+
+/* ---- destroy with work still queued ------------------------------------ */
+
+struct destroy_ctx {
+    _Atomic long ran;
+    _Atomic long children;
+    weft_pool *p;
+};
+
+static int child_task(void *arg)
+{
+    struct destroy_ctx *c = arg;
+    atomic_fetch_add(&c->children, 1);
+    return 0;
+}
+
+static int parent_task(void *arg)
+{
+    struct destroy_ctx *c = arg;
+    atomic_fetch_add(&c->ran, 1);
+    /* Submits from the pool's own workers are accepted during destroy. */
+    if (weft_pool_submit(weft_pool_current(), child_task, c) != 0)
+        atomic_fetch_add(&c->children, 1000000);
+    return 0;
+}
+
+START_TEST(test_destroy_runs_queued_work)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(1, m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING);
+        struct destroy_ctx c = {0, 0, p};
+        for (int i = 0; i < 3000; i++)
+            ck_assert_int_eq(weft_pool_submit(p, parent_task, &c), 0);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+        ck_assert_int_eq(atomic_load(&c.ran), 3000);
+        ck_assert_int_eq(atomic_load(&c.children), 3000);
+    }
+}
+END_TEST
+
+/* ---- EPIPE: a submit racing with destroy either runs or fails --------- */
+
+struct gate {
+    _Atomic int open;
+    _Atomic long ran;
+};
+
+static int gate_task(void *arg)
+{
+    struct gate *g = arg;
+    /* Acquire: pairs with the test's release store. */
+    while (!atomic_load_explicit(&g->open, memory_order_acquire))
+        sched_yield();
+    return 0;
+}
+
+static int gated_count(void *arg)
+{
+    struct gate *g = arg;
+    atomic_fetch_add(&g->ran, 1);
+    return 0;
+}
+
+static void *destroyer(void *arg)
+{
+    ck_assert_int_eq(weft_pool_destroy(arg), 0);
+    return NULL;
+}
+
+static void epipe_in(weft_scheduler mode)
+{
+    weft_pool *p = make_pool(1, mode);
+    struct gate g = {0, 0};
+    ck_assert_int_eq(weft_pool_submit(p, gate_task, &g), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, destroyer, p), 0);
+    long accepted = 0;
+    int rc;
+    /* The gate holds the only worker, so destroy cannot finish before we
+     * open it: every submit here either counts (0) or is refused (EPIPE). */
+    while ((rc = weft_pool_submit(p, gated_count, &g)) == 0)
+        accepted++;
+    ck_assert_int_eq(rc, EPIPE);
+    ck_assert_int_eq(weft_pool_call(p, nop, NULL), EPIPE);
+    weft_group grp;
+    ck_assert_int_eq(weft_group_init(&grp, p), 0);
+    ck_assert_int_eq(weft_group_spawn(&grp, nop, NULL), EPIPE);
+    ck_assert_int_eq(weft_parallel_for(p, 0, 10, 1, body_nop, NULL), EPIPE);
+    /* Release: pairs with gate_task's acquire. */
+    atomic_store_explicit(&g.open, 1, memory_order_release);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(atomic_load(&g.ran), accepted);
+}
+
+START_TEST(test_epipe_during_destroy)
+{
+    epipe_in(WEFT_SCHED_STEALING);
+    epipe_in(WEFT_SCHED_SHARED);
+}
+END_TEST
+
+/* ---- ENOMEM ------------------------------------------------------------ */
+
+START_TEST(test_enomem)
+{
+    weft_pool *p = NULL;
+    weft_pool_options o = {.workers = 2};
+    /* Every allocation of create, in turn, fails cleanly. */
+    weft__alloc_fail_at(0);
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    long n = weft__alloc_fail_at(0);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+    for (long k = 1; k <= n; k++) {
+        p = NULL;
+        weft__alloc_fail_at(k);
+        ck_assert_int_eq(weft_pool_create(&p, &o), ENOMEM);
+        ck_assert_ptr_null(p);
+    }
+    weft__alloc_fail_at(0);
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    _Atomic long counter = 0;
+    weft__alloc_fail_at(1);
+    ck_assert_int_eq(weft_pool_submit(p, count_task, &counter), ENOMEM);
+    weft__alloc_fail_at(1);
+    ck_assert_int_eq(weft_pool_call(p, count_task, &counter), ENOMEM);
+    weft__alloc_fail_at(0);
+    ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+    ck_assert_int_eq(atomic_load(&counter), 0);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* ---- an idle pool parks ------------------------------------------------ */
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec
+           + ru.ru_stime.tv_usec / 1e6;
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_idle_pool_parks)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(2, m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING);
+        _Atomic long counter = 0;
+        for (int i = 0; i < 100; i++)
+            ck_assert_int_eq(weft_pool_submit(p, count_task, &counter), 0);
+        ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+        /* Idleness is what is measured: the one place a sleep belongs. */
+        double c0 = cpu_seconds(), w0 = wall_seconds();
+        usleep(300 * 1000);
+        double cpu = cpu_seconds() - c0, wall = wall_seconds() - w0;
+        /* Two spinning workers would use ~2 * wall; parked ones ~0. */
+        ck_assert_msg(cpu < 0.2 * wall, "idle pool used %.3f s CPU in %.3f s", cpu, wall);
+        weft_worker_stats st[2];
+        ck_assert_int_eq(weft_pool_stats(p, st, 2), 0);
+        ck_assert_uint_gt(st[0].parks + st[1].parks, 0);
+        /* Parked workers wake for new work. */
+        ck_assert_int_eq(weft_pool_call(p, echo, (void *)(intptr_t)3), 3);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
+static Suite *pool_suite(void)
+{
+    Suite *s = suite_create("pool");
+    struct {
+        const char *name;
+        const TTest *fn;
+    } cases[] = {
+        {"bad_arguments", test_bad_arguments},
+        {"eperm_from_worker", test_eperm_from_worker},
+        {"submit_from_8_threads", test_submit_from_8_threads},
+        {"call_from_threads", test_call_from_threads},
+        {"nested_pools", test_nested_pools},
+        {"destroy_runs_queued_work", test_destroy_runs_queued_work},
+        {"epipe_during_destroy", test_epipe_during_destroy},
+        {"enomem", test_enomem},
+        {"idle_pool_parks", test_idle_pool_parks},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, cases[i].fn);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(pool_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
