@@ -1,0 +1,232 @@
+/*
+ * bench/bench_fib.c - fork-join overhead and outside fan-out, STEALING vs
+ * SHARED, each against its sequential baseline.
+ *
+ *   bench_fib [fib_n [shared_fib_n [fanout_tasks [reps]]]]
+ *             defaults: 40 30 200000 5
+ *
+ * Workloads (each on 1 and 2 workers, both schedulers, `reps` rounds,
+ * interleaved: round r runs every configuration once; medians reported):
+ *   fib      fib(n) with no cutoff via weft_spawn/weft_sync, against a serial
+ *            fib compiled here with the same shape. SHARED mode pays a lock
+ *            per spawn, so it runs a smaller n (shared_fib_n); compare it per
+ *            spawn (ns/spawn), not in seconds.
+ *   fanout   `fanout_tasks` independent tasks of ~1 us of spinning each,
+ *            submitted by one outside thread, then weft_pool_wait_idle;
+ *            throughput in tasks/s.
+ * Targets on the 2-core reference machine: fib(40) T1/Tserial <= 3,
+ * speed-up 1->2 workers >= 1.8, fanout STEALING >= 3x SHARED at 2 workers.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <weft/pool.h>
+#include <weft/task.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- fib ---------------------------------------------------------------- */
+
+static __attribute__((noinline)) long fib_serial(int n)
+{
+    if (n < 2)
+        return n;
+    return fib_serial(n - 1) + fib_serial(n - 2);
+}
+
+struct fib_arg {
+    int n;
+    long r;
+};
+
+static int fib_task(void *arg)
+{
+    struct fib_arg *a = arg;
+    if (a->n < 2) {
+        a->r = a->n;
+        return 0;
+    }
+    struct fib_arg x = {a->n - 1, 0}, y = {a->n - 2, 0};
+    weft_task t;
+    weft_spawn(&t, fib_task, &x);
+    fib_task(&y);
+    weft_sync(&t);
+    a->r = x.r + y.r;
+    return 0;
+}
+
+static double run_fib(weft_pool *p, int n, long want)
+{
+    struct fib_arg a = {n, 0};
+    double t0 = now();
+    weft_pool_call(p, fib_task, &a);
+    double t = now() - t0;
+    if (a.r != want) {
+        fprintf(stderr, "fib(%d) = %ld, want %ld\n", n, a.r, want);
+        exit(1);
+    }
+    return t;
+}
+
+/* ---- fan-out ------------------------------------------------------------ */
+
+static volatile uint64_t spin_sink; /* keeps the spin loop from vanishing */
+static uint64_t spin_iters = 1000;
+
+static void spin(uint64_t iters)
+{
+    uint64_t x = 1;
+    for (uint64_t i = 0; i < iters; i++)
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+    spin_sink = x;
+}
+
+static int spin_task(void *arg)
+{
+    (void)arg;
+    spin(spin_iters);
+    return 0;
+}
+
+static void calibrate_spin(void)
+{
+    /* Find the iteration count of ~1 us (median of a few measurements). */
+    uint64_t iters = 100000;
+    double t[5];
+    for (int i = 0; i < 5; i++) {
+        double t0 = now();
+        spin(iters);
+        t[i] = now() - t0;
+    }
+    double per = median(t, 5) / (double)iters;
+    spin_iters = (uint64_t)(1e-6 / per);
+    if (spin_iters == 0)
+        spin_iters = 1;
+}
+
+static double run_fanout(weft_pool *p, long tasks)
+{
+    double t0 = now();
+    for (long i = 0; i < tasks; i++)
+        if (weft_pool_submit(p, spin_task, NULL) != 0) {
+            fprintf(stderr, "submit failed\n");
+            exit(1);
+        }
+    weft_pool_wait_idle(p);
+    return now() - t0;
+}
+
+/* ---- driver ------------------------------------------------------------- */
+
+#define MAXREPS 21
+
+int main(int argc, char **argv)
+{
+    int fib_n = argc > 1 ? atoi(argv[1]) : 40;
+    int shared_fib_n = argc > 2 ? atoi(argv[2]) : 30;
+    long fanout = argc > 3 ? atol(argv[3]) : 200000;
+    int reps = argc > 4 ? atoi(argv[4]) : 5;
+    if (reps < 1 || reps > MAXREPS || fib_n < 2 || shared_fib_n < 2 || fanout < 1) {
+        fprintf(stderr, "usage: %s [fib_n [shared_fib_n [fanout_tasks [reps<=%d]]]]\n", argv[0],
+                MAXREPS);
+        return 2;
+    }
+    calibrate_spin();
+    long want = fib_serial(fib_n), want_shared = fib_serial(shared_fib_n);
+    /* Spawns of fib(n) with this shape: one per internal node = fib(n+1)-1. */
+    double spawns = (double)fib_serial(fib_n + 1) - 1;
+    double spawns_shared = (double)fib_serial(shared_fib_n + 1) - 1;
+
+    /* [mode][workers-1] */
+    double t_fib[2][2][MAXREPS], t_fan[2][2][MAXREPS], t_ser[MAXREPS];
+    weft_pool *pools[2][2];
+    for (int m = 0; m < 2; m++)
+        for (int w = 0; w < 2; w++) {
+            weft_pool_options o = {.workers = (unsigned)w + 1,
+                                   .scheduler = m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING};
+            if (weft_pool_create(&pools[m][w], &o) != 0) {
+                fprintf(stderr, "pool_create failed\n");
+                return 1;
+            }
+        }
+    for (int r = 0; r < reps; r++) {
+        /* Through volatiles: fib_serial is pure, and the compiler would
+         * otherwise reuse `want` instead of calling it again. */
+        volatile int vn = fib_n;
+        double t0 = now();
+        volatile long s = fib_serial(vn);
+        t_ser[r] = now() - t0;
+        (void)s;
+        for (int m = 0; m < 2; m++)
+            for (int w = 0; w < 2; w++) {
+                t_fib[m][w][r] = run_fib(pools[m][w], m ? shared_fib_n : fib_n,
+                                         m ? want_shared : want);
+                t_fan[m][w][r] = run_fanout(pools[m][w], fanout);
+            }
+    }
+    double ser = median(t_ser, reps);
+    double fib_med[2][2], fan_med[2][2];
+    for (int m = 0; m < 2; m++)
+        for (int w = 0; w < 2; w++) {
+            fib_med[m][w] = median(t_fib[m][w], reps);
+            fan_med[m][w] = median(t_fan[m][w], reps);
+        }
+    printf("bench_fib: fib_n=%d shared_fib_n=%d fanout=%ld tasks of ~1 us (%llu spin iters) "
+           "reps=%d (medians, interleaved)\n",
+           fib_n, shared_fib_n, fanout, (unsigned long long)spin_iters, reps);
+    printf("serial fib(%d): %.3f s (%.2f ns/call)\n", fib_n, ser,
+           ser * 1e9 / (2 * spawns + 1));
+    static const char *mname[2] = {"stealing", "shared"};
+    for (int m = 0; m < 2; m++)
+        for (int w = 0; w < 2; w++) {
+            double sp = m ? spawns_shared : spawns;
+            printf("%-8s %d worker(s): fib(%d) %.3f s (%.2f ns/spawn)   fanout %.3f s "
+                   "(%.0f tasks/s)\n",
+                   mname[m], w + 1, m ? shared_fib_n : fib_n, fib_med[m][w],
+                   fib_med[m][w] * 1e9 / sp, fan_med[m][w], (double)fanout / fan_med[m][w]);
+        }
+    double t1_ts = fib_med[0][0] / ser;
+    double speedup = fib_med[0][0] / fib_med[0][1];
+    double fan_ratio = fan_med[1][1] / fan_med[0][1];
+    printf("fib(%d) T1/Tserial (stealing)        = %.2f  (target <= 3)\n", fib_n, t1_ts);
+    printf("fib(%d) speed-up 1->2 workers        = %.2f  (target >= 1.8)\n", fib_n, speedup);
+    printf("fanout 2 workers stealing/shared tput = %.2f  (target >= 3)\n", fan_ratio);
+    printf("shared fib per spawn vs stealing, 1 worker = %.1fx\n",
+           (fib_med[1][0] / spawns_shared) / (fib_med[0][0] / spawns));
+    for (int m = 0; m < 2; m++)
+        for (int w = 0; w < 2; w++) {
+            weft_worker_stats st[2];
+            weft_pool_stats(pools[m][w], st, 2);
+            unsigned long long steals = 0, parks = 0, inj = 0;
+            for (int i = 0; i <= w; i++) {
+                steals += st[i].steals;
+                parks += st[i].parks;
+                inj += st[i].injected;
+            }
+            printf("stats %-8s %d: steals %llu injected %llu parks %llu\n", mname[m], w + 1,
+                   steals, inj, parks);
+            weft_pool_destroy(pools[m][w]);
+        }
+    return 0;
+}
