@@ -34,12 +34,31 @@ static_assert(_Alignof(struct weft__group_impl) <= _Alignof(weft_group),
 
 /* ---- spawn / sync ------------------------------------------------------ */
 
-static int spawn_shared(weft__worker *w, struct weft__task_impl *t)
+static __attribute__((noinline)) int spawn_shared(weft__worker *w, struct weft__task_impl *t)
 {
     int rc = weft__sq_push(w->w_pool, t);
     if (rc == 0)
         weft__stat_inc(&w->w_spawned);
     return rc;
+}
+
+/* Spawn's rare paths, out of line and entered by tail calls, so that the
+ * fast path needs no callee-saved registers (no push/pop). */
+static __attribute__((noinline)) int spawn_grow(weft__worker *w, struct weft__task_impl *t)
+{
+    int rc = weft__deque_push(&w->w_dq, t);
+    if (rc != 0)
+        return rc;
+    weft__stat_inc(&w->w_spawned);
+    if (weft__deque_hungry(&w->w_dq))
+        weft__worker_publish(w);
+    return 0;
+}
+
+static __attribute__((noinline)) int spawn_publish(weft__worker *w)
+{
+    weft__worker_publish(w);
+    return 0;
 }
 
 int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
@@ -60,12 +79,16 @@ int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
 #endif
     if (WEFT__UNLIKELY(w->w_shared))
         return spawn_shared(w, t);
-    int rc = weft__deque_push(&w->w_dq, t);
-    if (WEFT__UNLIKELY(rc != 0))
-        return rc;
+    weft__deque *dq = &w->w_dq;
+    int64_t p = dq->dq_priv;
+    if (WEFT__UNLIKELY(p - dq->dq_top_cache > dq->dq_mask))
+        return spawn_grow(w, t); /* the ring may be full */
+    /* Relaxed: a private slot until weft__deque_publish's release store. */
+    atomic_store_explicit(&dq->dq_slots[p & dq->dq_mask], t, memory_order_relaxed);
+    dq->dq_priv = p + 1;
     weft__stat_inc(&w->w_spawned);
-    if (WEFT__UNLIKELY(weft__deque_hungry(&w->w_dq)))
-        weft__worker_publish(w);
+    if (WEFT__UNLIKELY(weft__deque_hungry(dq)))
+        return spawn_publish(w);
     return 0;
 }
 
@@ -130,6 +153,13 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
     }
 }
 
+/* Sync's rare path: a thief asked for work; publish, then run t. */
+static __attribute__((noinline)) int sync_publish_run(weft__worker *w, struct weft__task_impl *t)
+{
+    weft__worker_publish(w);
+    return t->ti_fn(t->ti_arg);
+}
+
 int weft_sync(weft_task *tp)
 {
     if (WEFT__UNLIKELY(tp == NULL))
@@ -147,7 +177,7 @@ int weft_sync(weft_task *tp)
             dq->dq_priv = p - 1;
             weft__stat_inc(&w->w_executed);
             if (WEFT__UNLIKELY(weft__deque_hungry(dq)))
-                weft__worker_publish(w);
+                return sync_publish_run(w, t);
             return t->ti_fn(t->ti_arg);
         }
     }
