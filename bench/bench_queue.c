@@ -10,7 +10,13 @@
  * weft, ...), and the table reports the median of 5 runs in items/s and the
  * ratio weft / baseline. Consumers sum the items so both sides are checked.
  *
- * Usage: bench_queue [--quick]   (--quick: a short smoke run)
+ * Usage: bench_queue [--quick] [--only P] [--side weft|base]
+ *   --quick      a short smoke run
+ *   --only P     only the PxP rows (e.g. --only 1 for 1P1C)
+ *   --side S     run only one side (for perf/callgrind); the other reads 1
+ *   --st N       single thread, no table: N times (add; take) then N adds and
+ *                N takes, on weft (or the baseline with --side base); for
+ *                callgrind instruction counts per item
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -210,24 +216,86 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The single-threaded path (--st): no contention, no waiting; callgrind's
+ * instruction count divided by 4n is the cost of one uncontended call. */
+static int single_thread(int use_weft, size_t n)
+{
+    weft_collection *c = NULL;
+    base_queue q;
+    void *item;
+    uint64_t sum = 0;
+    if (use_weft) {
+        if (weft_collection_create(&c, NULL) != 0)
+            abort();
+    } else {
+        base_init(&q, 0);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 1; i <= n; i++) {
+            if (use_weft) {
+                if (weft_collection_add(c, (void *)(uintptr_t)i) != 0)
+                    abort();
+            } else {
+                base_add(&q, (void *)(uintptr_t)i);
+            }
+            if (pass == 0) {
+                if (use_weft ? weft_collection_take(c, &item) : base_take(&q, &item))
+                    abort();
+                sum += (uintptr_t)item;
+            }
+        }
+    }
+    for (size_t i = 1; i <= n; i++) {
+        if (use_weft ? weft_collection_take(c, &item) : base_take(&q, &item))
+            abort();
+        sum += (uintptr_t)item;
+    }
+    if (sum != (uint64_t)n * (n + 1))
+        abort();
+    if (use_weft)
+        weft_collection_destroy(c);
+    else
+        base_fini(&q);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, only = 0, side = 0; /* side: 0 both, 1 weft, 2 base */
+    size_t st = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--st") == 0 && i + 1 < argc)
+            st = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--side") == 0 && i + 1 < argc)
+            side = strcmp(argv[++i], "weft") == 0 ? 1 : 2;
+        else {
+            fprintf(stderr, "usage: bench_queue [--quick] [--only P] [--side weft|base] [--st N]\n");
+            return 2;
+        }
+    }
     enum { REPS = 5 };
     int reps = quick ? 1 : REPS;
     size_t n = quick ? 20000 : 2000000;
     const int threads[3] = {1, 2, 4};
     const size_t caps[2] = {1024, 0};
 
+    if (st)
+        return single_thread(side != 2, st);
     printf("bench_queue: %zu pointer items per run, median of %d, FIFO\n", n, reps);
     printf("%-6s %-9s %14s %14s %7s\n", "PxC", "capacity", "weft items/s", "base items/s",
            "ratio");
     for (int t = 0; t < 3; t++) {
+        if (only && threads[t] != only)
+            continue;
         for (int k = 0; k < 2; k++) {
             double w[REPS], b[REPS];
             for (int r = 0; r < reps; r++) { /* interleaved */
-                w[r] = run_once(1, threads[t], threads[t], caps[k], n);
-                b[r] = run_once(0, threads[t], threads[t], caps[k], n);
+                w[r] = side == 2 ? 1.0 : run_once(1, threads[t], threads[t], caps[k], n);
+                b[r] = side == 1 ? 1.0 : run_once(0, threads[t], threads[t], caps[k], n);
             }
             qsort(w, (size_t)reps, sizeof w[0], cmp_double);
             qsort(b, (size_t)reps, sizeof b[0], cmp_double);
