@@ -252,12 +252,23 @@ static struct weft__heap_task *inj_node_task(struct cds_wfcq_node *n)
     return ht;
 }
 
+/* Dequeue one node, or NULL. The non-blocking variant: the blocking one
+ * sleeps 10 ms (poll) when an enqueuer was preempted between its tail
+ * exchange and its link store - on a loaded machine that stalls a worker.
+ * WOULDBLOCK reads as "nothing now"; the queue stays non-empty, so the
+ * caller does not park and comes back (park's re-check sees it). */
+static struct cds_wfcq_node *inj_dequeue(weft_pool *p)
+{
+    struct cds_wfcq_node *n = __cds_wfcq_dequeue_nonblocking(&p->p_inj_head, &p->p_inj_tail);
+    return n == CDS_WFCQ_WOULDBLOCK ? NULL : n;
+}
+
 /* Take one injected task (any thread that may run it). */
 static struct weft__task_impl *inj_take_one(weft_pool *p)
 {
     if (!inj_nonempty(p) || !inj_trylock(p))
         return NULL;
-    struct cds_wfcq_node *n = __cds_wfcq_dequeue_blocking(&p->p_inj_head, &p->p_inj_tail);
+    struct cds_wfcq_node *n = inj_dequeue(p);
     inj_unlock(p);
     return n ? &inj_node_task(n)->ht_task : NULL;
 }
@@ -273,7 +284,7 @@ static struct weft__task_impl *inj_take_batch(weft__worker *w)
     struct weft__task_impl *batch[WEFT__INJECT_BATCH];
     unsigned taken = 0;
     while (taken < WEFT__INJECT_BATCH) {
-        struct cds_wfcq_node *n = __cds_wfcq_dequeue_blocking(&p->p_inj_head, &p->p_inj_tail);
+        struct cds_wfcq_node *n = inj_dequeue(p);
         if (n == NULL)
             break;
         batch[taken++] = &inj_node_task(n)->ht_task;
