@@ -11,27 +11,7 @@ find_package(OpenMP COMPONENTS C)
 file(GLOB WEFT_BENCH_TOOL_SOURCES CONFIGURE_DEPENDS
      ${CMAKE_CURRENT_LIST_DIR}/weft_bench.c ${CMAKE_CURRENT_LIST_DIR}/wb_*.c)
 
-# Until the pool and the collection are in runtime/, weft-bench builds
-# without them (serial and OpenMP variants only). The check reads the
-# runtime sources at configure time (adding a runtime file re-configures).
-# To be removed once both are committed.
-set(WB_HAVE_POOL 0)
-set(WB_HAVE_COLLECTION 0)
-file(GLOB WEFT_BENCH_RUNTIME_SOURCES ${PROJECT_SOURCE_DIR}/runtime/*.c)
-foreach(src ${WEFT_BENCH_RUNTIME_SOURCES})
-  file(STRINGS ${src} hits REGEX "^(WEFT_API )?int weft_spawn\\(")
-  if(hits)
-    set(WB_HAVE_POOL 1)
-  endif()
-  file(STRINGS ${src} hits REGEX "^(WEFT_API )?int weft_collection_create\\(")
-  if(hits)
-    set(WB_HAVE_COLLECTION 1)
-  endif()
-endforeach()
-
 add_executable(weft-bench ${WEFT_BENCH_TOOL_SOURCES})
-target_compile_definitions(weft-bench PRIVATE WB_HAVE_POOL=${WB_HAVE_POOL}
-                                              WB_HAVE_COLLECTION=${WB_HAVE_COLLECTION})
 target_link_libraries(weft-bench PRIVATE weft_static Threads::Threads m)
 if(OpenMP_C_FOUND)
   target_link_libraries(weft-bench PRIVATE OpenMP::OpenMP_C)

@@ -8,10 +8,6 @@
  * timing, the interleaving (A B A B ...) and the answer check; a workload
  * only builds its input (setup), resets it between runs (prepare, untimed),
  * runs one variant (run, timed) and reads the answer back (finish, untimed).
- *
- * WB_HAVE_POOL / WB_HAVE_COLLECTION (0 or 1, set by bench.cmake) say whether
- * the weft pool and collection are in the library yet; without them the
- * weft variants are compiled out and reported as unavailable.
  */
 #ifndef WB_H
 #define WB_H
@@ -21,19 +17,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#ifndef WB_HAVE_POOL
-#define WB_HAVE_POOL 1
-#endif
-#ifndef WB_HAVE_COLLECTION
-#define WB_HAVE_COLLECTION 1
-#endif
 
-#if WB_HAVE_POOL
 #include <weft/pool.h>
 #include <weft/task.h>
-#else
-typedef struct weft_pool weft_pool;
-#endif
 
 /* What a variant runs on. */
 typedef enum {

@@ -39,13 +39,11 @@ static void fan_do(fan_slot *s)
     s->sl_out = wb_spin(s->sl_iters, s->sl_seed);
 }
 
-#if WB_HAVE_POOL
 static int fan_task(void *p)
 {
     fan_do(p);
     return 0;
 }
-#endif
 
 static int fan_prepare(wb_run *r)
 {
@@ -63,7 +61,6 @@ static int fan_run(wb_run *r)
         for (size_t i = 0; i < s->fs_n; i++)
             fan_do(&s->fs_slots[i]);
         return 0;
-#if WB_HAVE_POOL
     case WB_STEALING:
     case WB_SHARED: {
         int rc = 0;
@@ -72,7 +69,6 @@ static int fan_run(wb_run *r)
         int rw = weft_pool_wait_idle(r->r_pool);
         return rc != 0 ? rc : rw;
     }
-#endif
 #if WB_HAVE_OMP
     case WB_OMP: {
         fan_slot *slots = s->fs_slots;

@@ -26,7 +26,6 @@ static uint64_t fib_serial(int n)
     return n < 2 ? (uint64_t)n : fib_serial(n - 1) + fib_serial(n - 2);
 }
 
-#if WB_HAVE_POOL
 typedef struct {
     int fa_n;
     uint64_t fa_r;
@@ -50,7 +49,6 @@ static int fib_task(void *p)
     a->fa_r = x.fa_r + y.fa_r;
     return rx != 0 ? rx : ry;
 }
-#endif
 
 #if WB_HAVE_OMP
 /* The textbook OpenMP version: one task per call, taskwait. */
@@ -103,7 +101,6 @@ static int fib_run(wb_run *r)
     case WB_SERIAL:
         r->r_answer = fib_serial(s->fs_n);
         return 0;
-#if WB_HAVE_POOL
     case WB_STEALING:
     case WB_SHARED: {
         fib_arg a = {s->fs_n, 0};
@@ -111,7 +108,6 @@ static int fib_run(wb_run *r)
         r->r_answer = a.fa_r;
         return rc;
     }
-#endif
 #if WB_HAVE_OMP
     case WB_OMP: {
         uint64_t res = 0;

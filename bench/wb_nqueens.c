@@ -57,7 +57,6 @@ static int nq_children(const nq_arg *a, nq_arg *kids)
     return k;
 }
 
-#if WB_HAVE_POOL
 static int nq_task(void *p)
 {
     nq_arg *a = p;
@@ -84,7 +83,6 @@ static int nq_task(void *p)
     a->na_count = c;
     return rc;
 }
-#endif
 
 #if WB_HAVE_OMP
 static uint64_t nq_omp(const nq_arg *a)
@@ -149,14 +147,12 @@ static int nq_run(wb_run *r)
     case WB_SERIAL:
         r->r_answer = nq_serial(root.na_all, 0, 0, 0);
         return 0;
-#if WB_HAVE_POOL
     case WB_STEALING:
     case WB_SHARED: {
         int rc = weft_pool_call(r->r_pool, nq_task, &root);
         r->r_answer = root.na_count;
         return rc;
     }
-#endif
 #if WB_HAVE_OMP
     case WB_OMP: {
         uint64_t res = 0;

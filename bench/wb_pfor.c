@@ -46,7 +46,6 @@ static void crunch(pfor_state *s, size_t lo, size_t hi)
     }
 }
 
-#if WB_HAVE_POOL
 static int triad_body(size_t lo, size_t hi, void *arg)
 {
     pfor_state *s = arg;
@@ -59,7 +58,6 @@ static int crunch_body(size_t lo, size_t hi, void *arg)
     crunch(arg, lo, hi);
     return 0;
 }
-#endif
 
 static size_t pfor_ncases(long size)
 {
@@ -129,7 +127,6 @@ static int pfor_run(wb_run *r)
             for (uint64_t k = 1; k <= PFOR_PASSES; k++)
                 triad(s, 0, n, k);
         return 0;
-#if WB_HAVE_POOL
     case WB_STEALING:
     case WB_SHARED:
         if (s->ps_cpu)
@@ -141,7 +138,6 @@ static int pfor_run(wb_run *r)
                 return rc;
         }
         return 0;
-#endif
 #if WB_HAVE_OMP
     case WB_OMP:
         if (s->ps_cpu) {

@@ -19,9 +19,7 @@
 
 #include "wb.h"
 
-#if WB_HAVE_COLLECTION
 #include <weft/collection.h>
-#endif
 
 #define QUEUE_MAX_PAIRS 4
 #define QUEUE_BOUND 1024
@@ -126,9 +124,7 @@ typedef struct {
 typedef struct {
     wb_kind qt_kind;
     wb_mq *qt_mq;
-#if WB_HAVE_COLLECTION
     weft_collection *qt_coll;
-#endif
     uint64_t qt_first, qt_step, qt_last; /* producer: values first, first+step, .. <= last */
     uint64_t qt_sum;                     /* consumer: what it took */
     int qt_rc;
@@ -139,11 +135,9 @@ static void *producer_main(void *p)
     queue_thread *t = p;
     for (uint64_t v = t->qt_first; v <= t->qt_last && t->qt_rc == 0; v += t->qt_step) {
         void *item = (void *)(uintptr_t)v;
-#if WB_HAVE_COLLECTION
         if (t->qt_kind == WB_QUEUE_WEFT)
             t->qt_rc = weft_collection_add(t->qt_coll, item);
         else
-#endif
             t->qt_rc = mq_put(t->qt_mq, item);
     }
     return NULL;
@@ -155,12 +149,10 @@ static void *consumer_main(void *p)
     void *item;
     uint64_t sum = 0;
     int rc;
-#if WB_HAVE_COLLECTION
     if (t->qt_kind == WB_QUEUE_WEFT) {
         while ((rc = weft_collection_take(t->qt_coll, &item)) == 0)
             sum += (uint64_t)(uintptr_t)item;
     } else
-#endif
     {
         while ((rc = mq_take(t->qt_mq, &item)) == 0)
             sum += (uint64_t)(uintptr_t)item;
@@ -209,18 +201,14 @@ static int queue_run(wb_run *r)
     queue_thread th[2 * QUEUE_MAX_PAIRS];
     pthread_t tid[2 * QUEUE_MAX_PAIRS];
     wb_mq mq;
-#if WB_HAVE_COLLECTION
     weft_collection *coll = NULL;
-#endif
     int rc;
 
     if (r->r_kind == WB_QUEUE_MUTEX) {
         rc = mq_init(&mq, s->qs_bound);
-#if WB_HAVE_COLLECTION
     } else if (r->r_kind == WB_QUEUE_WEFT) {
         weft_collection_options o = {.capacity = s->qs_bound, .order = WEFT_ORDER_FIFO};
         rc = weft_collection_create(&coll, &o);
-#endif
     } else {
         return ENOTSUP;
     }
@@ -231,9 +219,7 @@ static int queue_run(wb_run *r)
         queue_thread *t = &th[i];
         t->qt_kind = r->r_kind;
         t->qt_mq = &mq;
-#if WB_HAVE_COLLECTION
         t->qt_coll = coll;
-#endif
         t->qt_first = i + 1; /* th[0..np) produce, th[np..2np) consume */
         t->qt_step = np;
         t->qt_last = s->qs_items;
@@ -255,11 +241,9 @@ static int queue_run(wb_run *r)
     for (unsigned i = 0; i < np; i++)
         if (started[i])
             pthread_join(tid[i], NULL);
-#if WB_HAVE_COLLECTION
     if (r->r_kind == WB_QUEUE_WEFT)
         weft_collection_complete_adding(coll);
     else
-#endif
         mq_close(&mq);
     uint64_t sum = 0;
     for (unsigned i = np; i < 2 * np; i++) {
@@ -270,11 +254,9 @@ static int queue_run(wb_run *r)
     }
     for (unsigned i = 0; i < 2 * np && rc == 0; i++)
         rc = th[i].qt_rc;
-#if WB_HAVE_COLLECTION
     if (r->r_kind == WB_QUEUE_WEFT)
         weft_collection_destroy(coll);
     else
-#endif
         mq_fini(&mq);
     r->r_answer = sum;
     if (rc == 0 && sum != s->qs_items * (s->qs_items + 1) / 2) {

@@ -93,7 +93,6 @@ static int cmp_int(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-#if WB_HAVE_POOL
 typedef struct {
     const int *pm_a, *pm_b;
     size_t pm_na, pm_nb;
@@ -160,7 +159,6 @@ static int msort_task(void *p)
     pm_arg m = {src, src + h, h, x->ms_n - h, dst};
     return pmerge_task(&m);
 }
-#endif
 
 #if WB_HAVE_OMP
 static void pmerge_omp(const int *a, size_t na, const int *b, size_t nb, int *out)
@@ -264,13 +262,11 @@ static int sort_run(wb_run *r)
     case WB_SERIAL_ALT:
         qsort(s->ss_a, s->ss_n, sizeof(int), cmp_int);
         return 0;
-#if WB_HAVE_POOL
     case WB_STEALING:
     case WB_SHARED: {
         ms_arg m = {s->ss_a, s->ss_b, s->ss_n, 0};
         return weft_pool_call(r->r_pool, msort_task, &m);
     }
-#endif
 #if WB_HAVE_OMP
     case WB_OMP:
 #pragma omp parallel num_threads(r->r_workers)

@@ -62,7 +62,6 @@ static uint64_t uts_serial_root(const uts_state *s)
     return c;
 }
 
-#if WB_HAVE_POOL
 typedef struct {
     uint64_t ua_seed;
     uint64_t ua_count; /* out: nodes in the subtree */
@@ -133,7 +132,6 @@ static int uts_root_task(void *p)
     free(t);
     return rc;
 }
-#endif
 
 #if WB_HAVE_OMP
 static uint64_t uts_omp(uint64_t seed)
@@ -202,7 +200,6 @@ static int uts_run(wb_run *r)
     case WB_SERIAL:
         r->r_answer = uts_serial_root(s);
         return 0;
-#if WB_HAVE_POOL
     case WB_STEALING:
     case WB_SHARED: {
         uts_root_arg ra = {s, 0};
@@ -210,7 +207,6 @@ static int uts_run(wb_run *r)
         r->r_answer = ra.ur_count;
         return rc;
     }
-#endif
 #if WB_HAVE_OMP
     case WB_OMP: {
         uint64_t res = 0;

@@ -345,7 +345,6 @@ static int write_csv(const char *path)
 static void pool_counts(weft_pool *p, unsigned w, double *steals, double *parks)
 {
     *steals = *parks = 0;
-#if WB_HAVE_POOL
     weft_worker_stats st[w > 0 ? w : 1];
     if (p == NULL || weft_pool_stats(p, st, w) != 0)
         return;
@@ -353,10 +352,6 @@ static void pool_counts(weft_pool *p, unsigned w, double *steals, double *parks)
         *steals += (double)st[i].steals;
         *parks += (double)st[i].parks;
     }
-#else
-    (void)p;
-    (void)w;
-#endif
 }
 
 /* One run: prepare, time, finish, check. */
@@ -387,13 +382,8 @@ static int run_one(const wb_workload *W, wb_run *r, double *secs, double *steals
 static bool variant_available(wb_kind k)
 {
     switch (k) {
-    case WB_STEALING:
-    case WB_SHARED:
-        return WB_HAVE_POOL;
     case WB_OMP:
         return WB_HAVE_OMP;
-    case WB_QUEUE_WEFT:
-        return WB_HAVE_COLLECTION;
     default:
         return true;
     }
@@ -460,7 +450,6 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
     weft_pool *pools[2] = {NULL, NULL}; /* stealing, shared */
     int rc = 0;
 
-#if WB_HAVE_POOL
     for (size_t i = 0; i < nv && rc == 0; i++) {
         wb_kind k = W->w_variants[vidx[i]].v_kind;
         if (!is_weft_pool(k) || pools[k == WB_SHARED] != NULL)
@@ -474,7 +463,6 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (rc != 0)
             fprintf(stderr, "weft-bench: weft_pool_create(%u workers): %s\n", w, strerror(rc));
     }
-#endif
 
     for (int rep = -o->o_warmup; rep < reps && rc == 0; rep++) {
         char what[64];
@@ -520,13 +508,11 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
     if (!o->o_quiet && isatty(STDERR_FILENO))
         fprintf(stderr, "\r\033[K");
 
-#if WB_HAVE_POOL
     for (int i = 0; i < 2; i++) {
         int rd = weft_pool_destroy(pools[i]);
         if (rd != 0 && rc == 0)
             rc = rd;
     }
-#endif
     if (rc != 0)
         return rc;
 
@@ -883,13 +869,11 @@ int main(int argc, char **argv)
 #endif
     calibrate_spin();
     printf("# weft-bench %s: %ld CPUs, %s mode, %d reps (median [min max]), %d warm-up, "
-           "seed %llu, spin %.0f iters/us%s%s%s\n",
+           "seed %llu, spin %.0f iters/us%s\n",
            weft_version(), sysconf(_SC_NPROCESSORS_ONLN), mode_name(o.o_mode), o.o_reps,
            o.o_warmup, (unsigned long long)wb_env_g.e_seed, wb_env_g.e_spin_iters_per_us,
-           WB_HAVE_POOL ? "" : "; weft pool not built: no stealing/shared",
            WB_HAVE_OMP ? (o.o_no_omp ? "; OpenMP skipped (--no-omp)" : "")
-                       : "; built without OpenMP",
-           WB_HAVE_COLLECTION ? "" : "; weft collection not built: queue runs mutex only");
+                       : "; built without OpenMP");
     if (getenv("OMP_WAIT_POLICY") != NULL || getenv("GOMP_SPINCOUNT") != NULL)
         printf("# OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
                getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "",
