@@ -3,53 +3,94 @@
  *
  * Design
  * ------
- * One lock per collection (c_lock, a futex mutex, optionally spinning) guards
- * the storage and the state; the storage is a ring array (FIFO and LIFO) or
- * a binary min-heap of (item, sequence number) entries (PRIORITY, stable by
- * the sequence number). Nothing is allocated per item: the array doubles when
- * full (unbounded; a bounded one grows up to its capacity).
+ * Two locks per collection, after the two-lock queue of M. M. Michael and
+ * M. L. Scott ("Simple, Fast, and Practical Non-Blocking and Blocking
+ * Concurrent Queue Algorithms", PODC 1996): c_add_lock serialises adders,
+ * c_take_lock serialises takers. Storage is a ring array (FIFO, LIFO) or a
+ * binary min-heap of (item, sequence number) entries (PRIORITY, stable by
+ * the sequence number); nothing is allocated per item; the ring doubles
+ * when full (a bounded one up to its capacity).
  *
- * Waiting. A single-collection call that must wait registers a waiter record
- * that lives on its own stack in one of three intrusive lists of the
- * collection (takers, adders, joiners), then sleeps on the record's own
- * futex word. A state change pops the waiters it can satisfy, under c_lock,
- * and marks each one signalled: an add wakes one taker, a take (or drain)
- * wakes one adder per freed slot, complete_adding wakes every adder and, if
- * empty, every taker, the take that empties a completed collection wakes
- * every taker, shutdown wakes everyone, the last task_done wakes every
- * joiner. Because a signal removes a distinct waiter from the list, N adds
- * wake N distinct takers (no lost wake-up). A woken waiter re-checks the
- * state under c_lock, so a barging caller may take the item first; the
- * item is then consumed anyway and the woken waiter waits again. A waiter
- * always re-checks before it reports ETIMEDOUT, so a signalled waiter never
- * leaves an item or a free slot behind. Signals are only sent when a list is
- * non-empty (the fast path is lock, store, unlock). Before it registers, a
- * caller may spin a bounded number of rounds on a snapshot of the state
- * (c_snap_*; COLL_WAIT_SPIN, off by default: see the tuning note).
+ * Only FIFO is split. LIFO and PRIORITY touch the same end (or the whole
+ * heap) from both sides, so their "add side" and "take side" both mean
+ * "both locks" (lock_side). The code paths are the same.
+ *
+ * Ring protocol (FIFO), after Lamport's single-producer single-consumer
+ * ring (L. Lamport, "Specifying Concurrent Program Modules", TOPLAS 1983)
+ * with each side caching the other's index (as in FastForward, Giacomoni
+ * et al., PPoPP 2008, and MCRingBuffer, Lee et al., ANCS 2009); the locks
+ * turn "one producer, one consumer" into "one adder at a time, one taker at
+ * a time". Items sit at [c_head, c_tail) (free-running indices, masked by
+ * c_slots - 1). An adder writes slot c_tail, then stores c_tail + 1
+ * (release: publishes the slot). A taker that sees c_tail > c_head
+ * (acquire) reads slot c_head, then stores c_head + 1 (release: the slot is
+ * free). An adder that sees c_tail - c_head < c_slots (acquire on c_head)
+ * may overwrite slot c_tail. Each side reads the other's index only when
+ * its cached copy (c_head_cache, c_tail_cache) says full or empty, so while
+ * the consumer lags, a take costs no transfer of the producer's lines and
+ * an add none of the consumer's, except the slots themselves. Everything
+ * else about the storage (c_ring, c_slots, growth, and all of LIFO and
+ * PRIORITY) changes only with both locks held, so either lock is enough to
+ * read it. The state bits (c_state) also change only with both locks held.
+ *
+ * There is no shared item count: measured (bench/bench_queue, 1P1C), an
+ * atomic count that both sides update on every call (the classic two-lock
+ * blocking queue, e.g. java.util.concurrent.LinkedBlockingQueue) moves its
+ * cache line about three times per item and was slower than one lock.
+ * The unfinished count is c_added (adders, under c_add_lock) minus c_done
+ * (task_done and shutdown, by CAS), for the same reason.
+ *
+ * Waiting. A call that must wait pushes a waiter record (on its own stack)
+ * onto one of three intrusive lists, each guarded by one lock: c_takers
+ * (c_take_lock), c_adders (c_add_lock), c_joiners (c_join_lock); then it
+ * sleeps on the record's own futex word. A signaller pops a record under
+ * the list's lock and marks it signalled, so N adds wake N distinct takers.
+ * A woken waiter re-checks under its lock (a barging caller may have taken
+ * the item; the woken one then waits again), and re-checks before it
+ * reports ETIMEDOUT, so a signalled waiter never leaves an item behind.
+ *
+ * Because an adder does not hold c_take_lock, "is a taker waiting?" is a
+ * Dekker-style handshake on seq_cst words, not a lock: the waiter raises
+ * its list's wl_n and then re-reads the condition word (c_tail for takers,
+ * c_head for adders, c_done for joiners); the changer writes the condition
+ * word and then reads wl_n. In the single total order of seq_cst operations
+ * one of the two reads sees the other's write, so either the waiter does
+ * not sleep or the changer takes the list's lock and signals (at worst a
+ * record that was already leaving: a spurious wake-up). wl_n sits on a
+ * line that is written only when someone starts or stops waiting, so in
+ * the common case it stays shared in both caches and the check is a hit.
+ * Before it registers, a waiter may spin a little on the other side's
+ * index (COLL_WAIT_SPIN, see the tuning note).
  *
  * Waiting on several collections (take_from_any, add_to_any) uses a global
  * generation word, any_gen, because a call may name any number of
  * collections and we do not want to allocate a record per member. The
- * waiter raises c_any_waiters of every member, reads any_gen, scans every
- * member under its lock, and sleeps on any_gen if nothing can proceed. A
- * state change of a collection whose c_any_waiters is non-zero bumps any_gen
- * and wakes every sleeper on it. No wake-up is lost (a Dekker-style
- * argument through c_lock): either the state change's critical section
- * comes before the waiter's scan of that member, and the scan sees it, or it
- * comes after, and then it sees the raised c_any_waiters (the waiter raised
- * it before the scan's unlock, which synchronises with the changer's lock),
- * and bumps any_gen after the waiter read it, so the futex wait returns at
- * once. The cost: a change of any collection with any-waiters wakes every
- * any-waiter in the process, which then rescans (a spurious wake-up, not a
- * busy poll; ordinary takers and adders never pay it).
+ * waiter raises c_any_waiters of every member (seq_cst), reads any_gen,
+ * scans every member (under the member's side lock, reading the other
+ * side's index seq_cst), and sleeps on any_gen if nothing can proceed. An
+ * add (and a take of a bounded collection) reads c_any_waiters (seq_cst)
+ * after its seq_cst index store and, if non-zero, bumps any_gen and wakes
+ * every sleeper on it: the same Dekker argument as above. State bits
+ * change under both locks, so for them the argument goes through the lock
+ * the scan held (the raise precedes the scan's unlock). The cost: a change
+ * of any collection with any-waiters wakes every any-waiter in the process,
+ * which then rescans (a spurious wake-up, not a busy poll; ordinary takers
+ * and adders never pay it).
  *
- * Lock order: a thread holds at most one c_lock at a time (any-variants
- * lock the members one after another). compare is called with c_lock held.
+ * Lock order: c_add_lock, then c_take_lock, then c_join_lock (an adder that
+ * must grow the ring takes c_take_lock while it holds c_add_lock; shutdown
+ * holds both and then takes c_join_lock). Signals that cross sides (an add
+ * waking a taker, a take waking an adder) are sent after the caller
+ * released its own side. A thread holds the locks of at most one collection
+ * at a time (any-variants lock the members one after another). compare is
+ * called with both locks held.
  *
- * References: U. Drepper, "Futexes Are Tricky" (2011), mutex #3, for c_lock;
- * the waiter-record-per-call idea is the classic "specific notification"
- * queue (e.g. the MCS-style explicit waiter queues of Mellor-Crummey and
- * Scott, "Algorithms for scalable synchronization...", TOCS 1991).
+ * References: M. M. Michael and M. L. Scott, PODC 1996 (two-lock queue);
+ * L. Lamport, TOPLAS 1983, and the cached-index rings cited above;
+ * U. Drepper, "Futexes Are Tricky"
+ * (2011), mutex #3, for the locks; E. W. Dijkstra's (Dekker's) mutual
+ * exclusion argument for the handshake; waiter records per call are the
+ * classic "specific notification" queue (Mellor-Crummey and Scott, TOCS 1991).
  */
 #define _GNU_SOURCE
 #include <weft/collection.h>
@@ -73,19 +114,18 @@
 
 #define COLL_CACHE_LINE 64
 /*
- * Spinning is off by default, after measuring (bench/bench_queue on the
- * 2-core target, shared with other jobs): with 2 threads or more per core,
- * a spinner steals the core from the thread it waits for, and a spin on the
- * snapshot (which shares the lock's cache line) slows the lock holder; both
- * lowered throughput. Override with -DCOLL_LOCK_SPIN=n / -DCOLL_WAIT_SPIN=n
- * on machines with spare cores.
- *
- * Rounds a contended c_lock spins before it sleeps (each round one pause). */
+ * Lock spinning is off by default, after measuring (bench/bench_queue on
+ * the 2-core target, shared with other jobs): with 2 threads or more per
+ * core, a spinner steals the core from the thread it waits for. Override
+ * with -DCOLL_LOCK_SPIN=n on machines with spare cores: the rounds a
+ * contended lock spins before it sleeps (each round one pause).
+ */
 #ifndef COLL_LOCK_SPIN
 #define COLL_LOCK_SPIN 0
 #endif
-/* Rounds a caller that cannot proceed spins on the snapshot before it
- * registers as a waiter and sleeps (each round one pause, ~40-140 cycles). */
+/* Rounds a taker that finds the collection empty (an adder that finds it
+ * full) spins on the other side's index, without a lock, before it
+ * registers and sleeps; each round one pause. */
 #ifndef COLL_WAIT_SPIN
 #define COLL_WAIT_SPIN 0
 #endif
@@ -119,7 +159,7 @@ static void coll_futex_wake(_Atomic uint32_t *word, int n)
     syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-/* ---- c_lock: Drepper's mutex #3, optional bounded spin ----------- */
+/* ---- the locks: Drepper's mutex #3, optional bounded spin ----------- */
 
 enum { LOCK_FREE = 0, LOCK_HELD = 1, LOCK_CONTENDED = 2 };
 
@@ -160,77 +200,155 @@ static void coll_lock_release(coll_lock *l)
         coll_futex_wake(&l->l_word, 1);
 }
 
+
 /* ---- waiter records -------------------------------------------------- */
 
 enum { W_AWAKE = 0, W_SIGNALLED = 1, W_SLEEPING = 2 };
 
 typedef struct coll_waiter {
-    struct coll_waiter *w_prev; /* c_lock of the collection it waits on */
-    struct coll_waiter *w_next; /* c_lock */
+    struct coll_waiter *w_prev; /* the list's lock */
+    struct coll_waiter *w_next; /* the list's lock */
     /* W_AWAKE (registered, not yet in the futex), W_SLEEPING (in the futex
      * or about to be), W_SIGNALLED (popped from the list by a signaller;
-     * written under c_lock, read by the waiter without it). */
+     * written under the list's lock, read by the waiter without it). */
     _Atomic uint32_t w_state;
 } coll_waiter;
 
 typedef struct {
-    coll_waiter *wl_head; /* c_lock */
-    coll_waiter *wl_tail; /* c_lock */
+    coll_waiter *wl_head; /* the list's lock */
+    coll_waiter *wl_tail; /* the list's lock */
+    /* Records on the list. Written under the list's lock; read without it
+     * by changers of the other side (the Dekker handshake, file comment)
+     * and by the test hook. */
+    atomic_size_t wl_n;
 } coll_wlist;
 
 /* ---- the collection -------------------------------------------------- */
 
-enum { ST_ADDING_DONE = 1u, ST_SHUTDOWN = 2u, ST_COMPLETED = 4u };
+enum { ST_ADDING_DONE = 1u, ST_SHUTDOWN = 2u };
 
 typedef struct {
     void *e_item;
     uint64_t e_seq; /* insertion order: ties in PRIORITY come out FIFO */
 } coll_entry;
 
+/*
+ * Cache-line layout. In a 1-producer 1-consumer FIFO run the producer
+ * writes only its own lines (add side, c_tail) and the consumer only its
+ * own (take side, c_head); each reads the other's index only when its
+ * cached copy says "full" or "empty", and the waiter lists' line is read-
+ * shared until somebody waits. Measured (bench_queue, see the tuning note):
+ * a single shared count word written by both sides on every call moved
+ * its line three times per item and halved throughput, so there is none.
+ */
 struct weft_collection {
-    /* Every field up to c_snap_* is protected by c_lock. They sit on the
-     * lock's own cache lines: a critical section then moves as few lines
-     * between cores as possible. */
-    coll_lock c_lock;
-    uint32_t c_state;      /* ST_* bits; c_lock */
-    size_t c_count;        /* items inside; c_lock */
-    size_t c_head;         /* ring: index of the oldest item; c_lock */
-    size_t c_slots;        /* allocated slots (ring: a power of two); c_lock */
-    void **c_ring;         /* FIFO/LIFO storage; c_lock */
-    coll_entry *c_heap;    /* PRIORITY storage; c_lock */
-    uint64_t c_seq;        /* next PRIORITY sequence number; c_lock */
-    size_t c_unfinished;   /* adds minus task_done minus shutdown drop; c_lock */
-    coll_wlist c_takers;   /* c_lock */
-    coll_wlist c_adders;   /* c_lock */
-    coll_wlist c_joiners;  /* c_lock */
+    /* Add side: c_add_lock and what it guards. */
+    alignas(COLL_CACHE_LINE) coll_lock c_add_lock;
+    size_t c_head_cache;      /* a past value of c_head (<= c_head); c_add_lock */
+    uint64_t c_seq;           /* PRIORITY: next sequence number; both locks */
+    /* Items ever added (wraps; only differences count). Written under
+     * c_add_lock, read without it by task_done and joiners. */
+    atomic_size_t c_added;
 
-    /* Snapshots for lock-free readers (count, is_*, the pre-wait spin):
-     * written only under c_lock, read without it. Relaxed is enough: a
-     * reader either acts on it as a hint (the spin re-checks under the
-     * lock) or reports a snapshot (count, is_*); a reader ordered after
-     * a critical section by other means (e.g. the thread that called
-     * complete_adding) sees at least that section's values by coherence. */
-    atomic_size_t c_snap_count;
-    _Atomic uint32_t c_snap_state;
-    /* Registered waiters (the test hook); c_lock for writes, relaxed. */
-    atomic_size_t c_nwaiters;
-    /* Number of any-variant calls registered on this collection (one per
-     * occurrence in their cs). Raised/lowered without c_lock; read under
-     * c_lock by state changes. See the file comment for the ordering. */
+    /* Take side: c_take_lock and what it guards. */
+    alignas(COLL_CACHE_LINE) coll_lock c_take_lock;
+    size_t c_tail_cache;      /* FIFO: a past value of c_tail (<= c_tail); c_take_lock */
+
+    /* Items sit at ring indices [c_head, c_tail) (free-running, masked by
+     * c_slots - 1; PRIORITY: heap[0 .. c_tail), c_head stays 0). c_tail is
+     * written by adders under c_add_lock (LIFO and PRIORITY takers too,
+     * under both locks); c_head only by FIFO takers, under c_take_lock.
+     * Each is read without its writer's lock by the other side (the ring
+     * protocol in the file comment). */
+    alignas(COLL_CACHE_LINE) atomic_size_t c_tail;
+    alignas(COLL_CACHE_LINE) atomic_size_t c_head;
+
+    /* Written only when a thread starts or stops waiting. */
+    alignas(COLL_CACHE_LINE) coll_wlist c_takers; /* c_take_lock */
+    coll_wlist c_adders;                          /* c_add_lock */
+    /* Any-variant calls registered on this collection (one per occurrence
+     * in their cs). Raised/lowered without a lock (file comment). */
     atomic_size_t c_any_waiters;
 
+    /* task_done calls plus the items dropped by shutdown; unfinished is
+     * c_added - c_done. Changed by seq_cst CAS (no lock). */
+    alignas(COLL_CACHE_LINE) atomic_size_t c_done;
+    coll_lock c_join_lock;
+    coll_wlist c_joiners; /* c_join_lock */
+
+    /* Rarely written: changed only with both locks held. */
+    alignas(COLL_CACHE_LINE) _Atomic uint32_t c_state; /* ST_* bits */
+    size_t c_slots;     /* allocated slots (ring: a power of two) */
+    void **c_ring;      /* FIFO/LIFO storage */
+    coll_entry *c_heap; /* PRIORITY storage */
     /* Immutable after create. */
     size_t c_capacity; /* 0: unbounded */
     weft_order c_order;
     int (*c_compare)(const void *a, const void *b);
 };
 
+_Static_assert(2 * sizeof(coll_wlist) + sizeof(atomic_size_t) <= COLL_CACHE_LINE,
+               "the waiter lists and c_any_waiters share one cache line");
+
 /* Global generation for multi-collection waits (see the file comment). */
 static _Atomic uint32_t any_gen;
 
-/* ---- lists ----------------------------------------------------------- */
+/* ---- sides ------------------------------------------------------------ */
 
-static void wlist_push(weft_collection *c, coll_wlist *l, coll_waiter *w)
+enum { SIDE_ADD, SIDE_TAKE, SIDE_JOIN };
+
+/* Only FIFO has independent ends; LIFO and PRIORITY use both locks. */
+static inline bool coll_split(const weft_collection *c)
+{
+    return c->c_order == WEFT_ORDER_FIFO;
+}
+
+static void lock_side(weft_collection *c, int side)
+{
+    if (side == SIDE_JOIN) {
+        coll_lock_acquire(&c->c_join_lock);
+        return;
+    }
+    if (side == SIDE_ADD || !coll_split(c))
+        coll_lock_acquire(&c->c_add_lock);
+    if (side == SIDE_TAKE || !coll_split(c))
+        coll_lock_acquire(&c->c_take_lock);
+}
+
+static void unlock_side(weft_collection *c, int side)
+{
+    if (side == SIDE_JOIN) {
+        coll_lock_release(&c->c_join_lock);
+        return;
+    }
+    if (side == SIDE_TAKE || !coll_split(c))
+        coll_lock_release(&c->c_take_lock);
+    if (side == SIDE_ADD || !coll_split(c))
+        coll_lock_release(&c->c_add_lock);
+}
+
+static void lock_both(weft_collection *c)
+{
+    coll_lock_acquire(&c->c_add_lock); /* lock order: add, then take */
+    coll_lock_acquire(&c->c_take_lock);
+}
+
+static void unlock_both(weft_collection *c)
+{
+    coll_lock_release(&c->c_take_lock);
+    coll_lock_release(&c->c_add_lock);
+}
+
+/* c_state under either lock. relaxed: it changes only with both locks
+ * held, and the caller holds one of them. */
+static inline uint32_t state_locked(const weft_collection *c)
+{
+    return atomic_load_explicit(&c->c_state, memory_order_relaxed);
+}
+
+/* ---- lists (under the list's lock) ------------------------------------ */
+
+static void wlist_push(coll_wlist *l, coll_waiter *w)
 {
     w->w_next = NULL;
     w->w_prev = l->wl_tail;
@@ -239,11 +357,12 @@ static void wlist_push(weft_collection *c, coll_wlist *l, coll_waiter *w)
     else
         l->wl_head = w;
     l->wl_tail = w;
-    /* relaxed: a counter for the test hook; c_lock orders the writes. */
-    atomic_fetch_add_explicit(&c->c_nwaiters, 1, memory_order_relaxed);
+    /* seq_cst: the waiter's half of the handshake; the re-check of the
+     * condition word that follows must not be ordered before it. */
+    atomic_fetch_add_explicit(&l->wl_n, 1, memory_order_seq_cst);
 }
 
-static void wlist_remove(weft_collection *c, coll_wlist *l, coll_waiter *w)
+static void wlist_remove(coll_wlist *l, coll_waiter *w)
 {
     if (w->w_prev)
         w->w_prev->w_next = w->w_next;
@@ -253,29 +372,37 @@ static void wlist_remove(weft_collection *c, coll_wlist *l, coll_waiter *w)
         w->w_next->w_prev = w->w_prev;
     else
         l->wl_tail = w->w_prev;
-    /* relaxed: as in wlist_push. */
-    atomic_fetch_sub_explicit(&c->c_nwaiters, 1, memory_order_relaxed);
+    /* relaxed: a stale non-zero read by a changer only costs it a trip to
+     * the list's lock; the list itself is guarded by the lock. */
+    atomic_fetch_sub_explicit(&l->wl_n, 1, memory_order_relaxed);
 }
 
-/* Pop the oldest waiter of l and signal it. Under c_lock, so that the
- * record is alive (its owner must take c_lock before it leaves). */
-static bool wlist_signal_one(weft_collection *c, coll_wlist *l)
+/* Pop the oldest waiter of l and signal it. Under l's lock, so that the
+ * record is alive (its owner must take the lock before it leaves). */
+static bool wlist_signal_one(coll_wlist *l)
 {
     coll_waiter *w = l->wl_head;
     if (!w)
         return false;
-    wlist_remove(c, l, w);
+    wlist_remove(l, w);
     /* release: pairs with the waiter's acquire load/CAS on w_state; the
-     * waiter re-takes c_lock anyway before it reads the collection. */
+     * waiter re-takes the lock anyway before it reads the collection. */
     if (atomic_exchange_explicit(&w->w_state, W_SIGNALLED, memory_order_release) == W_SLEEPING)
         coll_futex_wake(&w->w_state, 1);
     return true;
 }
 
-static void wlist_signal_all(weft_collection *c, coll_wlist *l)
+static void wlist_signal_all(coll_wlist *l)
 {
-    while (wlist_signal_one(c, l))
+    while (wlist_signal_one(l))
         ;
+}
+
+/* Whether l has waiters: the changer's half of the handshake, after its
+ * seq_cst write of the condition word. seq_cst pairs with wlist_push. */
+static inline bool wlist_nonempty(coll_wlist *l)
+{
+    return atomic_load_explicit(&l->wl_n, memory_order_seq_cst) != 0;
 }
 
 /* ---- time ------------------------------------------------------------ */
@@ -321,7 +448,53 @@ static int coll_waiter_sleep(coll_waiter *w, const struct timespec *abs)
     }
 }
 
-/* ---- storage (all under c_lock) --------------------------------------- */
+/* ---- counts as each side sees them -------------------------------------- */
+
+/*
+ * The add side is locked. Returns the number of items as the adder may
+ * assume (at least the true number: c_head only grows, and c_tail is ours).
+ * The cached c_head is refreshed only when the cached count reaches
+ * min(capacity, slots), or always with fresh. acquire on c_head: pairs with
+ * the taker's store, so its read of a slot we may overwrite happened before;
+ * with fresh, seq_cst: the adder's half of the handshake with c_adders.wl_n
+ * (wait_on re-checks with it after registering) and with c_any_waiters (the
+ * any-variant scans). relaxed on c_tail: only holders of the add side write
+ * it.
+ */
+static size_t add_count(weft_collection *c, bool fresh)
+{
+    size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed);
+    size_t lim = c->c_slots;
+    if (c->c_capacity && c->c_capacity < lim)
+        lim = c->c_capacity;
+    if (fresh)
+        c->c_head_cache = atomic_load_explicit(&c->c_head, memory_order_seq_cst);
+    else if (t - c->c_head_cache >= lim)
+        c->c_head_cache = atomic_load_explicit(&c->c_head, memory_order_acquire);
+    return t - c->c_head_cache;
+}
+
+/*
+ * The take side is locked. Returns the number of items the taker may assume
+ * (at most the true number). FIFO: the cached c_tail is refreshed only when
+ * the cached count is 0, or always with fresh; acquire pairs with the adder's
+ * store of c_tail, which published the slot; with fresh, seq_cst: the
+ * taker's half of the handshake with c_takers.wl_n / c_any_waiters. LIFO and
+ * PRIORITY hold both locks: relaxed is exact there.
+ */
+static size_t take_count(weft_collection *c, bool fresh)
+{
+    size_t h = atomic_load_explicit(&c->c_head, memory_order_relaxed);
+    if (!coll_split(c))
+        return atomic_load_explicit(&c->c_tail, memory_order_relaxed) - h;
+    if (fresh)
+        c->c_tail_cache = atomic_load_explicit(&c->c_tail, memory_order_seq_cst);
+    else if (c->c_tail_cache == h)
+        c->c_tail_cache = atomic_load_explicit(&c->c_tail, memory_order_acquire);
+    return c->c_tail_cache - h;
+}
+
+/* ---- storage ---------------------------------------------------------- */
 
 static bool heap_less(const weft_collection *c, const coll_entry *a, const coll_entry *b)
 {
@@ -329,10 +502,17 @@ static bool heap_less(const weft_collection *c, const coll_entry *a, const coll_
     return r < 0 || (r == 0 && a->e_seq < b->e_seq);
 }
 
-/* Make room for one more item. 0 or ENOMEM (nothing changed). */
-static int store_reserve(weft_collection *c)
+/*
+ * Both locks held: double the storage if it is full. 0 or ENOMEM (nothing
+ * changed). The ring keeps its free-running indices (slot i moves from
+ * i & old mask to i & new mask), so both sides' cached indices stay valid.
+ * relaxed loads: both locks held, nobody else writes the indices now.
+ */
+static int store_grow(weft_collection *c)
 {
-    if (c->c_count < c->c_slots)
+    size_t h = atomic_load_explicit(&c->c_head, memory_order_relaxed);
+    size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed);
+    if (t - h < c->c_slots)
         return 0;
     size_t slots = c->c_slots * 2;
     if (c->c_order == WEFT_ORDER_PRIORITY) {
@@ -340,108 +520,154 @@ static int store_reserve(weft_collection *c)
             slots = c->c_capacity;
         if (slots < c->c_slots || slots > SIZE_MAX / sizeof(coll_entry))
             return ENOMEM;
-        coll_entry *h = weft__malloc(slots * sizeof *h);
-        if (!h)
+        coll_entry *e = weft__malloc(slots * sizeof *e);
+        if (!e)
             return ENOMEM;
-        memcpy(h, c->c_heap, c->c_count * sizeof *h);
+        memcpy(e, c->c_heap, t * sizeof *e);
         weft__free(c->c_heap);
-        c->c_heap = h;
+        c->c_heap = e;
     } else {
         if (slots < c->c_slots || slots > SIZE_MAX / sizeof(void *))
             return ENOMEM;
         void **r = weft__malloc(slots * sizeof *r);
         if (!r)
             return ENOMEM;
-        size_t mask = c->c_slots - 1;
-        for (size_t i = 0; i < c->c_count; i++)
-            r[i] = c->c_ring[(c->c_head + i) & mask];
+        for (size_t i = h; i != t; i++)
+            r[i & (slots - 1)] = c->c_ring[i & (c->c_slots - 1)];
         weft__free(c->c_ring);
         c->c_ring = r;
-        c->c_head = 0;
     }
     c->c_slots = slots;
     return 0;
 }
 
-/* Store item; room was reserved. */
-static void store_push(weft_collection *c, void *item)
+/* The add side is locked and n = add_count(): make room for one more item.
+ * A FIFO adder takes c_take_lock for the copy (lock order add, then take). */
+static int store_reserve(weft_collection *c, size_t n)
 {
-    if (c->c_order == WEFT_ORDER_PRIORITY) {
-        coll_entry e = {item, c->c_seq++};
-        size_t i = c->c_count;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!heap_less(c, &e, &c->c_heap[p]))
-                break;
-            c->c_heap[i] = c->c_heap[p];
-            i = p;
-        }
-        c->c_heap[i] = e;
-    } else {
-        c->c_ring[(c->c_head + c->c_count) & (c->c_slots - 1)] = item;
-    }
-    c->c_count++;
+    if (n < c->c_slots)
+        return 0;
+    if (coll_split(c))
+        coll_lock_acquire(&c->c_take_lock);
+    int r = store_grow(c);
+    if (coll_split(c))
+        coll_lock_release(&c->c_take_lock);
+    return r;
 }
 
-/* Remove and return the next item in take order; c_count > 0. */
-static void *store_pop(weft_collection *c)
+/* Both locks held (PRIORITY): sift item up from heap[t]. */
+static void heap_push(weft_collection *c, void *item, size_t t)
 {
-    void *item;
-    c->c_count--;
-    switch (c->c_order) {
-    case WEFT_ORDER_FIFO:
-        item = c->c_ring[c->c_head];
-        c->c_head = (c->c_head + 1) & (c->c_slots - 1);
-        break;
-    case WEFT_ORDER_LIFO:
-        item = c->c_ring[(c->c_head + c->c_count) & (c->c_slots - 1)];
-        break;
-    default: {
-        /* Sift the last entry down from the root; the taken root is never
-         * compared again. */
-        item = c->c_heap[0].e_item;
-        size_t n = c->c_count;
-        if (n > 0) {
-            coll_entry last = c->c_heap[n];
-            size_t i = 0;
-            for (;;) {
-                size_t l = 2 * i + 1;
-                if (l >= n)
-                    break;
-                size_t m = l;
-                if (l + 1 < n && heap_less(c, &c->c_heap[l + 1], &c->c_heap[l]))
-                    m = l + 1;
-                if (!heap_less(c, &c->c_heap[m], &last))
-                    break;
-                c->c_heap[i] = c->c_heap[m];
-                i = m;
-            }
-            c->c_heap[i] = last;
-        }
-        break;
+    coll_entry e = {item, c->c_seq++};
+    size_t i = t;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!heap_less(c, &e, &c->c_heap[p]))
+            break;
+        c->c_heap[i] = c->c_heap[p];
+        i = p;
     }
+    c->c_heap[i] = e;
+}
+
+/* Both locks held (PRIORITY), n = entries left after the pop: take the root
+ * and sift heap[n] down from it; the taken root is never compared again. */
+static void *heap_pop(weft_collection *c, size_t n)
+{
+    void *item = c->c_heap[0].e_item;
+    if (n > 0) {
+        coll_entry last = c->c_heap[n];
+        size_t i = 0;
+        for (;;) {
+            size_t l = 2 * i + 1;
+            if (l >= n)
+                break;
+            size_t m = l;
+            if (l + 1 < n && heap_less(c, &c->c_heap[l + 1], &c->c_heap[l]))
+                m = l + 1;
+            if (!heap_less(c, &c->c_heap[m], &last))
+                break;
+            c->c_heap[i] = c->c_heap[m];
+            i = m;
+        }
+        c->c_heap[i] = last;
     }
     return item;
 }
 
-/* ---- state changes (under c_lock) -------------------------------------- */
+/* ---- one add, one take (side locked) ------------------------------------ */
 
-/* Publish the snapshots. relaxed: see the c_snap_* comment. */
-static void publish(weft_collection *c)
+/*
+ * The add side is locked, adding is open and n = add_count() is below the
+ * capacity. Stores item: 0 or ENOMEM (nothing changed).
+ */
+static int add_locked(weft_collection *c, void *item, size_t n)
 {
-    atomic_store_explicit(&c->c_snap_count, c->c_count, memory_order_relaxed);
-    atomic_store_explicit(&c->c_snap_state, c->c_state, memory_order_relaxed);
+    int r = store_reserve(c, n);
+    if (r)
+        return r;
+    /* relaxed: only holders of c_add_lock write these two; the c_tail store
+     * below (release) publishes c_added with the item, so the task_done of
+     * whoever takes it sees it counted. */
+    size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed);
+    atomic_store_explicit(&c->c_added,
+                          atomic_load_explicit(&c->c_added, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    if (c->c_order == WEFT_ORDER_PRIORITY)
+        heap_push(c, item, t);
+    else
+        c->c_ring[t & (c->c_slots - 1)] = item;
+    /* seq_cst: release publishes the slot to the taker that reads the new
+     * c_tail (acquire); seq_cst for the handshake with c_takers.wl_n and
+     * c_any_waiters, read after it (add_notify). */
+    atomic_store_explicit(&c->c_tail, t + 1, memory_order_seq_cst);
+    return 0;
 }
 
-/* Whether any-waiters must be woken after a state change of c. relaxed:
- * read under c_lock, which orders it after the raise of a waiter whose
- * scan of c came earlier (file comment). */
-static bool any_waiting(weft_collection *c)
+/*
+ * The take side is locked and take_count() > 0: remove the next item in
+ * take order. The take that empties a collection whose adding is completed
+ * wakes every taker (they report EPIPE).
+ */
+static void *take_locked(weft_collection *c)
 {
-    return atomic_load_explicit(&c->c_any_waiters, memory_order_relaxed) != 0;
+    void *item;
+    /* relaxed: see take_count; the FIFO slot was published by the acquire
+     * load of c_tail there. */
+    size_t h = atomic_load_explicit(&c->c_head, memory_order_relaxed);
+    if (coll_split(c)) {
+        item = c->c_ring[h & (c->c_slots - 1)];
+        /* release: the slot is free for the adder that reads the new c_head
+         * (acquire, add_count). A bounded collection also needs seq_cst:
+         * the handshake with c_adders.wl_n and c_any_waiters (take_notify);
+         * an unbounded one has no adder that waits for room. */
+        if (c->c_capacity)
+            atomic_store_explicit(&c->c_head, h + 1, memory_order_seq_cst);
+        else
+            atomic_store_explicit(&c->c_head, h + 1, memory_order_release);
+        h++;
+    } else {
+        /* Both locks: the stores are plain publications (the lock release
+         * orders them); seq_cst as above for the handshake. */
+        size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed) - 1;
+        if (c->c_order == WEFT_ORDER_LIFO)
+            item = c->c_ring[t & (c->c_slots - 1)];
+        else
+            item = heap_pop(c, t);
+        atomic_store_explicit(&c->c_tail, t, memory_order_seq_cst);
+    }
+    /* ST_ADDING_DONE cannot change while we hold c_take_lock, and once it
+     * is set c_tail is final (relaxed; read only then, so that a FIFO taker
+     * does not pull the adder's line on every take). */
+    if ((state_locked(c) & ST_ADDING_DONE) &&
+        h == atomic_load_explicit(&c->c_tail, memory_order_relaxed))
+        wlist_signal_all(&c->c_takers);
+    return item;
 }
 
-/* Called without any c_lock after a change that any_waiting() flagged. */
+/* ---- notifications across sides (no lock held) ------------------------ */
+
+/* Called without any lock after a change that any-waiters must see. */
 static void any_wake(void)
 {
     /* release: pairs with the acquire load of any_gen in the any-variants;
@@ -450,28 +676,44 @@ static void any_wake(void)
     coll_futex_wake(&any_gen, INT_MAX);
 }
 
-/* After an item was stored. Returns whether any-waiters need a wake-up. */
-static bool after_add(weft_collection *c)
+/* seq_cst: the changer's half of the any-waiter handshake (file comment). */
+static inline bool any_waiting(weft_collection *c)
 {
-    c->c_unfinished++;
-    publish(c);
-    if (c->c_takers.wl_head)
-        wlist_signal_one(c, &c->c_takers);
-    return any_waiting(c);
+    return atomic_load_explicit(&c->c_any_waiters, memory_order_seq_cst) != 0;
 }
 
-/* After k items were taken. Returns whether any-waiters need a wake-up. */
-static bool after_take(weft_collection *c, size_t k)
+/* After an add released its side: wake one taker if any is registered. */
+/* After an add released its side: wake one taker if any is registered. */
+static void add_notify(weft_collection *c)
 {
-    if (c->c_count == 0 && (c->c_state & ST_ADDING_DONE)) {
-        c->c_state |= ST_COMPLETED;
-        wlist_signal_all(c, &c->c_takers);
+    if (wlist_nonempty(&c->c_takers)) {
+        lock_side(c, SIDE_TAKE);
+        wlist_signal_one(&c->c_takers);
+        unlock_side(c, SIDE_TAKE);
     }
-    publish(c);
-    if (c->c_capacity)
-        for (size_t i = 0; i < k && wlist_signal_one(c, &c->c_adders); i++)
-            ;
-    return any_waiting(c);
+    if (any_waiting(c))
+        any_wake();
+}
+
+/* After k items were taken and the take side released: wake one adder per
+ * freed slot (only a bounded collection has adders waiting for room), and
+ * the any-waiters. An unbounded collection's take matters to an any-waiter
+ * only when it completes the collection (ST_ADDING_DONE is set then; the
+ * relaxed read sees it: we read it under c_take_lock just before). */
+static void take_notify(weft_collection *c, size_t k)
+{
+    if (c->c_capacity) {
+        if (wlist_nonempty(&c->c_adders)) {
+            lock_side(c, SIDE_ADD);
+            for (size_t i = 0; i < k && wlist_signal_one(&c->c_adders); i++)
+                ;
+            unlock_side(c, SIDE_ADD);
+        }
+    } else if (!(atomic_load_explicit(&c->c_state, memory_order_relaxed) & ST_ADDING_DONE)) {
+        return;
+    }
+    if (any_waiting(c))
+        any_wake();
 }
 
 /* ---- create / destroy ------------------------------------------------- */
@@ -511,11 +753,18 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
     c->c_capacity = o.capacity;
     c->c_order = o.order;
     c->c_compare = o.order == WEFT_ORDER_PRIORITY ? o.compare : NULL;
-    atomic_init(&c->c_lock.l_word, LOCK_FREE);
-    atomic_init(&c->c_snap_count, 0);
-    atomic_init(&c->c_snap_state, 0);
-    atomic_init(&c->c_nwaiters, 0);
+    atomic_init(&c->c_add_lock.l_word, LOCK_FREE);
+    atomic_init(&c->c_take_lock.l_word, LOCK_FREE);
+    atomic_init(&c->c_join_lock.l_word, LOCK_FREE);
+    atomic_init(&c->c_head, 0);
+    atomic_init(&c->c_tail, 0);
+    atomic_init(&c->c_added, 0);
+    atomic_init(&c->c_takers.wl_n, 0);
+    atomic_init(&c->c_adders.wl_n, 0);
+    atomic_init(&c->c_joiners.wl_n, 0);
     atomic_init(&c->c_any_waiters, 0);
+    atomic_init(&c->c_done, 0);
+    atomic_init(&c->c_state, 0);
     *out = c;
     return 0;
 }
@@ -529,73 +778,109 @@ void weft_collection_destroy(weft_collection *c)
     weft__free(c);
 }
 
-/* ---- single-collection add / take ---------------------------------- */
 
-/* Spin a bounded while until the snapshot says the caller may proceed
- * (or the state changed in a way it must report). A hint only. */
-static void spin_take(const weft_collection *c)
+/* ---- waiting ----------------------------------------------------------- */
+
+/* Items unfinished now: c_added - c_done. Read c_done first: then c_added,
+ * read later, is at least what c_done counts, and the difference does not
+ * wrap. seq_cst on c_done: the joiner's half of the handshake with the
+ * seq_cst CAS in task_done/shutdown; acquire on c_added (a past add). */
+static size_t unfinished(weft_collection *c)
 {
-    for (int i = 0; i < COLL_WAIT_SPIN; i++) {
-        /* relaxed: a hint, re-checked under c_lock. */
-        if (atomic_load_explicit(&c->c_snap_count, memory_order_relaxed) != 0 ||
-            atomic_load_explicit(&c->c_snap_state, memory_order_relaxed) != 0)
-            return;
-        coll_pause();
-    }
+    size_t d = atomic_load_explicit(&c->c_done, memory_order_seq_cst);
+    return atomic_load_explicit(&c->c_added, memory_order_acquire) - d;
 }
 
-static void spin_add(const weft_collection *c)
+/* Whether a waiter of side may stop waiting: the re-check after it pushed
+ * its record (the waiter's half of the handshake, seq_cst reads inside
+ * add_count/take_count/unfinished). The state bits need no re-check: they
+ * change only under both locks and the caller holds one. */
+static bool side_ready(weft_collection *c, int side)
 {
-    for (int i = 0; i < COLL_WAIT_SPIN; i++) {
-        /* relaxed: a hint, re-checked under c_lock. */
-        if (atomic_load_explicit(&c->c_snap_count, memory_order_relaxed) < c->c_capacity ||
-            atomic_load_explicit(&c->c_snap_state, memory_order_relaxed) != 0)
-            return;
-        coll_pause();
+    switch (side) {
+    case SIDE_TAKE:
+        return take_count(c, true) != 0;
+    case SIDE_ADD:
+        return add_count(c, true) < c->c_capacity;
+    default:
+        return unfinished(c) == 0;
     }
 }
 
 /*
- * Register w on l, sleep, and come back holding c_lock with w off the list.
- * Returns ETIMEDOUT when the deadline passed, else 0.
+ * Before it sleeps, a taker (adder) spins up to COLL_WAIT_SPIN rounds on
+ * the other side's index, without any lock, in case the item (the room)
+ * comes within a few microseconds; then it re-checks under the lock. A hint
+ * only: relaxed loads.
  */
-static int wait_on(weft_collection *c, coll_wlist *l, coll_waiter *w, const struct timespec *abs)
+static void spin_side(weft_collection *c, int side)
 {
+    _Atomic size_t *word = side == SIDE_TAKE ? &c->c_tail : &c->c_head;
+    size_t seen = atomic_load_explicit(word, memory_order_relaxed);
+    for (int i = 0; i < COLL_WAIT_SPIN; i++) {
+        coll_pause();
+        if (atomic_load_explicit(word, memory_order_relaxed) != seen ||
+            atomic_load_explicit(&c->c_state, memory_order_relaxed) != 0)
+            return;
+    }
+}
+
+/*
+ * The caller (side locked) cannot proceed. The first time (*spun false), spin
+ * without the lock and return to re-check. Otherwise register w on l,
+ * re-check, sleep, and come back with side locked and w off the list.
+ * Returns ETIMEDOUT when the deadline passed, else 0; the caller re-checks
+ * its condition either way.
+ */
+static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
+                   const struct timespec *abs, bool *spun)
+{
+    if (COLL_WAIT_SPIN > 0 && side != SIDE_JOIN && !*spun) {
+        *spun = true;
+        unlock_side(c, side);
+        spin_side(c, side);
+        lock_side(c, side);
+        return 0;
+    }
     atomic_init(&w->w_state, W_AWAKE);
-    wlist_push(c, l, w);
-    coll_lock_release(&c->c_lock);
+    wlist_push(l, w);
+    if (side_ready(c, side)) {
+        wlist_remove(l, w);
+        return 0;
+    }
+    unlock_side(c, side);
     WEFT__YIELD();
     int r = coll_waiter_sleep(w, abs);
-    coll_lock_acquire(&c->c_lock);
-    /* relaxed: the signaller wrote it under c_lock, which we hold. */
+    lock_side(c, side);
+    /* relaxed: the signaller wrote it under the list's lock, which we hold. */
     if (atomic_load_explicit(&w->w_state, memory_order_relaxed) != W_SIGNALLED)
-        wlist_remove(c, l, w);
+        wlist_remove(l, w);
     return r;
 }
+
+/* ---- single-collection add / take ---------------------------------- */
 
 int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
 {
     if (!c || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     struct timespec abs;
-    bool have_deadline = false, timed_out = false, spun = false, wake_any = false;
+    bool have_deadline = false, timed_out = false, spun = false;
     int r;
-    coll_lock_acquire(&c->c_lock);
+    lock_side(c, SIDE_ADD);
     for (;;) {
-        if (c->c_state & ST_SHUTDOWN) {
+        uint32_t st = state_locked(c);
+        if (st & ST_SHUTDOWN) {
             r = ECANCELED;
             break;
         }
-        if (c->c_state & ST_ADDING_DONE) {
+        if (st & ST_ADDING_DONE) {
             r = EPIPE;
             break;
         }
-        if (!c->c_capacity || c->c_count < c->c_capacity) {
-            r = store_reserve(c);
-            if (r == 0) {
-                store_push(c, item);
-                wake_any = after_add(c);
-            }
+        size_t n = add_count(c, false);
+        if (!c->c_capacity || n < c->c_capacity) {
+            r = add_locked(c, item, n);
             break;
         }
         if (timeout_ns == WEFT_NO_WAIT) {
@@ -606,23 +891,17 @@ int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
             r = ETIMEDOUT;
             break;
         }
-        if (!spun && COLL_WAIT_SPIN > 0) {
-            spun = true;
-            coll_lock_release(&c->c_lock);
-            spin_add(c);
-            coll_lock_acquire(&c->c_lock);
-            continue;
-        }
         if (timeout_ns > 0 && !have_deadline) {
             coll_deadline(timeout_ns, &abs);
             have_deadline = true;
         }
         coll_waiter w;
-        timed_out = wait_on(c, &c->c_adders, &w, have_deadline ? &abs : NULL) == ETIMEDOUT;
+        timed_out = wait_on(c, SIDE_ADD, &c->c_adders, &w, have_deadline ? &abs : NULL,
+                            &spun) == ETIMEDOUT;
     }
-    coll_lock_release(&c->c_lock);
-    if (wake_any)
-        any_wake();
+    unlock_side(c, SIDE_ADD);
+    if (r == 0)
+        add_notify(c);
     return r;
 }
 
@@ -636,21 +915,24 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
     if (!c || !item || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     struct timespec abs;
-    bool have_deadline = false, timed_out = false, spun = false, wake_any = false;
+    bool have_deadline = false, timed_out = false, spun = false;
     int r;
-    coll_lock_acquire(&c->c_lock);
+    lock_side(c, SIDE_TAKE);
     for (;;) {
-        if (c->c_state & ST_SHUTDOWN) {
+        uint32_t st = state_locked(c);
+        if (st & ST_SHUTDOWN) {
             r = ECANCELED;
             break;
         }
-        if (c->c_count > 0) {
-            *item = store_pop(c);
-            wake_any = after_take(c, 1);
+        if (take_count(c, false) > 0) {
+            *item = take_locked(c);
             r = 0;
             break;
         }
-        if (c->c_state & ST_ADDING_DONE) {
+        /* take_count returned 0 right after re-reading c_tail. If adding
+         * is completed (we see the bit under the lock), c_tail was final
+         * before it was set, so the collection is completed. */
+        if (st & ST_ADDING_DONE) {
             r = EPIPE;
             break;
         }
@@ -662,23 +944,17 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
             r = ETIMEDOUT;
             break;
         }
-        if (!spun && COLL_WAIT_SPIN > 0) {
-            spun = true;
-            coll_lock_release(&c->c_lock);
-            spin_take(c);
-            coll_lock_acquire(&c->c_lock);
-            continue;
-        }
         if (timeout_ns > 0 && !have_deadline) {
             coll_deadline(timeout_ns, &abs);
             have_deadline = true;
         }
         coll_waiter w;
-        timed_out = wait_on(c, &c->c_takers, &w, have_deadline ? &abs : NULL) == ETIMEDOUT;
+        timed_out = wait_on(c, SIDE_TAKE, &c->c_takers, &w, have_deadline ? &abs : NULL,
+                            &spun) == ETIMEDOUT;
     }
-    coll_lock_release(&c->c_lock);
-    if (wake_any)
-        any_wake();
+    unlock_side(c, SIDE_TAKE);
+    if (r == 0)
+        take_notify(c, 1);
     return r;
 }
 
@@ -693,43 +969,46 @@ enum { SCAN_NONE, SCAN_DONE, SCAN_ALL_CLOSED };
 
 /* One pass over cs in index order; takes or adds at most once. Returns
  * SCAN_DONE with *r set (0, ECANCELED or ENOMEM) and *index, SCAN_ALL_CLOSED
- * when every member is closed for the operation, else SCAN_NONE. */
+ * when every member is closed for the operation, else SCAN_NONE. The counts
+ * are read fresh (seq_cst): the scan's half of the any-waiter handshake. */
 static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **item,
                     size_t *index, int *r)
 {
     bool all_closed = true;
+    int side = is_take ? SIDE_TAKE : SIDE_ADD;
     for (size_t i = 0; i < n; i++) {
         weft_collection *c = cs[i];
-        bool wake_any = false, done = false;
-        coll_lock_acquire(&c->c_lock);
-        if (c->c_state & ST_SHUTDOWN) {
+        bool done = false;
+        lock_side(c, side);
+        uint32_t st = state_locked(c);
+        if (st & ST_SHUTDOWN) {
             *r = ECANCELED;
             done = true;
         } else if (is_take) {
-            if (c->c_count > 0) {
-                *item = store_pop(c);
-                wake_any = after_take(c, 1);
+            if (take_count(c, true) > 0) {
+                *item = take_locked(c);
                 *r = 0;
                 done = true;
-            } else if (!(c->c_state & ST_ADDING_DONE)) {
+            } else if (!(st & ST_ADDING_DONE)) {
                 all_closed = false;
             }
-        } else if (!(c->c_state & ST_ADDING_DONE)) {
-            if (!c->c_capacity || c->c_count < c->c_capacity) {
-                *r = store_reserve(c);
-                if (*r == 0) {
-                    store_push(c, *item);
-                    wake_any = after_add(c);
-                }
+        } else if (!(st & ST_ADDING_DONE)) {
+            size_t cnt = add_count(c, true);
+            if (!c->c_capacity || cnt < c->c_capacity) {
+                *r = add_locked(c, *item, cnt);
                 done = true;
             } else {
                 all_closed = false;
             }
         }
-        coll_lock_release(&c->c_lock);
-        if (wake_any)
-            any_wake();
+        unlock_side(c, side);
         if (done) {
+            if (*r == 0) {
+                if (is_take)
+                    take_notify(c, 1);
+                else
+                    add_notify(c);
+            }
             if (index)
                 *index = i;
             return SCAN_DONE;
@@ -737,7 +1016,6 @@ static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **i
     }
     return all_closed ? SCAN_ALL_CLOSED : SCAN_NONE;
 }
-
 static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **item,
                   size_t *index, int64_t timeout_ns)
 {
@@ -778,9 +1056,10 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
                 have_deadline = true;
             }
             for (size_t i = 0; i < n; i++)
-                /* relaxed: the scan's c_lock release that follows orders it
-                 * before any later critical section of cs[i] (file comment). */
-                atomic_fetch_add_explicit(&cs[i]->c_any_waiters, 1, memory_order_relaxed);
+                /* seq_cst: the waiter's half of the handshake with the
+                 * changers' seq_cst index stores (file comment); for state bits,
+                 * the scan's unlock that follows orders it. */
+                atomic_fetch_add_explicit(&cs[i]->c_any_waiters, 1, memory_order_seq_cst);
             registered = true;
             continue; /* read any_gen, then rescan */
         }
@@ -820,15 +1099,25 @@ size_t weft_collection_drain(weft_collection *c, void **out, size_t max)
 {
     if (!c || !out || max == 0)
         return 0;
-    coll_lock_acquire(&c->c_lock);
+    lock_side(c, SIDE_TAKE);
     size_t k = 0;
-    while (k < max && c->c_count > 0)
-        out[k++] = store_pop(c);
-    bool wake_any = k > 0 && after_take(c, k);
-    coll_lock_release(&c->c_lock);
-    if (wake_any)
-        any_wake();
+    while (k < max && take_count(c, false) > 0)
+        out[k++] = take_locked(c);
+    unlock_side(c, SIDE_TAKE);
+    if (k > 0)
+        take_notify(c, k);
     return k;
+}
+
+/* Joiners wait for unfinished() == 0: after a change that may have made it
+ * so (its seq_cst CAS of c_done), wake them all if any is registered. */
+static void wake_joiners(weft_collection *c)
+{
+    if (wlist_nonempty(&c->c_joiners)) {
+        coll_lock_acquire(&c->c_join_lock);
+        wlist_signal_all(&c->c_joiners);
+        coll_lock_release(&c->c_join_lock);
+    }
 }
 
 void weft_collection_complete_adding(weft_collection *c)
@@ -836,18 +1125,21 @@ void weft_collection_complete_adding(weft_collection *c)
     if (!c)
         return;
     bool wake_any = false;
-    coll_lock_acquire(&c->c_lock);
-    if (!(c->c_state & ST_ADDING_DONE)) {
-        c->c_state |= ST_ADDING_DONE;
-        wlist_signal_all(c, &c->c_adders);
-        if (c->c_count == 0) {
-            c->c_state |= ST_COMPLETED;
-            wlist_signal_all(c, &c->c_takers);
-        }
-        publish(c);
+    lock_both(c);
+    uint32_t st = state_locked(c);
+    if (!(st & ST_ADDING_DONE)) {
+        /* release: every add so far (made under c_add_lock, which we hold)
+         * happens before a lock-free reader that sees the bit with acquire
+         * (is_completed); lock holders see it through the locks. */
+        atomic_store_explicit(&c->c_state, st | ST_ADDING_DONE, memory_order_release);
+        wlist_signal_all(&c->c_adders);
+        /* relaxed: both locks held, the indices are final now. */
+        if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
+            atomic_load_explicit(&c->c_head, memory_order_relaxed))
+            wlist_signal_all(&c->c_takers);
         wake_any = any_waiting(c);
     }
-    coll_lock_release(&c->c_lock);
+    unlock_both(c);
     if (wake_any)
         any_wake();
 }
@@ -856,24 +1148,35 @@ void weft_collection_shutdown(weft_collection *c)
 {
     if (!c)
         return;
-    bool wake_any = false;
-    coll_lock_acquire(&c->c_lock);
-    if (!(c->c_state & ST_SHUTDOWN)) {
-        c->c_state |= ST_ADDING_DONE | ST_SHUTDOWN;
-        if (c->c_count == 0)
-            c->c_state |= ST_COMPLETED;
-        /* Every item inside was added (unfinished++) and not taken, so
-         * c_unfinished >= c_count. */
-        WEFT__ASSERT(c->c_unfinished >= c->c_count);
-        c->c_unfinished -= c->c_count;
-        wlist_signal_all(c, &c->c_adders);
-        wlist_signal_all(c, &c->c_takers);
-        if (c->c_unfinished == 0)
-            wlist_signal_all(c, &c->c_joiners);
-        publish(c);
+    bool wake_any = false, zero = false;
+    lock_both(c);
+    uint32_t st = state_locked(c);
+    if (!(st & ST_SHUTDOWN)) {
+        /* release: as in complete_adding. */
+        atomic_store_explicit(&c->c_state, st | ST_ADDING_DONE | ST_SHUTDOWN,
+                              memory_order_release);
+        /* Drop the items inside from the unfinished count. Each was added
+         * and not taken, so unfinished >= inside unless task_done was
+         * called for items never taken; then it stops at 0. relaxed loads:
+         * both locks held, so the indices and c_added are stable. seq_cst
+         * CAS: the changer's half of the handshake with c_joiners. */
+        size_t inside = atomic_load_explicit(&c->c_tail, memory_order_relaxed) -
+                        atomic_load_explicit(&c->c_head, memory_order_relaxed);
+        size_t a = atomic_load_explicit(&c->c_added, memory_order_relaxed);
+        size_t d = atomic_load_explicit(&c->c_done, memory_order_relaxed);
+        size_t nd;
+        do {
+            nd = a - d < inside ? a : d + inside;
+        } while (!atomic_compare_exchange_weak_explicit(&c->c_done, &d, nd, memory_order_seq_cst,
+                                                        memory_order_relaxed));
+        zero = nd == a;
+        wlist_signal_all(&c->c_adders);
+        wlist_signal_all(&c->c_takers);
         wake_any = any_waiting(c);
     }
-    coll_lock_release(&c->c_lock);
+    unlock_both(c);
+    if (zero)
+        wake_joiners(c);
     if (wake_any)
         any_wake();
 }
@@ -884,15 +1187,24 @@ int weft_collection_task_done(weft_collection *c)
 {
     if (!c)
         return EINVAL;
-    int r = 0;
-    coll_lock_acquire(&c->c_lock);
-    if (c->c_unfinished == 0) {
-        r = EINVAL;
-    } else if (--c->c_unfinished == 0) {
-        wlist_signal_all(c, &c->c_joiners);
-    }
-    coll_lock_release(&c->c_lock);
-    return r;
+    size_t d = atomic_load_explicit(&c->c_done, memory_order_relaxed);
+    size_t a;
+    do {
+        /* acquire: the add of the item being finished happened before
+         * (the caller took it), so a counts it. */
+        a = atomic_load_explicit(&c->c_added, memory_order_acquire);
+        if (a == d)
+            return EINVAL;
+        /* seq_cst: the changer's half of the handshake with c_joiners
+         * (wake_joiners reads its wl_n after); relaxed on failure: the loop
+         * re-reads. */
+    } while (!atomic_compare_exchange_weak_explicit(&c->c_done, &d, d + 1, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+    /* Unfinished reached 0 if no add came after our read of c_added; if
+     * one did, the wake-up is spurious (joiners re-check). */
+    if (d + 1 == a)
+        wake_joiners(c);
+    return 0;
 }
 
 int weft_collection_try_join(weft_collection *c, int64_t timeout_ns)
@@ -900,11 +1212,11 @@ int weft_collection_try_join(weft_collection *c, int64_t timeout_ns)
     if (!c || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     struct timespec abs;
-    bool have_deadline = false, timed_out = false;
+    bool have_deadline = false, timed_out = false, spun = false;
     int r;
-    coll_lock_acquire(&c->c_lock);
+    lock_side(c, SIDE_JOIN);
     for (;;) {
-        if (c->c_unfinished == 0) {
+        if (unfinished(c) == 0) {
             r = 0;
             break;
         }
@@ -921,9 +1233,10 @@ int weft_collection_try_join(weft_collection *c, int64_t timeout_ns)
             have_deadline = true;
         }
         coll_waiter w;
-        timed_out = wait_on(c, &c->c_joiners, &w, have_deadline ? &abs : NULL) == ETIMEDOUT;
+        timed_out = wait_on(c, SIDE_JOIN, &c->c_joiners, &w, have_deadline ? &abs : NULL,
+                            &spun) == ETIMEDOUT;
     }
-    coll_lock_release(&c->c_lock);
+    unlock_side(c, SIDE_JOIN);
     return r;
 }
 
@@ -934,10 +1247,18 @@ int weft_collection_join(weft_collection *c)
 
 /* ---- snapshots -------------------------------------------------------- */
 
+/* Items inside now. acquire on c_head: the taker that stored it had seen
+ * c_tail beyond it, so c_tail, read next, is not below it (FIFO; LIFO and
+ * PRIORITY never move c_head). */
+static size_t snap_count(const weft_collection *c)
+{
+    size_t h = atomic_load_explicit(&c->c_head, memory_order_acquire);
+    return atomic_load_explicit(&c->c_tail, memory_order_relaxed) - h;
+}
+
 size_t weft_collection_count(const weft_collection *c)
 {
-    /* relaxed: a snapshot (see c_snap_*). */
-    return c ? atomic_load_explicit(&c->c_snap_count, memory_order_relaxed) : 0;
+    return c ? snap_count(c) : 0;
 }
 
 size_t weft_collection_capacity(const weft_collection *c)
@@ -947,14 +1268,17 @@ size_t weft_collection_capacity(const weft_collection *c)
 
 bool weft_collection_is_adding_completed(const weft_collection *c)
 {
-    /* relaxed: a snapshot (see c_snap_*). */
-    return c && (atomic_load_explicit(&c->c_snap_state, memory_order_relaxed) & ST_ADDING_DONE);
+    /* relaxed: a snapshot. */
+    return c && (atomic_load_explicit(&c->c_state, memory_order_relaxed) & ST_ADDING_DONE);
 }
 
 bool weft_collection_is_completed(const weft_collection *c)
 {
-    /* relaxed: a snapshot (see c_snap_*). */
-    return c && (atomic_load_explicit(&c->c_snap_state, memory_order_relaxed) & ST_COMPLETED);
+    /* acquire: pairs with the release store of ST_ADDING_DONE, so c_tail
+     * read next is final; a count of 0 then means completed for good. */
+    return c &&
+           (atomic_load_explicit(&c->c_state, memory_order_acquire) & ST_ADDING_DONE) &&
+           snap_count(c) == 0;
 }
 
 size_t weft__collection_waiters(const weft_collection *c)
@@ -962,6 +1286,8 @@ size_t weft__collection_waiters(const weft_collection *c)
     if (!c)
         return 0;
     /* relaxed: snapshots for the test hook. */
-    return atomic_load_explicit(&c->c_nwaiters, memory_order_relaxed) +
+    return atomic_load_explicit(&c->c_takers.wl_n, memory_order_relaxed) +
+           atomic_load_explicit(&c->c_adders.wl_n, memory_order_relaxed) +
+           atomic_load_explicit(&c->c_joiners.wl_n, memory_order_relaxed) +
            atomic_load_explicit(&c->c_any_waiters, memory_order_relaxed);
 }
