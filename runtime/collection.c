@@ -132,6 +132,17 @@
 /* Initial storage (slots); grows by doubling. */
 #define COLL_INITIAL_SLOTS 64
 
+/* The uncontended add and take paths are a few dozen instructions; keep
+ * them free of calls (callgrind: bench_queue --st). Slow paths stay out of
+ * line (COLL_NOINLINE). */
+#if defined(__GNUC__)
+#define COLL_INLINE static inline __attribute__((always_inline))
+#define COLL_NOINLINE static __attribute__((noinline))
+#else
+#define COLL_INLINE static inline
+#define COLL_NOINLINE static
+#endif
+
 static inline void coll_pause(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -167,14 +178,9 @@ typedef struct {
     _Atomic uint32_t l_word; /* LOCK_FREE, LOCK_HELD, LOCK_CONTENDED */
 } coll_lock;
 
-static void coll_lock_acquire(coll_lock *l)
+COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
 {
-    uint32_t expect = LOCK_FREE;
-    /* acquire: pairs with the release exchange in coll_lock_release, so
-     * the previous holder's writes to the guarded fields are visible. */
-    if (atomic_compare_exchange_strong_explicit(&l->l_word, &expect, LOCK_HELD,
-                                                memory_order_acquire, memory_order_relaxed))
-        return;
+    uint32_t expect;
     for (int i = 0; i < COLL_LOCK_SPIN; i++) {
         coll_pause();
         expect = LOCK_FREE;
@@ -192,7 +198,17 @@ static void coll_lock_acquire(coll_lock *l)
         coll_futex_wait(&l->l_word, LOCK_CONTENDED, NULL);
 }
 
-static void coll_lock_release(coll_lock *l)
+COLL_INLINE void coll_lock_acquire(coll_lock *l)
+{
+    uint32_t expect = LOCK_FREE;
+    /* acquire: pairs with the release exchange in coll_lock_release, so
+     * the previous holder's writes to the guarded fields are visible. */
+    if (!atomic_compare_exchange_strong_explicit(&l->l_word, &expect, LOCK_HELD,
+                                                 memory_order_acquire, memory_order_relaxed))
+        coll_lock_acquire_slow(l);
+}
+
+COLL_INLINE void coll_lock_release(coll_lock *l)
 {
     /* release: publishes the critical section to the next acquirer. */
     if (atomic_exchange_explicit(&l->l_word, LOCK_FREE, memory_order_release) ==
@@ -298,12 +314,12 @@ static _Atomic uint32_t any_gen;
 enum { SIDE_ADD, SIDE_TAKE, SIDE_JOIN };
 
 /* Only FIFO has independent ends; LIFO and PRIORITY use both locks. */
-static inline bool coll_split(const weft_collection *c)
+COLL_INLINE bool coll_split(const weft_collection *c)
 {
     return c->c_order == WEFT_ORDER_FIFO;
 }
 
-static void lock_side(weft_collection *c, int side)
+COLL_INLINE void lock_side(weft_collection *c, int side)
 {
     if (side == SIDE_JOIN) {
         coll_lock_acquire(&c->c_join_lock);
@@ -315,7 +331,7 @@ static void lock_side(weft_collection *c, int side)
         coll_lock_acquire(&c->c_take_lock);
 }
 
-static void unlock_side(weft_collection *c, int side)
+COLL_INLINE void unlock_side(weft_collection *c, int side)
 {
     if (side == SIDE_JOIN) {
         coll_lock_release(&c->c_join_lock);
@@ -341,7 +357,7 @@ static void unlock_both(weft_collection *c)
 
 /* c_state under either lock. relaxed: it changes only with both locks
  * held, and the caller holds one of them. */
-static inline uint32_t state_locked(const weft_collection *c)
+COLL_INLINE uint32_t state_locked(const weft_collection *c)
 {
     return atomic_load_explicit(&c->c_state, memory_order_relaxed);
 }
@@ -379,7 +395,7 @@ static void wlist_remove(coll_wlist *l, coll_waiter *w)
 
 /* Pop the oldest waiter of l and signal it. Under l's lock, so that the
  * record is alive (its owner must take the lock before it leaves). */
-static bool wlist_signal_one(coll_wlist *l)
+COLL_NOINLINE bool wlist_signal_one(coll_wlist *l)
 {
     coll_waiter *w = l->wl_head;
     if (!w)
@@ -392,7 +408,7 @@ static bool wlist_signal_one(coll_wlist *l)
     return true;
 }
 
-static void wlist_signal_all(coll_wlist *l)
+COLL_NOINLINE void wlist_signal_all(coll_wlist *l)
 {
     while (wlist_signal_one(l))
         ;
@@ -400,7 +416,7 @@ static void wlist_signal_all(coll_wlist *l)
 
 /* Whether l has waiters: the changer's half of the handshake, after its
  * seq_cst write of the condition word. seq_cst pairs with wlist_push. */
-static inline bool wlist_nonempty(coll_wlist *l)
+COLL_INLINE bool wlist_nonempty(coll_wlist *l)
 {
     return atomic_load_explicit(&l->wl_n, memory_order_seq_cst) != 0;
 }
@@ -461,7 +477,7 @@ static int coll_waiter_sleep(coll_waiter *w, const struct timespec *abs)
  * any-variant scans). relaxed on c_tail: only holders of the add side write
  * it.
  */
-static size_t add_count(weft_collection *c, bool fresh)
+COLL_INLINE size_t add_count(weft_collection *c, bool fresh)
 {
     size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed);
     size_t lim = c->c_slots;
@@ -482,7 +498,7 @@ static size_t add_count(weft_collection *c, bool fresh)
  * taker's half of the handshake with c_takers.wl_n / c_any_waiters. LIFO and
  * PRIORITY hold both locks: relaxed is exact there.
  */
-static size_t take_count(weft_collection *c, bool fresh)
+COLL_INLINE size_t take_count(weft_collection *c, bool fresh)
 {
     size_t h = atomic_load_explicit(&c->c_head, memory_order_relaxed);
     if (!coll_split(c))
@@ -508,7 +524,7 @@ static bool heap_less(const weft_collection *c, const coll_entry *a, const coll_
  * i & old mask to i & new mask), so both sides' cached indices stay valid.
  * relaxed loads: both locks held, nobody else writes the indices now.
  */
-static int store_grow(weft_collection *c)
+COLL_NOINLINE int store_grow(weft_collection *c)
 {
     size_t h = atomic_load_explicit(&c->c_head, memory_order_relaxed);
     size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed);
@@ -556,7 +572,7 @@ static int store_reserve(weft_collection *c, size_t n)
 }
 
 /* Both locks held (PRIORITY): sift item up from heap[t]. */
-static void heap_push(weft_collection *c, void *item, size_t t)
+COLL_NOINLINE void heap_push(weft_collection *c, void *item, size_t t)
 {
     coll_entry e = {item, c->c_seq++};
     size_t i = t;
@@ -572,7 +588,7 @@ static void heap_push(weft_collection *c, void *item, size_t t)
 
 /* Both locks held (PRIORITY), n = entries left after the pop: take the root
  * and sift heap[n] down from it; the taken root is never compared again. */
-static void *heap_pop(weft_collection *c, size_t n)
+COLL_NOINLINE void *heap_pop(weft_collection *c, size_t n)
 {
     void *item = c->c_heap[0].e_item;
     if (n > 0) {
@@ -601,7 +617,7 @@ static void *heap_pop(weft_collection *c, size_t n)
  * The add side is locked, adding is open and n = add_count() is below the
  * capacity. Stores item: 0 or ENOMEM (nothing changed).
  */
-static int add_locked(weft_collection *c, void *item, size_t n)
+COLL_INLINE int add_locked(weft_collection *c, void *item, size_t n)
 {
     int r = store_reserve(c, n);
     if (r)
@@ -629,7 +645,7 @@ static int add_locked(weft_collection *c, void *item, size_t n)
  * take order. The take that empties a collection whose adding is completed
  * wakes every taker (they report EPIPE).
  */
-static void *take_locked(weft_collection *c)
+COLL_INLINE void *take_locked(weft_collection *c)
 {
     void *item;
     /* relaxed: see take_count; the FIFO slot was published by the acquire
@@ -668,7 +684,7 @@ static void *take_locked(weft_collection *c)
 /* ---- notifications across sides (no lock held) ------------------------ */
 
 /* Called without any lock after a change that any-waiters must see. */
-static void any_wake(void)
+COLL_NOINLINE void any_wake(void)
 {
     /* release: pairs with the acquire load of any_gen in the any-variants;
      * the RMW makes every later futex compare fail for older readers. */
@@ -677,14 +693,14 @@ static void any_wake(void)
 }
 
 /* seq_cst: the changer's half of the any-waiter handshake (file comment). */
-static inline bool any_waiting(weft_collection *c)
+COLL_INLINE bool any_waiting(weft_collection *c)
 {
     return atomic_load_explicit(&c->c_any_waiters, memory_order_seq_cst) != 0;
 }
 
 /* After an add released its side: wake one taker if any is registered. */
 /* After an add released its side: wake one taker if any is registered. */
-static void add_notify(weft_collection *c)
+COLL_INLINE void add_notify(weft_collection *c)
 {
     if (wlist_nonempty(&c->c_takers)) {
         lock_side(c, SIDE_TAKE);
@@ -700,7 +716,7 @@ static void add_notify(weft_collection *c)
  * the any-waiters. An unbounded collection's take matters to an any-waiter
  * only when it completes the collection (ST_ADDING_DONE is set then; the
  * relaxed read sees it: we read it under c_take_lock just before). */
-static void take_notify(weft_collection *c, size_t k)
+COLL_INLINE void take_notify(weft_collection *c, size_t k)
 {
     if (c->c_capacity) {
         if (wlist_nonempty(&c->c_adders)) {
