@@ -154,6 +154,10 @@ typedef struct {
     pthread_cond_t wd_cv; /* CLOCK_MONOTONIC */
     bool wd_stop;         /* wd_mu */
     pthread_t wd_thread;
+    /* Optional: called on a stall, after the slots are printed, to print
+     * more (e.g. per-worker pool statistics). Immutable once started. */
+    void (*wd_dump)(void *arg, FILE *f);
+    void *wd_dump_arg;
 } stress_watchdog;
 
 static inline void stress_progress(stress_slot *s, const char *where)
@@ -217,6 +221,8 @@ static void *stress_watchdog_main(void *arg)
                     "(WEFT_SEED=%" PRIu64 "); threads:\n",
                     w->wd_test, w->wd_stall_s, stress_seed());
             stress_watchdog_dump(w, stderr);
+            if (w->wd_dump)
+                w->wd_dump(w->wd_dump_arg, stderr);
             fflush(stderr);
             abort();
         }
