@@ -859,6 +859,7 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
         return 0;
     }
     atomic_init(&w->w_state, W_AWAKE);
+    WEFT__YIELD(); /* the change that the handshake must not miss comes here */
     wlist_push(l, w);
     if (side_ready(c, side)) {
         wlist_remove(l, w);

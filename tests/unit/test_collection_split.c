@@ -1,0 +1,422 @@
+/*
+ * tests/unit/test_collection_split.c - the race windows of the split-lock
+ * collection (runtime/collection.c: adders hold c_add_lock, takers
+ * c_take_lock, each side caches the other's ring index and the cross-side
+ * wake-ups are a seq_cst handshake on per-list waiter counts).
+ *
+ * A lost wake-up shows up as a hang (the TCase timeout fails the test), a
+ * lost or duplicated item as a failed count or order check. Threads are
+ * ordered with barriers and the waiter hook, never with sleeps.
+ */
+#define _GNU_SOURCE /* pthread barriers, sched_yield under -std=c11 */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <weft/collection.h>
+
+#include "coll_util.h"
+
+#ifdef WEFT_TSAN
+enum { N_ITEMS = 20000, N_PINGS = 2000, N_ROUNDS = 20 };
+#else
+enum { N_ITEMS = 200000, N_PINGS = 20000, N_ROUNDS = 100 };
+#endif
+
+static weft_collection *make(size_t capacity)
+{
+    weft_collection_options o = {capacity, WEFT_ORDER_FIFO, NULL};
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
+    return c;
+}
+
+/* ---- one producer, one consumer, strict order ------------------------ */
+
+typedef struct {
+    weft_collection *s_c;
+    pthread_barrier_t *s_start;
+    size_t s_n;
+    bool s_task_done; /* consumer: call task_done per item */
+    bool s_ok;        /* consumer: every item came, in order */
+    size_t s_got;
+} spsc_arg;
+
+static void *spsc_producer(void *arg)
+{
+    spsc_arg *a = arg;
+    pthread_barrier_wait(a->s_start);
+    for (size_t i = 1; i <= a->s_n; i++)
+        if (weft_collection_add(a->s_c, COLL_ITEM(i)) != 0)
+            abort();
+    weft_collection_complete_adding(a->s_c);
+    return NULL;
+}
+
+static void *spsc_consumer(void *arg)
+{
+    spsc_arg *a = arg;
+    void *it;
+    a->s_ok = true;
+    pthread_barrier_wait(a->s_start);
+    while (weft_collection_take(a->s_c, &it) == 0) {
+        if (COLL_VAL(it) != ++a->s_got)
+            a->s_ok = false;
+        if (a->s_task_done && weft_collection_task_done(a->s_c) != 0)
+            a->s_ok = false;
+    }
+    return NULL;
+}
+
+static void spsc_run(size_t capacity, size_t n, bool task_done)
+{
+    weft_collection *c = make(capacity);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    spsc_arg a = {c, &start, n, task_done, false, 0};
+    pthread_t p, q;
+    ck_assert_int_eq(pthread_create(&q, NULL, spsc_consumer, &a), 0);
+    ck_assert_int_eq(pthread_create(&p, NULL, spsc_producer, &a), 0);
+    pthread_join(p, NULL);
+    pthread_join(q, NULL);
+    ck_assert(a.s_ok);
+    ck_assert_uint_eq(a.s_got, n);
+    ck_assert(weft_collection_is_completed(c));
+    ck_assert_uint_eq(weft_collection_count(c), 0);
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), task_done ? 0 : EAGAIN);
+    pthread_barrier_destroy(&start);
+    weft_collection_destroy(c);
+}
+
+/* The ring doubles (64 -> 2^k slots) while the consumer is taking: the
+ * adder takes c_take_lock for the copy and the indices stay free-running,
+ * so the consumer's cached c_tail stays valid. Strict FIFO order checks
+ * that no slot was read before it was written or after it was reused. */
+START_TEST(growth_while_taking)
+{
+    spsc_run(0, N_ITEMS, false);
+    spsc_run(1000, N_ITEMS, false); /* bounded, not a power of two: grows to 1024 */
+}
+END_TEST
+
+/* Capacity 1: every add after the first finds the collection full unless
+ * the consumer just took, and every take finds it empty unless the adder
+ * just added, so both handshakes (c_adders.wl_n against c_head, c_takers.wl_n
+ * against c_tail) run on almost every item. A lost wake-up hangs. */
+START_TEST(handshake_ping_pong)
+{
+    spsc_run(1, N_PINGS, true);
+    spsc_run(2, N_PINGS, true);
+    spsc_run(0, N_PINGS, true);
+}
+END_TEST
+
+/* ---- join against task_done, unfinished = added - done -------------- */
+
+typedef struct {
+    weft_collection *j_c;
+    pthread_barrier_t *j_step;
+    int j_rounds;
+} join_arg;
+
+static void *join_worker(void *arg)
+{
+    join_arg *a = arg;
+    void *it;
+    for (int r = 0; r < a->j_rounds; r++) {
+        pthread_barrier_wait(a->j_step);
+        if (weft_collection_take(a->j_c, &it) != 0 || weft_collection_task_done(a->j_c) != 0)
+            abort();
+    }
+    return NULL;
+}
+
+/* Each round: add one item, let the worker take and finish it while this
+ * thread joins. The joiner registers on c_joiners and re-reads c_done; the
+ * worker's task_done CASes c_done and then reads c_joiners.wl_n: whichever
+ * comes second sees the other, so join returns (or the test hangs). */
+START_TEST(join_races_task_done)
+{
+    weft_collection *c = make(0);
+    pthread_barrier_t step;
+    pthread_barrier_init(&step, NULL, 2);
+    join_arg a = {c, &step, N_ROUNDS * 10};
+    pthread_t w;
+    ck_assert_int_eq(pthread_create(&w, NULL, join_worker, &a), 0);
+    for (int r = 0; r < a.j_rounds; r++) {
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(r)), 0);
+        pthread_barrier_wait(&step);
+        ck_assert_int_eq(weft_collection_join(c), 0);
+    }
+    pthread_join(w, NULL);
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL); /* nothing unfinished */
+    pthread_barrier_destroy(&step);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- shutdown and complete_adding against running adders and takers -- */
+
+/* Per adder, so that an unbounded run stays small; the close usually
+ * comes first. */
+enum { HAMMER_MAX_ADDS = 5000 };
+
+typedef struct {
+    weft_collection *h_c;
+    pthread_barrier_t *h_start;
+    uintptr_t h_base;
+    size_t h_ok;    /* adder: adds that returned 0; taker: items taken */
+    int h_last;     /* the error that ended the loop */
+    uint64_t h_sum; /* taker: sum of the items */
+    atomic_size_t *h_progress; /* takes so far, by all takers */
+} hammer_arg;
+
+static void *hammer_adder(void *arg)
+{
+    hammer_arg *a = arg;
+    pthread_barrier_wait(a->h_start);
+    for (uintptr_t i = 1; i <= HAMMER_MAX_ADDS; i++) {
+        int r = weft_collection_add(a->h_c, COLL_ITEM(a->h_base + i));
+        if (r != 0) {
+            a->h_last = r;
+            return NULL;
+        }
+        a->h_ok++;
+        a->h_sum += a->h_base + i;
+    }
+    a->h_last = 0; /* finished before the close */
+    return NULL;
+}
+
+static void *hammer_taker(void *arg)
+{
+    hammer_arg *a = arg;
+    void *it;
+    pthread_barrier_wait(a->h_start);
+    for (;;) {
+        int r = weft_collection_take(a->h_c, &it);
+        if (r != 0) {
+            a->h_last = r;
+            return NULL;
+        }
+        a->h_ok++;
+        a->h_sum += COLL_VAL(it);
+        /* relaxed: a progress hint for the main thread. */
+        atomic_fetch_add_explicit(a->h_progress, 1, memory_order_relaxed);
+    }
+}
+
+/* Two adders and two takers run flat out on a small bounded (or unbounded)
+ * collection; the main thread shuts it down (or completes adding) once
+ * some items went through. Shutdown takes both locks: afterwards every
+ * adder and taker reports ECANCELED (complete_adding: adders EPIPE, takers
+ * EPIPE once empty), and what was added is exactly what was taken plus
+ * what drain returns; join returns at once after shutdown (the items
+ * inside were dropped from the unfinished count, the taken ones are
+ * marked done here). */
+static void hammer_run(size_t capacity, bool shutdown, int round)
+{
+    enum { A = 2, T = 2 };
+    weft_collection *c = make(capacity);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, A + T + 1);
+    hammer_arg h[A + T];
+    pthread_t th[A + T];
+    atomic_size_t progress;
+    atomic_init(&progress, 0);
+    for (int i = 0; i < A + T; i++) {
+        h[i] = (hammer_arg){c, &start, (uintptr_t)(i + 1) << 40, 0, 0, 0, &progress};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, i < A ? hammer_adder : hammer_taker, &h[i]),
+                         0);
+    }
+    pthread_barrier_wait(&start);
+    /* Let some items through, then close while all four are running. */
+    while (atomic_load_explicit(&progress, memory_order_relaxed) < (size_t)(50 * (round % 7 + 1)))
+        sched_yield();
+    if (shutdown)
+        weft_collection_shutdown(c);
+    else
+        weft_collection_complete_adding(c);
+    size_t taken = 0, added = 0;
+    uint64_t sum_added = 0, sum_taken = 0;
+    for (int i = 0; i < A + T; i++) {
+        pthread_join(th[i], NULL);
+        if (i < A) {
+            if (h[i].h_last != 0)
+                ck_assert_int_eq(h[i].h_last, shutdown ? ECANCELED : EPIPE);
+            added += h[i].h_ok;
+            sum_added += h[i].h_sum;
+        } else {
+            ck_assert_int_eq(h[i].h_last, shutdown ? ECANCELED : EPIPE);
+            taken += h[i].h_ok;
+            sum_taken += h[i].h_sum;
+        }
+    }
+    void *buf[64];
+    size_t k, drained = 0;
+    while ((k = weft_collection_drain(c, buf, 64)) > 0) {
+        for (size_t i = 0; i < k; i++)
+            sum_taken += COLL_VAL(buf[i]);
+        drained += k;
+    }
+    if (!shutdown)
+        ck_assert_uint_eq(drained, 0); /* takers stop only when completed */
+    ck_assert_uint_eq(taken + drained, added);
+    ck_assert(sum_taken == sum_added);
+    ck_assert(weft_collection_is_completed(c));
+    /* Unfinished now: the items taken by a take form (shutdown dropped the
+     * ones it found inside; drain after shutdown needs no task_done). */
+    for (size_t i = 0; i < taken; i++) {
+        ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), EAGAIN);
+        ck_assert_int_eq(weft_collection_task_done(c), 0);
+    }
+    ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_task_done(c), EINVAL);
+    pthread_barrier_destroy(&start);
+    weft_collection_destroy(c);
+}
+
+START_TEST(shutdown_races_both_sides)
+{
+    for (int r = 0; r < N_ROUNDS / 5; r++) {
+        hammer_run(4, true, r);
+        hammer_run(0, true, r);
+    }
+}
+END_TEST
+
+/* complete_adding takes c_add_lock then c_take_lock while adders hold the
+ * first (and, when growing, both) and takers the second. */
+START_TEST(complete_adding_races_both_sides)
+{
+    for (int r = 0; r < N_ROUNDS / 5; r++) {
+        hammer_run(4, false, r);
+        hammer_run(0, false, r);
+    }
+}
+END_TEST
+
+/* ---- take_from_any against adds on the split locks ------------------- */
+
+typedef struct {
+    weft_collection *const *y_cs;
+    size_t y_n;
+    pthread_barrier_t *y_start;
+    size_t y_items;
+    bool y_ok;
+    size_t y_got;
+} any_arg;
+
+static void *any_producer(void *arg)
+{
+    any_arg *a = arg;
+    pthread_barrier_wait(a->y_start);
+    for (size_t i = 1; i <= a->y_items; i++)
+        if (weft_collection_add(a->y_cs[i % a->y_n], COLL_ITEM(i)) != 0)
+            abort();
+    for (size_t i = 0; i < a->y_n; i++)
+        weft_collection_complete_adding(a->y_cs[i]);
+    return NULL;
+}
+
+/* The consumer mostly finds every member empty and sleeps on the
+ * generation word; each add (on c_add_lock only) must see its raised
+ * c_any_waiters or the consumer's scan must see the add. Items come back
+ * in order per member. */
+static void *any_consumer(void *arg)
+{
+    any_arg *a = arg;
+    size_t last[4] = {0};
+    void *it;
+    size_t idx;
+    a->y_ok = true;
+    pthread_barrier_wait(a->y_start);
+    for (;;) {
+        int r = weft_collection_take_from_any(a->y_cs, a->y_n, &it, &idx, WEFT_FOREVER);
+        if (r == EPIPE)
+            break;
+        if (r != 0 || idx >= a->y_n || COLL_VAL(it) % a->y_n != idx || COLL_VAL(it) <= last[idx]) {
+            a->y_ok = false;
+            break;
+        }
+        last[idx] = COLL_VAL(it);
+        a->y_got++;
+    }
+    return NULL;
+}
+
+START_TEST(take_from_any_races_adds)
+{
+    weft_collection *cs[3] = {make(0), make(2), make(0)};
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    any_arg a = {cs, 3, &start, N_PINGS, false, 0};
+    pthread_t p, q;
+    ck_assert_int_eq(pthread_create(&q, NULL, any_consumer, &a), 0);
+    ck_assert_int_eq(pthread_create(&p, NULL, any_producer, &a), 0);
+    pthread_join(p, NULL);
+    pthread_join(q, NULL);
+    ck_assert(a.y_ok);
+    ck_assert_uint_eq(a.y_got, N_PINGS);
+    for (int i = 0; i < 3; i++)
+        weft_collection_destroy(cs[i]);
+    pthread_barrier_destroy(&start);
+}
+END_TEST
+
+/* add_to_any blocked on full bounded members is woken by a take, which
+ * holds only c_take_lock and reads c_any_waiters after its seq_cst store
+ * of c_head. */
+START_TEST(add_to_any_races_takes)
+{
+    weft_collection *cs[2] = {make(1), make(1)};
+    void *it;
+    ck_assert_int_eq(weft_collection_add(cs[0], COLL_ITEM(100)), 0);
+    ck_assert_int_eq(weft_collection_add(cs[1], COLL_ITEM(200)), 0);
+    for (int r = 0; r < N_ROUNDS; r++) {
+        coll_op o;
+        coll_op_start_any(&o, COLL_OP_ADD_ANY, cs, 2, COLL_ITEM(r + 1), WEFT_FOREVER);
+        if (r % 2)
+            coll_wait_waiters(cs[r % 4 / 2], 1); /* sometimes surely blocked */
+        size_t m = (size_t)r % 4 / 2;
+        ck_assert_int_eq(weft_collection_take(cs[m], &it), 0);
+        ck_assert_int_eq(coll_op_join(&o), 0);
+        ck_assert_uint_eq(o.op_index, m);
+        ck_assert_uint_eq(weft_collection_count(cs[m]), 1);
+    }
+    for (int i = 0; i < 2; i++)
+        weft_collection_destroy(cs[i]);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("collection_split");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"growth_while_taking", growth_while_taking},
+        {"handshake_ping_pong", handshake_ping_pong},
+        {"join_races_task_done", join_races_task_done},
+        {"shutdown_races_both_sides", shutdown_races_both_sides},
+        {"complete_adding_races_both_sides", complete_adding_races_both_sides},
+        {"take_from_any_races_adds", take_from_any_races_adds},
+        {"add_to_any_races_takes", add_to_any_races_takes},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
