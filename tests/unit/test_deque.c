@@ -172,6 +172,7 @@ START_TEST(test_owner_vs_three_thieves)
     unsigned seed = 12345;
     long total = 0;
     for (int round = 0; round < ROUNDS; round++) {
+        long stolen_before = atomic_load_explicit(&stolen, memory_order_relaxed);
         for (int i = 0; i < NITEMS; i++) {
             if (weft__deque_push(&race_dq, &items[i]) != 0)
                 ck_abort_msg("push failed");
@@ -186,6 +187,13 @@ START_TEST(test_owner_vs_three_thieves)
                     record(x);
             }
         }
+        /* Regression: the owner used to finish every round before any
+         * thief was scheduled (2 busy cores), so most runs stole nothing and
+         * failed the final check. Each round now publishes what is left and
+         * lets the thieves steal at least once before the drain. */
+        if (weft__deque_publish_all(&race_dq))
+            while (atomic_load_explicit(&stolen, memory_order_relaxed) == stolen_before)
+                sched_yield();
         /* Drain: the rest goes to whoever gets it. */
         for (;;) {
             if (weft__deque_hungry(&race_dq))
