@@ -28,9 +28,13 @@ mkdir -p "$out/corpus"
 cd "$out"
 # -timeout: a single-threaded wrong answer shows up as a hang (see the
 # harness); -max_len keeps the model's linear scans cheap.
+set +e
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     ./fuzz_collection -max_total_time="$secs" -timeout=10 -max_len=2048 \
-    -print_final_stats=1 "$@" corpus "$root/tests/fuzz/corpus" 2>&1 |
-    tee fuzz.log | grep -E "^(#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|==|SUMMARY|fuzz_collection:)" || true
-status=${PIPESTATUS[0]}
+    -print_final_stats=1 "$@" corpus "$root/tests/fuzz/corpus" >fuzz.log 2>&1
+status=$?
+set -e
+grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|^==[0-9]+==|SUMMARY|fuzz_collection:" \
+    fuzz.log || true
+[ "$status" -eq 0 ] || echo "fuzz: FAILED (exit $status); log: $out/fuzz.log; inputs: $out/crash-*"
 exit "$status"
