@@ -50,12 +50,14 @@
  * reports ETIMEDOUT, so a signalled waiter never leaves an item behind.
  *
  * Because an adder does not hold c_take_lock, "is a taker waiting?" is a
- * Dekker-style handshake on seq_cst words, not a lock: the waiter raises
- * its list's wl_n and then re-reads the condition word (c_tail for takers,
- * c_head for adders, c_done for joiners); the changer writes the condition
- * word and then reads wl_n. In the single total order of seq_cst operations
- * one of the two reads sees the other's write, so either the waiter does
- * not sleep or the changer takes the list's lock and signals (at worst a
+ * Dekker-style handshake, not a lock: the waiter raises its list's wl_n
+ * and then re-reads the condition word (c_tail for takers, c_head for
+ * adders, c_done for joiners); the changer writes the condition word and
+ * then reads wl_n. With seq_cst on both sides, the single total order of
+ * seq_cst operations makes one of the two reads see the other's write (the
+ * index stores use membarrier(2) instead where the kernel has it: see
+ * "asymmetric fence"), so either the waiter does not sleep or the changer
+ * takes the list's lock and signals (at worst a
  * record that was already leaving: a spurious wake-up). wl_n sits on a
  * line that is written only when someone starts or stops waiting, so in
  * the common case it stays shared in both caches and the check is a hit.
@@ -68,8 +70,8 @@
  * waiter raises c_any_waiters of every member (seq_cst), reads any_gen,
  * scans every member (under the member's side lock, reading the other
  * side's index seq_cst), and sleeps on any_gen if nothing can proceed. An
- * add (and a take of a bounded collection) reads c_any_waiters (seq_cst)
- * after its seq_cst index store and, if non-zero, bumps any_gen and wakes
+ * add (and a take of a bounded collection) reads c_any_waiters after its
+ * index store (coll_publish) and, if non-zero, bumps any_gen and wakes
  * every sleeper on it: the same Dekker argument as above. State bits
  * change under both locks, so for them the argument goes through the lock
  * the scan held (the raise precedes the scan's unlock). The cost: a change
@@ -102,9 +104,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -168,6 +173,62 @@ static int coll_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct ti
 static void coll_futex_wake(_Atomic uint32_t *word, int n)
 {
     syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* ---- asymmetric fence ------------------------------------------------ */
+
+/*
+ * The handshakes (file comment) need a StoreLoad barrier on both sides. The
+ * side that runs on every add (and every take of a bounded collection)
+ * would pay a locked instruction for it (a seq_cst store is an xchg on
+ * x86, 4-6 ns here, as much as the lock itself). Where the kernel has
+ * membarrier(2), the waiter's side, which is about to sleep in a futex
+ * anyway, pays instead: MEMBARRIER_CMD_PRIVATE_EXPEDITED makes every
+ * running thread of the process execute a full barrier, so a publisher that
+ * does "store index (release); compiler fence; load wl_n" and a waiter that
+ * does "raise wl_n; membarrier; load index" cannot both miss the other's
+ * store (the pattern of membarrier(2)'s man page; liburcu's urcu-memb uses
+ * it the same way). Without membarrier, or under TSan (which models only
+ * C11 orders), the publisher stores seq_cst and the waiter does nothing.
+ *
+ * coll_asym is written once, under pthread_once, before the first
+ * collection exists; every later reader is ordered after that by whatever
+ * gave it a collection pointer.
+ */
+static int coll_asym;
+static pthread_once_t coll_asym_once = PTHREAD_ONCE_INIT;
+
+static void coll_asym_setup(void)
+{
+#if !defined(WEFT_TSAN) && defined(SYS_membarrier)
+    coll_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+/* The waiter's half: after raising a waiter count, before re-reading the
+ * other side's index. */
+static void coll_asym_heavy(void)
+{
+#if !defined(WEFT_TSAN) && defined(SYS_membarrier)
+    /* Registered in coll_asym_setup, so it cannot fail (EINVAL/EPERM come
+     * only without registration): a failure is a broken invariant. */
+    if (coll_asym && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        abort();
+#endif
+}
+
+/* The publisher's half: store an index that a waiter may be re-reading.
+ * release: publishes the slot (or frees it). The compiler fence keeps the
+ * waiter-count load that follows after the store in program order, which
+ * is all membarrier needs; without membarrier, seq_cst (file comment). */
+static inline void coll_publish(atomic_size_t *idx, size_t v)
+{
+    if (coll_asym) {
+        atomic_store_explicit(idx, v, memory_order_release);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        atomic_store_explicit(idx, v, memory_order_seq_cst);
+    }
 }
 
 /* ---- the locks: Drepper's mutex #3, optional bounded spin ----------- */
@@ -415,7 +476,8 @@ COLL_NOINLINE void wlist_signal_all(coll_wlist *l)
 }
 
 /* Whether l has waiters: the changer's half of the handshake, after its
- * seq_cst write of the condition word. seq_cst pairs with wlist_push. */
+ * write of the condition word (coll_publish, or task_done's seq_cst CAS).
+ * seq_cst pairs with wlist_push (a plain load on x86). */
 COLL_INLINE bool wlist_nonempty(coll_wlist *l)
 {
     return atomic_load_explicit(&l->wl_n, memory_order_seq_cst) != 0;
@@ -633,10 +695,10 @@ COLL_INLINE int add_locked(weft_collection *c, void *item, size_t n)
         heap_push(c, item, t);
     else
         c->c_ring[t & (c->c_slots - 1)] = item;
-    /* seq_cst: release publishes the slot to the taker that reads the new
-     * c_tail (acquire); seq_cst for the handshake with c_takers.wl_n and
+    /* Publishes the slot to the taker that reads the new c_tail (acquire),
+     * and is the adder's half of the handshake with c_takers.wl_n and
      * c_any_waiters, read after it (add_notify). */
-    atomic_store_explicit(&c->c_tail, t + 1, memory_order_seq_cst);
+    coll_publish(&c->c_tail, t + 1);
     return 0;
 }
 
@@ -654,23 +716,23 @@ COLL_INLINE void *take_locked(weft_collection *c)
     if (coll_split(c)) {
         item = c->c_ring[h & (c->c_slots - 1)];
         /* release: the slot is free for the adder that reads the new c_head
-         * (acquire, add_count). A bounded collection also needs seq_cst:
-         * the handshake with c_adders.wl_n and c_any_waiters (take_notify);
+         * (acquire, add_count). A bounded collection also needs the
+         * handshake with c_adders.wl_n and c_any_waiters (take_notify);
          * an unbounded one has no adder that waits for room. */
         if (c->c_capacity)
-            atomic_store_explicit(&c->c_head, h + 1, memory_order_seq_cst);
+            coll_publish(&c->c_head, h + 1);
         else
             atomic_store_explicit(&c->c_head, h + 1, memory_order_release);
         h++;
     } else {
-        /* Both locks: the stores are plain publications (the lock release
-         * orders them); seq_cst as above for the handshake. */
+        /* Both locks: the lock orders this against waiters of c; the
+         * publication is for the any-waiter handshake, as above. */
         size_t t = atomic_load_explicit(&c->c_tail, memory_order_relaxed) - 1;
         if (c->c_order == WEFT_ORDER_LIFO)
             item = c->c_ring[t & (c->c_slots - 1)];
         else
             item = heap_pop(c, t);
-        atomic_store_explicit(&c->c_tail, t, memory_order_seq_cst);
+        coll_publish(&c->c_tail, t);
     }
     /* ST_ADDING_DONE cannot change while we hold c_take_lock, and once it
      * is set c_tail is final (relaxed; read only then, so that a FIFO taker
@@ -692,7 +754,8 @@ COLL_NOINLINE void any_wake(void)
     coll_futex_wake(&any_gen, INT_MAX);
 }
 
-/* seq_cst: the changer's half of the any-waiter handshake (file comment). */
+/* The changer's half of the any-waiter handshake, after coll_publish (file
+ * comment); seq_cst pairs with the raise in any_op. */
 COLL_INLINE bool any_waiting(weft_collection *c)
 {
     return atomic_load_explicit(&c->c_any_waiters, memory_order_seq_cst) != 0;
@@ -746,6 +809,7 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
         return EINVAL;
     if (o.order == WEFT_ORDER_PRIORITY && !o.compare)
         return EINVAL;
+    pthread_once(&coll_asym_once, coll_asym_setup);
 
     size_t slots = COLL_INITIAL_SLOTS;
     if (o.capacity && o.capacity < slots) {
@@ -861,6 +925,8 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     atomic_init(&w->w_state, W_AWAKE);
     WEFT__YIELD(); /* the change that the handshake must not miss comes here */
     wlist_push(l, w);
+    if (side != SIDE_JOIN)
+        coll_asym_heavy(); /* joiners: task_done's CAS is seq_cst already */
     if (side_ready(c, side)) {
         wlist_remove(l, w);
         return 0;
@@ -1074,9 +1140,11 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
             }
             for (size_t i = 0; i < n; i++)
                 /* seq_cst: the waiter's half of the handshake with the
-                 * changers' seq_cst index stores (file comment); for state bits,
+                 * changers' index stores (file comment), with the
+                 * coll_asym_heavy below; for state bits,
                  * the scan's unlock that follows orders it. */
                 atomic_fetch_add_explicit(&cs[i]->c_any_waiters, 1, memory_order_seq_cst);
+            coll_asym_heavy();
             registered = true;
             continue; /* read any_gen, then rescan */
         }
