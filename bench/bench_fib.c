@@ -14,6 +14,11 @@
  *   fanout   `fanout_tasks` independent tasks of ~1 us of spinning each,
  *            submitted by one outside thread, then weft_pool_wait_idle;
  *            throughput in tasks/s.
+ * Serial fib, 1-worker fib and `floor` (fib_task's shape - arguments and
+ * results in memory - with plain calls instead of spawn/sync: what no
+ * runtime can beat) are also timed in process CPU time, which a shared,
+ * busy machine disturbs less than wall time (the other pools' workers are
+ * parked then, and the caller blocks in weft_pool_call).
  * Targets on the 2-core reference machine: fib(40) T1/Tserial <= 3,
  * speed-up 1->2 workers >= 1.8, fanout STEALING >= 3x SHARED at 2 workers.
  */
@@ -34,6 +39,13 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -48,7 +60,11 @@ static double median(double *v, int n)
 
 /* ---- fib ---------------------------------------------------------------- */
 
-static __attribute__((noinline)) long fib_serial(int n)
+/* Aligned: the speed of this tight recursion depends on where its loop
+ * falls relative to 64-byte boundaries (0.068 to 0.088 s for fib(38) on the
+ * reference machine, from one build to another); a fixed alignment makes
+ * the baseline reproducible and keeps it at its fast end. */
+static __attribute__((noinline, aligned(64))) long fib_serial(int n)
 {
     if (n < 2)
         return n;
@@ -60,7 +76,7 @@ struct fib_arg {
     long r;
 };
 
-static int fib_task(void *arg)
+static __attribute__((aligned(64))) int fib_task(void *arg)
 {
     struct fib_arg *a = arg;
     if (a->n < 2) {
@@ -76,12 +92,29 @@ static int fib_task(void *arg)
     return 0;
 }
 
-static double run_fib(weft_pool *p, int n, long want)
+/* fib_task without the runtime: the floor of this task shape. */
+static __attribute__((aligned(64))) int fib_floor(void *arg)
+{
+    struct fib_arg *a = arg;
+    if (a->n < 2) {
+        a->r = a->n;
+        return 0;
+    }
+    struct fib_arg x = {a->n - 1, 0}, y = {a->n - 2, 0};
+    fib_floor(&x);
+    fib_floor(&y);
+    a->r = x.r + y.r;
+    return 0;
+}
+
+/* Wall time; *cpu gets the process CPU time of the same interval. */
+static double run_fib(weft_pool *p, weft_task_fn fn, int n, long want, double *cpu)
 {
     struct fib_arg a = {n, 0};
-    double t0 = now();
-    weft_pool_call(p, fib_task, &a);
+    double c0 = cpu_now(), t0 = now();
+    weft_pool_call(p, fn, &a);
     double t = now() - t0;
+    *cpu = cpu_now() - c0;
     if (a.r != want) {
         fprintf(stderr, "fib(%d) = %ld, want %ld\n", n, a.r, want);
         exit(1);
@@ -160,6 +193,7 @@ int main(int argc, char **argv)
 
     /* [mode][workers-1] */
     double t_fib[2][2][MAXREPS], t_fan[2][2][MAXREPS], t_ser[MAXREPS];
+    double c_fib[2][2][MAXREPS], c_ser[MAXREPS], c_floor[MAXREPS];
     weft_pool *pools[2][2];
     for (int m = 0; m < 2; m++)
         for (int w = 0; w < 2; w++) {
@@ -174,18 +208,28 @@ int main(int argc, char **argv)
         /* Through volatiles: fib_serial is pure, and the compiler would
          * otherwise reuse `want` instead of calling it again. */
         volatile int vn = fib_n;
-        double t0 = now();
+        double c0 = cpu_now(), t0 = now();
         volatile long s = fib_serial(vn);
         t_ser[r] = now() - t0;
+        c_ser[r] = cpu_now() - c0;
         (void)s;
+        struct fib_arg fa = {vn, 0};
+        c0 = cpu_now();
+        fib_floor(&fa);
+        c_floor[r] = cpu_now() - c0;
+        if (fa.r != want) {
+            fprintf(stderr, "fib_floor(%d) = %ld, want %ld\n", fib_n, fa.r, want);
+            return 1;
+        }
         for (int m = 0; m < 2; m++)
             for (int w = 0; w < 2; w++) {
-                t_fib[m][w][r] = run_fib(pools[m][w], m ? shared_fib_n : fib_n,
-                                         m ? want_shared : want);
+                t_fib[m][w][r] = run_fib(pools[m][w], fib_task, m ? shared_fib_n : fib_n,
+                                         m ? want_shared : want, &c_fib[m][w][r]);
                 t_fan[m][w][r] = run_fanout(pools[m][w], fanout);
             }
     }
-    double ser = median(t_ser, reps);
+    double ser = median(t_ser, reps), cser = median(c_ser, reps);
+    double c1 = median(c_fib[0][0], reps), cfloor = median(c_floor, reps);
     double fib_med[2][2], fan_med[2][2];
     for (int m = 0; m < 2; m++)
         for (int w = 0; w < 2; w++) {
@@ -210,6 +254,10 @@ int main(int argc, char **argv)
     double speedup = fib_med[0][0] / fib_med[0][1];
     double fan_ratio = fan_med[1][1] / fan_med[0][1];
     printf("fib(%d) T1/Tserial (stealing)        = %.2f  (target <= 3)\n", fib_n, t1_ts);
+    printf("fib(%d) T1/Tserial, process CPU time = %.2f  (serial %.3f s, T1 %.3f s)\n", fib_n,
+           c1 / cser, cser, c1);
+    printf("fib(%d) floor/Tserial, CPU time      = %.2f  (fib_task shape, plain calls: %.3f s)\n",
+           fib_n, cfloor / cser, cfloor);
     printf("fib(%d) speed-up 1->2 workers        = %.2f  (target >= 1.8)\n", fib_n, speedup);
     printf("fanout 2 workers stealing/shared tput = %.2f  (target >= 3)\n", fan_ratio);
     printf("shared fib per spawn vs stealing, 1 worker = %.1fx\n",
