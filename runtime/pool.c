@@ -355,8 +355,12 @@ void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
     }
     if (w != NULL && w->w_pool == p && weft__deque_push(&w->w_dq, &ht->ht_task) == 0) {
         weft__stat_inc(&w->w_spawned);
-        if (weft__deque_hungry(&w->w_dq))
-            weft__worker_publish(w);
+        /* Publish at once and wake a parked worker: nobody syncs a heap
+         * task, so left private it would wait until this worker next polls
+         * its deque - forever if the submitting task then waits for it.
+         * Submits are rare next to spawns; the notify's fence is affordable. */
+        if (weft__deque_publish_all(&w->w_dq))
+            weft__pool_notify(p);
         return;
     }
 #ifdef WEFT_TSAN

@@ -365,6 +365,94 @@ START_TEST(test_epipe_during_destroy)
 }
 END_TEST
 
+/* ---- a submit from a worker becomes stealable at once ------------------ */
+
+/* Regression test. Bug: weft_pool_submit and weft_group_spawn called on a
+ * worker pushed the heap task into the private part of the worker's deque
+ * and published it only if a thief's `hungry` request happened to be
+ * pending; nothing woke a parked worker. So the task waited until its
+ * owner next spawned or synced - forever if the submitting task then waited
+ * for it (here: a bounded wait that the old code always ran out). Now the
+ * worker publishes its whole private part and notifies after such a push.
+ * Scenario (from the review): the root task spawns s1 and keeps its deque
+ * polled until the other worker has stolen s1; s1 holds that worker until
+ * the root has submitted; then the root waits for the submitted task
+ * without touching its deque - only the other worker can run it. */
+
+struct wsub {
+    _Atomic int s1_started, submitted, ran;
+    int use_group;
+    weft_group g;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int wsub_s1(void *arg)
+{
+    struct wsub *c = arg;
+    atomic_store(&c->s1_started, 1);
+    while (!atomic_load(&c->submitted))
+        sched_yield();
+    return 0;
+}
+
+static int wsub_task(void *arg)
+{
+    atomic_store(&((struct wsub *)arg)->ran, 1);
+    return 0;
+}
+
+static int wsub_root(void *arg)
+{
+    struct wsub *c = arg;
+    weft_task t, n;
+    if (weft_spawn(&t, wsub_s1, c) != 0)
+        return 100;
+    /* Spawn/sync polls the hungry flag, so s1 gets published and stolen. */
+    while (!atomic_load(&c->s1_started)) {
+        weft_spawn(&n, nop, NULL);
+        weft_sync(&n);
+        sched_yield();
+    }
+    int rc = c->use_group ? weft_group_spawn(&c->g, wsub_task, c)
+                          : weft_pool_submit(weft_pool_current(), wsub_task, c);
+    if (rc != 0)
+        return 101;
+    atomic_store(&c->submitted, 1);
+    /* A bounded wait (not an ordering sleep): the other worker must run the
+     * task while we do not touch our deque. */
+    int ok = 0;
+    for (double t0 = now_s(); now_s() - t0 < 5.0;) {
+        if (atomic_load(&c->ran)) {
+            ok = 1;
+            break;
+        }
+        sched_yield();
+    }
+    weft_sync(&t);
+    if (c->use_group)
+        weft_group_wait(&c->g);
+    return ok ? 0 : ETIMEDOUT;
+}
+
+START_TEST(test_worker_submit_runs_elsewhere)
+{
+    for (int use_group = 0; use_group < 2; use_group++) {
+        weft_pool *p = make_pool(2, WEFT_SCHED_STEALING);
+        struct wsub c = {0};
+        c.use_group = use_group;
+        ck_assert_int_eq(weft_group_init(&c.g, p), 0);
+        ck_assert_int_eq(weft_pool_call(p, wsub_root, &c), 0);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
 /* ---- ENOMEM ------------------------------------------------------------ */
 
 START_TEST(test_enomem)
@@ -451,6 +539,7 @@ static Suite *pool_suite(void)
         {"nested_pools", test_nested_pools},
         {"destroy_runs_queued_work", test_destroy_runs_queued_work},
         {"epipe_during_destroy", test_epipe_during_destroy},
+        {"worker_submit_runs_elsewhere", test_worker_submit_runs_elsewhere},
         {"enomem", test_enomem},
         {"idle_pool_parks", test_idle_pool_parks},
     };
