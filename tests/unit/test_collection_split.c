@@ -26,7 +26,7 @@
 #ifdef WEFT_TSAN
 enum { N_ITEMS = 20000, N_PINGS = 2000, N_ROUNDS = 20 };
 #else
-enum { N_ITEMS = 200000, N_PINGS = 20000, N_ROUNDS = 100 };
+enum { N_ITEMS = 50000, N_PINGS = 5000, N_ROUNDS = 100 };
 #endif
 
 static weft_collection *make(size_t capacity)
