@@ -16,9 +16,11 @@
 /*
  * The number of waiters registered on c now: blocked takers, adders and
  * joiners of c, plus one per (call, occurrence of c in cs) of a blocked
- * take_from_any/add_to_any. A waiter is registered under c's lock after it
- * found that it cannot proceed and before it sleeps, so once this counts a
- * thread, any later state change of c wakes it. 0 for NULL. Any thread; a
+ * take_from_any/add_to_any. A waiter is registered (under the lock of its
+ * side of c) after it found that it cannot proceed and before it sleeps, so
+ * once this counts a thread, any later state change of c wakes it (or the
+ * re-check it makes right after registering sees the change and it does
+ * not sleep at all). 0 for NULL. Any thread; a
  * snapshot (relaxed read), never blocks.
  */
 size_t weft__collection_waiters(const weft_collection *c);
