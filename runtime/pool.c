@@ -27,6 +27,7 @@
 #include "worker.h"
 
 _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+void (*weft__pool_race_hook)(int where);
 
 /* Idle search: rounds of stealing over all victims before parking, and
  * pauses between rounds. About 50-100 us on the target machine. */
@@ -81,28 +82,79 @@ static void pool_task_done(weft_pool *p)
 {
     /* seq_cst RMW: releases the task's effects to wait_idle (which loads
      * p_state seq_cst) and is the Dekker partner of the idle waiter's
-     * increment of p_idle_waiters followed by its load of p_state. */
-    uint64_t old = atomic_fetch_sub_explicit(&p->p_state, WEFT__POOL_ONE, memory_order_seq_cst);
-    if ((old >> 1) == 1
-        && atomic_load_explicit(&p->p_idle_waiters, memory_order_seq_cst) > 0) {
+     * increment of p_idle_waiters followed by its load of p_state. Only
+     * workers get here, and destroy joins them before freeing the pool. */
+    uint64_t old = atomic_fetch_sub_explicit(&p->p_state, 1, memory_order_seq_cst);
+    if (old == 1 && atomic_load_explicit(&p->p_idle_waiters, memory_order_seq_cst) > 0) {
         /* seq_cst: bumping after the waiter read the epoch wakes it. */
         atomic_fetch_add_explicit(&p->p_idle_epoch, 1, memory_order_seq_cst);
         weft__futex_wake(&p->p_idle_epoch, INT_MAX);
     }
 }
 
-static int pool_count_task(weft_pool *p, bool outside)
+static void pool_count_task(weft_pool *p)
 {
-    /* seq_cst RMW: one word holds CLOSING and the count, so an outside
-     * submit either is counted before destroy's fetch_or (and destroy waits
-     * for it) or sees CLOSING. */
-    uint64_t old = atomic_fetch_add_explicit(&p->p_state, WEFT__POOL_ONE, memory_order_seq_cst);
-    if (outside && (old & WEFT__POOL_CLOSING)) {
-        /* Destroy began: undo, waking destroy if we hid its idleness. */
-        pool_task_done(p);
-        return EPIPE;
-    }
+    /* seq_cst RMW: the idle waiter's seq_cst load of p_state sees it before
+     * the task can run (the enqueue follows). An outside caller holds the
+     * p_callers guard here, so destroy's idle wait comes after it. */
+    atomic_fetch_add_explicit(&p->p_state, 1, memory_order_seq_cst);
+}
+
+/* Admit an outside caller, or EPIPE once destroy began. On EPIPE nothing of
+ * the pool was written, so destroy may free it at any moment after. */
+static int callers_enter(weft_pool *p)
+{
+    /* Relaxed: the CAS below validates the value. */
+    uint32_t v = atomic_load_explicit(&p->p_callers, memory_order_relaxed);
+    do {
+        if (v & WEFT__CALLERS_CLOSING)
+            return EPIPE;
+        /* Relaxed CAS: RMWs on p_callers are totally ordered, so destroy's
+         * fetch_or either came first (we see CLOSING) or comes after our
+         * increment (and destroy waits for our decrement). Nothing needs
+         * ordering before this point. */
+    } while (!atomic_compare_exchange_weak_explicit(&p->p_callers, &v, v + 1,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed));
     return 0;
+}
+
+/* The admitted caller's last access to p: after the decrement destroy may
+ * free the pool; the wake-up is only a syscall, and a private FUTEX_WAKE
+ * reads no user memory. */
+static void callers_leave(weft_pool *p)
+{
+    /* Release: our writes (the task count, the enqueue) happen before
+     * destroy's acquire load that sees the count drop to 0; the decrements
+     * are RMWs, so they all belong to the release sequence it reads. */
+    uint32_t old = atomic_fetch_sub_explicit(&p->p_callers, 1, memory_order_release);
+    if ((old & WEFT__CALLERS_COUNT) == 1 && (old & WEFT__CALLERS_WAITER))
+        weft__futex_wake(&p->p_callers, 1);
+}
+
+/* destroy: refuse new outside callers, then wait for the admitted ones. */
+static void callers_close(weft_pool *p)
+{
+    /* Relaxed RMW: totally ordered with the callers' CAS (callers_enter). */
+    atomic_fetch_or_explicit(&p->p_callers, WEFT__CALLERS_CLOSING, memory_order_relaxed);
+    for (;;) {
+        /* Acquire: pairs with callers_leave's release decrement. */
+        uint32_t v = atomic_load_explicit(&p->p_callers, memory_order_acquire);
+        if ((v & WEFT__CALLERS_COUNT) == 0)
+            return;
+        if (!(v & WEFT__CALLERS_WAITER)) {
+            /* Relaxed CAS: RMWs on the word are totally ordered, so the last
+             * decrement sees WAITER, or our futex_wait sees a changed word
+             * and returns at once. */
+            if (!atomic_compare_exchange_weak_explicit(&p->p_callers, &v,
+                                                       v | WEFT__CALLERS_WAITER,
+                                                       memory_order_relaxed,
+                                                       memory_order_relaxed))
+                continue;
+            v |= WEFT__CALLERS_WAITER;
+        }
+        weft__futex_wait(&p->p_callers, v);
+    }
 }
 
 static void pool_wait_idle(weft_pool *p)
@@ -112,7 +164,7 @@ static void pool_wait_idle(weft_pool *p)
         atomic_fetch_add_explicit(&p->p_idle_waiters, 1, memory_order_seq_cst);
         uint32_t e = atomic_load_explicit(&p->p_idle_epoch, memory_order_seq_cst);
         uint64_t s = atomic_load_explicit(&p->p_state, memory_order_seq_cst);
-        if ((s >> 1) == 0) {
+        if (s == 0) {
             atomic_fetch_sub_explicit(&p->p_idle_waiters, 1, memory_order_relaxed);
             return;
         }
@@ -176,10 +228,9 @@ int weft__sq_push(weft_pool *p, struct weft__task_impl *t)
     }
     p->p_sq_ring[(p->p_sq_head + n) & (p->p_sq_cap - 1)] = t;
     /* seq_cst store (under the lock): read without the lock by the parking
-     * re-check; the notify below supplies the notifier's fence. */
+     * re-check; the caller's notify supplies the notifier's fence. */
     atomic_store_explicit(&p->p_sq_count, n + 1, memory_order_seq_cst);
     pthread_mutex_unlock(&p->p_sq_lock);
-    weft__pool_notify(p);
     return 0;
 }
 
@@ -318,11 +369,12 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
     struct weft__heap_task *ht = weft__malloc(sizeof(*ht));
     if (ht == NULL)
         return ENOMEM;
-    int rc = pool_count_task(p, outside);
-    if (rc != 0) {
+    if (outside && callers_enter(p) != 0) {
+        WEFT__RACE_POINT(WEFT__RACE_REFUSED);
         weft__free(ht);
-        return rc;
+        return EPIPE;
     }
+    pool_count_task(p);
     ht->ht_task.ti_fn = fn;
     ht->ht_task.ti_arg = arg;
     atomic_init(&ht->ht_task.ti_state, WEFT__TS_HEAP);
@@ -341,19 +393,18 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
 void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
 {
     weft__worker *w = weft__tls_worker;
+    bool inside = w != NULL && w->w_pool == p;
     if (p->p_mode == WEFT_SCHED_SHARED) {
         while (weft__sq_push(p, &ht->ht_task) != 0) {
             /* ENOMEM growing the ring: the task is counted and must run;
              * run it here if we are a worker, else retry after a pause. */
-            if (w != NULL && w->w_pool == p) {
+            if (inside) {
                 weft__run_task(w, &ht->ht_task);
                 return;
             }
             sched_yield();
         }
-        return;
-    }
-    if (w != NULL && w->w_pool == p && weft__deque_push(&w->w_dq, &ht->ht_task) == 0) {
+    } else if (inside && weft__deque_push(&w->w_dq, &ht->ht_task) == 0) {
         weft__stat_inc(&w->w_spawned);
         /* Publish at once and wake a parked worker: nobody syncs a heap
          * task, so left private it would wait until this worker next polls
@@ -362,14 +413,21 @@ void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
         if (weft__deque_publish_all(&w->w_dq))
             weft__pool_notify(p);
         return;
-    }
+    } else {
 #ifdef WEFT_TSAN
-    __tsan_release(ht); /* pairs with __tsan_acquire in inj_node_task */
+        __tsan_release(ht); /* pairs with __tsan_acquire in inj_node_task */
 #endif
-    /* Wait-free enqueue; its xchg is a full barrier on x86, and the notify
-     * fence orders it before the waiter check (park.h). */
-    cds_wfcq_enqueue(&p->p_inj_head, &p->p_inj_tail, &ht->ht_node);
+        /* Wait-free enqueue; its xchg is a full barrier on x86, and the
+         * notify fence orders it before the waiter check (park.h). */
+        cds_wfcq_enqueue(&p->p_inj_head, &p->p_inj_tail, &ht->ht_node);
+    }
+    /* From here a worker may run the task and the pool may become idle; an
+     * outside caller still holds its p_callers guard, so destroy waits. */
+    if (!inside)
+        WEFT__RACE_POINT(WEFT__RACE_ENQUEUED);
     weft__pool_notify(p);
+    if (!inside)
+        callers_leave(p);
 }
 
 static void run_heap_task(weft__worker *w, struct weft__heap_task *ht)
@@ -676,6 +734,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     atomic_init(&p->p_state, 0);
     atomic_init(&p->p_idle_epoch, 0);
     atomic_init(&p->p_idle_waiters, 0);
+    atomic_init(&p->p_callers, 0);
     atomic_init(&p->p_inj_lock, 0);
     atomic_init(&p->p_sq_count, 0);
     __cds_wfcq_init(&p->p_inj_head, &p->p_inj_tail);
@@ -751,9 +810,10 @@ int weft_pool_destroy(weft_pool *p)
     weft__worker *w = weft__tls_worker;
     if (w != NULL && w->w_pool == p)
         return EPERM;
-    /* seq_cst RMW: from now on outside submits see CLOSING (and undo their
-     * count), so the count can only fall to 0 and stay there. */
-    atomic_fetch_or_explicit(&p->p_state, WEFT__POOL_CLOSING, memory_order_seq_cst);
+    /* Refuse new outside callers and wait until the admitted ones have left
+     * the pool (their tasks are counted by then); then only workers add
+     * tasks, so the count can fall to 0 and stay there. */
+    callers_close(p);
     pool_wait_idle(p);
     pool_stop_join(p, p->p_nworkers);
     pool_free(p);

@@ -37,8 +37,10 @@ static_assert(_Alignof(struct weft__group_impl) <= _Alignof(weft_group),
 static __attribute__((noinline)) int spawn_shared(weft__worker *w, struct weft__task_impl *t)
 {
     int rc = weft__sq_push(w->w_pool, t);
-    if (rc == 0)
+    if (rc == 0) {
         weft__stat_inc(&w->w_spawned);
+        weft__pool_notify(w->w_pool);
+    }
     return rc;
 }
 

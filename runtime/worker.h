@@ -94,11 +94,15 @@ typedef struct weft__worker {
     _Atomic uint64_t w_parks;
 } weft__worker;
 
-/* p_state: bit 0 = closing (destroy began), bits 1.. = outstanding heap
- * tasks (submitted, group and call tasks not yet finished). One word so that
- * an outside submit atomically either counts itself or sees closing. */
-#define WEFT__POOL_CLOSING ((uint64_t)1)
-#define WEFT__POOL_ONE ((uint64_t)2)
+/* p_callers: outside callers (submit, call, group_spawn off the pool's
+ * workers) between their admission and their last access to the pool, plus
+ * CLOSING (destroy began: no admission any more) and WAITER (destroy sleeps
+ * on the word until the count is 0). One word, so that a caller atomically
+ * either counts itself or sees CLOSING - and a refused caller writes
+ * nothing. */
+#define WEFT__CALLERS_CLOSING 0x80000000u
+#define WEFT__CALLERS_WAITER 0x40000000u
+#define WEFT__CALLERS_COUNT 0x3fffffffu
 
 struct weft_pool {
     /* Read-only after create. */
@@ -113,8 +117,10 @@ struct weft_pool {
     _Atomic bool p_stop;     /* destroy: leave the worker loop */
     _Atomic int p_fence;     /* WEFT_TSAN: target of weft__fence_sc's RMW */
 
-    /* Outstanding heap tasks and closing bit; idle waiters. Own line. */
+    /* Outstanding heap tasks (submitted, group and call tasks not yet
+     * finished); idle waiters; the outside callers' guard. Own line. */
     alignas(WEFT__CACHE_LINE) _Atomic uint64_t p_state;
+    _Atomic uint32_t p_callers; /* futex word; see WEFT__CALLERS_* */
     _Atomic uint32_t p_idle_epoch; /* futex word, bumped when idle */
     _Atomic int p_idle_waiters;
 
@@ -132,6 +138,21 @@ struct weft_pool {
     _Atomic size_t p_sq_count; /* written under p_sq_lock; read without it
                                   (seq_cst) by the parking re-check */
 };
+
+/* Test hook (tests/unit/test_pool.c): called where an outside caller's race
+ * with weft_pool_destroy matters - ENQUEUED: its task is runnable, the
+ * caller has not yet left the pool; REFUSED: it got EPIPE. NULL except in
+ * that test, which sets it before it creates any thread. A yield point in
+ * the WEFT_DEBUG_YIELD build. */
+enum { WEFT__RACE_ENQUEUED = 1, WEFT__RACE_REFUSED = 2 };
+extern void (*weft__pool_race_hook)(int where);
+#include "debug.h"
+#define WEFT__RACE_POINT(where)                                                              \
+    do {                                                                                     \
+        WEFT__YIELD();                                                                       \
+        if (WEFT__UNLIKELY(weft__pool_race_hook != NULL))                                    \
+            weft__pool_race_hook(where);                                                     \
+    } while (0)
 
 /* The calling thread's worker, NULL off a worker. One %fs-relative load. */
 extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
@@ -152,13 +173,15 @@ void weft__pool_notify(weft_pool *p);
  * a parked worker if needed. */
 void weft__worker_publish(weft__worker *w);
 
-/* SHARED mode queue: push at the tail (0 or ENOMEM). */
+/* SHARED mode queue: push at the tail (0 or ENOMEM); the caller notifies. */
 int weft__sq_push(weft_pool *p, struct weft__task_impl *t);
 /* SHARED: remove t if it is the newest; else the newest task; else NULL. */
 struct weft__task_impl *weft__sq_take_newest(weft_pool *p, struct weft__task_impl *t);
 
-/* Heap tasks: allocate; count one outstanding task (EPIPE if closing and
- * outside). Then enqueue (never fails). */
+/* Heap tasks: allocate; admit an outside caller (EPIPE once destroy began:
+ * then nothing of the pool was written) and count one outstanding task.
+ * Then enqueue (never fails), which ends an outside caller's admission: the
+ * caller must not touch the pool after it. */
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
 void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
 

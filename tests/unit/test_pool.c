@@ -19,6 +19,7 @@
 #include <weft/task.h>
 
 #include "alloc.h"
+#include "worker.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode)
 {
@@ -46,6 +47,13 @@ static int body_nop(size_t lo, size_t hi, void *arg)
 {
     (void)lo, (void)hi, (void)arg;
     return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- bad arguments ----------------------------------------------------- */
@@ -365,6 +373,137 @@ START_TEST(test_epipe_during_destroy)
 }
 END_TEST
 
+/* ---- destroy racing outside callers: no use after free ---------------- */
+
+/* Regression test. Bug: an outside submit/call/group_spawn made its task
+ * runnable (injection or SHARED queue) and then notified parked workers,
+ * reading the pool; meanwhile a worker could run the task, destroy see the
+ * pool idle, join the workers and free it - the notify read freed memory.
+ * Likewise a submit refused with EPIPE first counted itself and then undid
+ * the count, reading and bumping pool words after the undo had let destroy
+ * finish. Now an outside caller holds a guard (p_callers) from its
+ * admission to its last access, destroy waits for the guard count to drop
+ * to 0, and a refused caller writes nothing. The test hook stops a caller
+ * in each window until destroy has returned (or 250 ms have passed: with
+ * the fix destroy cannot return then); the old code let destroy return
+ * inside the window (and under ASan the next access was a use after free). */
+
+static struct {
+    _Atomic int armed;      /* the hook point to stop at once, 0: none */
+    _Atomic int in_window;  /* a caller is stopped in the window */
+    _Atomic int destroyed;  /* weft_pool_destroy returned */
+    _Atomic int saw_return; /* ... while the caller was in the window */
+    struct gate *gate;      /* REFUSED: opened by the hook */
+} race;
+
+static void race_hook(int where)
+{
+    int want = where;
+    if (!atomic_compare_exchange_strong(&race.armed, &want, 0))
+        return;
+    if (where == WEFT__RACE_REFUSED)
+        atomic_store_explicit(&race.gate->open, 1, memory_order_release);
+    atomic_store(&race.in_window, 1);
+    /* A bounded wait, not an ordering sleep: the fixed pool cannot finish
+     * destroy now, so it ends by the clock; the old one returned. */
+    for (double t0 = now_s(); now_s() - t0 < 0.25;) {
+        if (atomic_load(&race.destroyed)) {
+            atomic_store(&race.saw_return, 1);
+            break;
+        }
+        sched_yield();
+    }
+}
+
+struct race_caller {
+    weft_pool *p;
+    int kind; /* 0 submit, 1 call, 2 group_spawn + wait */
+    int rc;
+    _Atomic long counter;
+    weft_group g;
+};
+
+static void *race_caller_main(void *arg)
+{
+    struct race_caller *c = arg;
+    if (c->kind == 0) {
+        c->rc = weft_pool_submit(c->p, count_task, &c->counter);
+    } else if (c->kind == 1) {
+        c->rc = weft_pool_call(c->p, count_task, &c->counter);
+    } else {
+        c->rc = weft_group_spawn(&c->g, count_task, &c->counter);
+        if (c->rc == 0)
+            c->rc = weft_group_wait(&c->g);
+    }
+    return NULL;
+}
+
+static void race_enqueued(weft_scheduler mode, int kind)
+{
+    weft__pool_race_hook = race_hook;
+    struct race_caller c = {.p = make_pool(2, mode), .kind = kind};
+    ck_assert_int_eq(weft_group_init(&c.g, c.p), 0);
+    atomic_store(&race.in_window, 0);
+    atomic_store(&race.destroyed, 0);
+    atomic_store(&race.saw_return, 0);
+    atomic_store(&race.armed, WEFT__RACE_ENQUEUED);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, race_caller_main, &c), 0);
+    while (!atomic_load(&race.in_window))
+        sched_yield();
+    /* The stopped caller has not notified yet: wake the workers (they then
+     * also run its task), then destroy. */
+    ck_assert_int_eq(weft_pool_submit(c.p, nop, NULL), 0);
+    ck_assert_int_eq(weft_pool_destroy(c.p), 0);
+    atomic_store(&race.destroyed, 1);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(c.rc, 0);
+    ck_assert_int_eq(atomic_load(&c.counter), 1);
+    ck_assert_msg(!atomic_load(&race.saw_return),
+                  "destroy returned while an outside caller (mode %d, kind %d) was inside",
+                  (int)mode, kind);
+}
+
+static void *destroy_and_mark(void *arg)
+{
+    ck_assert_int_eq(weft_pool_destroy(arg), 0);
+    atomic_store(&race.destroyed, 1);
+    return NULL;
+}
+
+static void race_refused(weft_scheduler mode)
+{
+    weft__pool_race_hook = race_hook;
+    weft_pool *p = make_pool(1, mode);
+    struct gate g = {0, 0};
+    race.gate = &g;
+    atomic_store(&race.destroyed, 0);
+    atomic_store(&race.armed, WEFT__RACE_REFUSED);
+    ck_assert_int_eq(weft_pool_submit(p, gate_task, &g), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, destroy_and_mark, p), 0);
+    /* The gate holds the only worker until the first refusal opens it. */
+    long accepted = 0;
+    int rc;
+    while ((rc = weft_pool_submit(p, gated_count, &g)) == 0)
+        accepted++;
+    ck_assert_int_eq(rc, EPIPE);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(atomic_load(&g.ran), accepted);
+}
+
+START_TEST(test_destroy_races_outside_callers)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_scheduler mode = m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING;
+        for (int kind = 0; kind < 3; kind++)
+            race_enqueued(mode, kind);
+        race_refused(mode);
+    }
+    weft__pool_race_hook = NULL;
+}
+END_TEST
+
 /* ---- a submit from a worker becomes stealable at once ------------------ */
 
 /* Regression test. Bug: weft_pool_submit and weft_group_spawn called on a
@@ -384,13 +523,6 @@ struct wsub {
     int use_group;
     weft_group g;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int wsub_s1(void *arg)
 {
@@ -540,6 +672,7 @@ static Suite *pool_suite(void)
         {"destroy_runs_queued_work", test_destroy_runs_queued_work},
         {"epipe_during_destroy", test_epipe_during_destroy},
         {"worker_submit_runs_elsewhere", test_worker_submit_runs_elsewhere},
+        {"destroy_races_outside_callers", test_destroy_races_outside_callers},
         {"enomem", test_enomem},
         {"idle_pool_parks", test_idle_pool_parks},
     };
