@@ -24,6 +24,22 @@
  * for it) for as long as the submitter may still call into it: calling
  * into a destroyed pool is undefined, so the test must not.
  *
+ * Bug found by destroy_vs_submitters (reproduces within seconds with
+ * WEFT_SEED=13752461383683905005 CK_RUN_CASE=destroy_vs_submitters
+ * WEFT_STRESS_SECONDS=30, plain and yield builds): a worker woken from park
+ * (or whose park re-check saw work) takes ONE task and runs it without
+ * passing the wake-up on; the notify after a publish (inj_take_batch's
+ * publish_all of up to 31 tasks, or a SHARED push) wakes one worker, or
+ * none while another is counted as searching. The remaining published tasks
+ * then sit in the deque (dump: "worker 3: top 1 bottom 6", 6 workers parked,
+ * epoch 1) until the owner or that one worker come back to the scheduler.
+ * When both run tasks that wait for those stranded tasks (here: blockers
+ * waiting on a submitter blocked in pool_call), the pool deadlocks.
+ *
+ * Both cases have a watchdog (20 s without progress fails the test and
+ * prints the workers' counters, and for the second the deques' indices,
+ * so that a lost wake-up shows where the work is stuck).
+ *
  * Seeded (WEFT_SEED), time-bounded (WEFT_STRESS_SECONDS).
  */
 #define _GNU_SOURCE
@@ -41,6 +57,7 @@
 #include <weft/task.h>
 
 #include "stress_util.h"
+#include "worker.h" /* the stall dump reads pool internals */
 
 /* ---- the forest ---------------------------------------------------------- */
 
@@ -413,6 +430,8 @@ typedef struct {
 
 struct shut {
     weft_pool *sh_pool;
+    atomic_bool sh_alive; /* false once destroy returned (the stall dump) */
+    stress_slot *sh_slots; /* [0] destroyer, [1 + i] submitter i */
     submitter sh_sub[MAXSUB];
     int sh_nsub;
     atomic_long sh_children_ok; /* worker submissions that returned 0 */
@@ -500,6 +519,7 @@ static void *submitter_main(void *arg)
             break;
         }
         s->s_rc[k] = rc;
+        stress_progress(&s->s_sh->sh_slots[1 + s->s_id], "calling");
         if (rc != 0)
             break; /* EPIPE (checked later): stop calling into p */
     }
@@ -515,9 +535,38 @@ static void *destroy_main(void *arg)
 {
     shut *sh = arg;
     pthread_barrier_wait(&sh->sh_start);
+    stress_where(&sh->sh_slots[0], "in weft_pool_destroy");
     if (weft_pool_destroy(sh->sh_pool) != 0)
         abort();
+    /* relaxed: the dump only runs when nothing moves any more. */
+    atomic_store_explicit(&sh->sh_alive, false, memory_order_relaxed);
+    stress_progress(&sh->sh_slots[0], "destroyed");
     return NULL;
+}
+
+/* On a stall: where the tasks are. Reads owner-private deque fields and
+ * queue internals without synchronisation - only ever run when no thread
+ * has made progress for seconds, to say where the work got stuck. */
+static void dump_internals(void *arg, FILE *out)
+{
+    shut *sh = arg;
+    if (!atomic_load_explicit(&sh->sh_alive, memory_order_relaxed))
+        return;
+    weft_pool *p = sh->sh_pool;
+    fprintf(out, "  pool: %u workers, mode %d, p_state 0x%" PRIx64 ", waiters %d, searching %d, "
+            "epoch %u, injection queue %s, SHARED queue %zu tasks\n", p->p_nworkers,
+            (int)p->p_mode, (uint64_t)atomic_load(&p->p_state), atomic_load(&p->p_waiters),
+            atomic_load(&p->p_searching), (unsigned)atomic_load(&p->p_epoch),
+            cds_wfcq_empty(&p->p_inj_head, &p->p_inj_tail) ? "empty" : "NOT EMPTY",
+            (size_t)atomic_load(&p->p_sq_count));
+    for (unsigned i = 0; i < p->p_nworkers; i++) {
+        weft__worker *w = &p->p_workers[i];
+        fprintf(out, "  worker %2u: top %" PRId64 " bottom %" PRId64 " bot %" PRId64
+                " priv %" PRId64 " hungry %u executed %" PRIu64 " parks %" PRIu64 "\n", i,
+                (int64_t)atomic_load(&w->w_dq.dq_top), (int64_t)atomic_load(&w->w_dq.dq_bottom),
+                w->w_dq.dq_bot, w->w_dq.dq_priv, (unsigned)atomic_load(&w->w_dq.dq_hungry),
+                (uint64_t)atomic_load(&w->w_executed), (uint64_t)atomic_load(&w->w_parks));
+    }
 }
 
 typedef struct {
@@ -535,7 +584,17 @@ static void shutdown_round(stress_rng *g, shut *sh, sstats *st)
                                                            : WEFT_SCHED_STEALING};
     memset(sh, 0, sizeof *sh);
     ck_assert_int_eq(weft_pool_create(&sh->sh_pool, &o), 0);
+    atomic_init(&sh->sh_alive, true);
     sh->sh_nsub = 1 + (int)stress_below(g, MAXSUB);
+    stress_watchdog wd;
+    stress_watchdog_init(&wd, "stress_pool destroy_vs_submitters", 1 + sh->sh_nsub, 20.0);
+    wd.wd_slots[0].sl_name = "destroyer";
+    for (int i = 0; i < sh->sh_nsub; i++)
+        wd.wd_slots[1 + i].sl_name = "submitter";
+    wd.wd_dump = dump_internals;
+    wd.wd_dump_arg = sh;
+    sh->sh_slots = wd.wd_slots;
+    stress_watchdog_start(&wd);
     atomic_init(&sh->sh_children_ok, 0);
     atomic_init(&sh->sh_children_ran, 0);
     atomic_init(&sh->sh_children_refused, 0);
@@ -557,6 +616,7 @@ static void shutdown_round(stress_rng *g, shut *sh, sstats *st)
     for (int i = 0; i < sh->sh_nsub; i++)
         pthread_join(tid[i], NULL);
     pthread_join(dt, NULL);
+    stress_watchdog_stop(&wd);
     pthread_barrier_destroy(&sh->sh_start);
 
     for (int i = 0; i < sh->sh_nsub; i++) {
