@@ -1001,8 +1001,11 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     atomic_init(&w->w_state, W_AWAKE);
     WEFT__YIELD(); /* the change that the handshake must not miss comes here */
     wlist_push(l, w);
-    if (side != SIDE_JOIN)
-        coll_asym_heavy(); /* joiners: task_done's CAS is seq_cst already */
+    /* Joiners: task_done's CAS is seq_cst already. LIFO/PRIORITY: both
+     * sides publish under both locks, which we hold, so the lock is the
+     * handshake and a membarrier would only lengthen the critical section. */
+    if (side != SIDE_JOIN && coll_split(c))
+        coll_asym_heavy();
     if (side_ready(c, side)) {
         wlist_remove(l, w);
         return 0;
@@ -1348,7 +1351,12 @@ int weft_collection_task_done(weft_collection *c)
 {
     if (!c)
         return EINVAL;
-    size_t d = atomic_load_explicit(&c->c_done, memory_order_relaxed);
+    /* acquire (here and on CAS failure): synchronizes with the task_done
+     * that wrote d, whose thread had read c_added >= d; read-read coherence
+     * then gives a >= d below, so a == d is a true underflow. With relaxed,
+     * a weak-memory CPU could read an older c_added than that thread saw
+     * and report a false EINVAL (found in review; x86 cannot show it). */
+    size_t d = atomic_load_explicit(&c->c_done, memory_order_acquire);
     size_t a;
     do {
         /* acquire: the add of the item being finished happened before
@@ -1357,10 +1365,10 @@ int weft_collection_task_done(weft_collection *c)
         if (a == d)
             return EINVAL;
         /* seq_cst: the changer's half of the handshake with c_joiners
-         * (wake_joiners reads its wl_n after); relaxed on failure: the loop
-         * re-reads. */
+         * (wake_joiners reads its wl_n after); acquire on failure: as the
+         * first load of d. */
     } while (!atomic_compare_exchange_weak_explicit(&c->c_done, &d, d + 1, memory_order_seq_cst,
-                                                    memory_order_relaxed));
+                                                    memory_order_acquire));
     /* Unfinished reached 0 if no add came after our read of c_added; if
      * one did, the wake-up is spurious (joiners re-check). */
     if (d + 1 == a)
