@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -234,8 +235,9 @@ int weft__sq_push(weft_pool *p, struct weft__task_impl *t)
     return 0;
 }
 
-static struct weft__task_impl *sq_take_oldest(weft_pool *p)
+struct weft__task_impl *weft__sq_take_oldest(weft__worker *w)
 {
+    weft_pool *p = w->w_pool;
     /* Relaxed: a lock-free peek to skip the lock when empty; the value is
      * re-read under the lock. */
     if (atomic_load_explicit(&p->p_sq_count, memory_order_relaxed) == 0)
@@ -247,27 +249,71 @@ static struct weft__task_impl *sq_take_oldest(weft_pool *p)
         t = p->p_sq_ring[p->p_sq_head];
         p->p_sq_head = (p->p_sq_head + 1) & (p->p_sq_cap - 1);
         atomic_store_explicit(&p->p_sq_count, n - 1, memory_order_relaxed);
+        /* Relaxed, under p_sq_lock: tells the spawner's sync (which reads
+         * it under the lock too, or as a hint without) that t is no longer
+         * queued. Heap tasks keep their HEAP state. */
+        if (!(atomic_load_explicit(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+            atomic_store_explicit(&t->ti_state, (int32_t)w->w_index + 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&p->p_sq_lock);
     return t;
 }
 
-struct weft__task_impl *weft__sq_take_newest(weft_pool *p, struct weft__task_impl *want)
+/* Remove slot i (0: the oldest) of the n queued tasks; p_sq_lock held. */
+static void sq_remove_at(weft_pool *p, size_t i, size_t n)
+{
+    size_t mask = p->p_sq_cap - 1;
+    for (size_t j = i; j + 1 < n; j++)
+        p->p_sq_ring[(p->p_sq_head + j) & mask] = p->p_sq_ring[(p->p_sq_head + j + 1) & mask];
+    /* Relaxed: under p_sq_lock (see p_sq_count). */
+    atomic_store_explicit(&p->p_sq_count, n - 1, memory_order_relaxed);
+}
+
+struct weft__task_impl *weft__sq_take_group(weft_pool *p, const struct weft__group_impl *g,
+                                            size_t window)
 {
     /* Relaxed: a peek, re-read under the lock. */
     if (atomic_load_explicit(&p->p_sq_count, memory_order_relaxed) == 0)
         return NULL;
-    struct weft__task_impl *t = NULL;
+    struct weft__task_impl *x = NULL;
     pthread_mutex_lock(&p->p_sq_lock);
     size_t n = atomic_load_explicit(&p->p_sq_count, memory_order_relaxed);
-    if (n > 0) {
-        (void)want; /* the newest is `want` whenever it is still queued and
-                       the caller follows LIFO order */
-        t = p->p_sq_ring[(p->p_sq_head + n - 1) & (p->p_sq_cap - 1)];
-        atomic_store_explicit(&p->p_sq_count, n - 1, memory_order_relaxed);
+    size_t mask = p->p_sq_cap - 1;
+    for (size_t i = n, seen = 0; i-- > 0 && seen < window; seen++) {
+        struct weft__task_impl *t = p->p_sq_ring[(p->p_sq_head + i) & mask];
+        /* Relaxed: the HEAP state was set before the task was queued. */
+        if ((atomic_load_explicit(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP)
+            && ((struct weft__heap_task *)t)->ht_group == g) {
+            sq_remove_at(p, i, n);
+            x = t;
+            break;
+        }
     }
     pthread_mutex_unlock(&p->p_sq_lock);
-    return t;
+    return x;
+}
+
+bool weft__sq_take_mine(weft_pool *p, struct weft__task_impl *want)
+{
+    bool found = false;
+    pthread_mutex_lock(&p->p_sq_lock);
+    /* Relaxed, under p_sq_lock: every taker marks the frame under it. */
+    if (atomic_load_explicit(&want->ti_state, memory_order_relaxed) == WEFT__TS_SPAWNED) {
+        size_t n = atomic_load_explicit(&p->p_sq_count, memory_order_relaxed);
+        size_t mask = p->p_sq_cap - 1;
+        /* Scan from the newest end: the caller syncs in LIFO order, so its
+         * task is the newest but for other workers' later pushes. */
+        for (size_t i = n; i-- > 0;) {
+            if (p->p_sq_ring[(p->p_sq_head + i) & mask] == want) {
+                sq_remove_at(p, i, n);
+                found = true;
+                break;
+            }
+        }
+        WEFT__ASSERT(found);
+    }
+    pthread_mutex_unlock(&p->p_sq_lock);
+    return found;
 }
 
 /* ---- injection queue (STEALING) ---------------------------------------- */
@@ -534,12 +580,19 @@ struct weft__task_impl *weft__own_pop(weft__worker *w)
     return x;
 }
 
-bool weft__help_once(weft__worker *w, int prefer)
+bool weft__help_once(weft__worker *w, int prefer, const struct weft__group_impl *g)
 {
     weft_pool *p = w->w_pool;
     struct weft__task_impl *x;
     if (p->p_mode == WEFT_SCHED_SHARED) {
-        x = weft__sq_take_newest(p, NULL);
+        /* The awaited group's own tasks first (like taking one's own task
+         * back: they nest no deeper than the task tree). With stack room:
+         * a short look, then the oldest task, like an idle worker. Without:
+         * a full look - the group's tasks must not starve. */
+        bool room = weft__stack_room(w);
+        x = g != NULL ? weft__sq_take_group(p, g, room ? 64 : SIZE_MAX) : NULL;
+        if (x == NULL && room)
+            x = weft__sq_take_oldest(w);
         if (x != NULL) {
             weft__stat_inc(&w->w_injected);
             weft__run_task(w, x);
@@ -547,16 +600,20 @@ bool weft__help_once(weft__worker *w, int prefer)
         }
         return false;
     }
+    /* The own deque and the thief's (leapfrogging: its tasks are the
+     * awaited task's descendants) are always fair game; other work nests
+     * unrelated tasks on this stack, so only while it has room. */
     x = weft__own_pop(w);
     if (x == NULL && prefer >= 0 && (unsigned)prefer != w->w_index
         && (unsigned)prefer < p->p_nworkers)
         x = steal_from(w, &p->p_workers[prefer]);
-    if (x == NULL)
+    if (x == NULL && weft__stack_room(w)) {
         x = steal_any(w);
-    if (x == NULL) {
-        x = inj_take_one(p);
-        if (x != NULL)
-            weft__stat_inc(&w->w_injected);
+        if (x == NULL) {
+            x = inj_take_one(p);
+            if (x != NULL)
+                weft__stat_inc(&w->w_injected);
+        }
     }
     if (x == NULL)
         return false;
@@ -570,7 +627,7 @@ static struct weft__task_impl *find_work(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
     if (p->p_mode == WEFT_SCHED_SHARED) {
-        struct weft__task_impl *x = sq_take_oldest(p);
+        struct weft__task_impl *x = weft__sq_take_oldest(w);
         if (x != NULL)
             weft__stat_inc(&w->w_injected);
         return x;
@@ -627,6 +684,9 @@ static void *worker_main(void *arg)
     weft__worker *w = arg;
     weft_pool *p = w->w_pool;
     weft__tls_worker = w;
+    /* The stack grows down from about here; half of it is the limit below
+     * which a waiting worker stops running unrelated tasks. */
+    w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
     urcu_memb_register_thread();
     for (;;) {
         struct weft__task_impl *x = find_work(w);
@@ -770,7 +830,8 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         pool_free(p);
         return ENOMEM;
     }
-    pthread_attr_setstacksize(&attr, worker_stack_size());
+    p->p_stack_size = worker_stack_size();
+    pthread_attr_setstacksize(&attr, p->p_stack_size);
     unsigned started = 0;
     int rc = 0;
     for (; started < n; started++) {

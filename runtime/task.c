@@ -99,13 +99,21 @@ static int sync_shared(weft__worker *w, struct weft__task_impl *t)
     weft_pool *p = w->w_pool;
     for (unsigned spins = 0;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
+        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        if (s & WEFT__TS_DONE)
             return t->ti_result;
-        struct weft__task_impl *x = weft__sq_take_newest(p, t);
-        if (x == t) {
+        /* Still queued (the taker's mark says otherwise): take it back by
+         * identity and run it here, as the fast path would. */
+        if (s == WEFT__TS_SPAWNED && weft__sq_take_mine(p, t)) {
             weft__stat_inc(&w->w_executed);
             return t->ti_fn(t->ti_arg);
         }
+        /* Another worker runs t: help with the oldest queued work (as an
+         * idle worker would) while the stack has room, else wait. Never the
+         * newest: that is usually another worker's fresh spawn, whose wait
+         * would nest yet another one (unbounded nesting: the bug that
+         * overflowed an 8 MiB stack in nqueens on 2 workers). */
+        struct weft__task_impl *x = weft__stack_room(w) ? weft__sq_take_oldest(w) : NULL;
         if (x != NULL) {
             weft__stat_inc(&w->w_injected);
             weft__run_task(w, x);
@@ -148,7 +156,7 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
         if (s & WEFT__TS_DONE)
             return t->ti_result;
         int thief = (s > 0 && s <= WEFT__MAX_WORKERS) ? s - 1 : -1;
-        if (weft__help_once(w, thief))
+        if (weft__help_once(w, thief, NULL))
             spins = 0;
         else
             weft__backoff(&spins);
@@ -244,7 +252,7 @@ int weft_group_wait(weft_group *gp)
          * Acquire: pairs with each task's acq_rel decrement. */
         for (unsigned spins = 0;
              (atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0;) {
-            if (weft__help_once(w, -1))
+            if (weft__help_once(w, -1, g))
                 spins = 0;
             else
                 weft__backoff(&spins);

@@ -83,6 +83,7 @@ typedef struct weft__worker {
     bool w_shared; /* the pool runs WEFT_SCHED_SHARED */
     unsigned w_index;
     uint64_t w_rng; /* xorshift64* state for victim choice */
+    uintptr_t w_stack_half; /* frames below this address: over half the stack used */
     pthread_t w_thread;
     /* Statistics: written only by the owner (relaxed load + store, no RMW),
      * read with relaxed loads by weft_pool_stats. Own line. */
@@ -109,6 +110,7 @@ struct weft_pool {
     unsigned p_nworkers;
     weft_scheduler p_mode;
     weft__worker *p_workers; /* p_nworkers, cache-line aligned */
+    size_t p_stack_size;     /* of each worker thread */
 
     /* Event count for parking (park.h). Own line. */
     alignas(WEFT__CACHE_LINE) _Atomic uint32_t p_epoch; /* futex word */
@@ -161,9 +163,12 @@ extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("in
 void weft__run_task(weft__worker *w, struct weft__task_impl *x);
 
 /* Help once while waiting: run one task from the own deque, the preferred
- * victim (leapfrogging; -1: none), another victim or the injection/shared
- * queue. Returns true if it ran something. Never pushes batches. */
-bool weft__help_once(weft__worker *w, int prefer);
+ * victim (leapfrogging; -1: none), then - only while the stack has room -
+ * another victim or the injection queue. SHARED mode: a task of group g
+ * (group_wait; NULL: none) taken back from the shared queue, else - with
+ * stack room - its oldest task. Returns true if it ran something. Never
+ * pushes batches. */
+bool weft__help_once(weft__worker *w, int prefer, const struct weft__group_impl *g);
 
 /* Wake one parked worker if there are parked workers and nobody searches;
  * call after making work visible. Contains a seq_cst fence. */
@@ -175,8 +180,25 @@ void weft__worker_publish(weft__worker *w);
 
 /* SHARED mode queue: push at the tail (0 or ENOMEM); the caller notifies. */
 int weft__sq_push(weft_pool *p, struct weft__task_impl *t);
-/* SHARED: remove t if it is the newest; else the newest task; else NULL. */
-struct weft__task_impl *weft__sq_take_newest(weft_pool *p, struct weft__task_impl *t);
+/* SHARED: remove t from the queue if it is still there (the caller spawned
+ * it and syncs it). Returns true if it did. */
+bool weft__sq_take_mine(weft_pool *p, struct weft__task_impl *t);
+/* SHARED: remove the oldest task, or NULL; a strict frame is marked as
+ * taken by w (its ti_state) under the queue lock. */
+struct weft__task_impl *weft__sq_take_oldest(weft__worker *w);
+/* SHARED: remove the newest queued task of group g, looking at the newest
+ * `window` tasks only (SIZE_MAX: all), or NULL. */
+struct weft__task_impl *weft__sq_take_group(weft_pool *p, const struct weft__group_impl *g,
+                                            size_t window);
+
+/* True while the calling worker has used less than half of its stack: only
+ * then may a waiting worker run tasks that are not its own descendants
+ * (each nests on its stack, and their waits may nest more). Taking back its
+ * own task, or leapfrogging from its thief, is always allowed. */
+static inline bool weft__stack_room(const weft__worker *w)
+{
+    return (uintptr_t)__builtin_frame_address(0) > w->w_stack_half;
+}
 
 /* Heap tasks: allocate; admit an outside caller (EPIPE once destroy began:
  * then nothing of the pool was written) and count one outstanding task.

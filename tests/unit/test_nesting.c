@@ -12,10 +12,14 @@
  *
  * Trees of every shape here are checked for their node count in both modes
  * on 1, 2 and 4 workers; on one worker, where nothing is ever stolen, the
- * nesting of task calls must equal the tree's depth exactly.
+ * nesting of task calls must equal the tree's depth exactly; on 2 and 4
+ * workers a depth-18 binary tree must nest at most 4 * (depth + 1) calls
+ * (the old SHARED code: 297 to 1017; now about 19, as in STEALING).
+ * WEFT_NESTING_PRINT=1 prints the nesting of every run.
  */
 #include <check.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <weft/weft.h>
@@ -74,7 +78,7 @@ static long tree_size(int depth, int branch)
     return total;
 }
 
-static void run_tree(weft_scheduler mode, unsigned workers, int depth, int branch)
+static int run_tree(weft_scheduler mode, unsigned workers, int depth, int branch)
 {
     weft_pool_options o = {.workers = workers, .scheduler = mode};
     weft_pool *p = NULL;
@@ -83,9 +87,14 @@ static void run_tree(weft_scheduler mode, unsigned workers, int depth, int branc
     atomic_store(&max_nesting, 0);
     ck_assert_int_eq(weft_pool_call(p, node_task, &root), 0);
     ck_assert_int_eq(root.n_count, tree_size(depth, branch));
+    int nest = atomic_load(&max_nesting);
+    if (getenv("WEFT_NESTING_PRINT"))
+        fprintf(stderr, "mode %d, %u workers, depth %d x%d: nesting %d\n", (int)mode, workers,
+                depth, branch, nest);
     if (workers == 1)
-        ck_assert_int_eq(atomic_load(&max_nesting), depth + 1);
+        ck_assert_int_eq(nest, depth + 1);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
+    return nest;
 }
 
 static void run_shapes(weft_scheduler mode)
@@ -110,6 +119,38 @@ START_TEST(test_shared_trees)
 }
 END_TEST
 
+/* The bug's symptom, measured: a binary tree of depth 18 (524,287 nodes)
+ * on 2 and 4 workers. A waiting worker that runs someone else's task nests
+ * it on its stack; how deep that goes is the scheduler's business, but it
+ * must stay a small multiple of the tree's depth. The old SHARED code
+ * reached 297 nested calls on 2 workers (STEALING: about 19). */
+#define NEST_DEPTH 18
+#define NEST_BOUND (4 * (NEST_DEPTH + 1))
+
+static void check_bounded(weft_scheduler mode)
+{
+    static const unsigned workers[] = {2, 4};
+    for (size_t i = 0; i < sizeof workers / sizeof workers[0]; i++) {
+        for (int rep = 0; rep < 3; rep++) {
+            int nest = run_tree(mode, workers[i], NEST_DEPTH, 2);
+            ck_assert_msg(nest <= NEST_BOUND, "mode %d, %u workers: %d nested calls (bound %d)",
+                          (int)mode, workers[i], nest, NEST_BOUND);
+        }
+    }
+}
+
+START_TEST(test_stealing_bounded)
+{
+    check_bounded(WEFT_SCHED_STEALING);
+}
+END_TEST
+
+START_TEST(test_shared_bounded)
+{
+    check_bounded(WEFT_SCHED_SHARED);
+}
+END_TEST
+
 static Suite *nesting_suite(void)
 {
     Suite *s = suite_create("nesting");
@@ -120,6 +161,14 @@ static Suite *nesting_suite(void)
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_shared_trees);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("stealing_bounded");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_stealing_bounded);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shared_bounded");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_shared_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
