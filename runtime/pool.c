@@ -672,10 +672,16 @@ static void park(weft__worker *w)
 
 static void found_work(weft_pool *p)
 {
-    /* seq_cst: the notifier reads p_searching after its fence. If we were
-     * the last searcher, wake another so that someone keeps looking (more
-     * work may be there: Go's scheduler does the same). */
-    if (atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst) == 1)
+    /* seq_cst RMW, then work_visible's seq_cst re-check: the Dekker pair
+     * with a notifier that skipped its wake-up because we were searching
+     * (it published, fenced, then read p_searching != 0). Either it read
+     * our decrement and woke someone itself, or we see its work here. If
+     * we were the last searcher and more work is visible, pass the wake-up
+     * on (Go's scheduler does the same): a woken worker takes one task,
+     * and the rest would otherwise wait for busy workers - forever if the
+     * running tasks block until the rest has run. */
+    if (atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst) == 1
+        && work_visible(p))
         weft__pool_notify(p);
 }
 
@@ -688,31 +694,43 @@ static void *worker_main(void *arg)
      * which a waiting worker stops running unrelated tasks. */
     w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
     urcu_memb_register_thread();
+    bool searching = false; /* this worker is counted in p_searching */
     for (;;) {
         struct weft__task_impl *x = find_work(w);
-        if (x != NULL) {
-            weft__run_task(w, x);
-            continue;
+        if (x == NULL) {
+            /* Idle: search for a while, then park. */
+            if (!searching) {
+                /* seq_cst: read by notifiers after their fence (park.h). */
+                atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
+                searching = true;
+            }
+            for (unsigned r = 0; r < WEFT__IDLE_ROUNDS && x == NULL; r++) {
+                for (unsigned i = 0; i < WEFT__IDLE_PAUSES; i++)
+                    cpu_relax();
+                x = find_work(w);
+            }
         }
-        /* Idle: search for a while, then park. */
-        atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
-        for (unsigned r = 0; r < WEFT__IDLE_ROUNDS && x == NULL; r++) {
-            for (unsigned i = 0; i < WEFT__IDLE_PAUSES; i++)
-                cpu_relax();
-            x = find_work(w);
-        }
         if (x != NULL) {
-            found_work(p);
+            if (searching) {
+                found_work(p);
+                searching = false;
+            }
             weft__run_task(w, x);
             continue;
         }
         /* seq_cst: decrement before announcing the park (park.h). */
         atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst);
+        searching = false;
         /* seq_cst: pairs with the seq_cst store in destroy. No task can be
          * left: destroy waited for idleness before setting stop. */
         if (atomic_load_explicit(&p->p_stop, memory_order_seq_cst))
             break;
         park(w);
+        /* Woken (or a spurious return): look for work as a searcher, so
+         * that notifiers need not wake anyone else meanwhile and found_work
+         * passes the wake-up on when more work is visible. */
+        atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
+        searching = true;
     }
     urcu_memb_unregister_thread();
     weft__tls_worker = NULL;

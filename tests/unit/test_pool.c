@@ -585,6 +585,67 @@ START_TEST(test_worker_submit_runs_elsewhere)
 }
 END_TEST
 
+/* ---- a woken worker passes the wake-up on ------------------------------ */
+
+/* Regression test. Bug: a worker woken from its park took one task and ran
+ * it without waking anyone else, although more work had been published
+ * with the same single notify (a publish wakes one worker). If the running
+ * tasks wait for each other, the rest never starts: the stress test's
+ * destroy_vs_submitters hung that way. Now a woken worker searches as a
+ * "searcher" and, having found work, wakes the next sleeper when more work
+ * is visible (as Go's scheduler does). Scenario: all 3 workers parked; the
+ * root (on one of them) spawns t1 and t2 and submits a no-op - one publish,
+ * one notify - then waits until t1 and t2 have started; each waits for the
+ * other. Only the two other workers can run them, and only if the first
+ * wakes the second. */
+
+struct pass_on {
+    _Atomic int started;
+};
+
+static int pass_on_task(void *arg)
+{
+    struct pass_on *c = arg;
+    atomic_fetch_add(&c->started, 1);
+    for (double t0 = now_s(); now_s() - t0 < 5.0 && atomic_load(&c->started) < 2;)
+        sched_yield();
+    return atomic_load(&c->started) >= 2 ? 0 : ETIMEDOUT;
+}
+
+static int pass_on_root(void *arg)
+{
+    struct pass_on *c = arg;
+    weft_task t1, t2;
+    /* White-box: forget the parked workers' old publish requests, so that
+     * both spawns stay private and the submit publishes all three tasks at
+     * once, with one notify. */
+    atomic_store_explicit(&weft__tls_worker->w_dq.dq_hungry, 0, memory_order_relaxed);
+    if (weft_spawn(&t1, pass_on_task, c) != 0 || weft_spawn(&t2, pass_on_task, c) != 0
+        || weft_pool_submit(weft_pool_current(), nop, NULL) != 0)
+        return 100;
+    /* A bounded wait (not an ordering sleep), without touching our deque. */
+    for (double t0 = now_s(); now_s() - t0 < 5.0 && atomic_load(&c->started) < 2;)
+        sched_yield();
+    int r = atomic_load(&c->started) >= 2 ? 0 : ETIMEDOUT;
+    int r2 = weft_sync(&t2);
+    int r1 = weft_sync(&t1);
+    return r ? r : r2 ? r2 : r1;
+}
+
+START_TEST(test_woken_worker_passes_wakeup_on)
+{
+    weft_pool *p = make_pool(3, WEFT_SCHED_STEALING);
+    struct pass_on c = {0};
+    /* Seq_cst (default): all three workers have announced their park. */
+    while (atomic_load(&p->p_waiters) != 3)
+        sched_yield();
+    ck_assert_int_eq(weft_pool_call(p, pass_on_root, &c), 0);
+    ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+    ck_assert_int_eq(atomic_load(&c.started), 2);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
 /* ---- ENOMEM ------------------------------------------------------------ */
 
 START_TEST(test_enomem)
@@ -673,6 +734,7 @@ static Suite *pool_suite(void)
         {"epipe_during_destroy", test_epipe_during_destroy},
         {"worker_submit_runs_elsewhere", test_worker_submit_runs_elsewhere},
         {"destroy_races_outside_callers", test_destroy_races_outside_callers},
+        {"woken_worker_passes_wakeup_on", test_woken_worker_passes_wakeup_on},
         {"enomem", test_enomem},
         {"idle_pool_parks", test_idle_pool_parks},
     };
