@@ -13,9 +13,13 @@
  * than QSBR: a QSBR reader must announce quiescent states, and a worker
  * deep in a long user task announces none, which would hold every retired
  * ring for as long as the longest task; memb needs nothing of the workers
- * but registration, its read side costs no fence (sys_membarrier), and
- * growth is rare (capacity doubles), so the grace period's cost is
- * negligible. weft_pool_destroy calls urcu_memb_barrier() so that no
+ * but registration, and growth is rare (capacity doubles), so the grace
+ * period's cost is negligible. The read side costs no fence when the kernel
+ * offers membarrier(2) (liburcu checks once, at its init); without it,
+ * urcu-memb falls back to a full fence in read_lock and two in read_unlock
+ * (cmm_smp_mb: about 3 x 5 ns here) - on the steal path only, never on
+ * spawn/sync. We do not define _LGPL_SOURCE, so both are calls into
+ * liburcu-memb either way. weft_pool_destroy calls urcu_memb_barrier() so that no
  * callback outlives the pool.
  *
  * Under ThreadSanitizer (WEFT_TSAN) the membarrier-based grace periods are
@@ -196,21 +200,37 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
     return x;
 }
 
+/* Owner: make [dq_bot, nb) stealable (the Le et al. push of those slots). */
+static void dq_publish_to(weft__deque *dq, int64_t nb)
+{
+    /* Relaxed: a hint; cleared before publishing so that a thief that finds
+     * the deque empty again after this publication can ask again. */
+    atomic_store_explicit(&dq->dq_hungry, 0, memory_order_relaxed);
+    dq->dq_bot = nb;
+#ifdef WEFT_TSAN
+    /* Release store: the TSan-visible form of the two lines below. */
+    atomic_store_explicit(&dq->dq_bottom, nb, memory_order_release);
+#else
+    /* LPCZ push lines 6-7: a release fence, then a relaxed store of bottom.
+     * The slots and task frames in [old bot, nb) become visible to a thief
+     * that acquires bottom. The fence form (rather than a release store)
+     * also gives release semantics to the owner's later relaxed stores of
+     * bottom (take's decrement and restore): since C++20/C2x a release
+     * sequence no longer extends over the same thread's later plain stores,
+     * so a thief that reads one of those would not synchronise with a
+     * release store here. On x86 the fence is a compiler barrier only. */
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&dq->dq_bottom, nb, memory_order_relaxed);
+#endif
+}
+
 bool weft__deque_publish(weft__deque *dq)
 {
     int64_t b = dq->dq_bot;
     int64_t p = dq->dq_priv;
     if (p == b)
         return false;
-    int64_t nb = b + (p - b + 1) / 2;
-    /* Relaxed: a hint; cleared before publishing so that a thief that finds
-     * the deque empty again after this publication can ask again. */
-    atomic_store_explicit(&dq->dq_hungry, 0, memory_order_relaxed);
-    dq->dq_bot = nb;
-    /* Release, LPCZ push line 7 (the release before the store of bottom):
-     * the slots and the task frames in [b, nb) become visible to a thief
-     * that acquires bottom. */
-    atomic_store_explicit(&dq->dq_bottom, nb, memory_order_release);
+    dq_publish_to(dq, b + (p - b + 1) / 2);
     return true;
 }
 
@@ -219,9 +239,7 @@ bool weft__deque_publish_all(weft__deque *dq)
     int64_t p = dq->dq_priv;
     if (p == dq->dq_bot)
         return false;
-    dq->dq_bot = p;
-    /* Release: as in weft__deque_publish. */
-    atomic_store_explicit(&dq->dq_bottom, p, memory_order_release);
+    dq_publish_to(dq, p);
     return true;
 }
 

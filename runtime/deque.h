@@ -138,7 +138,8 @@ weft__task_impl *weft__deque_take(weft__deque *dq);
  * the hungry flag. Returns true if something was published. */
 bool weft__deque_publish(weft__deque *dq);
 
-/* Owner: publish the whole private part. Returns true if it was not empty. */
+/* Owner: publish the whole private part and clear the hungry flag. Returns
+ * true if it was not empty (else nothing changes). */
 bool weft__deque_publish_all(weft__deque *dq);
 
 /* Owner: true if a thief asked for work. */

@@ -849,10 +849,9 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         return ENOMEM;
     }
     p->p_stack_size = worker_stack_size();
-    pthread_attr_setstacksize(&attr, p->p_stack_size);
     unsigned started = 0;
-    int rc = 0;
-    for (; started < n; started++) {
+    int rc = pthread_attr_setstacksize(&attr, p->p_stack_size);
+    for (; rc == 0 && started < n; started++) {
         weft__worker *w = &p->p_workers[started];
         if (o.pin_workers && ncpu > 0) {
             /* The (i mod count)-th CPU of the affinity mask. */
@@ -865,7 +864,9 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
                     break;
                 }
             }
-            pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+            rc = pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+            if (rc != 0)
+                break; /* ENOMEM or EINVAL: create fails with it */
         }
         if (pthread_create(&w->w_thread, &attr, worker_main, w) != 0) {
             rc = EAGAIN;

@@ -69,6 +69,16 @@ START_TEST(test_publish_steal_take)
     ck_assert_int_eq(weft__deque_steal(&dq, &x), WEFT__STEAL_EMPTY);
     /* Publishing an empty private part does nothing. */
     ck_assert(!weft__deque_publish(&dq));
+    /* Regression test. Bug: publish_all left the hungry flag set, so the
+     * owner's next spawn published again (and notified) although the thief
+     * that asked had been served. */
+    ck_assert_int_eq(weft__deque_steal(&dq, &x), WEFT__STEAL_EMPTY);
+    ck_assert(weft__deque_hungry(&dq));
+    ck_assert_int_eq(weft__deque_push(&dq, &items[0]), 0);
+    ck_assert(weft__deque_publish_all(&dq));
+    ck_assert(!weft__deque_hungry(&dq));
+    ck_assert_int_eq(weft__deque_steal(&dq, &x), WEFT__STEAL_OK);
+    ck_assert_ptr_eq(x, &items[0]);
     weft__deque_fini(&dq);
     urcu_memb_unregister_thread();
 }
