@@ -1022,12 +1022,40 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
 
 /* ---- single-collection add / take ---------------------------------- */
 
+/*
+ * The blocking step shared by the add, take and join loops, called with the
+ * side's lock held when the operation cannot proceed now: EAGAIN (no wait
+ * allowed) or ETIMEDOUT (the deadline passed on an earlier wait) end the
+ * loop; 0 means it waited, and the caller re-checks its condition. The
+ * deadline is computed once, on the first wait.
+ */
+typedef struct {
+    int64_t wt_timeout;
+    struct timespec wt_abs;
+    bool wt_have_deadline, wt_timed_out, wt_spun;
+} coll_wait;
+
+static int coll_wait_step(weft_collection *c, int side, coll_wlist *l, coll_wait *wt)
+{
+    if (wt->wt_timeout == WEFT_NO_WAIT)
+        return EAGAIN;
+    if (wt->wt_timed_out)
+        return ETIMEDOUT;
+    if (wt->wt_timeout > 0 && !wt->wt_have_deadline) {
+        coll_deadline(wt->wt_timeout, &wt->wt_abs);
+        wt->wt_have_deadline = true;
+    }
+    coll_waiter w;
+    wt->wt_timed_out = wait_on(c, side, l, &w, wt->wt_have_deadline ? &wt->wt_abs : NULL,
+                               &wt->wt_spun) == ETIMEDOUT;
+    return 0;
+}
+
 int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
 {
     if (!c || timeout_ns < WEFT_FOREVER)
         return EINVAL;
-    struct timespec abs;
-    bool have_deadline = false, timed_out = false, spun = false;
+    coll_wait wt = {.wt_timeout = timeout_ns};
     int r;
     lock_side(c, SIDE_ADD);
     for (;;) {
@@ -1045,21 +1073,8 @@ int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
             r = add_locked(c, item, n);
             break;
         }
-        if (timeout_ns == WEFT_NO_WAIT) {
-            r = EAGAIN;
+        if ((r = coll_wait_step(c, SIDE_ADD, &c->c_adders, &wt)) != 0)
             break;
-        }
-        if (timed_out) {
-            r = ETIMEDOUT;
-            break;
-        }
-        if (timeout_ns > 0 && !have_deadline) {
-            coll_deadline(timeout_ns, &abs);
-            have_deadline = true;
-        }
-        coll_waiter w;
-        timed_out = wait_on(c, SIDE_ADD, &c->c_adders, &w, have_deadline ? &abs : NULL,
-                            &spun) == ETIMEDOUT;
     }
     unlock_side(c, SIDE_ADD);
     if (r == 0)
@@ -1076,8 +1091,7 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
 {
     if (!c || !item || timeout_ns < WEFT_FOREVER)
         return EINVAL;
-    struct timespec abs;
-    bool have_deadline = false, timed_out = false, spun = false;
+    coll_wait wt = {.wt_timeout = timeout_ns};
     int r;
     lock_side(c, SIDE_TAKE);
     for (;;) {
@@ -1098,21 +1112,8 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
             r = EPIPE;
             break;
         }
-        if (timeout_ns == WEFT_NO_WAIT) {
-            r = EAGAIN;
+        if ((r = coll_wait_step(c, SIDE_TAKE, &c->c_takers, &wt)) != 0)
             break;
-        }
-        if (timed_out) {
-            r = ETIMEDOUT;
-            break;
-        }
-        if (timeout_ns > 0 && !have_deadline) {
-            coll_deadline(timeout_ns, &abs);
-            have_deadline = true;
-        }
-        coll_waiter w;
-        timed_out = wait_on(c, SIDE_TAKE, &c->c_takers, &w, have_deadline ? &abs : NULL,
-                            &spun) == ETIMEDOUT;
     }
     unlock_side(c, SIDE_TAKE);
     if (r == 0)
@@ -1380,8 +1381,7 @@ int weft_collection_try_join(weft_collection *c, int64_t timeout_ns)
 {
     if (!c || timeout_ns < WEFT_FOREVER)
         return EINVAL;
-    struct timespec abs;
-    bool have_deadline = false, timed_out = false, spun = false;
+    coll_wait wt = {.wt_timeout = timeout_ns};
     int r;
     lock_side(c, SIDE_JOIN);
     for (;;) {
@@ -1389,21 +1389,8 @@ int weft_collection_try_join(weft_collection *c, int64_t timeout_ns)
             r = 0;
             break;
         }
-        if (timeout_ns == WEFT_NO_WAIT) {
-            r = EAGAIN;
+        if ((r = coll_wait_step(c, SIDE_JOIN, &c->c_joiners, &wt)) != 0)
             break;
-        }
-        if (timed_out) {
-            r = ETIMEDOUT;
-            break;
-        }
-        if (timeout_ns > 0 && !have_deadline) {
-            coll_deadline(timeout_ns, &abs);
-            have_deadline = true;
-        }
-        coll_waiter w;
-        timed_out = wait_on(c, SIDE_JOIN, &c->c_joiners, &w, have_deadline ? &abs : NULL,
-                            &spun) == ETIMEDOUT;
     }
     unlock_side(c, SIDE_JOIN);
     return r;
