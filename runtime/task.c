@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "debug.h"
 #include "park.h"
@@ -33,6 +34,25 @@ static_assert(_Alignof(struct weft__group_impl) <= _Alignof(weft_group),
               "weft_group storage under-aligned");
 
 /* ---- spawn / sync ------------------------------------------------------ */
+
+#ifndef NDEBUG
+/* Debug builds: weft_sync(t) found a newer strict spawn of this thread above
+ * t, i.e. the syncs are not in LIFO order. weft still returns the right
+ * results (it runs the newer task first), but the program breaks the
+ * documented contract and pays a slow path: say so once on stderr, and
+ * count every occurrence for tests. Relaxed: a statistic. */
+atomic_ulong weft__debug_out_of_order;
+
+static void weft__report_out_of_order(const struct weft__task_impl *t,
+                                      const struct weft__task_impl *newer)
+{
+    if (atomic_fetch_add_explicit(&weft__debug_out_of_order, 1, memory_order_relaxed) == 0)
+        fprintf(stderr,
+                "weft: weft_sync(%p) called while a newer spawn (%p) of the same thread was "
+                "not yet synced: syncs must be in LIFO order (debug build; reported once)\n",
+                (const void *)t, (const void *)newer);
+}
+#endif
 
 static __attribute__((noinline)) int spawn_shared(weft__worker *w, struct weft__task_impl *t)
 {
@@ -146,6 +166,11 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
             return t->ti_fn(t->ti_arg);
         }
         /* A newer task (a heap task, or an out-of-order sync): run it. */
+#ifndef NDEBUG
+        /* Relaxed: x came off our own deque; only we wrote its state. */
+        if (!(atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+            weft__report_out_of_order(t, x);
+#endif
         weft__run_task(w, x);
     }
     /* Leapfrog: until the thief is done with t, take work back from it

@@ -235,4 +235,10 @@ static inline void weft__stat_inc(_Atomic uint64_t *c)
                           memory_order_relaxed);
 }
 
+#ifndef NDEBUG
+/* Debug builds: how many times weft_sync found a newer unsynced spawn of the
+ * same thread above its task (out-of-LIFO-order syncs; task.c). */
+extern atomic_ulong weft__debug_out_of_order;
+#endif
+
 #endif /* WEFT_RUNTIME_WORKER_H */

@@ -19,6 +19,7 @@
 #include <weft/task.h>
 
 #include "alloc.h"
+#include "worker.h" /* weft__debug_out_of_order */
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t cap)
 {
@@ -265,6 +266,15 @@ START_TEST(test_sync_semantics)
         ck_assert_int_eq(weft_pool_call(p, order_task, NULL), 0);
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
+#ifndef NDEBUG
+    /* Debug builds report the out-of-order sync. One STEALING worker, so
+     * that the newer spawn is surely still on its own deque (not stolen). */
+    unsigned long before = atomic_load(&weft__debug_out_of_order);
+    weft_pool *q = make_pool(1, WEFT_SCHED_STEALING, 2);
+    ck_assert_int_eq(weft_pool_call(q, order_task, NULL), 0);
+    ck_assert_int_eq(weft_pool_destroy(q), 0);
+    ck_assert_uint_gt(atomic_load(&weft__debug_out_of_order), before);
+#endif
     weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 2);
     ck_assert_int_eq(weft_pool_call(p, enomem_task, NULL), 0);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
