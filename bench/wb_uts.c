@@ -67,14 +67,16 @@ typedef struct {
     uint64_t ua_count; /* out: nodes in the subtree */
 } uts_arg;
 
-static int uts_task(void *p)
+static int uts_task(void *p);
+
+/* Spawn the k children of the node whose digest is d into kids[]/t[], sync
+ * them in LIFO order, and return the first error; *count gets the node
+ * itself plus its subtree sizes. Shared by the root (heap frames) and every
+ * other node (stack frames). */
+static int uts_children(uint64_t d, long k, uts_arg *kids, weft_task *t, uint64_t *count)
 {
-    uts_arg *a = p;
-    uint64_t d = uts_digest(a->ua_seed);
-    int k = uts_nkids(d);
-    uts_arg kids[UTS_M];
-    weft_task t[UTS_M];
-    int spawned = 0, rc = 0;
+    long spawned = 0;
+    int rc = 0;
     for (; spawned < k; spawned++) {
         kids[spawned].ua_seed = wb_rand_at(d, (uint64_t)spawned);
         kids[spawned].ua_count = 0;
@@ -83,14 +85,23 @@ static int uts_task(void *p)
             break;
     }
     uint64_t c = 1;
-    for (int i = spawned - 1; i >= 0; i--) {
+    for (long i = spawned - 1; i >= 0; i--) {
         int r = weft_sync(&t[i]);
         if (r != 0 && rc == 0)
             rc = r;
         c += kids[i].ua_count;
     }
-    a->ua_count = c;
+    *count = c;
     return rc;
+}
+
+static int uts_task(void *p)
+{
+    uts_arg *a = p;
+    uint64_t d = uts_digest(a->ua_seed);
+    uts_arg kids[UTS_M];
+    weft_task t[UTS_M];
+    return uts_children(d, uts_nkids(d), kids, t, &a->ua_count);
 }
 
 typedef struct {
@@ -111,23 +122,7 @@ static int uts_root_task(void *p)
         free(t);
         return ENOMEM;
     }
-    long spawned = 0;
-    int rc = 0;
-    for (; spawned < b0; spawned++) {
-        kids[spawned].ua_seed = wb_rand_at(d, (uint64_t)spawned);
-        kids[spawned].ua_count = 0;
-        rc = weft_spawn(&t[spawned], uts_task, &kids[spawned]);
-        if (rc != 0)
-            break;
-    }
-    uint64_t c = 1;
-    for (long i = spawned - 1; i >= 0; i--) {
-        int r = weft_sync(&t[i]);
-        if (r != 0 && rc == 0)
-            rc = r;
-        c += kids[i].ua_count;
-    }
-    ra->ur_count = c;
+    int rc = uts_children(d, b0, kids, t, &ra->ur_count);
     free(kids);
     free(t);
     return rc;
