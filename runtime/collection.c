@@ -582,7 +582,8 @@ static void coll_deadline(int64_t ns, struct timespec *abs)
 }
 
 /* Sleep until w is signalled or abs passes. Returns 0 (signalled or a
- * spurious wake-up) or ETIMEDOUT; the caller re-checks under c_lock. */
+ * spurious wake-up) or ETIMEDOUT; the caller re-checks under its side's
+ * lock. */
 static int coll_waiter_sleep(coll_waiter *w, const struct timespec *abs)
 {
     uint32_t expect = W_AWAKE;
@@ -835,7 +836,6 @@ COLL_INLINE bool any_waiting(weft_collection *c)
     return atomic_load_explicit(&c->c_any_waiters, memory_order_seq_cst) != 0;
 }
 
-/* After an add released its side: wake one taker if any is registered. */
 /* After an add released its side: wake one taker if any is registered. */
 COLL_INLINE void add_notify(weft_collection *c)
 {

@@ -2,7 +2,7 @@
  * runtime/park.h - futex wait/wake on a 32-bit atomic word (private).
  *
  * The parking protocol of a pool is an event count (p_epoch, p_waiters in
- * sched.h), Dekker-style:
+ * worker.h), Dekker-style:
  *
  *   parker:   waiters++ (seq_cst); e = epoch (seq_cst);
  *             re-check every source of work (seq_cst loads): shared parts of

@@ -166,6 +166,7 @@ static void pool_wait_idle(weft_pool *p)
         uint32_t e = atomic_load_explicit(&p->p_idle_epoch, memory_order_seq_cst);
         uint64_t s = atomic_load_explicit(&p->p_state, memory_order_seq_cst);
         if (s == 0) {
+            /* Relaxed: only a count; a stale non-zero costs a wake-up. */
             atomic_fetch_sub_explicit(&p->p_idle_waiters, 1, memory_order_relaxed);
             return;
         }

@@ -80,7 +80,8 @@ typedef struct weft__worker {
     weft__deque w_dq; /* first: its lines are laid out in deque.h */
     /* Owner-private (plain): */
     struct weft_pool *w_pool;
-    bool w_shared; /* the pool runs WEFT_SCHED_SHARED */
+    bool w_shared; /* p_mode == SHARED, copied here: spawn's test needs no
+                      load of w_pool */
     unsigned w_index;
     uint64_t w_rng; /* xorshift64* state for victim choice */
     uintptr_t w_stack_half; /* frames below this address: over half the stack used */
