@@ -34,6 +34,7 @@
 #include <weft/collection.h>
 
 #include "stress_util.h"
+#include "check_main.h"
 
 #define MAXP 3
 #define MAXC 3
@@ -610,17 +611,10 @@ int main(void)
         {"priority_bounded", priority_bounded},
         {"any_three_bounded", any_three_bounded},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        /* The duration is shared among the 5 cases; the rest is slack for
-         * the last round and slow sanitizer builds. */
-        tcase_set_timeout(tc, 120 + 2 * (double)stress_duration_ns() / 1e9);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    /* The duration is shared among the 5 cases; the rest is slack for
+     * the last round and slow sanitizer builds. */
+    double timeout = 120 + 2 * (double)stress_duration_ns() / 1e9;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        weft_test_case(s, cases[i].name, cases[i].test, timeout);
+    return weft_test_run(s);
 }

@@ -30,6 +30,7 @@
 #include "deque.h"
 #include "stress_util.h"
 #include "worker.h"
+#include "check_main.h"
 
 #define NITEMS (1 << 16)
 #define MAXTHIEVES 4
@@ -236,17 +237,7 @@ int main(void)
 {
     stress_seed();
     Suite *s = suite_create("stress_deque");
-    TCase *tc = tcase_create("fresh");
-    tcase_set_timeout(tc, 120 + (double)stress_duration_ns() / 1e9);
-    tcase_add_test(tc, fresh);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("long_lived");
-    tcase_set_timeout(tc, 120 + (double)stress_duration_ns() / 1e9);
-    tcase_add_test(tc, long_lived);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    weft_test_case(s, "fresh", fresh, 120 + (double)stress_duration_ns() / 1e9);
+    weft_test_case(s, "long_lived", long_lived, 120 + (double)stress_duration_ns() / 1e9);
+    return weft_test_run(s);
 }

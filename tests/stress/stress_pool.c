@@ -58,6 +58,7 @@
 
 #include "stress_util.h"
 #include "worker.h" /* the stall dump reads pool internals */
+#include "check_main.h"
 
 /* ---- the forest ---------------------------------------------------------- */
 
@@ -671,17 +672,8 @@ int main(void)
 {
     stress_seed();
     Suite *s = suite_create("stress_pool");
-    TCase *tc = tcase_create("random_forests");
-    tcase_set_timeout(tc, 180 + (double)stress_duration_ns() / 1e9);
-    tcase_add_test(tc, random_forests);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("destroy_vs_submitters");
-    tcase_set_timeout(tc, 180 + (double)stress_duration_ns() / 1e9);
-    tcase_add_test(tc, destroy_vs_submitters);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    weft_test_case(s, "random_forests", random_forests, 180 + (double)stress_duration_ns() / 1e9);
+    weft_test_case(s, "destroy_vs_submitters", destroy_vs_submitters,
+                   180 + (double)stress_duration_ns() / 1e9);
+    return weft_test_run(s);
 }

@@ -35,6 +35,7 @@
 #include <weft/task.h>
 
 #include "alloc.h"
+#include "check_main.h"
 
 /* ENOMEM answers seen, per function (relaxed counters: read after joins). */
 enum { E_CREATE, E_ADD, E_ADD_ANY, E_POOL_CREATE, E_SUBMIT, E_GROUP_SPAWN, E_SPAWN, E_CALL,
@@ -302,20 +303,12 @@ static Suite *alloc_fail_suite(void)
         {"collection_priority_every_k", collection_priority_every_k},
         {"pool_every_k", pool_every_k},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        weft_test_case(s, cases[i].name, cases[i].test, 120);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(alloc_fail_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(alloc_fail_suite());
 }

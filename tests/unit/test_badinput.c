@@ -27,6 +27,7 @@
 #include <weft/collection.h>
 #include <weft/pool.h>
 #include <weft/task.h>
+#include "check_main.h"
 
 static long bad_calls; /* per test process (Check forks per test) */
 
@@ -420,20 +421,12 @@ static Suite *badinput_suite(void)
         {"debug_sync_foreign_frame", debug_sync_foreign_frame},
 #endif
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        weft_test_case(s, cases[i].name, cases[i].test, 30);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(badinput_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(badinput_suite());
 }

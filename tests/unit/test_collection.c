@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "coll_util.h"
+#include "check_main.h"
 
 static weft_collection *make(size_t capacity, weft_order order,
                              int (*compare)(const void *, const void *))
@@ -535,20 +536,12 @@ static Suite *collection_suite(void)
         {"alloc_fail_create", alloc_fail_create},
         {"alloc_fail_growth", alloc_fail_growth},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 30);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        weft_test_case(s, cases[i].name, cases[i].test, 30);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(collection_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(collection_suite());
 }

@@ -22,6 +22,7 @@
 #include <weft/collection.h>
 
 #include "coll_util.h"
+#include "check_main.h"
 
 #ifdef WEFT_TSAN
 enum { N_ITEMS = 20000, N_PINGS = 2000, N_ROUNDS = 20 };
@@ -460,15 +461,7 @@ int main(void)
         {"add_to_any_races_takes", add_to_any_races_takes},
         {"works_after_fork", works_after_fork},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        weft_test_case(s, cases[i].name, cases[i].test, 60);
+    return weft_test_run(s);
 }

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "deque.h"
 #include "worker.h"
+#include "check_main.h"
 
 #define NITEMS 4096
 static struct weft__task_impl items[NITEMS];
@@ -264,20 +265,12 @@ static Suite *deque_suite(void)
         {"growth_enomem_unchanged", test_growth_enomem_unchanged},
         {"owner_vs_three_thieves", test_owner_vs_three_thieves},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        weft_test_case(s, cases[i].name, cases[i].fn, 60);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(deque_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(deque_suite());
 }

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include <weft/weft.h>
+#include "check_main.h"
 
 #define MAX_BRANCH 8
 
@@ -165,30 +166,14 @@ END_TEST
 static Suite *nesting_suite(void)
 {
     Suite *s = suite_create("nesting");
-    TCase *tc = tcase_create("stealing");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_stealing_trees);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("shared");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_shared_trees);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("stealing_bounded");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_stealing_bounded);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("shared_bounded");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_shared_bounded);
-    suite_add_tcase(s, tc);
+    weft_test_case(s, "stealing", test_stealing_trees, 120);
+    weft_test_case(s, "shared", test_shared_trees, 120);
+    weft_test_case(s, "stealing_bounded", test_stealing_bounded, 120);
+    weft_test_case(s, "shared_bounded", test_shared_bounded, 120);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(nesting_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(nesting_suite());
 }

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "worker.h"
+#include "check_main.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode)
 {
@@ -738,20 +739,12 @@ static Suite *pool_suite(void)
         {"enomem", test_enomem},
         {"idle_pool_parks", test_idle_pool_parks},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        weft_test_case(s, cases[i].name, cases[i].fn, 60);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(pool_suite());
 }

@@ -20,6 +20,7 @@
 
 #include "alloc.h"
 #include "worker.h" /* weft__debug_out_of_order */
+#include "check_main.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t cap)
 {
@@ -436,20 +437,12 @@ static Suite *task_suite(void)
         {"group_error_cancel", test_group_error_cancel},
         {"parallel_for", test_parallel_for},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, cases[i].fn);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        weft_test_case(s, cases[i].name, cases[i].fn, 120);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(task_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return weft_test_run(task_suite());
 }
