@@ -29,6 +29,7 @@
 #include <weft/task.h>
 
 #include "stress_util.h"
+#include "check_main.h"
 
 static int count_dir(const char *path)
 {
@@ -150,8 +151,14 @@ static void run(const char *name, void (*once)(int))
      * grow the heap once (~11 KiB measured, the same for 2,000 or 20,000
      * cycles: liburcu's reader registry and malloc's bookkeeping for the
      * most threads seen at once), which is not a leak. */
-    ck_assert_msg(bytes1 <= bytes_mid + 4096, "heap grew by %zu bytes over the last half of %d "
-                  "cycles", bytes1 - bytes_mid, n);
+    /* The allowance scales with n (4 bytes a cycle, so a leak of one
+     * 32-byte chunk per cycle - 16 bytes a cycle over a half - still fails):
+     * with a fixed 4096, runs of ~2,000 cycles failed now and then on a
+     * slow warm-up growth of ~6 KiB that flattens out by 10,000 cycles
+     * (57,040 -> 57,344 bytes over the second half of 10,000). */
+    size_t allowance = 4096 + 4 * (size_t)n;
+    ck_assert_msg(bytes1 <= bytes_mid + allowance, "heap grew by %zu bytes over the last half of "
+                  "%d cycles (allowed %zu)", bytes1 - bytes_mid, n, allowance);
     ck_assert_msg(bytes1 <= bytes0 + 64 * 1024, "heap grew by %zu bytes over %d cycles",
                   bytes1 - bytes0, n);
 #endif
@@ -172,17 +179,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("stress_lifecycle");
-    TCase *tc = tcase_create("pool_create_destroy");
-    tcase_set_timeout(tc, 120 + 2 * (double)stress_duration_ns() / 1e9);
-    tcase_add_test(tc, pool_create_destroy);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("collection_create_destroy");
-    tcase_set_timeout(tc, 120 + 2 * (double)stress_duration_ns() / 1e9);
-    tcase_add_test(tc, collection_create_destroy);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    weft_test_case(s, "pool_create_destroy", pool_create_destroy,
+                   120 + 2 * (double)stress_duration_ns() / 1e9);
+    weft_test_case(s, "collection_create_destroy", collection_create_destroy,
+                   120 + 2 * (double)stress_duration_ns() / 1e9);
+    return weft_test_run(s);
 }
