@@ -30,6 +30,7 @@ struct pf_range {
 
 static void pf_run(struct pf_ctx *c, size_t lo, size_t hi);
 
+/* A spawned half, or the root run through weft_pool_call. */
 static int pf_task(void *arg)
 {
     struct pf_range *r = arg;
@@ -67,13 +68,6 @@ static void pf_run(struct pf_ctx *c, size_t lo, size_t hi)
     }
 }
 
-static int pf_root(void *arg)
-{
-    struct pf_range *r = arg;
-    pf_run(r->r_ctx, r->r_lo, r->r_hi);
-    return 0;
-}
-
 int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
                       int (*body)(size_t lo, size_t hi, void *arg), void *arg)
 {
@@ -99,7 +93,7 @@ int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
     if (w != NULL && w->w_pool == p) {
         pf_run(&c, begin, end);
     } else {
-        int rc = weft_pool_call(p, pf_root, &root);
+        int rc = weft_pool_call(p, pf_task, &root);
         if (rc != 0)
             return rc;
     }
