@@ -45,4 +45,32 @@ static inline void weft__futex_wake(_Atomic uint32_t *word, int n)
     syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+/* A futex word that holds a count (count_mask bits) and a waiter bit:
+ * block until the count is 0. The counted parties decrement with a release
+ * RMW and wake the word when they take the count from 1 to 0 while the
+ * waiter bit is set (p_callers in pool.c, g_pending in task.c). The waiter
+ * bit stays set on return. */
+static inline void weft__futex_wait_zero(_Atomic uint32_t *word, uint32_t count_mask,
+                                         uint32_t waiter_bit)
+{
+    for (;;) {
+        /* Acquire: pairs with the parties' release decrements, so their
+         * writes happen before our return. */
+        uint32_t v = atomic_load_explicit(word, memory_order_acquire);
+        if ((v & count_mask) == 0)
+            return;
+        if (!(v & waiter_bit)) {
+            /* Relaxed CAS: RMWs on the word are totally ordered, so the last
+             * decrement sees the waiter bit, or our futex_wait sees a
+             * changed word and returns at once. */
+            if (!atomic_compare_exchange_weak_explicit(word, &v, v | waiter_bit,
+                                                       memory_order_relaxed,
+                                                       memory_order_relaxed))
+                continue;
+            v |= waiter_bit;
+        }
+        weft__futex_wait(word, v);
+    }
+}
+
 #endif /* WEFT_RUNTIME_PARK_H */

@@ -138,24 +138,8 @@ static void callers_close(weft_pool *p)
 {
     /* Relaxed RMW: totally ordered with the callers' CAS (callers_enter). */
     atomic_fetch_or_explicit(&p->p_callers, WEFT__CALLERS_CLOSING, memory_order_relaxed);
-    for (;;) {
-        /* Acquire: pairs with callers_leave's release decrement. */
-        uint32_t v = atomic_load_explicit(&p->p_callers, memory_order_acquire);
-        if ((v & WEFT__CALLERS_COUNT) == 0)
-            return;
-        if (!(v & WEFT__CALLERS_WAITER)) {
-            /* Relaxed CAS: RMWs on the word are totally ordered, so the last
-             * decrement sees WAITER, or our futex_wait sees a changed word
-             * and returns at once. */
-            if (!atomic_compare_exchange_weak_explicit(&p->p_callers, &v,
-                                                       v | WEFT__CALLERS_WAITER,
-                                                       memory_order_relaxed,
-                                                       memory_order_relaxed))
-                continue;
-            v |= WEFT__CALLERS_WAITER;
-        }
-        weft__futex_wait(&p->p_callers, v);
-    }
+    /* Acquire inside: pairs with callers_leave's release decrement. */
+    weft__futex_wait_zero(&p->p_callers, WEFT__CALLERS_COUNT, WEFT__CALLERS_WAITER);
 }
 
 static void pool_wait_idle(weft_pool *p)

@@ -283,25 +283,9 @@ int weft_group_wait(weft_group *gp)
                 weft__backoff(&spins);
         }
     } else {
-        /* Outside (or a worker of another pool): block on the futex. */
-        for (;;) {
-            /* Acquire: as above. */
-            uint32_t v = atomic_load_explicit(&g->g_pending, memory_order_acquire);
-            if ((v & WEFT__GROUP_COUNT) == 0)
-                break;
-            if (!(v & WEFT__GROUP_WAITER)) {
-                /* Relaxed CAS: RMWs on g_pending are totally ordered, so
-                 * the last decrement sees WAITER or our futex_wait sees a
-                 * changed word and returns at once. */
-                if (!atomic_compare_exchange_weak_explicit(&g->g_pending, &v,
-                                                           v | WEFT__GROUP_WAITER,
-                                                           memory_order_relaxed,
-                                                           memory_order_relaxed))
-                    continue;
-                v |= WEFT__GROUP_WAITER;
-            }
-            weft__futex_wait(&g->g_pending, v);
-        }
+        /* Outside (or a worker of another pool): block on the futex.
+         * Acquire inside: as above. */
+        weft__futex_wait_zero(&g->g_pending, WEFT__GROUP_COUNT, WEFT__GROUP_WAITER);
         /* Relaxed: every task is done; only we touch the word now. */
         atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
     }
