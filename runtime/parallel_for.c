@@ -90,7 +90,7 @@ int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
     }
     struct pf_ctx c = {body, arg, grain, 0};
     struct pf_range root = {&c, begin, end};
-    if (w != NULL && w->w_pool == p) {
+    if (weft__worker_of(p) != NULL) {
         pf_run(&c, begin, end);
     } else {
         int rc = weft_pool_call(p, pf_task, &root);

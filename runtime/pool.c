@@ -395,8 +395,7 @@ static struct weft__task_impl *inj_take_batch(weft__worker *w)
 
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out)
 {
-    weft__worker *w = weft__tls_worker;
-    bool outside = w == NULL || w->w_pool != p;
+    bool outside = weft__worker_of(p) == NULL;
     struct weft__heap_task *ht = weft__malloc(sizeof(*ht));
     if (ht == NULL)
         return ENOMEM;
@@ -423,8 +422,8 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
 
 void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
 {
-    weft__worker *w = weft__tls_worker;
-    bool inside = w != NULL && w->w_pool == p;
+    weft__worker *w = weft__worker_of(p);
+    bool inside = w != NULL;
     if (p->p_mode == WEFT_SCHED_SHARED) {
         while (weft__sq_push(p, &ht->ht_task) != 0) {
             /* ENOMEM growing the ring: the task is counted and must run;
@@ -872,8 +871,7 @@ int weft_pool_destroy(weft_pool *p)
 {
     if (p == NULL)
         return 0;
-    weft__worker *w = weft__tls_worker;
-    if (w != NULL && w->w_pool == p)
+    if (weft__worker_of(p) != NULL)
         return EPERM;
     /* Refuse new outside callers and wait until the admitted ones have left
      * the pool (their tasks are counted by then); then only workers add
@@ -908,8 +906,7 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
 {
     if (p == NULL || fn == NULL)
         return EINVAL;
-    weft__worker *w = weft__tls_worker;
-    if (w != NULL && w->w_pool == p)
+    if (weft__worker_of(p) != NULL)
         return EPERM;
     struct weft__call c;
     atomic_init(&c.c_done, 0);
@@ -934,8 +931,7 @@ int weft_pool_wait_idle(weft_pool *p)
 {
     if (p == NULL)
         return EINVAL;
-    weft__worker *w = weft__tls_worker;
-    if (w != NULL && w->w_pool == p)
+    if (weft__worker_of(p) != NULL)
         return EPERM;
     pool_wait_idle(p);
     return 0;

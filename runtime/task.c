@@ -271,8 +271,8 @@ int weft_group_wait(weft_group *gp)
     struct weft__group_impl *g = group_of(gp);
     if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
         return EINVAL;
-    weft__worker *w = weft__tls_worker;
-    if (w != NULL && w->w_pool == g->g_pool) {
+    weft__worker *w = weft__worker_of(g->g_pool);
+    if (w != NULL) {
         /* A worker of the group's pool helps until the count is 0.
          * Acquire: pairs with each task's acq_rel decrement. */
         for (unsigned spins = 0;

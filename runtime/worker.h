@@ -160,6 +160,14 @@ extern void (*weft__pool_race_hook)(int where);
 /* The calling thread's worker, NULL off a worker. One %fs-relative load. */
 extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 
+/* The calling thread's worker if it is one of p's, else NULL (an outside
+ * caller of p: another thread, or a worker of another pool). */
+static inline weft__worker *weft__worker_of(const weft_pool *p)
+{
+    weft__worker *w = weft__tls_worker;
+    return w != NULL && w->w_pool == p ? w : NULL;
+}
+
 /* Run any task a worker obtained (strict frame or heap task). */
 void weft__run_task(weft__worker *w, struct weft__task_impl *x);
 
