@@ -460,9 +460,8 @@ void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
         callers_leave(p);
 }
 
-static void run_heap_task(weft__worker *w, struct weft__heap_task *ht)
+static void run_heap_task(struct weft__heap_task *ht)
 {
-    (void)w;
     weft_pool *p = ht->ht_pool;
     struct weft__group_impl *g = ht->ht_group;
     int r = 0;
@@ -504,7 +503,7 @@ void weft__run_task(weft__worker *w, struct weft__task_impl *x)
     int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
     weft__stat_inc(&w->w_executed);
     if (s & WEFT__TS_HEAP) {
-        run_heap_task(w, (struct weft__heap_task *)x);
+        run_heap_task((struct weft__heap_task *)x);
         return;
     }
     x->ti_result = x->ti_fn(x->ti_arg);
