@@ -241,6 +241,8 @@ struct weft__task_impl *weft__sq_take_oldest(weft__worker *w)
             atomic_store_explicit(&t->ti_state, (int32_t)w->w_index + 1, memory_order_relaxed);
     }
     pthread_mutex_unlock(&p->p_sq_lock);
+    if (t != NULL)
+        weft__stat_inc(&w->w_injected);
     return t;
 }
 
@@ -254,9 +256,10 @@ static void sq_remove_at(weft_pool *p, size_t i, size_t n)
     atomic_store_explicit(&p->p_sq_count, n - 1, memory_order_relaxed);
 }
 
-struct weft__task_impl *weft__sq_take_group(weft_pool *p, const struct weft__group_impl *g,
+struct weft__task_impl *weft__sq_take_group(weft__worker *w, const struct weft__group_impl *g,
                                             size_t window)
 {
+    weft_pool *p = w->w_pool;
     /* Relaxed: a peek, re-read under the lock. */
     if (atomic_load_explicit(&p->p_sq_count, memory_order_relaxed) == 0)
         return NULL;
@@ -275,6 +278,8 @@ struct weft__task_impl *weft__sq_take_group(weft_pool *p, const struct weft__gro
         }
     }
     pthread_mutex_unlock(&p->p_sq_lock);
+    if (x != NULL)
+        weft__stat_inc(&w->w_injected);
     return x;
 }
 
@@ -573,11 +578,10 @@ bool weft__help_once(weft__worker *w, int prefer, const struct weft__group_impl 
          * a short look, then the oldest task, like an idle worker. Without:
          * a full look - the group's tasks must not starve. */
         bool room = weft__stack_room(w);
-        x = g != NULL ? weft__sq_take_group(p, g, room ? 64 : SIZE_MAX) : NULL;
+        x = g != NULL ? weft__sq_take_group(w, g, room ? 64 : SIZE_MAX) : NULL;
         if (x == NULL && room)
             x = weft__sq_take_oldest(w);
         if (x != NULL) {
-            weft__stat_inc(&w->w_injected);
             weft__run_task(w, x);
             return true;
         }
@@ -609,12 +613,8 @@ bool weft__help_once(weft__worker *w, int prefer, const struct weft__group_impl 
 static struct weft__task_impl *find_work(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
-    if (p->p_mode == WEFT_SCHED_SHARED) {
-        struct weft__task_impl *x = weft__sq_take_oldest(w);
-        if (x != NULL)
-            weft__stat_inc(&w->w_injected);
-        return x;
-    }
+    if (p->p_mode == WEFT_SCHED_SHARED)
+        return weft__sq_take_oldest(w);
     struct weft__task_impl *x = weft__own_pop(w);
     if (x == NULL)
         x = inj_take_batch(w);

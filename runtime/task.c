@@ -135,7 +135,6 @@ static int sync_shared(weft__worker *w, struct weft__task_impl *t)
          * overflowed an 8 MiB stack in nqueens on 2 workers). */
         struct weft__task_impl *x = weft__stack_room(w) ? weft__sq_take_oldest(w) : NULL;
         if (x != NULL) {
-            weft__stat_inc(&w->w_injected);
             weft__run_task(w, x);
             spins = 0;
         } else {

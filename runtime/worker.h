@@ -192,12 +192,13 @@ int weft__sq_push(weft_pool *p, struct weft__task_impl *t);
 /* SHARED: remove t from the queue if it is still there (the caller spawned
  * it and syncs it). Returns true if it did. */
 bool weft__sq_take_mine(weft_pool *p, struct weft__task_impl *t);
-/* SHARED: remove the oldest task, or NULL; a strict frame is marked as
- * taken by w (its ti_state) under the queue lock. */
+/* SHARED: worker w removes the oldest task, or NULL; a strict frame is
+ * marked as taken by w (its ti_state) under the queue lock. */
 struct weft__task_impl *weft__sq_take_oldest(weft__worker *w);
-/* SHARED: remove the newest queued task of group g, looking at the newest
- * `window` tasks only (SIZE_MAX: all), or NULL. */
-struct weft__task_impl *weft__sq_take_group(weft_pool *p, const struct weft__group_impl *g,
+/* SHARED: worker w removes the newest queued task of group g, looking at
+ * the newest `window` tasks only (SIZE_MAX: all), or NULL. Both takes count
+ * the task in w's `injected` statistic. */
+struct weft__task_impl *weft__sq_take_group(weft__worker *w, const struct weft__group_impl *g,
                                             size_t window);
 
 /* True while the calling worker has used less than half of its stack: only
