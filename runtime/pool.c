@@ -379,8 +379,7 @@ static struct weft__task_impl *inj_take_batch(weft__worker *w)
     inj_unlock(p);
     if (taken == 0)
         return NULL;
-    for (unsigned i = 0; i < taken; i++)
-        weft__stat_inc(&w->w_injected);
+    weft__stat_add(&w->w_injected, taken);
     /* Push the rest oldest first: thieves take the oldest end, so injected
      * tasks start roughly in submission order. */
     unsigned i = 1;
@@ -711,7 +710,8 @@ static void *worker_main(void *arg)
         park(w);
         /* Woken (or a spurious return): look for work as a searcher, so
          * that notifiers need not wake anyone else meanwhile and found_work
-         * passes the wake-up on when more work is visible. */
+         * passes the wake-up on when more work is visible. seq_cst: as at
+         * the start of an idle search (read by notifiers after their fence). */
         atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
         searching = true;
     }

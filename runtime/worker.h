@@ -236,13 +236,18 @@ static inline void weft__fence_sc(_Atomic int *tsan_word)
 #endif
 }
 
-/* Statistics helpers: the owner bumps its own counter without an RMW. */
-static inline void weft__stat_inc(_Atomic uint64_t *c)
+/* Statistics helpers: the owner adds to its own counter without an RMW. */
+static inline void weft__stat_add(_Atomic uint64_t *c, uint64_t n)
 {
     /* Relaxed load + store: only the owner writes c; readers want a value,
      * not an order. */
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
                           memory_order_relaxed);
+}
+
+static inline void weft__stat_inc(_Atomic uint64_t *c)
+{
+    weft__stat_add(c, 1);
 }
 
 #ifndef NDEBUG
