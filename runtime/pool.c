@@ -350,14 +350,28 @@ static struct cds_wfcq_node *inj_dequeue(weft_pool *p)
     return n == CDS_WFCQ_WOULDBLOCK ? NULL : n;
 }
 
+/* Take up to max injected tasks into out, oldest first; returns how many.
+ * 0 also when another dequeuer holds the try-lock. */
+static unsigned inj_take(weft_pool *p, struct weft__task_impl **out, unsigned max)
+{
+    if (!inj_nonempty(p) || !inj_trylock(p))
+        return 0;
+    unsigned taken = 0;
+    while (taken < max) {
+        struct cds_wfcq_node *n = inj_dequeue(p);
+        if (n == NULL)
+            break;
+        out[taken++] = &inj_node_task(n)->ht_task;
+    }
+    inj_unlock(p);
+    return taken;
+}
+
 /* Take one injected task (any thread that may run it). */
 static struct weft__task_impl *inj_take_one(weft_pool *p)
 {
-    if (!inj_nonempty(p) || !inj_trylock(p))
-        return NULL;
-    struct cds_wfcq_node *n = inj_dequeue(p);
-    inj_unlock(p);
-    return n ? &inj_node_task(n)->ht_task : NULL;
+    struct weft__task_impl *x;
+    return inj_take(p, &x, 1) != 0 ? x : NULL;
 }
 
 /* Worker loop only (own deque empty, at top level): move a batch of
@@ -366,17 +380,8 @@ static struct weft__task_impl *inj_take_one(weft_pool *p)
 static struct weft__task_impl *inj_take_batch(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
-    if (!inj_nonempty(p) || !inj_trylock(p))
-        return NULL;
     struct weft__task_impl *batch[WEFT__INJECT_BATCH];
-    unsigned taken = 0;
-    while (taken < WEFT__INJECT_BATCH) {
-        struct cds_wfcq_node *n = inj_dequeue(p);
-        if (n == NULL)
-            break;
-        batch[taken++] = &inj_node_task(n)->ht_task;
-    }
-    inj_unlock(p);
+    unsigned taken = inj_take(p, batch, WEFT__INJECT_BATCH);
     if (taken == 0)
         return NULL;
     weft__stat_add(&w->w_injected, taken);
