@@ -739,16 +739,16 @@ static size_t worker_stack_size(void)
 
 static void pool_free(weft_pool *p)
 {
-    bool grown = false;
-    for (unsigned i = 0; i < p->p_nworkers; i++)
-        grown |= p->p_workers[i].w_dq.dq_grown != 0;
 #ifndef WEFT_TSAN
     /* Rings retired with call_rcu must be freed before we return, so that
-     * no callback outlives the pool (and leak checkers see no leak). */
-    if (grown)
-        urcu_memb_barrier();
-#else
-    (void)grown;
+     * no callback outlives the pool (and leak checkers see no leak). Under
+     * TSan the deques keep their retired rings (deque.c). */
+    for (unsigned i = 0; i < p->p_nworkers; i++) {
+        if (p->p_workers[i].w_dq.dq_grown != 0) {
+            urcu_memb_barrier();
+            break;
+        }
+    }
 #endif
     for (unsigned i = 0; i < p->p_nworkers; i++)
         weft__deque_fini(&p->p_workers[i].w_dq);
