@@ -57,8 +57,8 @@
  * seq_cst operations makes one of the two reads see the other's write (the
  * index stores use membarrier(2) instead where the kernel has it: see
  * "asymmetric fence"), so either the waiter does not sleep or the changer
- * takes the list's lock and signals (at worst a
- * record that was already leaving: a spurious wake-up). wl_n sits on a
+ * takes the list's lock and signals (at worst a record that was already
+ * leaving: a spurious wake-up). wl_n sits on a
  * line that is written only when someone starts or stops waiting, so in
  * the common case it stays shared in both caches and the check is a hit.
  * Before it registers, a waiter may spin a little on the other side's
@@ -934,7 +934,6 @@ void weft_collection_destroy(weft_collection *c)
     weft__free(c);
 }
 
-
 /* ---- waiting ----------------------------------------------------------- */
 
 /* Items unfinished now: c_added - c_done. Read c_done first: then c_added,
@@ -1179,6 +1178,7 @@ static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **i
     }
     return all_closed ? SCAN_ALL_CLOSED : SCAN_NONE;
 }
+
 static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **item,
                   size_t *index, int64_t timeout_ns)
 {
@@ -1221,8 +1221,8 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
             for (size_t i = 0; i < n; i++)
                 /* seq_cst: the waiter's half of the handshake with the
                  * changers' index stores (file comment), with the
-                 * coll_asym_heavy below; for state bits,
-                 * the scan's unlock that follows orders it. */
+                 * coll_asym_heavy below; for state bits, the scan's unlock
+                 * that follows orders it. */
                 atomic_fetch_add_explicit(&cs[i]->c_any_waiters, 1, memory_order_seq_cst);
             coll_asym_heavy();
             registered = true;
