@@ -76,12 +76,12 @@ int weft__deque_init(weft__deque *dq, size_t capacity)
     atomic_init(&dq->dq_top, 0);
     atomic_init(&dq->dq_bottom, 0);
     atomic_init(&dq->dq_buf, b);
-    atomic_init(&dq->dq_hungry, 0);
-    dq->dq_priv = 0;
-    dq->dq_bot = 0;
-    dq->dq_top_cache = 0;
-    dq->dq_mask = b->b_mask;
-    dq->dq_slots = b->b_slots;
+    atomic_init(&dq->dq_q.q_hungry, 0);
+    dq->dq_q.q_priv = 0;
+    dq->dq_q.q_bot = 0;
+    dq->dq_q.q_top_cache = 0;
+    dq->dq_q.q_mask = b->b_mask;
+    dq->dq_q.q_slots = b->b_slots;
     dq->dq_retired = NULL;
     dq->dq_grown = 0;
     return 0;
@@ -113,11 +113,11 @@ int weft__deque_make_room(weft__deque *dq)
     /* Acquire, LPCZ push line 3 (load_acquire(&q->top)): the slots below
      * top were read by their thieves before top moved past them. */
     int64_t t = atomic_load_explicit(&dq->dq_top, memory_order_acquire);
-    dq->dq_top_cache = t;
-    int64_t p = dq->dq_priv;
-    if (p - t <= dq->dq_mask)
+    dq->dq_q.q_top_cache = t;
+    int64_t p = dq->dq_q.q_priv;
+    if (p - t <= dq->dq_q.q_mask)
         return 0;
-    int64_t cap = (dq->dq_mask + 1) * 2;
+    int64_t cap = (dq->dq_q.q_mask + 1) * 2;
     if (cap > WEFT__DQ_MAX_CAPACITY)
         return ENOMEM;
     struct weft__dq_buf *nb = dq_buf_alloc(cap);
@@ -135,8 +135,8 @@ int weft__deque_make_room(weft__deque *dq)
      * of bottom, so one that sees a slot published after this growth also
      * sees this ring. */
     atomic_store_explicit(&dq->dq_buf, nb, memory_order_release);
-    dq->dq_slots = nb->b_slots;
-    dq->dq_mask = nb->b_mask;
+    dq->dq_q.q_slots = nb->b_slots;
+    dq->dq_q.q_mask = nb->b_mask;
     dq->dq_grown++;
     WEFT__YIELD();
 #ifdef WEFT_TSAN
@@ -153,8 +153,8 @@ int weft__deque_make_room(weft__deque *dq)
 
 weft__task_impl *weft__deque_take(weft__deque *dq)
 {
-    WEFT__ASSERT(dq->dq_priv == dq->dq_bot);
-    int64_t b = dq->dq_bot - 1;
+    WEFT__ASSERT(dq->dq_q.q_priv == dq->dq_q.q_bot);
+    int64_t b = dq->dq_q.q_bot - 1;
     int64_t t;
 #ifdef WEFT_TSAN
     /* seq_cst store + seq_cst load: the TSan-visible form of LPCZ take lines
@@ -174,7 +174,7 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
     weft__task_impl *x = NULL;
     if (t <= b) {
         /* Relaxed: the owner wrote this slot. */
-        x = atomic_load_explicit(&dq->dq_slots[b & dq->dq_mask], memory_order_relaxed);
+        x = atomic_load_explicit(&dq->dq_q.q_slots[b & dq->dq_q.q_mask], memory_order_relaxed);
         if (t == b) {
             /* The last element: race the thieves for it. seq_cst CAS,
              * LPCZ take line 10 (compare_exchange_strong_explicit, seq_cst,
@@ -194,19 +194,19 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
         b = b + 1;
         atomic_store_explicit(&dq->dq_bottom, b, memory_order_relaxed);
     }
-    dq->dq_bot = b;
-    dq->dq_priv = b;
-    dq->dq_top_cache = t; /* a value top had (or passed): never above it */
+    dq->dq_q.q_bot = b;
+    dq->dq_q.q_priv = b;
+    dq->dq_q.q_top_cache = t; /* a value top had (or passed): never above it */
     return x;
 }
 
-/* Owner: make [dq_bot, nb) stealable (the Le et al. push of those slots). */
+/* Owner: make [dq_q.q_bot, nb) stealable (the Le et al. push of those slots). */
 static void dq_publish_to(weft__deque *dq, int64_t nb)
 {
     /* Relaxed: a hint; cleared before publishing so that a thief that finds
      * the deque empty again after this publication can ask again. */
-    atomic_store_explicit(&dq->dq_hungry, 0, memory_order_relaxed);
-    dq->dq_bot = nb;
+    atomic_store_explicit(&dq->dq_q.q_hungry, 0, memory_order_relaxed);
+    dq->dq_q.q_bot = nb;
 #ifdef WEFT_TSAN
     /* Release store: the TSan-visible form of the two lines below. */
     atomic_store_explicit(&dq->dq_bottom, nb, memory_order_release);
@@ -226,8 +226,8 @@ static void dq_publish_to(weft__deque *dq, int64_t nb)
 
 bool weft__deque_publish(weft__deque *dq)
 {
-    int64_t b = dq->dq_bot;
-    int64_t p = dq->dq_priv;
+    int64_t b = dq->dq_q.q_bot;
+    int64_t p = dq->dq_q.q_priv;
     if (p == b)
         return false;
     dq_publish_to(dq, b + (p - b + 1) / 2);
@@ -236,8 +236,8 @@ bool weft__deque_publish(weft__deque *dq)
 
 bool weft__deque_publish_all(weft__deque *dq)
 {
-    int64_t p = dq->dq_priv;
-    if (p == dq->dq_bot)
+    int64_t p = dq->dq_q.q_priv;
+    if (p == dq->dq_q.q_bot)
         return false;
     dq_publish_to(dq, p);
     return true;
@@ -261,8 +261,8 @@ int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
     if (t >= b) {
         /* Relaxed: a request; only written when clear, so that idle thieves
          * do not keep the owner's line bouncing. */
-        if (atomic_load_explicit(&dq->dq_hungry, memory_order_relaxed) == 0)
-            atomic_store_explicit(&dq->dq_hungry, 1, memory_order_relaxed);
+        if (atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed) == 0)
+            atomic_store_explicit(&dq->dq_q.q_hungry, 1, memory_order_relaxed);
         return WEFT__STEAL_EMPTY;
     }
     WEFT__YIELD();

@@ -55,6 +55,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weft/fj.h>
+
 #define WEFT__CACHE_LINE 64
 #define WEFT__LIKELY(x) __builtin_expect(!!(x), 1)
 #define WEFT__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -69,14 +71,13 @@ typedef struct weft__deque {
     /* Own line: written by the owner only (publish/take), read by thieves. */
     alignas(WEFT__CACHE_LINE) _Atomic int64_t dq_bottom;
     _Atomic(struct weft__dq_buf *) dq_buf; /* owner writes on growth only */
-    /* Own line: thieves set it, the owner clears it. */
-    alignas(WEFT__CACHE_LINE) _Atomic uint32_t dq_hungry;
-    /* Own line: owner-private state (plain fields, no other thread). */
-    alignas(WEFT__CACHE_LINE) int64_t dq_priv; /* next free index, >= dq_bot */
-    int64_t dq_bot;                            /* the owner's copy of dq_bottom */
-    int64_t dq_top_cache;                      /* a past value of dq_top (<= it) */
-    int64_t dq_mask;                           /* ring capacity - 1 */
-    _Atomic(weft__task_impl *) *dq_slots;      /* the current ring's slots */
+    /* Two lines, laid out in <weft/fj.h> because the typed fork-join fast
+     * paths inline them: q_hungry (thieves set it, the owner clears it),
+     * then the owner-private state (plain fields, no other thread): q_priv
+     * (next free index, >= q_bot), q_bot (the owner's copy of dq_bottom),
+     * q_top_cache (a past value of dq_top, <= it), q_mask (ring capacity
+     * - 1), q_slots (the current ring's slots). */
+    struct weft__fjq dq_q;
     struct weft__dq_buf *dq_retired;           /* WEFT_TSAN: rings kept until fini */
     unsigned long dq_grown;                    /* growths so far (owner) */
 } weft__deque;
@@ -97,27 +98,27 @@ int weft__deque_make_room(weft__deque *dq);
  * not grow; nothing was pushed). */
 static inline int weft__deque_push(weft__deque *dq, weft__task_impl *t)
 {
-    int64_t p = dq->dq_priv;
-    if (WEFT__UNLIKELY(p - dq->dq_top_cache > dq->dq_mask)) {
+    int64_t p = dq->dq_q.q_priv;
+    if (WEFT__UNLIKELY(p - dq->dq_q.q_top_cache > dq->dq_q.q_mask)) {
         int rc = weft__deque_make_room(dq);
         if (rc != 0)
             return rc;
     }
     /* Relaxed: the slot is private until a release store of dq_bottom
      * (weft__deque_publish) makes it stealable; that store orders it. */
-    atomic_store_explicit(&dq->dq_slots[p & dq->dq_mask], t, memory_order_relaxed);
-    dq->dq_priv = p + 1;
+    atomic_store_explicit(&dq->dq_q.q_slots[p & dq->dq_q.q_mask], t, memory_order_relaxed);
+    dq->dq_q.q_priv = p + 1;
     return 0;
 }
 
 /* Owner: the newest private task, or NULL when the private part is empty. */
 static inline weft__task_impl *weft__deque_peek_private(const weft__deque *dq)
 {
-    int64_t p = dq->dq_priv;
-    if (p == dq->dq_bot)
+    int64_t p = dq->dq_q.q_priv;
+    if (p == dq->dq_q.q_bot)
         return NULL;
     /* Relaxed: only the owner wrote this private slot. */
-    return atomic_load_explicit(&dq->dq_slots[(p - 1) & dq->dq_mask], memory_order_relaxed);
+    return atomic_load_explicit(&dq->dq_q.q_slots[(p - 1) & dq->dq_q.q_mask], memory_order_relaxed);
 }
 
 /* Owner: pop the newest private task, or NULL when the private part is
@@ -126,7 +127,7 @@ static inline weft__task_impl *weft__deque_pop_private(weft__deque *dq)
 {
     weft__task_impl *t = weft__deque_peek_private(dq);
     if (t != NULL)
-        dq->dq_priv--;
+        dq->dq_q.q_priv--;
     return t;
 }
 
@@ -146,7 +147,7 @@ bool weft__deque_publish_all(weft__deque *dq);
 static inline bool weft__deque_hungry(const weft__deque *dq)
 {
     /* Relaxed: a hint; a missed request is repeated by the thief. */
-    return atomic_load_explicit(&dq->dq_hungry, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed) != 0;
 }
 
 /* Any thread: take the oldest shared task (the Le et al. steal).
@@ -164,7 +165,7 @@ bool weft__deque_has_shared(weft__deque *dq);
 static inline int64_t weft__deque_size(const weft__deque *dq)
 {
     /* Relaxed: an estimate for tests and heuristics. */
-    return dq->dq_priv - atomic_load_explicit(&dq->dq_top, memory_order_relaxed);
+    return dq->dq_q.q_priv - atomic_load_explicit(&dq->dq_top, memory_order_relaxed);
 }
 
 #endif /* WEFT_RUNTIME_DEQUE_H */

@@ -28,6 +28,11 @@
 #include "worker.h"
 
 _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+/* The typed fork-join fast paths (weft/fj.h) find their queue here: the
+ * worker's deque in a STEALING pool; NULL elsewhere (they then use
+ * weft__fjq_none and always take their slow paths). */
+_Thread_local struct weft__fjq *weft__tls_fjq __attribute__((tls_model("initial-exec")));
+struct weft__fjq weft__fjq_none = {.q_mask = -1};
 void (*weft__pool_race_hook)(int where);
 
 /* Idle search: rounds of stealing over all victims before parking, and
@@ -418,9 +423,7 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
     ht->ht_task.ti_arg = arg;
     atomic_init(&ht->ht_task.ti_state, WEFT__TS_HEAP);
     ht->ht_task.ti_result = 0;
-#ifndef NDEBUG
     ht->ht_task.ti_owner = NULL;
-#endif
     cds_wfcq_node_init(&ht->ht_node);
     ht->ht_pool = p;
     ht->ht_group = NULL;
@@ -566,7 +569,7 @@ static struct weft__task_impl *steal_any(weft__worker *w)
 struct weft__task_impl *weft__own_pop(weft__worker *w)
 {
     struct weft__task_impl *x = weft__deque_pop_private(&w->w_dq);
-    if (x == NULL && w->w_dq.dq_bot != atomic_load_explicit(&w->w_dq.dq_top,
+    if (x == NULL && w->w_dq.dq_q.q_bot != atomic_load_explicit(&w->w_dq.dq_top,
                                                             memory_order_relaxed))
         x = weft__deque_take(&w->w_dq); /* relaxed peek above: a hint only */
     return x;
@@ -677,6 +680,8 @@ static void *worker_main(void *arg)
     weft__worker *w = arg;
     weft_pool *p = w->w_pool;
     weft__tls_worker = w;
+    if (!w->w_shared)
+        weft__tls_fjq = &w->w_dq.dq_q;
     /* The stack grows down from about here; half of it is the limit below
      * which a waiting worker stops running unrelated tasks. */
     w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
@@ -721,6 +726,7 @@ static void *worker_main(void *arg)
         searching = true;
     }
     urcu_memb_unregister_thread();
+    weft__tls_fjq = NULL;
     weft__tls_worker = NULL;
     return NULL;
 }

@@ -102,12 +102,12 @@ int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
     if (WEFT__UNLIKELY(w->w_shared))
         return spawn_shared(w, t);
     weft__deque *dq = &w->w_dq;
-    int64_t p = dq->dq_priv;
-    if (WEFT__UNLIKELY(p - dq->dq_top_cache > dq->dq_mask))
+    int64_t p = dq->dq_q.q_priv;
+    if (WEFT__UNLIKELY(p - dq->dq_q.q_top_cache > dq->dq_q.q_mask))
         return spawn_grow(w, t); /* the ring may be full */
     /* Relaxed: a private slot until weft__deque_publish's release store. */
-    atomic_store_explicit(&dq->dq_slots[p & dq->dq_mask], t, memory_order_relaxed);
-    dq->dq_priv = p + 1;
+    atomic_store_explicit(&dq->dq_q.q_slots[p & dq->dq_q.q_mask], t, memory_order_relaxed);
+    dq->dq_q.q_priv = p + 1;
     weft__stat_inc(&w->w_spawned);
     if (WEFT__UNLIKELY(weft__deque_hungry(dq)))
         return spawn_publish(w);
@@ -143,14 +143,9 @@ static int sync_shared(weft__worker *w, struct weft__task_impl *t)
     }
 }
 
-static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__task_impl *t)
+/* t is not the newest private task of w (which spawned it). */
+static int sync_wait(weft__worker *w, struct weft__task_impl *t)
 {
-    if (w == NULL)
-        return EINVAL; /* no thread but a worker can have spawned t */
-#ifndef NDEBUG
-    if (t->ti_owner != w)
-        return EINVAL;
-#endif
     if (w->w_shared)
         return sync_shared(w, t);
     for (;;) {
@@ -187,6 +182,17 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
     }
 }
 
+static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__task_impl *t)
+{
+    if (w == NULL)
+        return EINVAL; /* no thread but a worker can have spawned t */
+#ifndef NDEBUG
+    if (t->ti_owner != w)
+        return EINVAL;
+#endif
+    return sync_wait(w, t);
+}
+
 /* Sync's rare path: a thief asked for work; publish, then run t. */
 static __attribute__((noinline)) int sync_publish_run(weft__worker *w, struct weft__task_impl *t)
 {
@@ -202,13 +208,13 @@ int weft_sync(weft_task *tp)
     weft__worker *w = weft__tls_worker;
     if (WEFT__LIKELY(w != NULL)) {
         weft__deque *dq = &w->w_dq;
-        int64_t p = dq->dq_priv;
+        int64_t p = dq->dq_q.q_priv;
         /* Fast path: t is the newest private task; pop and run it inline. */
-        if (WEFT__LIKELY(p != dq->dq_bot)
-            && WEFT__LIKELY(atomic_load_explicit(&dq->dq_slots[(p - 1) & dq->dq_mask],
+        if (WEFT__LIKELY(p != dq->dq_q.q_bot)
+            && WEFT__LIKELY(atomic_load_explicit(&dq->dq_q.q_slots[(p - 1) & dq->dq_q.q_mask],
                                                  memory_order_relaxed)
                             == t)) { /* relaxed: a private slot, written by us */
-            dq->dq_priv = p - 1;
+            dq->dq_q.q_priv = p - 1;
             weft__stat_inc(&w->w_executed);
             if (WEFT__UNLIKELY(weft__deque_hungry(dq)))
                 return sync_publish_run(w, t);
@@ -216,6 +222,46 @@ int weft_sync(weft_task *tp)
         }
     }
     return sync_slow(w, t);
+}
+
+/* ---- typed fork-join slow paths (weft/fj.h) ---------------------------- */
+
+static weft__worker *worker_of_fjq(struct weft__fjq *q)
+{
+    /* The queue is the dq_q member of the worker's deque, its first member. */
+    return (weft__worker *)(void *)((char *)q - offsetof(weft__worker, w_dq)
+                                    - offsetof(weft__deque, dq_q));
+}
+
+int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t)
+{
+    /* An untyped spawn does what the fast path could not: grow the ring,
+     * push above untyped tasks, use the SHARED queue. Where it cannot push
+     * (no worker: EPERM; no memory: ENOMEM), t runs now, as the serial
+     * program would, and its sync finds it DONE. */
+    if (weft_spawn((weft_task *)t, t->ti_fn, t->ti_arg) != 0) {
+        t->ti_result = t->ti_fn(t->ti_arg);
+        /* Relaxed: only this thread reads the state of a frame it ran. */
+        atomic_store_explicit(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
+    }
+    /* The index after t (or unchanged); weft__fjq_none's stays 0. */
+    return q->q_priv;
+}
+
+void weft__fj_sync_slow(struct weft__task_impl *t)
+{
+    /* Acquire: pairs with the runner's release of DONE (the frame's
+     * result); a frame run in its spawn was marked by this thread. */
+    if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
+        return;
+    /* Not done, so pushed by this thread, which is a worker. No ti_owner
+     * check: typed pushes do not set it. */
+    (void)sync_wait(weft__tls_worker, t);
+}
+
+void weft__fj_publish(struct weft__fjq *q)
+{
+    weft__worker_publish(worker_of_fjq(q));
 }
 
 /* ---- groups ------------------------------------------------------------ */

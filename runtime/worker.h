@@ -33,18 +33,12 @@
 
 struct weft__worker;
 
-/* A strict fork-join frame; lives in the caller's weft_task storage. */
-struct weft__task_impl {
-    weft_task_fn ti_fn;
-    void *ti_arg;
-    /* Written by the spawner (0), the thief (index + 1, relaxed: a hint for
-     * leapfrogging) and the runner (DONE, release: publishes ti_result). */
-    _Atomic int32_t ti_state;
-    int32_t ti_result; /* written by the runner before ti_state = DONE */
-#ifndef NDEBUG
-    struct weft__worker *ti_owner; /* debug: the spawning worker */
-#endif
-};
+/* struct weft__task_impl, a strict fork-join frame (in the caller's
+ * weft_task storage, or the head of a typed frame), is defined in
+ * <weft/fj.h>: the typed fast paths inline it. ti_state is written by the
+ * spawner (0), the thief (index + 1, relaxed: a hint for leapfrogging) and
+ * the runner (DONE, release: publishes ti_result). ti_owner is set by debug
+ * builds of weft_spawn only. */
 
 /* A group's state, in the caller's weft_group storage. */
 #define WEFT__GROUP_MAGIC 0x77656674u /* "weft" */

@@ -8,5 +8,6 @@
 #include <weft/collection.h>
 #include <weft/task.h>
 #include <weft/pool.h>
+#include <weft/fj.h> /* C only */
 
 #endif /* WEFT_WEFT_H */

@@ -565,7 +565,7 @@ static void dump_internals(void *arg, FILE *out)
         fprintf(out, "  worker %2u: top %" PRId64 " bottom %" PRId64 " bot %" PRId64
                 " priv %" PRId64 " hungry %u executed %" PRIu64 " parks %" PRIu64 "\n", i,
                 (int64_t)atomic_load(&w->w_dq.dq_top), (int64_t)atomic_load(&w->w_dq.dq_bottom),
-                w->w_dq.dq_bot, w->w_dq.dq_priv, (unsigned)atomic_load(&w->w_dq.dq_hungry),
+                w->w_dq.dq_q.q_bot, w->w_dq.dq_q.q_priv, (unsigned)atomic_load(&w->w_dq.dq_q.q_hungry),
                 (uint64_t)atomic_load(&w->w_executed), (uint64_t)atomic_load(&w->w_parks));
     }
 }

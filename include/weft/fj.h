@@ -1,0 +1,291 @@
+/*
+ * weft/fj.h - typed fork-join tasks: the fastest spawn/sync weft has (C only).
+ *
+ * weft_spawn/weft_sync (weft/task.h) take an `int fn(void *)`, so arguments
+ * and results travel through memory, and every call finds the worker's
+ * private deque index in memory again: each spawn and sync loads the index
+ * the previous one stored, a chain of store-to-load forwardings that bounds
+ * fine-grained recursion (about 3.8x a serial fib). The macros below
+ * generate, per task, a typed body that receives its worker's queue and
+ * that index as two hidden parameters, as Lace does (van Dijk & van de Pol,
+ * "Lace: non-blocking split deque for work-stealing", Euro-Par 2014
+ * workshops): the index stays in a register from spawn to sync, arguments
+ * are plain parameters, and a task that nobody stole is called directly
+ * with its arguments (about 3x a serial fib here; see bench/RESULTS.md).
+ *
+ *     WEFT_TASK_1(uint64_t, fib, int, n)        // uint64_t fib(int n)
+ *     {
+ *         if (n < 2)
+ *             return (uint64_t)n;
+ *         WEFT_FRAME(fib) f;                    // the spawned task's frame
+ *         WEFT_SPAWN(fib, &f, n - 1);           // fib(n - 1) may be stolen
+ *         uint64_t b = WEFT_CALL(fib, n - 2);   // a plain call, meanwhile
+ *         uint64_t a = WEFT_SYNC(fib, &f);      // fib(n - 1)'s result
+ *         return a + b;
+ *     }
+ *
+ * WEFT_TASK_n(R, name, T1, a1, ..., Tn, an), n = 1..4, defines the
+ * function `R name(T1 a1, ..., Tn an)` (external linkage: other files
+ * declare and call it as a plain function) and, for the rest of this file,
+ * the frame type WEFT_FRAME(name) and the spawn/sync helpers. The body that
+ * follows the macro is the function's body; R is not void
+ * (WEFT_VOID_TASK_n(name, ...) for tasks without a result).
+ * Inside a body (only there: they use the hidden parameters):
+ *   WEFT_SPAWN(name, frame, args...)  push name(args) on the worker's deque;
+ *                                     frame: a WEFT_FRAME(name) that stays
+ *                                     valid (and unmoved) until the sync.
+ *   WEFT_SYNC(name, frame)            name(args)'s result (void for void
+ *                                     tasks): runs it here if nobody stole
+ *                                     it, else works on other tasks (never
+ *                                     sleeps) until the thief is done.
+ *   WEFT_CALL(name, args...)          name(args) as a plain call (cheaper
+ *                                     than calling name() directly).
+ * Every spawn is synced exactly once, in LIFO order (the newest first), in
+ * the body that spawned it; frames may be an array (spawn in a loop, then
+ * sync in reverse). Spawn and sync cannot fail: where a task cannot be
+ * made stealable (the calling thread is no weft worker, or the deque cannot
+ * grow: ENOMEM) it runs at once, in the spawn, as the serial program would;
+ * in a WEFT_SCHED_SHARED pool every spawn goes through the shared queue.
+ * Calling name() on a thread that is no worker runs the whole tree serially;
+ * to run it on a pool, call it from a task (e.g. weft_pool_call).
+ * Typed and untyped spawns mix freely in one body (group spawns included).
+ * Typed tasks that their spawner runs itself are not counted in
+ * weft_pool_stats' spawned/executed (they cost no more than a call); stolen
+ * ones count as steals and as executed by the thief.
+ *
+ * C only: the fast paths use C11 atomics, which C++11 lacks; in C++ this
+ * header declares nothing (use weft_spawn/weft_sync).
+ */
+#ifndef WEFT_FJ_H
+#define WEFT_FJ_H
+
+#ifndef __cplusplus
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/export.h>
+#include <weft/task.h>
+
+/* ---- private: shared with the runtime, shown for the inline fast paths -- */
+
+struct weft__worker;
+
+/* A task frame's header (the runtime's view of weft_task, and the first
+ * member of every typed frame). */
+struct weft__task_impl {
+    weft_task_fn ti_fn;
+    void *ti_arg;
+    /* 0: spawned; 1..4096: stolen by worker (state - 1); 1 << 30: done,
+     * ti_result valid; 1 << 29: a heap task. See runtime/worker.h. */
+    _Atomic int32_t ti_state;
+    int32_t ti_result;
+    struct weft__worker *ti_owner; /* debug builds of weft_spawn only */
+};
+
+/* A worker's deque as its owner sees it: the flag thieves raise to ask for
+ * work (own cache line), then the owner-private split-deque state (own
+ * line). runtime/deque.h embeds this struct; see there for the algorithm. */
+struct weft__fjq {
+    alignas(64) _Atomic uint32_t q_hungry;
+    alignas(64) int64_t q_priv; /* next free index (the top of the private part) */
+    int64_t q_bot;              /* private part: [q_bot, q_priv) */
+    int64_t q_top_cache;        /* a past value of the shared top index */
+    int64_t q_mask;             /* ring capacity - 1; -1: every push is slow */
+    _Atomic(struct weft__task_impl *) *q_slots;
+};
+
+/* The calling worker's queue; NULL on a thread that is no worker of a
+ * STEALING pool. */
+WEFT_API extern _Thread_local struct weft__fjq *weft__tls_fjq
+    __attribute__((tls_model("initial-exec")));
+/* Stands in for the queue where there is none: q_mask -1 makes every fast
+ * path fail. Never written. */
+WEFT_API extern struct weft__fjq weft__fjq_none;
+
+/* Out of line: a spawn the fast path could not do (returns the new index),
+ * a sync whose task is not the newest private one, a thief's request. */
+WEFT_API int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t);
+WEFT_API void weft__fj_sync_slow(struct weft__task_impl *t);
+WEFT_API void weft__fj_publish(struct weft__fjq *q);
+
+static inline struct weft__fjq *weft__fj_self(void)
+{
+    struct weft__fjq *q = weft__tls_fjq;
+    return q != NULL ? q : &weft__fjq_none;
+}
+
+/* Push t at index h (the caller's private index, kept in a register) and
+ * return the index after it. The fast path writes the private index but
+ * never reads it back into the next index (only to compare), so spawns and
+ * syncs do not form a store-to-load chain through memory. */
+static inline __attribute__((always_inline)) int64_t
+weft__fj_push(struct weft__fjq *q, int64_t h, struct weft__task_impl *t, weft_task_fn fn)
+{
+    t->ti_fn = fn;
+    t->ti_arg = t;
+    /* Relaxed: the frame becomes visible to thieves only through the
+     * release store of the deque's bottom in weft__deque_publish. */
+    atomic_store_explicit(&t->ti_state, 0, memory_order_relaxed);
+    /* q_priv != h: untyped spawns (a group's) sit above our index. */
+    if (__builtin_expect(q->q_priv != h || h - q->q_top_cache > q->q_mask, 0))
+        return weft__fj_push_slow(q, t);
+    /* Relaxed: a private slot until weft__deque_publish's release store. */
+    atomic_store_explicit(&q->q_slots[h & q->q_mask], t, memory_order_relaxed);
+    q->q_priv = h + 1;
+    /* Relaxed: a hint; a thief that is not served asks again. */
+    if (__builtin_expect(atomic_load_explicit(&q->q_hungry, memory_order_relaxed) != 0, 0))
+        weft__fj_publish(q);
+    return h + 1;
+}
+
+/* h: the index after t's push. True if t was the newest private task and
+ * is now popped: the caller runs it. */
+static inline __attribute__((always_inline)) bool weft__fj_pop(struct weft__fjq *q, int64_t h,
+                                                             struct weft__task_impl *t)
+{
+    /* Relaxed: the owner wrote this private slot. */
+    if (__builtin_expect(q->q_priv == h && h > q->q_bot
+                             && atomic_load_explicit(&q->q_slots[(h - 1) & q->q_mask],
+                                                     memory_order_relaxed)
+                                    == t,
+                         1)) {
+        q->q_priv = h - 1;
+        /* Relaxed: a hint, as in weft__fj_push. */
+        if (__builtin_expect(atomic_load_explicit(&q->q_hungry, memory_order_relaxed) != 0, 0))
+            weft__fj_publish(q);
+        return true;
+    }
+    return false;
+}
+
+#define WEFT__ID(...) __VA_ARGS__
+#define WEFT__UNUSED __attribute__((unused))
+
+/* The generator behind WEFT_TASK_n: PARAMS "T1 a1, T2 a2", XPARAMS and
+ * XARGS the same with a leading comma, FIELDS "T1 a1; T2 a2;", STORE the
+ * frame stores, FARGS the arguments read back from frame weft__f. */
+#define WEFT__TASK(R, NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                  \
+    struct weft__frame_##NAME {                                                              \
+        struct weft__task_impl weft__task;                                                   \
+        R weft__result;                                                                      \
+        WEFT__ID FIELDS                                                                      \
+    };                                                                                       \
+    static R weft__body_##NAME(struct weft__fjq *weft__fj_q, int64_t weft__fj_h WEFT__ID XPARAMS); \
+    static int weft__run_##NAME(void *weft__p)                                               \
+    {                                                                                        \
+        struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;           \
+        struct weft__fjq *weft__q = weft__fj_self();                                         \
+        weft__f->weft__result = weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID FARGS);  \
+        return 0;                                                                            \
+    }                                                                                        \
+    static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(         \
+        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS) \
+    {                                                                                        \
+        WEFT__ID STORE;                                                                      \
+        return weft__fj_push(weft__q, weft__h, &weft__f->weft__task, weft__run_##NAME);      \
+    }                                                                                        \
+    static inline __attribute__((always_inline, unused)) R weft__sync_##NAME(               \
+        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f)      \
+    {                                                                                        \
+        if (weft__fj_pop(weft__q, weft__h, &weft__f->weft__task))                            \
+            return weft__body_##NAME(weft__q, weft__h - 1 WEFT__ID FARGS);                   \
+        weft__fj_sync_slow(&weft__f->weft__task);                                            \
+        return weft__f->weft__result;                                                        \
+    }                                                                                        \
+    R NAME(PARAMS)                                                                           \
+    {                                                                                        \
+        struct weft__fjq *weft__q = weft__fj_self();                                         \
+        return weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID XARGS);                   \
+    }                                                                                        \
+    static R weft__body_##NAME(struct weft__fjq *weft__fj_q WEFT__UNUSED,                      \
+                              int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
+
+/* The same for tasks without a result. */
+#define WEFT__VOID_TASK(NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                 \
+    struct weft__frame_##NAME {                                                              \
+        struct weft__task_impl weft__task;                                                   \
+        WEFT__ID FIELDS                                                                      \
+    };                                                                                       \
+    static void weft__body_##NAME(struct weft__fjq *weft__fj_q, int64_t weft__fj_h WEFT__ID XPARAMS); \
+    static int weft__run_##NAME(void *weft__p)                                               \
+    {                                                                                        \
+        struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;           \
+        struct weft__fjq *weft__q = weft__fj_self();                                         \
+        weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID FARGS);                          \
+        return 0;                                                                            \
+    }                                                                                        \
+    static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(         \
+        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS) \
+    {                                                                                        \
+        WEFT__ID STORE;                                                                      \
+        return weft__fj_push(weft__q, weft__h, &weft__f->weft__task, weft__run_##NAME);      \
+    }                                                                                        \
+    static inline __attribute__((always_inline, unused)) void weft__sync_##NAME(             \
+        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f)      \
+    {                                                                                        \
+        if (weft__fj_pop(weft__q, weft__h, &weft__f->weft__task))                            \
+            weft__body_##NAME(weft__q, weft__h - 1 WEFT__ID FARGS);                          \
+        else                                                                                 \
+            weft__fj_sync_slow(&weft__f->weft__task);                                        \
+    }                                                                                        \
+    void NAME(PARAMS)                                                                        \
+    {                                                                                        \
+        struct weft__fjq *weft__q = weft__fj_self();                                         \
+        weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID XARGS);                          \
+    }                                                                                        \
+    static void weft__body_##NAME(struct weft__fjq *weft__fj_q WEFT__UNUSED,                   \
+                                 int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
+
+/* ---- public ------------------------------------------------------------ */
+
+#define WEFT_FRAME(NAME) struct weft__frame_##NAME
+
+/* In a body: the index moves up with each spawn and down with each sync
+ * (post-decrement: the sync needs the index after its task's push). */
+#define WEFT_SPAWN(NAME, ...)                                                                \
+    ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_q, weft__fj_h, __VA_ARGS__)))
+#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(weft__fj_q, weft__fj_h--, (FRAME))
+#define WEFT_CALL(NAME, ...) weft__body_##NAME(weft__fj_q, weft__fj_h, __VA_ARGS__)
+
+#define WEFT_TASK_1(R, NAME, T1, A1)                                                         \
+    WEFT__TASK(R, NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1),             \
+               (, weft__f->A1))
+#define WEFT_TASK_2(R, NAME, T1, A1, T2, A2)                                                 \
+    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;), \
+               (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
+#define WEFT_TASK_3(R, NAME, T1, A1, T2, A2, T3, A3)                                         \
+    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3), \
+               (T1 A1; T2 A2; T3 A3;), (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3), \
+               (, weft__f->A1, weft__f->A2, weft__f->A3))
+#define WEFT_TASK_4(R, NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                 \
+    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4), \
+               (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                            \
+               (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),     \
+               (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
+
+#define WEFT_VOID_TASK_1(NAME, T1, A1)                                                       \
+    WEFT__VOID_TASK(NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1),           \
+                    (, weft__f->A1))
+#define WEFT_VOID_TASK_2(NAME, T1, A1, T2, A2)                                               \
+    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2),             \
+                    (T1 A1; T2 A2;), (weft__f->A1 = A1, weft__f->A2 = A2),                   \
+                    (, weft__f->A1, weft__f->A2))
+#define WEFT_VOID_TASK_3(NAME, T1, A1, T2, A2, T3, A3)                                       \
+    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3),           \
+                    (, A1, A2, A3), (T1 A1; T2 A2; T3 A3;),                                  \
+                    (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),                  \
+                    (, weft__f->A1, weft__f->A2, weft__f->A3))
+#define WEFT_VOID_TASK_4(NAME, T1, A1, T2, A2, T3, A3, T4, A4)                               \
+    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4),                             \
+                    (, T1 A1, T2 A2, T3 A3, T4 A4), (, A1, A2, A3, A4),                      \
+                    (T1 A1; T2 A2; T3 A3; T4 A4;),                                           \
+                    (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4), \
+                    (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
+
+#endif /* !__cplusplus */
+
+#endif /* WEFT_FJ_H */

@@ -1,0 +1,400 @@
+/*
+ * tests/unit/test_fj.c - typed fork-join tasks (weft/fj.h): results on 1, 2
+ * and 4 workers, a task that is certainly stolen, SHARED mode, a thread
+ * that is no worker, spawns mixed with group spawns, spawn loops,
+ * out-of-order syncs, deep nesting, and a deque that cannot grow.
+ */
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <check.h>
+
+#include <weft/fj.h>
+#include <weft/pool.h>
+#include <weft/task.h>
+
+#include "alloc.h"
+#include "check_main.h"
+
+static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t deque_capacity)
+{
+    weft_pool *p = NULL;
+    weft_pool_options o = {.workers = workers, .scheduler = mode, .deque_capacity = deque_capacity};
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    return p;
+}
+
+static uint64_t fib_ref(int n)
+{
+    uint64_t a = 0, b = 1;
+    for (int i = 0; i < n; i++) {
+        uint64_t c = a + b;
+        a = b;
+        b = c;
+    }
+    return a;
+}
+
+WEFT_TASK_1(uint64_t, fib, int, n)
+{
+    if (n < 2)
+        return (uint64_t)n;
+    WEFT_FRAME(fib) f;
+    WEFT_SPAWN(fib, &f, n - 1);
+    uint64_t b = WEFT_CALL(fib, n - 2);
+    uint64_t a = WEFT_SYNC(fib, &f);
+    return a + b;
+}
+
+struct fib_call {
+    int fc_n;
+    uint64_t fc_r;
+};
+
+static int fib_root(void *arg)
+{
+    struct fib_call *c = arg;
+    c->fc_r = fib(c->fc_n);
+    return 0;
+}
+
+static uint64_t pool_fib(weft_pool *p, int n)
+{
+    struct fib_call c = {n, 0};
+    ck_assert_int_eq(weft_pool_call(p, fib_root, &c), 0);
+    return c.fc_r;
+}
+
+static uint64_t total_steals(weft_pool *p)
+{
+    weft_worker_stats st[8];
+    unsigned n = weft_pool_size(p);
+    ck_assert_int_eq(weft_pool_stats(p, st, 8), 0);
+    uint64_t s = 0;
+    for (unsigned i = 0; i < n && i < 8; i++)
+        s += st[i].steals;
+    return s;
+}
+
+START_TEST(fib_on_workers)
+{
+    static const unsigned counts[] = {1, 2, 4};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        weft_pool *p = make_pool(counts[i], WEFT_SCHED_STEALING, 0);
+        for (int n = 0; n <= 24; n += 6)
+            ck_assert_uint_eq(pool_fib(p, n), fib_ref(n));
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
+START_TEST(fib_shared_mode)
+{
+    weft_pool *p = make_pool(2, WEFT_SCHED_SHARED, 0);
+    ck_assert_uint_eq(pool_fib(p, 18), fib_ref(18));
+    ck_assert_uint_eq(total_steals(p), 0);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+START_TEST(fib_off_pool_runs_serially)
+{
+    /* No worker: every spawn runs its task at once; the answer is right. */
+    ck_assert_uint_eq(fib(20), fib_ref(20));
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
+    ck_assert_uint_eq(fib(15), fib_ref(15)); /* a pool exists, still no worker */
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* A task the spawner cannot finish without a thief: the spawner spawns it
+ * and then spins (spawning and syncing small tasks, which serves thieves'
+ * requests) until the task reports that it runs - on another worker. */
+WEFT_TASK_1(int, noop, int, x)
+{
+    return x;
+}
+
+WEFT_TASK_1(int, where_run, atomic_int *, started)
+{
+    /* Relaxed is enough: the spawner only waits for the value. */
+    atomic_store_explicit(started, 1, memory_order_relaxed);
+    return weft_worker_index();
+}
+
+WEFT_TASK_1(int, steal_root, int, unused)
+{
+    (void)unused;
+    atomic_int started = 0;
+    WEFT_FRAME(where_run) f;
+    WEFT_SPAWN(where_run, &f, &started);
+    while (!atomic_load_explicit(&started, memory_order_relaxed)) {
+        WEFT_FRAME(noop) g;
+        WEFT_SPAWN(noop, &g, 1);
+        ck_assert_int_eq(WEFT_SYNC(noop, &g), 1);
+    }
+    int thief = WEFT_SYNC(where_run, &f);
+    return thief != weft_worker_index() ? 1 : 0;
+}
+
+static int steal_call(void *arg)
+{
+    *(int *)arg = steal_root(0);
+    return 0;
+}
+
+START_TEST(stolen_task_result)
+{
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
+    for (int round = 0; round < 20; round++) {
+        int stolen = 0;
+        ck_assert_int_eq(weft_pool_call(p, steal_call, &stolen), 0);
+        ck_assert_int_eq(stolen, 1);
+    }
+    ck_assert_uint_ge(total_steals(p), 20);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* Typed spawns around group spawns: a group's heap task sits on the deque
+ * above a typed frame, so syncs and spawns must see that the private index
+ * moved under them (slow paths) and lose nothing. */
+static atomic_int group_ran;
+
+static int group_fn(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add_explicit(&group_ran, 1, memory_order_relaxed);
+    return 0;
+}
+
+WEFT_TASK_1(int, mix, int, n)
+{
+    if (n == 0)
+        return 1;
+    weft_group g;
+    ck_assert_int_eq(weft_group_init(&g, NULL), 0);
+    WEFT_FRAME(mix) f1, f2, f3;
+    /* The frame is still the slot under the index, but not the newest. */
+    WEFT_SPAWN(mix, &f1, n - 1);
+    ck_assert_int_eq(weft_group_spawn(&g, group_fn, NULL), 0);
+    int a = WEFT_SYNC(mix, &f1);
+    /* A spawn above a heap task; a sync whose slot holds the heap task. */
+    WEFT_SPAWN(mix, &f2, n - 1);
+    ck_assert_int_eq(weft_group_spawn(&g, group_fn, NULL), 0);
+    WEFT_SPAWN(mix, &f3, n - 1);
+    int c = WEFT_SYNC(mix, &f3);
+    int b = WEFT_SYNC(mix, &f2);
+    ck_assert_int_eq(weft_group_wait(&g), 0);
+    return a + b + c;
+}
+
+static int mix_call(void *arg)
+{
+    *(int *)arg = mix(6);
+    return 0;
+}
+
+START_TEST(mixed_with_group_spawns)
+{
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        weft_pool *p = make_pool(workers, WEFT_SCHED_STEALING, 0);
+        atomic_store(&group_ran, 0);
+        int leaves = 0;
+        ck_assert_int_eq(weft_pool_call(p, mix_call, &leaves), 0);
+        ck_assert_int_eq(leaves, 729);                /* 3^6 */
+        ck_assert_int_eq(atomic_load(&group_ran), 728); /* 2 per inner node */
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
+/* Void tasks with two arguments, spawned in a loop into an array of
+ * frames and synced in reverse; a four-argument task as a reduction. */
+WEFT_VOID_TASK_2(add_to, atomic_long *, acc, long, v)
+{
+    atomic_fetch_add_explicit(acc, v, memory_order_relaxed);
+}
+
+WEFT_TASK_4(long, affine_sum, long, lo, long, hi, long, scale, long, off)
+{
+    if (hi - lo == 1)
+        return lo * scale + off;
+    long mid = lo + (hi - lo) / 2;
+    WEFT_FRAME(affine_sum) f;
+    WEFT_SPAWN(affine_sum, &f, lo, mid, scale, off);
+    long right = WEFT_CALL(affine_sum, mid, hi, scale, off);
+    return WEFT_SYNC(affine_sum, &f) + right;
+}
+
+#define LOOP_N 300
+WEFT_TASK_1(long, loop_root, atomic_long *, acc)
+{
+    WEFT_FRAME(add_to) f[LOOP_N];
+    for (long i = 0; i < LOOP_N; i++)
+        WEFT_SPAWN(add_to, &f[i], acc, i + 1);
+    for (long i = LOOP_N - 1; i >= 0; i--)
+        WEFT_SYNC(add_to, &f[i]);
+    return affine_sum(0, 1000, 3, 7);
+}
+
+static int loop_call(void *arg)
+{
+    atomic_long *acc = arg;
+    long s = loop_root(acc);
+    /* sum of 3i + 7 over i < 1000 */
+    ck_assert_int_eq(s, 3L * 999 * 1000 / 2 + 7L * 1000);
+    return 0;
+}
+
+START_TEST(spawn_loops_void_and_four_args)
+{
+    for (unsigned workers = 1; workers <= 4; workers *= 2) {
+        /* Capacity 4: the loop of 300 spawns must grow the deque. */
+        weft_pool *p = make_pool(workers, WEFT_SCHED_STEALING, 4);
+        atomic_long acc = 0;
+        ck_assert_int_eq(weft_pool_call(p, loop_call, &acc), 0);
+        ck_assert_int_eq(atomic_load(&acc), (long)LOOP_N * (LOOP_N + 1) / 2);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
+struct noop_arg {
+    int na_in, na_out;
+};
+
+static int untyped_noop(void *arg)
+{
+    struct noop_arg *a = arg;
+    a->na_out = a->na_in;
+    return 0;
+}
+
+/* Syncs in FIFO order break the contract, but the results stay right (the
+ * newer task runs first, its own sync then finds it done). */
+WEFT_TASK_1(int, out_of_order, int, unused)
+{
+    (void)unused;
+    WEFT_FRAME(noop) a, b;
+    WEFT_SPAWN(noop, &a, 11);
+    WEFT_SPAWN(noop, &b, 22);
+    int ra = WEFT_SYNC(noop, &a);
+    int rb = WEFT_SYNC(noop, &b);
+    /* The index is back where it was: a following pair takes the fast path
+     * again and is still right. */
+    WEFT_SPAWN(noop, &a, 33);
+    int rc = WEFT_SYNC(noop, &a);
+    /* An untyped spawn above a typed frame, synced after it: the frame is
+     * in the slot under the index but not the newest private task. */
+    WEFT_SPAWN(noop, &a, 44);
+    struct noop_arg u = {55, 0};
+    weft_task t;
+    ck_assert_int_eq(weft_spawn(&t, untyped_noop, &u), 0);
+    int rd = WEFT_SYNC(noop, &a);
+    ck_assert_int_eq(weft_sync(&t), 0);
+    return ra == 11 && rb == 22 && rc == 33 && rd == 44 && u.na_out == 55;
+}
+
+static int out_of_order_call(void *arg)
+{
+    *(int *)arg = out_of_order(0);
+    return 0;
+}
+
+START_TEST(out_of_order_syncs)
+{
+    weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 0);
+    int ok = 0;
+    ck_assert_int_eq(weft_pool_call(p, out_of_order_call, &ok), 0);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* A chain of 10,000 nested spawn/sync pairs (the brief: worker stacks are
+ * at least the process default). */
+WEFT_TASK_1(int, chain, int, depth)
+{
+    if (depth == 0)
+        return 0;
+    WEFT_FRAME(chain) f;
+    WEFT_SPAWN(chain, &f, depth - 1);
+    return WEFT_SYNC(chain, &f) + 1;
+}
+
+static int chain_call(void *arg)
+{
+    *(int *)arg = chain(10000);
+    return 0;
+}
+
+START_TEST(deep_chain)
+{
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
+    int depth = 0;
+    ck_assert_int_eq(weft_pool_call(p, chain_call, &depth), 0);
+    ck_assert_int_eq(depth, 10000);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* When the deque cannot grow, a spawn runs its task at once. */
+static atomic_int syncing; /* 1 once enomem_root starts syncing */
+static atomic_int ran_in_spawn;
+
+WEFT_TASK_1(int, record, int, x)
+{
+    if (!atomic_load_explicit(&syncing, memory_order_relaxed))
+        atomic_fetch_add_explicit(&ran_in_spawn, 1, memory_order_relaxed);
+    return x * 2;
+}
+
+WEFT_TASK_1(int, enomem_root, int, n)
+{
+    WEFT_FRAME(record) f[16];
+    weft__alloc_fail_at(1); /* the deque's next growth fails */
+    for (int i = 0; i < n; i++)
+        WEFT_SPAWN(record, &f[i], i);
+    weft__alloc_fail_at(0);
+    atomic_store_explicit(&syncing, 1, memory_order_relaxed);
+    int ok = 1;
+    for (int i = n - 1; i >= 0; i--)
+        ok &= WEFT_SYNC(record, &f[i]) == 2 * i;
+    return ok;
+}
+
+static int enomem_call(void *arg)
+{
+    *(int *)arg = enomem_root(16);
+    return 0;
+}
+
+START_TEST(deque_cannot_grow)
+{
+    /* One worker, capacity 2: the third spawn needs a growth, which fails. */
+    weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 2);
+    int ok = 0;
+    ck_assert_int_eq(weft_pool_call(p, enomem_call, &ok), 0);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_ge(atomic_load(&ran_in_spawn), 1);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fj");
+    weft_test_case(s, "fib_on_workers", fib_on_workers, 60);
+    weft_test_case(s, "fib_shared_mode", fib_shared_mode, 60);
+    weft_test_case(s, "fib_off_pool_runs_serially", fib_off_pool_runs_serially, 30);
+    weft_test_case(s, "stolen_task_result", stolen_task_result, 60);
+    weft_test_case(s, "mixed_with_group_spawns", mixed_with_group_spawns, 60);
+    weft_test_case(s, "spawn_loops_void_and_four_args", spawn_loops_void_and_four_args, 60);
+    weft_test_case(s, "out_of_order_syncs", out_of_order_syncs, 30);
+    weft_test_case(s, "deep_chain", deep_chain, 60);
+    weft_test_case(s, "deque_cannot_grow", deque_cannot_grow, 30);
+    return weft_test_run(s);
+}
