@@ -4,12 +4,18 @@
  * Every call with n >= 2 spawns fib(n-1) and computes fib(n-2) itself, so
  * the run is nothing but spawn/sync: T1/Tserial is the fork-join overhead
  * and (T1 - Tserial) / spawns the cost of one spawn+sync.
+ * Two cases: "typed" writes fib with weft's typed tasks (weft/fj.h: the
+ * arguments and the result in registers, the way to write fine-grained
+ * recursion), "void*" with weft_spawn/weft_sync and an argument struct.
  */
 #define _GNU_SOURCE /* clock_gettime in wb.h */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <weft/fj.h>
 
 #include "wb.h"
 
@@ -19,6 +25,7 @@
 
 typedef struct {
     int fs_n;
+    bool fs_typed; /* case 0: weft/fj.h; case 1: weft_spawn/weft_sync */
 } fib_state;
 
 static uint64_t fib_serial(int n)
@@ -50,6 +57,25 @@ static int fib_task(void *p)
     return rx != 0 ? rx : ry;
 }
 
+/* The same with a typed task: no argument struct, no result in memory. */
+WEFT_TASK_1(uint64_t, fib_typed, int, n)
+{
+    if (n < 2)
+        return (uint64_t)n;
+    WEFT_FRAME(fib_typed) f;
+    WEFT_SPAWN(fib_typed, &f, n - 1);
+    uint64_t b = WEFT_CALL(fib_typed, n - 2);
+    uint64_t a = WEFT_SYNC(fib_typed, &f);
+    return a + b;
+}
+
+static int fib_typed_root(void *p)
+{
+    fib_arg *a = p;
+    a->fa_r = fib_typed(a->fa_n);
+    return 0;
+}
+
 #if WB_HAVE_OMP
 /* The textbook OpenMP version: one task per call, taskwait. */
 static uint64_t fib_omp(int n)
@@ -68,21 +94,21 @@ static uint64_t fib_omp(int n)
 static size_t fib_ncases(long size)
 {
     (void)size;
-    return 1;
+    return 2;
 }
 
 static int fib_setup(size_t icase, long size, void **state, char *label, size_t len,
                      uint64_t *tasks)
 {
-    (void)icase;
     if (size < 0 || size > 60)
         return EINVAL;
     fib_state *s = malloc(sizeof *s);
     if (s == NULL)
         return ENOMEM;
     s->fs_n = (int)size;
+    s->fs_typed = icase == 0;
     *state = s;
-    snprintf(label, len, "n=%ld", size);
+    snprintf(label, len, "n=%ld %s", size, s->fs_typed ? "typed" : "void*");
     /* spawns = calls with n >= 2 = fib(n+1) - 1 */
     uint64_t a = 0, b = 1;
     for (long i = 0; i < size + 1; i++) {
@@ -104,7 +130,7 @@ static int fib_run(wb_run *r)
     case WB_STEALING:
     case WB_SHARED: {
         fib_arg a = {s->fs_n, 0};
-        int rc = weft_pool_call(r->r_pool, fib_task, &a);
+        int rc = weft_pool_call(r->r_pool, s->fs_typed ? fib_typed_root : fib_task, &a);
         r->r_answer = a.fa_r;
         return rc;
     }

@@ -91,6 +91,9 @@ WEFT_API int weft_worker_index(void);
 WEFT_API int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
                                int (*body)(size_t lo, size_t hi, void *arg), void *arg);
 
+/* Typed tasks (weft/fj.h) that their spawner runs itself are counted in
+ * neither `spawned` nor `executed` (that would cost more than the spawn);
+ * stolen ones count as steals and as executed by the thief. */
 typedef struct {
     uint64_t executed;      /* tasks run by this worker */
     uint64_t spawned;       /* tasks pushed by this worker */
