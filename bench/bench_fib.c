@@ -7,8 +7,9 @@
  *
  * Workloads (each on 1 and 2 workers, both schedulers, `reps` rounds,
  * interleaved: round r runs every configuration once; medians reported):
- *   fib      fib(n) with no cutoff via weft_spawn/weft_sync, against a serial
- *            fib compiled here with the same shape. SHARED mode pays a lock
+ *   fib      fib(n) with no cutoff via weft_spawn/weft_sync, and as a typed
+ *            task (weft/fj.h), against a serial fib compiled here with the
+ *            same shape. SHARED mode pays a lock
  *            per spawn, so it runs a smaller n (shared_fib_n); compare it per
  *            spawn (ns/spawn), not in seconds.
  *   fanout   `fanout_tasks` independent tasks of ~1 us of spinning each,
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <weft/fj.h>
 #include <weft/pool.h>
 #include <weft/task.h>
 
@@ -104,6 +106,26 @@ static __attribute__((aligned(64))) int fib_floor(void *arg)
     fib_floor(&x);
     fib_floor(&y);
     a->r = x.r + y.r;
+    return 0;
+}
+
+/* The same recursion as a typed task (weft/fj.h): argument and result in
+ * registers, the private deque index a hidden parameter. */
+WEFT_TASK_1(long, fib_typed, int, n)
+{
+    if (n < 2)
+        return n;
+    WEFT_FRAME(fib_typed) f;
+    WEFT_SPAWN(fib_typed, &f, n - 1);
+    long b = WEFT_CALL(fib_typed, n - 2);
+    long a = WEFT_SYNC(fib_typed, &f);
+    return a + b;
+}
+
+static __attribute__((aligned(64))) int fib_typed_root(void *arg)
+{
+    struct fib_arg *a = arg;
+    a->r = fib_typed(a->n);
     return 0;
 }
 
@@ -194,6 +216,7 @@ int main(int argc, char **argv)
     /* [mode][workers-1] */
     double t_fib[2][2][MAXREPS], t_fan[2][2][MAXREPS], t_ser[MAXREPS];
     double c_fib[2][2][MAXREPS], c_ser[MAXREPS], c_floor[MAXREPS];
+    double t_typed[2][MAXREPS], c_typed[2][MAXREPS]; /* [workers-1]: STEALING */
     weft_pool *pools[2][2];
     for (int m = 0; m < 2; m++)
         for (int w = 0; w < 2; w++) {
@@ -227,6 +250,8 @@ int main(int argc, char **argv)
                                          m ? want_shared : want, &c_fib[m][w][r]);
                 t_fan[m][w][r] = run_fanout(pools[m][w], fanout);
             }
+        for (int w = 0; w < 2; w++)
+            t_typed[w][r] = run_fib(pools[0][w], fib_typed_root, fib_n, want, &c_typed[w][r]);
     }
     double ser = median(t_ser, reps), cser = median(c_ser, reps);
     double c1 = median(c_fib[0][0], reps), cfloor = median(c_floor, reps);
@@ -259,6 +284,13 @@ int main(int argc, char **argv)
     printf("fib(%d) floor/Tserial, CPU time      = %.2f  (fib_task shape, plain calls: %.3f s)\n",
            fib_n, cfloor / cser, cfloor);
     printf("fib(%d) speed-up 1->2 workers        = %.2f  (target >= 1.8)\n", fib_n, speedup);
+    double ty1 = median(t_typed[0], reps), ty2 = median(t_typed[1], reps);
+    double cty1 = median(c_typed[0], reps);
+    printf("typed (weft/fj.h) fib(%d): 1 worker %.3f s (%.2f ns/spawn), 2 workers %.3f s\n",
+           fib_n, ty1, ty1 * 1e9 / spawns, ty2);
+    printf("fib(%d) T1/Tserial typed (weft/fj.h)  = %.2f  (target <= 3; CPU time: %.2f)\n",
+           fib_n, ty1 / ser, cty1 / cser);
+    printf("fib(%d) speed-up 1->2 workers, typed = %.2f\n", fib_n, ty1 / ty2);
     printf("fanout 2 workers stealing/shared tput = %.2f  (target >= 3)\n", fan_ratio);
     printf("shared fib per spawn vs stealing, 1 worker = %.1fx\n",
            (fib_med[1][0] / spawns_shared) / (fib_med[0][0] / spawns));

@@ -6,8 +6,8 @@
  * private deque index in memory again: each spawn and sync loads the index
  * the previous one stored, a chain of store-to-load forwardings that bounds
  * fine-grained recursion (about 3.8x a serial fib). The macros below
- * generate, per task, a typed body that receives its worker's queue and
- * that index as two hidden parameters, as Lace does (van Dijk & van de Pol,
+ * generate, per task, a typed body that receives that index as a hidden
+ * parameter, much as Lace passes its deque head (van Dijk & van de Pol,
  * "Lace: non-blocking split deque for work-stealing", Euro-Par 2014
  * workshops): the index stays in a register from spawn to sync, arguments
  * are plain parameters, and a task that nobody stole is called directly
@@ -98,12 +98,12 @@ struct weft__fjq {
     _Atomic(struct weft__task_impl *) *q_slots;
 };
 
-/* The calling worker's queue; NULL on a thread that is no worker of a
- * STEALING pool. */
+/* The calling worker's queue; on a thread that is no worker of a STEALING
+ * pool, &weft__fjq_none, whose q_mask -1 makes every fast path fail (and
+ * which is never written). Tasks do not move between threads, so a body
+ * finds the same queue at each of its spawns and syncs. */
 WEFT_API extern _Thread_local struct weft__fjq *weft__tls_fjq
     __attribute__((tls_model("initial-exec")));
-/* Stands in for the queue where there is none: q_mask -1 makes every fast
- * path fail. Never written. */
 WEFT_API extern struct weft__fjq weft__fjq_none;
 
 /* Out of line: a spawn the fast path could not do (returns the new index),
@@ -112,19 +112,17 @@ WEFT_API int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl 
 WEFT_API void weft__fj_sync_slow(struct weft__task_impl *t);
 WEFT_API void weft__fj_publish(struct weft__fjq *q);
 
-static inline struct weft__fjq *weft__fj_self(void)
-{
-    struct weft__fjq *q = weft__tls_fjq;
-    return q != NULL ? q : &weft__fjq_none;
-}
-
 /* Push t at index h (the caller's private index, kept in a register) and
  * return the index after it. The fast path writes the private index but
  * never reads it back into the next index (only to compare), so spawns and
- * syncs do not form a store-to-load chain through memory. */
-static inline __attribute__((always_inline)) int64_t
-weft__fj_push(struct weft__fjq *q, int64_t h, struct weft__task_impl *t, weft_task_fn fn)
+ * syncs do not form a store-to-load chain through memory. The queue is
+ * read from TLS (one load) rather than passed along: that leaves the
+ * caller one callee-saved register more. */
+static inline __attribute__((always_inline)) int64_t weft__fj_push(int64_t h,
+                                                                  struct weft__task_impl *t,
+                                                                  weft_task_fn fn)
 {
+    struct weft__fjq *q = weft__tls_fjq;
     t->ti_fn = fn;
     t->ti_arg = t;
     /* Relaxed: the frame becomes visible to thieves only through the
@@ -144,9 +142,10 @@ weft__fj_push(struct weft__fjq *q, int64_t h, struct weft__task_impl *t, weft_ta
 
 /* h: the index after t's push. True if t was the newest private task and
  * is now popped: the caller runs it. */
-static inline __attribute__((always_inline)) bool weft__fj_pop(struct weft__fjq *q, int64_t h,
+static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
                                                              struct weft__task_impl *t)
 {
+    struct weft__fjq *q = weft__tls_fjq;
     /* Relaxed: the owner wrote this private slot. */
     if (__builtin_expect(q->q_priv == h && h > q->q_bot
                              && atomic_load_explicit(&q->q_slots[(h - 1) & q->q_mask],
@@ -174,35 +173,32 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(struct weft__fjq 
         R weft__result;                                                                      \
         WEFT__ID FIELDS                                                                      \
     };                                                                                       \
-    static R weft__body_##NAME(struct weft__fjq *weft__fj_q, int64_t weft__fj_h WEFT__ID XPARAMS); \
+    static R weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                          \
     static int weft__run_##NAME(void *weft__p)                                               \
     {                                                                                        \
         struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;           \
-        struct weft__fjq *weft__q = weft__fj_self();                                         \
-        weft__f->weft__result = weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID FARGS);  \
+        weft__f->weft__result = weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);     \
         return 0;                                                                            \
     }                                                                                        \
     static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(         \
-        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS) \
+        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                \
     {                                                                                        \
         WEFT__ID STORE;                                                                      \
-        return weft__fj_push(weft__q, weft__h, &weft__f->weft__task, weft__run_##NAME);      \
+        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                \
     }                                                                                        \
     static inline __attribute__((always_inline, unused)) R weft__sync_##NAME(               \
-        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f)      \
+        int64_t weft__h, struct weft__frame_##NAME *weft__f)                                 \
     {                                                                                        \
-        if (weft__fj_pop(weft__q, weft__h, &weft__f->weft__task))                            \
-            return weft__body_##NAME(weft__q, weft__h - 1 WEFT__ID FARGS);                   \
+        if (weft__fj_pop(weft__h, &weft__f->weft__task))                                      \
+            return weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                 \
         weft__fj_sync_slow(&weft__f->weft__task);                                            \
         return weft__f->weft__result;                                                        \
     }                                                                                        \
     R NAME(PARAMS)                                                                           \
     {                                                                                        \
-        struct weft__fjq *weft__q = weft__fj_self();                                         \
-        return weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID XARGS);                   \
+        return weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                      \
     }                                                                                        \
-    static R weft__body_##NAME(struct weft__fjq *weft__fj_q WEFT__UNUSED,                      \
-                              int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
+    static R weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
 
 /* The same for tasks without a result. */
 #define WEFT__VOID_TASK(NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                 \
@@ -210,35 +206,32 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(struct weft__fjq 
         struct weft__task_impl weft__task;                                                   \
         WEFT__ID FIELDS                                                                      \
     };                                                                                       \
-    static void weft__body_##NAME(struct weft__fjq *weft__fj_q, int64_t weft__fj_h WEFT__ID XPARAMS); \
+    static void weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                       \
     static int weft__run_##NAME(void *weft__p)                                               \
     {                                                                                        \
         struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;           \
-        struct weft__fjq *weft__q = weft__fj_self();                                         \
-        weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID FARGS);                          \
+        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);                             \
         return 0;                                                                            \
     }                                                                                        \
     static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(         \
-        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS) \
+        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                \
     {                                                                                        \
         WEFT__ID STORE;                                                                      \
-        return weft__fj_push(weft__q, weft__h, &weft__f->weft__task, weft__run_##NAME);      \
+        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                \
     }                                                                                        \
     static inline __attribute__((always_inline, unused)) void weft__sync_##NAME(             \
-        struct weft__fjq *weft__q, int64_t weft__h, struct weft__frame_##NAME *weft__f)      \
+        int64_t weft__h, struct weft__frame_##NAME *weft__f)                                 \
     {                                                                                        \
-        if (weft__fj_pop(weft__q, weft__h, &weft__f->weft__task))                            \
-            weft__body_##NAME(weft__q, weft__h - 1 WEFT__ID FARGS);                          \
+        if (weft__fj_pop(weft__h, &weft__f->weft__task))                                      \
+            weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                        \
         else                                                                                 \
             weft__fj_sync_slow(&weft__f->weft__task);                                        \
     }                                                                                        \
     void NAME(PARAMS)                                                                        \
     {                                                                                        \
-        struct weft__fjq *weft__q = weft__fj_self();                                         \
-        weft__body_##NAME(weft__q, weft__q->q_priv WEFT__ID XARGS);                          \
+        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                             \
     }                                                                                        \
-    static void weft__body_##NAME(struct weft__fjq *weft__fj_q WEFT__UNUSED,                   \
-                                 int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
+    static void weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
 
 /* ---- public ------------------------------------------------------------ */
 
@@ -247,9 +240,9 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(struct weft__fjq 
 /* In a body: the index moves up with each spawn and down with each sync
  * (post-decrement: the sync needs the index after its task's push). */
 #define WEFT_SPAWN(NAME, ...)                                                                \
-    ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_q, weft__fj_h, __VA_ARGS__)))
-#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(weft__fj_q, weft__fj_h--, (FRAME))
-#define WEFT_CALL(NAME, ...) weft__body_##NAME(weft__fj_q, weft__fj_h, __VA_ARGS__)
+    ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
+#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(weft__fj_h--, (FRAME))
+#define WEFT_CALL(NAME, ...) weft__body_##NAME(weft__fj_h, __VA_ARGS__)
 
 #define WEFT_TASK_1(R, NAME, T1, A1)                                                         \
     WEFT__TASK(R, NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1),             \
