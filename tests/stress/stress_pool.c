@@ -5,8 +5,9 @@
  * random_forests: each round builds a seeded random forest and runs it on a
  * pool of 1, 2, 8 or 32 workers (8 and 32 oversubscribe the 2-core target),
  * either scheduler. A node is a leaf or joins its children by strict
- * spawn/sync, by a task group, by parallel_for, or by weft_pool_call into a
- * second pool (nested pools; a worker of A is "outside" B). The roots are
+ * spawn/sync, by typed spawn/sync (weft/fj.h), by a task group, by
+ * parallel_for, or by weft_pool_call into a second pool (nested pools; a
+ * worker of A is "outside" B). The roots are
  * started from 1..3 outside threads at once, by weft_pool_call,
  * weft_pool_submit (+ wait_idle), weft_group_spawn from outside, and
  * weft_parallel_for from outside. Checked: every node ran exactly once and
@@ -53,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/fj.h>
 #include <weft/pool.h>
 #include <weft/task.h>
 
@@ -62,7 +64,7 @@
 
 /* ---- the forest ---------------------------------------------------------- */
 
-enum kind { K_LEAF, K_SPAWN, K_GROUP, K_PFOR, K_NESTED };
+enum kind { K_LEAF, K_SPAWN, K_TYPED, K_GROUP, K_PFOR, K_NESTED };
 #define MAXKIDS 4
 #define MAXNODES 4096
 #define MAXROOTS 12
@@ -128,7 +130,11 @@ static void gen_forest(forest *f, stress_rng *g, int max_depth)
         uint64_t x = stress_below(g, 16);
         if (x < 3 + (qd[id] < max_depth - 3 ? 3 : 0))
             continue;
-        n->n_kind = x < 9 ? K_SPAWN : x < 12 ? K_GROUP : x < 14 ? K_PFOR : K_NESTED;
+        n->n_kind = x < 7    ? K_SPAWN
+                    : x < 9  ? K_TYPED
+                    : x < 12 ? K_GROUP
+                    : x < 14 ? K_PFOR
+                             : K_NESTED;
         if (n->n_kind == K_NESTED && qb[id])
             n->n_kind = K_SPAWN;
         n->n_nkids = 1 + (int)stress_below(g, MAXKIDS);
@@ -153,6 +159,27 @@ static void gen_forest(forest *f, stress_rng *g, int max_depth)
 }
 
 static int node_task(void *arg);
+
+/* K_TYPED: the children as typed tasks (weft/fj.h), spawned in a loop and
+ * synced in reverse. */
+WEFT_TASK_1(int, typed_kid, targ *, a)
+{
+    return node_task(a);
+}
+
+WEFT_TASK_2(int, typed_kids, forest *, f, const fnode *, n)
+{
+    WEFT_FRAME(typed_kid) fr[MAXKIDS];
+    for (int i = 0; i < n->n_nkids; i++)
+        WEFT_SPAWN(typed_kid, &fr[i], &f->f_args[n->n_first + i]);
+    int r = 0;
+    for (int i = n->n_nkids - 1; i >= 0; i--) {
+        int rr = WEFT_SYNC(typed_kid, &fr[i]);
+        if (r == 0)
+            r = rr;
+    }
+    return r;
+}
 
 static void progress(forest *f)
 {
@@ -202,6 +229,9 @@ static int node_task(void *arg)
         }
         break;
     }
+    case K_TYPED:
+        r = typed_kids(f, n);
+        break;
     case K_GROUP: {
         weft_group g;
         r = weft_group_init(&g, NULL);
@@ -312,7 +342,7 @@ static void dump_pools(void *arg, FILE *out)
 }
 
 typedef struct {
-    uint64_t s_rounds, s_nodes, s_tasks_by_kind[5];
+    uint64_t s_rounds, s_nodes, s_tasks_by_kind[K_NESTED + 1];
 } fstats;
 
 static void forest_round(stress_rng *g, forest *f, fstats *st)
@@ -398,10 +428,10 @@ START_TEST(random_forests)
     while (stress_now_ns() < deadline);
     free(f);
     printf("random_forests: %" PRIu64 " rounds, %" PRIu64 " nodes each run exactly once "
-           "(leaf %" PRIu64 ", spawn/sync %" PRIu64 ", group %" PRIu64 ", parallel_for %" PRIu64
-           ", nested pool %" PRIu64 "), every root equal to serial\n",
+           "(leaf %" PRIu64 ", spawn/sync %" PRIu64 ", typed %" PRIu64 ", group %" PRIu64
+           ", parallel_for %" PRIu64 ", nested pool %" PRIu64 "), every root equal to serial\n",
            st.s_rounds, st.s_nodes, st.s_tasks_by_kind[K_LEAF], st.s_tasks_by_kind[K_SPAWN],
-           st.s_tasks_by_kind[K_GROUP], st.s_tasks_by_kind[K_PFOR],
+           st.s_tasks_by_kind[K_TYPED], st.s_tasks_by_kind[K_GROUP], st.s_tasks_by_kind[K_PFOR],
            st.s_tasks_by_kind[K_NESTED]);
 }
 END_TEST
