@@ -512,14 +512,15 @@ static void run_heap_task(struct weft__heap_task *ht)
 void weft__run_task(weft__worker *w, struct weft__task_impl *x)
 {
     /* Relaxed: the state was published with the task (deque release /
-     * queue lock) and only the HEAP bit is looked at here. */
+     * queue lock), or written by this thread (a thief's mark); only the
+     * HEAP and SELF_ARG bits are looked at here. */
     int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
     weft__stat_inc(&w->w_executed);
     if (s & WEFT__TS_HEAP) {
         run_heap_task((struct weft__heap_task *)x);
         return;
     }
-    x->ti_result = x->ti_fn(x->ti_arg);
+    x->ti_result = x->ti_fn(weft__frame_arg(x, s));
     /* Release: publishes ti_result (and the task's effects) to the syncing
      * owner's acquire load. The frame is never touched afterwards. */
     atomic_store_explicit(&x->ti_state, WEFT__TS_DONE, memory_order_release);
@@ -537,8 +538,10 @@ static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
             /* Relaxed: a hint for the owner's leapfrogging; heap tasks have
              * no waiter. The frame was published by the owner's release of
              * bottom, which our steal acquired. */
-            if (!(atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
-                atomic_store_explicit(&x->ti_state, (int32_t)w->w_index + 1,
+            int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+            if (!(s & WEFT__TS_HEAP))
+                atomic_store_explicit(&x->ti_state,
+                                      (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
                                       memory_order_relaxed);
             return x;
         }

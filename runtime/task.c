@@ -28,6 +28,9 @@ static_assert(sizeof(struct weft__task_impl) <= sizeof(weft_task),
               "weft_task storage too small for weft__task_impl");
 static_assert(_Alignof(struct weft__task_impl) <= _Alignof(weft_task),
               "weft_task storage under-aligned");
+static_assert(WEFT__MAX_WORKERS + 1 <= WEFT__TS_THIEF_MASK
+                  && (WEFT__TS_THIEF_MASK & (WEFT__TS_SELF_ARG | WEFT__TS_HEAP | WEFT__TS_DONE)) == 0,
+              "ti_state: thief bits overlap the flags");
 static_assert(sizeof(struct weft__group_impl) <= sizeof(weft_group),
               "weft_group storage too small for weft__group_impl");
 static_assert(_Alignof(struct weft__group_impl) <= _Alignof(weft_group),
@@ -157,7 +160,9 @@ static int sync_wait(weft__worker *w, struct weft__task_impl *t)
             break; /* t was stolen: every older task is gone too */
         if (x == t) {
             weft__stat_inc(&w->w_executed);
-            return t->ti_fn(t->ti_arg);
+            /* Relaxed: t came off our own deque; only we wrote its state. */
+            return t->ti_fn(
+                weft__frame_arg(t, atomic_load_explicit(&t->ti_state, memory_order_relaxed)));
         }
         /* A newer task (a heap task, or an out-of-order sync): run it. */
 #ifndef NDEBUG
@@ -174,7 +179,8 @@ static int sync_wait(weft__worker *w, struct weft__task_impl *t)
         int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return t->ti_result;
-        int thief = (s > 0 && s <= WEFT__MAX_WORKERS) ? s - 1 : -1;
+        int32_t id = s & WEFT__TS_THIEF_MASK;
+        int thief = (id > 0 && id <= WEFT__MAX_WORKERS) ? id - 1 : -1;
         if (weft__help_once(w, thief, NULL))
             spins = 0;
         else
@@ -239,6 +245,7 @@ int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t)
      * push above untyped tasks, use the SHARED queue. Where it cannot push
      * (no worker: EPERM; no memory: ENOMEM), t runs now, as the serial
      * program would, and its sync finds it DONE. */
+    t->ti_arg = t; /* an untyped frame from here on (state 0, not SELF_ARG) */
     if (weft_spawn((weft_task *)t, t->ti_fn, t->ti_arg) != 0) {
         t->ti_result = t->ti_fn(t->ti_arg);
         /* Relaxed: only this thread reads the state of a frame it ran. */

@@ -29,6 +29,16 @@
 #define WEFT__TS_SPAWNED 0
 #define WEFT__TS_DONE (1 << 30)
 #define WEFT__TS_HEAP (1 << 29)
+/* WEFT__TS_SELF_ARG (1 << 28, weft/fj.h): a typed frame pushed by the fast
+ * path: call ti_fn(frame), ti_arg is not set. Kept when a thief marks the
+ * frame, dropped with DONE. */
+#define WEFT__TS_THIEF_MASK 0x1fff /* the thief bits of a stolen frame's state */
+
+/* The argument of a strict frame's ti_fn, given its state. */
+static inline void *weft__frame_arg(struct weft__task_impl *t, int32_t state)
+{
+    return (state & WEFT__TS_SELF_ARG) ? (void *)t : t->ti_arg;
+}
 #define WEFT__MAX_WORKERS 4096
 
 struct weft__worker;

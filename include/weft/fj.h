@@ -74,13 +74,17 @@
 
 struct weft__worker;
 
+#define WEFT__TS_SELF_ARG (1 << 28) /* see ti_state */
+
 /* A task frame's header (the runtime's view of weft_task, and the first
  * member of every typed frame). */
 struct weft__task_impl {
     weft_task_fn ti_fn;
     void *ti_arg;
     /* 0: spawned; 1..4096: stolen by worker (state - 1); 1 << 30: done,
-     * ti_result valid; 1 << 29: a heap task. See runtime/worker.h. */
+     * ti_result valid; 1 << 29: a heap task; 1 << 28 (with 0 or a thief):
+     * a typed frame, whose ti_fn takes the frame itself (ti_arg is not
+     * set). See runtime/worker.h. */
     _Atomic int32_t ti_state;
     int32_t ti_result;
     struct weft__worker *ti_owner; /* debug builds of weft_spawn only */
@@ -123,11 +127,12 @@ static inline __attribute__((always_inline)) int64_t weft__fj_push(int64_t h,
                                                                   weft_task_fn fn)
 {
     struct weft__fjq *q = weft__tls_fjq;
+    /* No ti_arg: the state says "the argument is the frame" (one store
+     * less; stores are what a fine-grained spawn is bound by). */
     t->ti_fn = fn;
-    t->ti_arg = t;
     /* Relaxed: the frame becomes visible to thieves only through the
      * release store of the deque's bottom in weft__deque_publish. */
-    atomic_store_explicit(&t->ti_state, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->ti_state, WEFT__TS_SELF_ARG, memory_order_relaxed);
     /* q_priv != h: untyped spawns (a group's) sit above our index. */
     if (__builtin_expect(q->q_priv != h || h - q->q_top_cache > q->q_mask, 0))
         return weft__fj_push_slow(q, t);
