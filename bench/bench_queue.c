@@ -10,9 +10,10 @@
  * weft, ...), and the table reports the median of 5 runs in items/s and the
  * ratio weft / baseline. Consumers sum the items so both sides are checked.
  *
- * Usage: bench_queue [--quick] [--only P] [--side weft|base]
+ * Usage: bench_queue [--quick] [--only P] [--cap N] [--side weft|base]
  *   --quick      a short smoke run
  *   --only P     only the PxP rows (e.g. --only 1 for 1P1C)
+ *   --cap N      only the rows of capacity N (1024, or 0 for unbounded)
  *   --side S     run only one side (for perf/callgrind); the other reads 1
  *   --st N       single thread, no table: N times (add; take) then N adds and
  *                N takes, on weft (or the baseline with --side base); for
@@ -282,18 +283,22 @@ static int single_thread(int use_weft, size_t n)
 int main(int argc, char **argv)
 {
     int quick = 0, only = 0, side = 0; /* side: 0 both, 1 weft, 2 base */
+    long cap_only = -1;                /* -1: both capacities */
     size_t st = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--cap") == 0 && i + 1 < argc)
+            cap_only = atol(argv[++i]);
         else if (strcmp(argv[i], "--st") == 0 && i + 1 < argc)
             st = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--side") == 0 && i + 1 < argc)
             side = strcmp(argv[++i], "weft") == 0 ? 1 : 2;
         else {
-            fprintf(stderr, "usage: bench_queue [--quick] [--only P] [--side weft|base] [--st N]\n");
+            fprintf(stderr, "usage: bench_queue [--quick] [--only P] [--cap N] [--side weft|base] "
+                            "[--st N]\n");
             return 2;
         }
     }
@@ -312,6 +317,8 @@ int main(int argc, char **argv)
         if (only && threads[t] != only)
             continue;
         for (int k = 0; k < 2; k++) {
+            if (cap_only >= 0 && caps[k] != (size_t)cap_only)
+                continue;
             double w[REPS], b[REPS];
             for (int r = 0; r < reps; r++) { /* interleaved */
                 w[r] = side == 2 ? 1.0 : run_once(1, threads[t], threads[t], caps[k], n);
