@@ -61,6 +61,8 @@
  * leaving: a spurious wake-up). wl_n sits on a
  * line that is written only when someone starts or stops waiting, so in
  * the common case it stays shared in both caches and the check is a hit.
+ * A bounded FIFO waiter makes its membarrier with its side unlocked, so
+ * that the changer can pop its record meanwhile (wait_on says why).
  * Before it registers, a waiter may spin a little on the other side's
  * index (COLL_WAIT_SPIN, off by default, see the tuning note).
  *
@@ -138,10 +140,16 @@
 #endif
 /* Rounds a taker that finds the collection empty (an adder that finds it
  * full) spins on the other side's index, without a lock, before it
- * registers and sleeps; each round one pause. Off: in interleaved runs of
- * bench_queue 1P1C with 0, 16 and 64 rounds on the loaded 2-core machine
- * the differences were within the noise, and a spinner can only take the
- * core from the thread it waits for there. */
+ * registers and sleeps; each round one pause. Off. Measured (bench_queue
+ * --only 1 --cap 1024, counters in the waiting paths): on a loaded machine
+ * both threads share one CPU and a spin never sees the other side move (0
+ * successes in 19.5k spins of 1024 rounds; throughput halved); on a quiet
+ * one 1024 rounds removed ~95% of the sleeps but the two threads then ran
+ * in lock step at the full end of the ring, every item moving the slot's
+ * and the index's cache lines between the CPUs: 11-12M items/s at 1.96
+ * CPUs busy, against 16-31M without spinning. The spin runs before the
+ * waiter registers and re-reads the index, so neither an early
+ * registration nor a stale cached index is the cause. */
 #ifndef COLL_WAIT_SPIN
 #define COLL_WAIT_SPIN 0
 #endif
@@ -986,6 +994,35 @@ static void spin_side(weft_collection *c, int side)
  * re-check, sleep, and come back with side locked and w off the list.
  * Returns ETIMEDOUT when the deadline passed, else 0; the caller re-checks
  * its condition either way.
+ *
+ * A waiter of a bounded FIFO collection makes its membarrier with its side
+ * unlocked. The membarrier costs 13-14 us on the 2-core VM when the other
+ * thread runs on the other CPU (an IPI and a VM exit; 0.1 us when no other
+ * CPU runs the process). Held across it, the side lock stalled the very
+ * call that makes the waiter ready: the changer, which has just seen wl_n
+ * raised, needs that lock to pop the record, so it yielded, paid a
+ * membarrier of its own in the lock's slow path and slept; then it was the
+ * changer that found the ring full (empty) and waited. Measured with
+ * counters in these paths (bench_queue --only 1 --cap 1024, 5 runs of 2M
+ * items, quiet machine): ~18k sleeps and ~21k membarriers per 10M items,
+ * 0.9 CPUs busy, 16-31M items/s. With the side unlocked the changer pops
+ * the record during the membarrier (no futex wake: the waiter is W_AWAKE)
+ * and the waiter, back under the lock, finds itself signalled and returns
+ * without sleeping: ~8k waits, 3.5k-7.6k of them signalled in the window,
+ * 100-5000 sleeps, 1.3-1.9 CPUs busy, 45-47M items/s. The handshake is
+ * unchanged: the raise of wl_n (in wlist_push) precedes the membarrier, the
+ * re-check follows it, and the record stays on the list (raised) while
+ * unlocked. A record popped in the window is off the list and W_SIGNALLED,
+ * as after a sleep; the caller re-checks (a barging call of our side may
+ * have used the item or the room; we then wait again).
+ *
+ * An unbounded collection keeps its side locked across the membarrier
+ * (only takers wait there). Unlocked, 2P2C and 4P4C unbounded lost 20-40%
+ * (55 against 65-90M items/s): the takers, no longer queued behind the
+ * waiting one, drained the ring and waited ~10x as often (each wait a
+ * membarrier), and the adders, no longer held up on c_take_lock, fought
+ * over c_add_lock (perf: the add lock's CAS, 44% of the samples against
+ * 36%).
  */
 static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
                    const struct timespec *abs, bool *spun)
@@ -1002,9 +1039,23 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     wlist_push(l, w);
     /* Joiners: task_done's CAS is seq_cst already. LIFO/PRIORITY: both
      * sides publish under both locks, which we hold, so the lock is the
-     * handshake and a membarrier would only lengthen the critical section. */
-    if (side != SIDE_JOIN && coll_split(c))
-        coll_asym_heavy();
+     * handshake and a membarrier would only lengthen the critical section.
+     * Without membarrier (coll_asym 0) the changers publish seq_cst and
+     * the waiter needs nothing here ("asymmetric fence"). */
+    if (side != SIDE_JOIN && coll_split(c) && coll_asym) {
+        if (!c->c_capacity) {
+            coll_asym_heavy();
+        } else {
+            unlock_side(c, side);
+            WEFT__YIELD(); /* a changer pops and signals w here */
+            coll_asym_heavy();
+            lock_side(c, side);
+            /* relaxed: written by the signaller under the list's lock,
+             * which we hold again; signalled means already off the list. */
+            if (atomic_load_explicit(&w->w_state, memory_order_relaxed) == W_SIGNALLED)
+                return 0;
+        }
+    }
     if (side_ready(c, side)) {
         wlist_remove(l, w);
         return 0;

@@ -396,6 +396,102 @@ START_TEST(add_to_any_races_takes)
 }
 END_TEST
 
+/* ---- a waiter signalled while it registers ------------------------------ */
+
+/*
+ * Where membarrier(2) exists, a waiter of a bounded FIFO collection pushes
+ * its record, unlocks its side for the membarrier and relocks to re-check
+ * (wait_on); the changer can pop and signal the record in that window, and
+ * a barging call of the waiter's own side can take the item (the room) it
+ * was signalled for. Each round: a helper thread blocks (take on an empty
+ * collection of capacity 2, or add on a full one of capacity 1); as soon
+ * as the hook counts it registered, the main thread makes it ready and
+ * then, on odd rounds, barges with a non-blocking call of the helper's
+ * side. Exactly one of the two gets the item (the slot), the other one
+ * waits again or fails with EAGAIN; the waiter count must go back to 0 (a
+ * record removed twice drives it below 0, a record left behind keeps it
+ * up), and a lost wake-up hangs.
+ */
+typedef struct {
+    weft_collection *g_c;
+    pthread_barrier_t *g_round; /* start and end of each round */
+    bool g_add;                 /* helper adds (else takes) */
+    int g_rounds;
+    uintptr_t g_got[N_ROUNDS * 10]; /* taker: what each round took */
+    int g_bad;                      /* rounds whose call failed */
+} reg_arg;
+
+static void *reg_helper(void *arg)
+{
+    reg_arg *a = arg;
+    for (int r = 0; r < a->g_rounds; r++) {
+        pthread_barrier_wait(a->g_round);
+        void *it = NULL;
+        int e = a->g_add ? weft_collection_add(a->g_c, COLL_ITEM(r + 1))
+                         : weft_collection_take(a->g_c, &it);
+        if (e != 0)
+            a->g_bad++;
+        a->g_got[r] = COLL_VAL(it);
+        pthread_barrier_wait(a->g_round);
+    }
+    return NULL;
+}
+
+static void reg_run(bool add)
+{
+    weft_collection *c = make(add ? 1 : 2);
+    pthread_barrier_t round;
+    pthread_barrier_init(&round, NULL, 2);
+    reg_arg a = {c, &round, add, N_ROUNDS * 10, {0}, 0};
+    pthread_t th;
+    void *it;
+    ck_assert_int_eq(pthread_create(&th, NULL, reg_helper, &a), 0);
+    if (add)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(0)), 0); /* full */
+    for (int r = 0; r < a.g_rounds; r++) {
+        pthread_barrier_wait(&round);
+        coll_wait_waiters(c, 1);
+        bool barge = r % 2;
+        if (add) {
+            /* Free the slot; a barging add may fill it first. */
+            ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+            ck_assert_uint_eq(COLL_VAL(it), (uintptr_t)r); /* the last round's */
+            int e =
+                barge ? weft_collection_try_add(c, COLL_ITEM(1000000 + r), WEFT_NO_WAIT) : EAGAIN;
+            ck_assert(e == 0 || e == EAGAIN);
+            if (e == 0) /* we won the slot: make room for the helper again */
+                ck_assert_int_eq(weft_collection_take(c, &it), 0);
+            pthread_barrier_wait(&round);
+            ck_assert_uint_eq(weft_collection_count(c), 1);
+        } else {
+            ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(r + 1)), 0);
+            int e = barge ? weft_collection_try_take(c, &it, WEFT_NO_WAIT) : EAGAIN;
+            ck_assert(e == 0 || e == EAGAIN);
+            if (e == 0) { /* we took it: the helper waits again for this one */
+                ck_assert_uint_eq(COLL_VAL(it), (uintptr_t)r + 1);
+                ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(r + 1)), 0);
+            }
+            pthread_barrier_wait(&round);
+            ck_assert_uint_eq(a.g_got[r], (uintptr_t)r + 1);
+            ck_assert_uint_eq(weft_collection_count(c), 0);
+        }
+        ck_assert_uint_eq(weft__collection_waiters(c), 0);
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(a.g_bad, 0);
+    if (add) /* the last item the helper added is the one inside */
+        ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    pthread_barrier_destroy(&round);
+    weft_collection_destroy(c);
+}
+
+START_TEST(signalled_while_registering)
+{
+    reg_run(false);
+    reg_run(true);
+}
+END_TEST
+
 /* ---- a forked child keeps working ------------------------------------ */
 
 static void *fork_consumer(void *arg)
@@ -459,6 +555,7 @@ int main(void)
         {"complete_adding_races_both_sides", complete_adding_races_both_sides},
         {"take_from_any_races_adds", take_from_any_races_adds},
         {"add_to_any_races_takes", add_to_any_races_takes},
+        {"signalled_while_registering", signalled_while_registering},
         {"works_after_fork", works_after_fork},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
