@@ -13,6 +13,8 @@ file(GLOB WEFT_BENCH_TOOL_SOURCES CONFIGURE_DEPENDS
 
 add_executable(weft-bench ${WEFT_BENCH_TOOL_SOURCES})
 target_link_libraries(weft-bench PRIVATE weft_static Threads::Threads m)
+# Linked statically into an executable: typed tasks may use local-exec TLS.
+target_compile_definitions(weft-bench PRIVATE WEFT_STATIC_EXE)
 if(OpenMP_C_FOUND)
   target_link_libraries(weft-bench PRIVATE OpenMP::OpenMP_C)
 endif()
