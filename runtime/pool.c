@@ -31,9 +31,11 @@ _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-e
 /* The typed fork-join fast paths (weft/fj.h) find their queue here: the
  * worker's deque in a STEALING pool; elsewhere weft__fjq_none, on which
  * they always take their slow paths (never NULL: one load, no test). */
-struct weft__fjq weft__fjq_none = {.q_mask = -1};
+const struct weft__fjq weft__fjq_none = {.q_mask = -1};
+/* The cast drops const only for the pointer's type: nothing writes through
+ * it (a bug that did would fault on read-only memory). */
 _Thread_local struct weft__fjq *weft__tls_fjq
-    __attribute__((tls_model("initial-exec"))) = &weft__fjq_none;
+    __attribute__((tls_model("initial-exec"))) = (struct weft__fjq *)&weft__fjq_none;
 void (*weft__pool_race_hook)(int where);
 
 /* Idle search: rounds of stealing over all victims before parking, and
@@ -730,7 +732,7 @@ static void *worker_main(void *arg)
         searching = true;
     }
     urcu_memb_unregister_thread();
-    weft__tls_fjq = &weft__fjq_none;
+    weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
     weft__tls_worker = NULL;
     return NULL;
 }

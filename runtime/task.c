@@ -251,19 +251,23 @@ int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t)
         /* Relaxed: only this thread reads the state of a frame it ran. */
         atomic_store_explicit(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
     }
-    /* The index after t (or unchanged); weft__fjq_none's stays 0. */
+    /* The index after t, or unchanged if t ran here (its sync then fails
+     * the fast test, finds t DONE and takes the index from q_priv). */
     return q->q_priv;
 }
 
-void weft__fj_sync_slow(struct weft__task_impl *t)
+int64_t weft__fj_sync_slow(struct weft__task_impl *t)
 {
     /* Acquire: pairs with the runner's release of DONE (the frame's
      * result); a frame run in its spawn was marked by this thread. */
-    if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
-        return;
-    /* Not done, so pushed by this thread, which is a worker. No ti_owner
-     * check: typed pushes do not set it. */
-    (void)sync_wait(weft__tls_worker, t);
+    if (!(atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)) {
+        /* Not done, so pushed by this thread, which is a worker. No
+         * ti_owner check: typed pushes do not set it. */
+        (void)sync_wait(weft__tls_worker, t);
+    }
+    /* The body's index from here on: where the deque's private part ends
+     * now (0 off the workers). */
+    return weft__tls_fjq->q_priv;
 }
 
 void weft__fj_publish(struct weft__fjq *q)

@@ -40,6 +40,11 @@
  *                                     sleeps) until the thief is done.
  *   WEFT_CALL(name, args...)          name(args) as a plain call (cheaper
  *                                     than calling name() directly).
+ * Argument and result types must not be const-qualified at the top level
+ * (`const char *` is fine, `const int` is not: the frame stores them).
+ * Use at most one WEFT_SPAWN or WEFT_SYNC per full expression (each
+ * updates the hidden index): `return WEFT_SYNC(f, &a) + WEFT_SYNC(f, &b);`
+ * is undefined. A task can spawn itself and tasks defined above it.
  * Every spawn is synced exactly once, in LIFO order (the newest first), in
  * the body that spawned it; frames may be an array (spawn in a loop, then
  * sync in reverse). Spawn and sync cannot fail: where a task cannot be
@@ -119,12 +124,12 @@ struct weft__fjq {
 #endif
 WEFT_API extern _Thread_local struct weft__fjq *weft__tls_fjq
     __attribute__((tls_model(WEFT__FJ_TLS_MODEL)));
-WEFT_API extern struct weft__fjq weft__fjq_none;
+WEFT_API extern const struct weft__fjq weft__fjq_none; /* read-only memory */
 
 /* Out of line: a spawn the fast path could not do (returns the new index),
  * a sync whose task is not the newest private one, a thief's request. */
 WEFT_API int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t);
-WEFT_API void weft__fj_sync_slow(struct weft__task_impl *t);
+WEFT_API int64_t weft__fj_sync_slow(struct weft__task_impl *t); /* returns q_priv */
 WEFT_API void weft__fj_publish(struct weft__fjq *q);
 
 /* Push t at index h (the caller's private index, kept in a register) and
@@ -203,11 +208,14 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
         return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                \
     }                                                                                        \
     static inline __attribute__((always_inline, unused)) R weft__sync_##NAME(               \
-        int64_t weft__h, struct weft__frame_##NAME *weft__f)                                 \
+        int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                               \
     {                                                                                        \
-        if (weft__fj_pop(weft__h, &weft__f->weft__task))                                      \
-            return weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                 \
-        weft__fj_sync_slow(&weft__f->weft__task);                                            \
+        int64_t weft__h = *weft__hp;                                                         \
+        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                   \
+            *weft__hp = weft__h - 1;                                                         \
+            return weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                            \
+        }                                                                                    \
+        *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                                \
         return weft__f->weft__result;                                                        \
     }                                                                                        \
     R NAME(PARAMS)                                                                           \
@@ -236,12 +244,15 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
         return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                \
     }                                                                                        \
     static inline __attribute__((always_inline, unused)) void weft__sync_##NAME(             \
-        int64_t weft__h, struct weft__frame_##NAME *weft__f)                                 \
+        int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                               \
     {                                                                                        \
-        if (weft__fj_pop(weft__h, &weft__f->weft__task))                                      \
-            weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                        \
-        else                                                                                 \
-            weft__fj_sync_slow(&weft__f->weft__task);                                        \
+        int64_t weft__h = *weft__hp;                                                         \
+        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                   \
+            *weft__hp = weft__h - 1;                                                         \
+            weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                   \
+        } else {                                                                             \
+            *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                            \
+        }                                                                                    \
     }                                                                                        \
     void NAME(PARAMS)                                                                        \
     {                                                                                        \
@@ -253,11 +264,13 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
 
 #define WEFT_FRAME(NAME) struct weft__frame_##NAME
 
-/* In a body: the index moves up with each spawn and down with each sync
- * (post-decrement: the sync needs the index after its task's push). */
+/* In a body: the index moves up with each spawn and down with each sync;
+ * after a slow sync (a stolen task, an out-of-order sync, a task that ran
+ * in its spawn) it is taken from q_priv again, so the fast paths of the
+ * body's older frames still match. */
 #define WEFT_SPAWN(NAME, ...)                                                                \
     ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
-#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(weft__fj_h--, (FRAME))
+#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(&weft__fj_h, (FRAME))
 #define WEFT_CALL(NAME, ...) weft__body_##NAME(weft__fj_h, __VA_ARGS__)
 
 #define WEFT_TASK_1(R, NAME, T1, A1)                                                         \

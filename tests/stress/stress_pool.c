@@ -592,6 +592,8 @@ static void dump_internals(void *arg, FILE *out)
             (size_t)atomic_load(&p->p_sq_count));
     for (unsigned i = 0; i < p->p_nworkers; i++) {
         weft__worker *w = &p->p_workers[i];
+        /* bot and priv are the owner's plain fields: racy estimates, read
+         * only in this dump of a hung pool (never in a passing run). */
         fprintf(out, "  worker %2u: top %" PRId64 " bottom %" PRId64 " bot %" PRId64
                 " priv %" PRId64 " hungry %u executed %" PRIu64 " parks %" PRIu64 "\n", i,
                 (int64_t)atomic_load(&w->w_dq.dq_top), (int64_t)atomic_load(&w->w_dq.dq_bottom),

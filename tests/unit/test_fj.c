@@ -1,13 +1,16 @@
 /*
  * tests/unit/test_fj.c - typed fork-join tasks (weft/fj.h): results on 1, 2
  * and 4 workers, a task that is certainly stolen, SHARED mode, a thread
- * that is no worker, spawns mixed with group spawns, spawn loops,
- * out-of-order syncs, deep nesting, and a deque that cannot grow.
+ * that is no worker (several at once), spawns mixed with group spawns,
+ * spawn loops, out-of-order syncs, deep nesting, a deque that cannot grow,
+ * a published frame taken back, two pools, and every arity.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <check.h>
 
@@ -17,6 +20,7 @@
 
 #include "alloc.h"
 #include "check_main.h"
+#include "worker.h" /* the deque's indices, for published_then_taken */
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t deque_capacity)
 {
@@ -384,6 +388,178 @@ START_TEST(deque_cannot_grow)
 }
 END_TEST
 
+/* A thief's request served by a typed push: the frame is published (the
+ * shared part), so its sync must take it back with the Le et al. take. */
+WEFT_TASK_1(int, published_root, int, x)
+{
+    struct weft__fjq *q = weft__tls_fjq;
+    /* Relaxed: as a thief's request (only this test writes it here). */
+    atomic_store_explicit(&q->q_hungry, 1, memory_order_relaxed);
+    WEFT_FRAME(noop) f;
+    WEFT_SPAWN(noop, &f, x);
+    ck_assert_int_eq(q->q_bot, q->q_priv); /* published: no private part */
+    int r = WEFT_SYNC(noop, &f);
+    weft__worker *w = weft__tls_worker;
+    /* Relaxed: this worker's own indices, read by itself. */
+    ck_assert_int_eq(atomic_load_explicit(&w->w_dq.dq_top, memory_order_relaxed),
+                     atomic_load_explicit(&w->w_dq.dq_bottom, memory_order_relaxed));
+    ck_assert_int_eq(q->q_bot, q->q_priv);
+    return r;
+}
+
+static int published_call(void *arg)
+{
+    *(int *)arg = published_root(77);
+    return 0;
+}
+
+START_TEST(published_then_taken)
+{
+    weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 0);
+    for (int round = 0; round < 10; round++) {
+        int r = 0;
+        ck_assert_int_eq(weft_pool_call(p, published_call, &r), 0);
+        ck_assert_int_eq(r, 77);
+    }
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/* Several threads that are no workers run typed code at once: they share
+ * the read-only weft__fjq_none (TSan would see a write to it). */
+static void *outside_fib(void *arg)
+{
+    uint64_t *r = arg;
+    for (int i = 0; i < 20; i++)
+        *r = fib(16);
+    return NULL;
+}
+
+START_TEST(outside_threads_at_once)
+{
+    pthread_t th[3];
+    uint64_t r[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, outside_fib, &r[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_uint_eq(r[i], fib_ref(16));
+    }
+}
+END_TEST
+
+/* A typed body calls into a second pool (its worker is "outside" there)
+ * and runs parallel_for while a typed frame of its own is pending. */
+static weft_pool *second_pool;
+
+static int add_range(size_t lo, size_t hi, void *arg)
+{
+    atomic_fetch_add_explicit((atomic_long *)arg, (long)(hi - lo), memory_order_relaxed);
+    return 0;
+}
+
+WEFT_TASK_3(uint64_t, two_pools, int, n, int, depth, atomic_long *, counted)
+{
+    WEFT_FRAME(fib) f;
+    WEFT_SPAWN(fib, &f, n);
+    uint64_t other = 0;
+    if (depth > 0) {
+        struct fib_call c = {n, 0};
+        ck_assert_int_eq(weft_pool_call(second_pool, fib_root, &c), 0);
+        other = c.fc_r;
+    }
+    ck_assert_int_eq(weft_parallel_for(NULL, 0, 1000, 7, add_range, counted), 0);
+    return WEFT_SYNC(fib, &f) + other;
+}
+
+struct two_call {
+    atomic_long tc_counted;
+    uint64_t tc_r;
+};
+
+static int two_pools_call(void *arg)
+{
+    struct two_call *c = arg;
+    c->tc_r = two_pools(15, 1, &c->tc_counted);
+    return 0;
+}
+
+START_TEST(typed_body_calls_other_pool)
+{
+    static const weft_scheduler modes[] = {WEFT_SCHED_STEALING, WEFT_SCHED_SHARED};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            weft_pool *p = make_pool(2, modes[a], 0);
+            second_pool = make_pool(2, modes[b], 0);
+            struct two_call c = {0, 0};
+            ck_assert_int_eq(weft_pool_call(p, two_pools_call, &c), 0);
+            ck_assert_uint_eq(c.tc_r, 2 * fib_ref(15));
+            ck_assert_int_eq(atomic_load(&c.tc_counted), 1000);
+            ck_assert_int_eq(weft_pool_destroy(second_pool), 0);
+            ck_assert_int_eq(weft_pool_destroy(p), 0);
+        }
+}
+END_TEST
+
+/* Every arity compiles and passes its arguments in order. */
+WEFT_TASK_2(long, lin2, long, a, long, b)
+{
+    return a * 10 + b;
+}
+
+WEFT_VOID_TASK_1(store1, long *, out)
+{
+    *out = 1;
+}
+
+WEFT_VOID_TASK_3(store3, long *, out, long, a, long, b)
+{
+    *out = a * 10 + b;
+}
+
+WEFT_VOID_TASK_4(store4, long *, out, long, a, long, b, long, c)
+{
+    *out = (a * 10 + b) * 10 + c;
+}
+
+WEFT_TASK_1(long, arities, int, unused)
+{
+    (void)unused;
+    long o1 = 0, o3 = 0, o4 = 0;
+    WEFT_FRAME(lin2) f2;
+    WEFT_FRAME(store1) g1;
+    WEFT_FRAME(store3) g3;
+    WEFT_FRAME(store4) g4;
+    WEFT_SPAWN(lin2, &f2, 4, 2);
+    WEFT_SPAWN(store1, &g1, &o1);
+    WEFT_SPAWN(store3, &g3, &o3, 1, 2);
+    WEFT_SPAWN(store4, &g4, &o4, 3, 4, 5);
+    WEFT_SYNC(store4, &g4);
+    WEFT_SYNC(store3, &g3);
+    WEFT_SYNC(store1, &g1);
+    long r2 = WEFT_SYNC(lin2, &f2);
+    return r2 == 42 && o1 == 1 && o3 == 12 && o4 == 345 && WEFT_CALL(lin2, 7, 8) == 78;
+}
+
+static int arities_call(void *arg)
+{
+    *(long *)arg = arities(0);
+    return 0;
+}
+
+START_TEST(every_arity)
+{
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
+    for (int round = 0; round < 50; round++) {
+        long ok = 0;
+        ck_assert_int_eq(weft_pool_call(p, arities_call, &ok), 0);
+        ck_assert_int_eq(ok, 1);
+    }
+    ck_assert_int_eq(arities(0), 1); /* off the pool: serially */
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fj");
@@ -396,5 +572,9 @@ int main(void)
     weft_test_case(s, "out_of_order_syncs", out_of_order_syncs, 30);
     weft_test_case(s, "deep_chain", deep_chain, 60);
     weft_test_case(s, "deque_cannot_grow", deque_cannot_grow, 30);
+    weft_test_case(s, "published_then_taken", published_then_taken, 30);
+    weft_test_case(s, "outside_threads_at_once", outside_threads_at_once, 60);
+    weft_test_case(s, "typed_body_calls_other_pool", typed_body_calls_other_pool, 60);
+    weft_test_case(s, "every_arity", every_arity, 30);
     return weft_test_run(s);
 }
