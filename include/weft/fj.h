@@ -11,7 +11,8 @@
  * "Lace: non-blocking split deque for work-stealing", Euro-Par 2014
  * workshops): the index stays in a register from spawn to sync, arguments
  * are plain parameters, and a task that nobody stole is called directly
- * with its arguments (about 3x a serial fib here; see bench/RESULTS.md).
+ * with its arguments (2.7x gcc -O2's serial fib, 2.0x a plain recursive
+ * one, on the reference machine; see bench/RESULTS.md).
  *
  *     WEFT_TASK_1(uint64_t, fib, int, n)        // uint64_t fib(int n)
  *     {
@@ -138,21 +139,21 @@ WEFT_API void weft__fj_publish(struct weft__fjq *q);
  * syncs do not form a store-to-load chain through memory. The queue is
  * read from TLS (one load) rather than passed along: that leaves the
  * caller one callee-saved register more. */
-static inline __attribute__((always_inline)) int64_t weft__fj_push(int64_t h,
-                                                                  struct weft__task_impl *t,
-                                                                  weft_task_fn fn)
+static inline __attribute__((always_inline)) int64_t
+weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
 {
     struct weft__fjq *q = weft__tls_fjq;
     /* No ti_arg: the state says "the argument is the frame" (one store
      * less; stores are what a fine-grained spawn is bound by). */
     t->ti_fn = fn;
-    /* Relaxed: the frame becomes visible to thieves only through the
-     * release store of the deque's bottom in weft__deque_publish. */
+    /* Relaxed: the frame becomes visible to thieves only when the owner
+     * publishes it (a release fence, then bottom, in deque.c's
+     * dq_publish_to; LPCZ push lines 6-7). */
     atomic_store_explicit(&t->ti_state, WEFT__TS_SELF_ARG, memory_order_relaxed);
     /* q_priv != h: untyped spawns (a group's) sit above our index. */
     if (__builtin_expect(q->q_priv != h || h - q->q_top_cache > q->q_mask, 0))
         return weft__fj_push_slow(q, t);
-    /* Relaxed: a private slot until weft__deque_publish's release store. */
+    /* Relaxed: a private slot until the owner publishes it (as above). */
     atomic_store_explicit(&q->q_slots[h & q->q_mask], t, memory_order_relaxed);
     q->q_priv = h + 1;
     /* Relaxed: a hint; a thief that is not served asks again. */
@@ -163,16 +164,14 @@ static inline __attribute__((always_inline)) int64_t weft__fj_push(int64_t h,
 
 /* h: the index after t's push. True if t was the newest private task and
  * is now popped: the caller runs it. */
-static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
-                                                             struct weft__task_impl *t)
+static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct weft__task_impl *t)
 {
     struct weft__fjq *q = weft__tls_fjq;
     /* Relaxed: the owner wrote this private slot. */
-    if (__builtin_expect(q->q_priv == h && h > q->q_bot
-                             && atomic_load_explicit(&q->q_slots[(h - 1) & q->q_mask],
-                                                     memory_order_relaxed)
-                                    == t,
-                         1)) {
+    if (__builtin_expect(
+            q->q_priv == h && h > q->q_bot &&
+                atomic_load_explicit(&q->q_slots[(h - 1) & q->q_mask], memory_order_relaxed) == t,
+            1)) {
         q->q_priv = h - 1;
         /* Relaxed: a hint, as in weft__fj_push. */
         if (__builtin_expect(atomic_load_explicit(&q->q_hungry, memory_order_relaxed) != 0, 0))
@@ -183,81 +182,81 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
 }
 
 #define WEFT__ID(...) __VA_ARGS__
-#define WEFT__UNUSED __attribute__((unused))
+#define WEFT__UNUSED  __attribute__((unused))
 
 /* The generator behind WEFT_TASK_n: PARAMS "T1 a1, T2 a2", XPARAMS and
  * XARGS the same with a leading comma, FIELDS "T1 a1; T2 a2;", STORE the
  * frame stores, FARGS the arguments read back from frame weft__f. */
-#define WEFT__TASK(R, NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                  \
-    struct weft__frame_##NAME {                                                              \
-        struct weft__task_impl weft__task;                                                   \
-        R weft__result;                                                                      \
-        WEFT__ID FIELDS                                                                      \
-    };                                                                                       \
-    static R weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                          \
-    static int weft__run_##NAME(void *weft__p)                                               \
-    {                                                                                        \
-        struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;           \
-        weft__f->weft__result = weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);     \
-        return 0;                                                                            \
-    }                                                                                        \
-    static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(         \
-        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                \
-    {                                                                                        \
-        WEFT__ID STORE;                                                                      \
-        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                \
-    }                                                                                        \
-    static inline __attribute__((always_inline, unused)) R weft__sync_##NAME(               \
-        int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                               \
-    {                                                                                        \
-        int64_t weft__h = *weft__hp;                                                         \
-        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                   \
-            *weft__hp = weft__h - 1;                                                         \
-            return weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                            \
-        }                                                                                    \
-        *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                                \
-        return weft__f->weft__result;                                                        \
-    }                                                                                        \
-    R NAME(PARAMS)                                                                           \
-    {                                                                                        \
-        return weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                      \
-    }                                                                                        \
+#define WEFT__TASK(R, NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                          \
+    struct weft__frame_##NAME {                                                                    \
+        struct weft__task_impl weft__task;                                                         \
+        R weft__result;                                                                            \
+        WEFT__ID FIELDS                                                                            \
+    };                                                                                             \
+    static R weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                               \
+    static int weft__run_##NAME(void *weft__p)                                                     \
+    {                                                                                              \
+        struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;                 \
+        weft__f->weft__result = weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);           \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(               \
+        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                      \
+    {                                                                                              \
+        WEFT__ID STORE;                                                                            \
+        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                     \
+    }                                                                                              \
+    static inline __attribute__((always_inline, unused))                                           \
+    R weft__sync_##NAME(int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                     \
+    {                                                                                              \
+        int64_t weft__h = *weft__hp;                                                               \
+        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                         \
+            *weft__hp = weft__h - 1;                                                               \
+            return weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                  \
+        }                                                                                          \
+        *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                                      \
+        return weft__f->weft__result;                                                              \
+    }                                                                                              \
+    R NAME(PARAMS)                                                                                 \
+    {                                                                                              \
+        return weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                            \
+    }                                                                                              \
     static R weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
 
 /* The same for tasks without a result. */
-#define WEFT__VOID_TASK(NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                 \
-    struct weft__frame_##NAME {                                                              \
-        struct weft__task_impl weft__task;                                                   \
-        WEFT__ID FIELDS                                                                      \
-    };                                                                                       \
-    static void weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                       \
-    static int weft__run_##NAME(void *weft__p)                                               \
-    {                                                                                        \
-        struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;           \
-        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);                             \
-        return 0;                                                                            \
-    }                                                                                        \
-    static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(         \
-        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                \
-    {                                                                                        \
-        WEFT__ID STORE;                                                                      \
-        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                \
-    }                                                                                        \
-    static inline __attribute__((always_inline, unused)) void weft__sync_##NAME(             \
-        int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                               \
-    {                                                                                        \
-        int64_t weft__h = *weft__hp;                                                         \
-        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                   \
-            *weft__hp = weft__h - 1;                                                         \
-            weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                   \
-        } else {                                                                             \
-            *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                            \
-        }                                                                                    \
-    }                                                                                        \
-    void NAME(PARAMS)                                                                        \
-    {                                                                                        \
-        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                             \
-    }                                                                                        \
+#define WEFT__VOID_TASK(NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                        \
+    struct weft__frame_##NAME {                                                                    \
+        struct weft__task_impl weft__task;                                                         \
+        WEFT__ID FIELDS                                                                            \
+    };                                                                                             \
+    static void weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                            \
+    static int weft__run_##NAME(void *weft__p)                                                     \
+    {                                                                                              \
+        struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;                 \
+        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);                                   \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(               \
+        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                      \
+    {                                                                                              \
+        WEFT__ID STORE;                                                                            \
+        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                     \
+    }                                                                                              \
+    static inline __attribute__((always_inline, unused)) void weft__sync_##NAME(                   \
+        int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                                     \
+    {                                                                                              \
+        int64_t weft__h = *weft__hp;                                                               \
+        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                         \
+            *weft__hp = weft__h - 1;                                                               \
+            weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                         \
+        } else {                                                                                   \
+            *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                                  \
+        }                                                                                          \
+    }                                                                                              \
+    void NAME(PARAMS)                                                                              \
+    {                                                                                              \
+        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                                   \
+    }                                                                                              \
     static void weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
 
 /* ---- public ------------------------------------------------------------ */
@@ -268,44 +267,39 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h,
  * after a slow sync (a stolen task, an out-of-order sync, a task that ran
  * in its spawn) it is taken from q_priv again, so the fast paths of the
  * body's older frames still match. */
-#define WEFT_SPAWN(NAME, ...)                                                                \
-    ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
+#define WEFT_SPAWN(NAME, ...)  ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
 #define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(&weft__fj_h, (FRAME))
-#define WEFT_CALL(NAME, ...) weft__body_##NAME(weft__fj_h, __VA_ARGS__)
+#define WEFT_CALL(NAME, ...)   weft__body_##NAME(weft__fj_h, __VA_ARGS__)
 
-#define WEFT_TASK_1(R, NAME, T1, A1)                                                         \
-    WEFT__TASK(R, NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1),             \
-               (, weft__f->A1))
-#define WEFT_TASK_2(R, NAME, T1, A1, T2, A2)                                                 \
-    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;), \
+#define WEFT_TASK_1(R, NAME, T1, A1)                                                               \
+    WEFT__TASK(R, NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1), (, weft__f->A1))
+#define WEFT_TASK_2(R, NAME, T1, A1, T2, A2)                                                       \
+    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;),     \
                (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
-#define WEFT_TASK_3(R, NAME, T1, A1, T2, A2, T3, A3)                                         \
-    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3), \
-               (T1 A1; T2 A2; T3 A3;), (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3), \
+#define WEFT_TASK_3(R, NAME, T1, A1, T2, A2, T3, A3)                                               \
+    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3),    \
+               (T1 A1; T2 A2; T3 A3;), (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),     \
                (, weft__f->A1, weft__f->A2, weft__f->A3))
-#define WEFT_TASK_4(R, NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                 \
-    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4), \
-               (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                            \
-               (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),     \
+#define WEFT_TASK_4(R, NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                       \
+    WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4),      \
+               (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                                  \
+               (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),           \
                (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
 
-#define WEFT_VOID_TASK_1(NAME, T1, A1)                                                       \
-    WEFT__VOID_TASK(NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1),           \
-                    (, weft__f->A1))
-#define WEFT_VOID_TASK_2(NAME, T1, A1, T2, A2)                                               \
-    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2),             \
-                    (T1 A1; T2 A2;), (weft__f->A1 = A1, weft__f->A2 = A2),                   \
-                    (, weft__f->A1, weft__f->A2))
-#define WEFT_VOID_TASK_3(NAME, T1, A1, T2, A2, T3, A3)                                       \
-    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3),           \
-                    (, A1, A2, A3), (T1 A1; T2 A2; T3 A3;),                                  \
-                    (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),                  \
+#define WEFT_VOID_TASK_1(NAME, T1, A1)                                                             \
+    WEFT__VOID_TASK(NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1), (, weft__f->A1))
+#define WEFT_VOID_TASK_2(NAME, T1, A1, T2, A2)                                                     \
+    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;),   \
+                    (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
+#define WEFT_VOID_TASK_3(NAME, T1, A1, T2, A2, T3, A3)                                             \
+    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3),  \
+                    (T1 A1; T2 A2; T3 A3;),                                                        \
+                    (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),                        \
                     (, weft__f->A1, weft__f->A2, weft__f->A3))
-#define WEFT_VOID_TASK_4(NAME, T1, A1, T2, A2, T3, A3, T4, A4)                               \
-    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4),                             \
-                    (, T1 A1, T2 A2, T3 A3, T4 A4), (, A1, A2, A3, A4),                      \
-                    (T1 A1; T2 A2; T3 A3; T4 A4;),                                           \
-                    (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4), \
+#define WEFT_VOID_TASK_4(NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                     \
+    WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4),    \
+                    (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                             \
+                    (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),      \
                     (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
 
 #endif /* !__cplusplus */

@@ -208,7 +208,7 @@ START_TEST(mixed_with_group_spawns)
         atomic_store(&group_ran, 0);
         int leaves = 0;
         ck_assert_int_eq(weft_pool_call(p, mix_call, &leaves), 0);
-        ck_assert_int_eq(leaves, 729);                /* 3^6 */
+        ck_assert_int_eq(leaves, 729);                  /* 3^6 */
         ck_assert_int_eq(atomic_load(&group_ran), 728); /* 2 per inner node */
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
