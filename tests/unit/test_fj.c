@@ -71,6 +71,27 @@ static uint64_t pool_fib(weft_pool *p, int n)
     return c.fc_r;
 }
 
+/* Run fn(x) - a typed task taking an int - on a worker of p (entered through
+ * weft_pool_call) and return its result. */
+struct int_call {
+    int (*ic_fn)(int);
+    int ic_arg, ic_result;
+};
+
+static int int_call_task(void *arg)
+{
+    struct int_call *c = arg;
+    c->ic_result = c->ic_fn(c->ic_arg);
+    return 0;
+}
+
+static int on_pool(weft_pool *p, int (*fn)(int), int x)
+{
+    struct int_call c = {fn, x, 0};
+    ck_assert_int_eq(weft_pool_call(p, int_call_task, &c), 0);
+    return c.ic_result;
+}
+
 static uint64_t total_steals(weft_pool *p)
 {
     weft_worker_stats st[8];
@@ -143,19 +164,11 @@ WEFT_TASK_1(int, steal_root, int, unused)
     return thief != weft_worker_index() ? 1 : 0;
 }
 
-static int steal_call(void *arg)
-{
-    *(int *)arg = steal_root(0);
-    return 0;
-}
-
 START_TEST(stolen_task_result)
 {
     weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
     for (int round = 0; round < 20; round++) {
-        int stolen = 0;
-        ck_assert_int_eq(weft_pool_call(p, steal_call, &stolen), 0);
-        ck_assert_int_eq(stolen, 1);
+        ck_assert_int_eq(on_pool(p, steal_root, 0), 1);
     }
     ck_assert_uint_ge(total_steals(p), 20);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
@@ -195,20 +208,12 @@ WEFT_TASK_1(int, mix, int, n)
     return a + b + c;
 }
 
-static int mix_call(void *arg)
-{
-    *(int *)arg = mix(6);
-    return 0;
-}
-
 START_TEST(mixed_with_group_spawns)
 {
     for (unsigned workers = 1; workers <= 2; workers++) {
         weft_pool *p = make_pool(workers, WEFT_SCHED_STEALING, 0);
         atomic_store(&group_ran, 0);
-        int leaves = 0;
-        ck_assert_int_eq(weft_pool_call(p, mix_call, &leaves), 0);
-        ck_assert_int_eq(leaves, 729);                  /* 3^6 */
+        ck_assert_int_eq(on_pool(p, mix, 6), 729);      /* 3^6 */
         ck_assert_int_eq(atomic_load(&group_ran), 728); /* 2 per inner node */
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
@@ -302,18 +307,10 @@ WEFT_TASK_1(int, out_of_order, int, unused)
     return ra == 11 && rb == 22 && rc == 33 && rd == 44 && u.na_out == 55;
 }
 
-static int out_of_order_call(void *arg)
-{
-    *(int *)arg = out_of_order(0);
-    return 0;
-}
-
 START_TEST(out_of_order_syncs)
 {
     weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 0);
-    int ok = 0;
-    ck_assert_int_eq(weft_pool_call(p, out_of_order_call, &ok), 0);
-    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(on_pool(p, out_of_order, 0), 1);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
 }
 END_TEST
@@ -329,18 +326,10 @@ WEFT_TASK_1(int, chain, int, depth)
     return WEFT_SYNC(chain, &f) + 1;
 }
 
-static int chain_call(void *arg)
-{
-    *(int *)arg = chain(10000);
-    return 0;
-}
-
 START_TEST(deep_chain)
 {
     weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
-    int depth = 0;
-    ck_assert_int_eq(weft_pool_call(p, chain_call, &depth), 0);
-    ck_assert_int_eq(depth, 10000);
+    ck_assert_int_eq(on_pool(p, chain, 10000), 10000);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
 }
 END_TEST
@@ -370,19 +359,11 @@ WEFT_TASK_1(int, enomem_root, int, n)
     return ok;
 }
 
-static int enomem_call(void *arg)
-{
-    *(int *)arg = enomem_root(16);
-    return 0;
-}
-
 START_TEST(deque_cannot_grow)
 {
     /* One worker, capacity 2: the third spawn needs a growth, which fails. */
     weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 2);
-    int ok = 0;
-    ck_assert_int_eq(weft_pool_call(p, enomem_call, &ok), 0);
-    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(on_pool(p, enomem_root, 16), 1);
     ck_assert_int_ge(atomic_load(&ran_in_spawn), 1);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
 }
@@ -407,19 +388,11 @@ WEFT_TASK_1(int, published_root, int, x)
     return r;
 }
 
-static int published_call(void *arg)
-{
-    *(int *)arg = published_root(77);
-    return 0;
-}
-
 START_TEST(published_then_taken)
 {
     weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 0);
     for (int round = 0; round < 10; round++) {
-        int r = 0;
-        ck_assert_int_eq(weft_pool_call(p, published_call, &r), 0);
-        ck_assert_int_eq(r, 77);
+        ck_assert_int_eq(on_pool(p, published_root, 77), 77);
     }
     ck_assert_int_eq(weft_pool_destroy(p), 0);
 }
@@ -522,7 +495,7 @@ WEFT_VOID_TASK_4(store4, long *, out, long, a, long, b, long, c)
     *out = (a * 10 + b) * 10 + c;
 }
 
-WEFT_TASK_1(long, arities, int, unused)
+WEFT_TASK_1(int, arities, int, unused)
 {
     (void)unused;
     long o1 = 0, o3 = 0, o4 = 0;
@@ -541,19 +514,11 @@ WEFT_TASK_1(long, arities, int, unused)
     return r2 == 42 && o1 == 1 && o3 == 12 && o4 == 345 && WEFT_CALL(lin2, 7, 8) == 78;
 }
 
-static int arities_call(void *arg)
-{
-    *(long *)arg = arities(0);
-    return 0;
-}
-
 START_TEST(every_arity)
 {
     weft_pool *p = make_pool(2, WEFT_SCHED_STEALING, 0);
     for (int round = 0; round < 50; round++) {
-        long ok = 0;
-        ck_assert_int_eq(weft_pool_call(p, arities_call, &ok), 0);
-        ck_assert_int_eq(ok, 1);
+        ck_assert_int_eq(on_pool(p, arities, 0), 1);
     }
     ck_assert_int_eq(arities(0), 1); /* off the pool: serially */
     ck_assert_int_eq(weft_pool_destroy(p), 0);
