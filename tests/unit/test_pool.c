@@ -688,13 +688,6 @@ static double cpu_seconds(void)
            + ru.ru_stime.tv_usec / 1e6;
 }
 
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 START_TEST(test_idle_pool_parks)
 {
     for (int m = 0; m < 2; m++) {
@@ -704,9 +697,9 @@ START_TEST(test_idle_pool_parks)
             ck_assert_int_eq(weft_pool_submit(p, count_task, &counter), 0);
         ck_assert_int_eq(weft_pool_wait_idle(p), 0);
         /* Idleness is what is measured: the one place a sleep belongs. */
-        double c0 = cpu_seconds(), w0 = wall_seconds();
+        double c0 = cpu_seconds(), w0 = now_s();
         usleep(300 * 1000);
-        double cpu = cpu_seconds() - c0, wall = wall_seconds() - w0;
+        double cpu = cpu_seconds() - c0, wall = now_s() - w0;
         /* Two spinning workers would use ~2 * wall; parked ones ~0. */
         ck_assert_msg(cpu < 0.2 * wall, "idle pool used %.3f s CPU in %.3f s", cpu, wall);
         weft_worker_stats st[2];
