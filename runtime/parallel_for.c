@@ -83,10 +83,9 @@ int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
         return 0;
     size_t n = end - begin;
     if (grain == 0) {
+        /* About 8 pieces per worker: ceil(n / d), at least 1 as n > 0. */
         size_t d = (size_t)8 * p->p_nworkers;
         grain = n / d + (n % d != 0);
-        if (grain == 0)
-            grain = 1;
     }
     struct pf_ctx c = {body, arg, grain, 0};
     struct pf_range root = {&c, begin, end};
