@@ -2,7 +2,8 @@
  * tests/common/check_main.h - the Check boilerplate every suite shares.
  *
  * weft_test_case(s, name, fn, timeout) adds a TCase of one test with its
- * timeout (every TCase has one); weft_test_run(s) runs the suite in Check's
+ * timeout (every TCase has one); WEFT_TEST_CASE(s, fn, timeout) does the
+ * same with the test's own name; weft_test_run(s) runs the suite in Check's
  * default fork mode and returns the process exit status (0: all passed).
  */
 #ifndef WEFT_TESTS_CHECK_MAIN_H
@@ -17,6 +18,8 @@ static inline void weft_test_case(Suite *s, const char *name, const TTest *fn, d
     tcase_add_test(tc, fn);
     suite_add_tcase(s, tc);
 }
+
+#define WEFT_TEST_CASE(s, fn, timeout) weft_test_case((s), #fn, (fn), (timeout))
 
 static inline int weft_test_run(Suite *s)
 {

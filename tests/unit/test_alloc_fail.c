@@ -295,16 +295,9 @@ END_TEST
 static Suite *alloc_fail_suite(void)
 {
     Suite *s = suite_create("alloc_fail");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"collection_fifo_every_k", collection_fifo_every_k},
-        {"collection_priority_every_k", collection_priority_every_k},
-        {"pool_every_k", pool_every_k},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        weft_test_case(s, cases[i].name, cases[i].test, 120);
+    WEFT_TEST_CASE(s, collection_fifo_every_k, 120);
+    WEFT_TEST_CASE(s, collection_priority_every_k, 120);
+    WEFT_TEST_CASE(s, pool_every_k, 120);
     return s;
 }
 

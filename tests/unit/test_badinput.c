@@ -408,21 +408,14 @@ END_TEST
 static Suite *badinput_suite(void)
 {
     Suite *s = suite_create("badinput");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"collection_einval_in_every_state", collection_einval_in_every_state},
-        {"collection_task_done_ahead_then_shutdown", collection_task_done_ahead_then_shutdown},
-        {"pool_create_bad_options", pool_create_bad_options},
-        {"pool_bad_calls_on_worker", pool_bad_calls_on_worker},
-        {"pool_einval_beats_epipe", pool_einval_beats_epipe},
+    WEFT_TEST_CASE(s, collection_einval_in_every_state, 30);
+    WEFT_TEST_CASE(s, collection_task_done_ahead_then_shutdown, 30);
+    WEFT_TEST_CASE(s, pool_create_bad_options, 30);
+    WEFT_TEST_CASE(s, pool_bad_calls_on_worker, 30);
+    WEFT_TEST_CASE(s, pool_einval_beats_epipe, 30);
 #ifndef NDEBUG
-        {"debug_sync_foreign_frame", debug_sync_foreign_frame},
+    WEFT_TEST_CASE(s, debug_sync_foreign_frame, 30);
 #endif
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        weft_test_case(s, cases[i].name, cases[i].test, 30);
     return s;
 }
 
