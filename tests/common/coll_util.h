@@ -1,8 +1,8 @@
 /*
  * tests/common/coll_util.h - helpers for the blocking-collection tests.
  *
- * Header-only (static functions): a thread that runs one collection call and
- * records its result, a wait for "N waiters registered" (the private hook in
+ * Header-only (static functions): a checked create, a comparator for
+ * COLL_ITEM keys, a thread that runs one collection call and records its result, a wait for "N waiters registered" (the private hook in
  * runtime/collection_hooks.h), and a monotonic clock. Threads are ordered by
  * the hook and by joins, never by sleeping.
  */
@@ -19,6 +19,28 @@
 #include <weft/collection.h>
 
 #include "collection_hooks.h"
+
+/* Items as small integers: NULL is item 0. */
+#define COLL_ITEM(i) ((void *)(uintptr_t)(i))
+#define COLL_VAL(p) ((uintptr_t)(p))
+
+/* A collection of these options; fails the test if create does. */
+static inline weft_collection *coll_make(size_t capacity, weft_order order,
+                                         int (*compare)(const void *, const void *))
+{
+    weft_collection_options o = {capacity, order, compare};
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+/* PRIORITY comparator for COLL_ITEM items: by value. */
+static inline int coll_cmp_uintptr(const void *a, const void *b)
+{
+    uintptr_t x = COLL_VAL(a), y = COLL_VAL(b);
+    return x < y ? -1 : x > y;
+}
 
 typedef enum {
     COLL_OP_ADD,          /* try_add(c, item, timeout) */
@@ -117,8 +139,5 @@ static inline int64_t coll_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Items as small integers: NULL is item 0. */
-#define COLL_ITEM(i) ((void *)(uintptr_t)(i))
-#define COLL_VAL(p) ((uintptr_t)(p))
 
 #endif /* WEFT_TESTS_COLL_UTIL_H */

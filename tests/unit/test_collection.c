@@ -16,22 +16,6 @@
 #include "coll_util.h"
 #include "check_main.h"
 
-static weft_collection *make(size_t capacity, weft_order order,
-                             int (*compare)(const void *, const void *))
-{
-    weft_collection_options o = {capacity, order, compare};
-    weft_collection *c = NULL;
-    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-static int cmp_uintptr(const void *a, const void *b)
-{
-    uintptr_t x = COLL_VAL(a), y = COLL_VAL(b);
-    return x < y ? -1 : x > y;
-}
-
 /* ---- every bad argument: EINVAL, nothing changes ---------------------- */
 
 START_TEST(bad_arguments)
@@ -45,7 +29,7 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(weft_collection_create(&c, &bad_order), EINVAL);
     ck_assert_ptr_eq(c, sentinel);
 
-    c = make(2, WEFT_ORDER_FIFO, NULL);
+    c = coll_make(2, WEFT_ORDER_FIFO, NULL);
     void *it = COLL_ITEM(99);
     /* Calls that could otherwise succeed. */
     ck_assert_int_eq(weft_collection_try_add(NULL, it, 0), EINVAL);
@@ -61,7 +45,7 @@ START_TEST(bad_arguments)
     ck_assert_ptr_eq(it, COLL_ITEM(99)); /* *item not written */
     ck_assert_uint_eq(weft_collection_count(c), 1);
 
-    weft_collection *d = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *d = coll_make(0, WEFT_ORDER_FIFO, NULL);
     weft_collection *cs[3] = {c, NULL, d};
     size_t idx = 77;
     ck_assert_int_eq(weft_collection_take_from_any(NULL, 1, &it, &idx, 0), EINVAL);
@@ -107,7 +91,7 @@ END_TEST
 
 START_TEST(codes_eagain_etimedout)
 {
-    weft_collection *c = make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(1, WEFT_ORDER_FIFO, NULL);
     void *it = COLL_ITEM(5);
     ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EAGAIN);
     /* Any positive timeout is a timeout, even 1 ns. */
@@ -131,7 +115,7 @@ END_TEST
 
 START_TEST(codes_epipe)
 {
-    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
     void *it = NULL;
     ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
     ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
@@ -161,7 +145,7 @@ END_TEST
 START_TEST(codes_ecanceled)
 {
     /* Empty: ECANCELED beats EPIPE. */
-    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
     weft_collection *cs[1] = {c};
     void *it = NULL;
     weft_collection_shutdown(c);
@@ -179,7 +163,7 @@ START_TEST(codes_ecanceled)
 
     /* Non-empty: still ECANCELED; complete_adding after shutdown and a
      * second shutdown change nothing; the items come back with drain. */
-    c = make(4, WEFT_ORDER_FIFO, NULL);
+    c = coll_make(4, WEFT_ORDER_FIFO, NULL);
     ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
     ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
     weft_collection_shutdown(c);
@@ -211,7 +195,7 @@ START_TEST(null_item_and_snapshots)
     ck_assert_ptr_null(it);
     ck_assert_uint_eq(weft_collection_count(c), 0);
     weft_collection_destroy(c);
-    c = make(3, WEFT_ORDER_LIFO, NULL);
+    c = coll_make(3, WEFT_ORDER_LIFO, NULL);
     ck_assert_uint_eq(weft_collection_capacity(c), 3);
     weft_collection_destroy(c);
 }
@@ -223,8 +207,8 @@ START_TEST(order_fifo_lifo)
 {
     /* Many items so that the ring wraps and grows. */
     enum { N = 1000 };
-    weft_collection *f = make(0, WEFT_ORDER_FIFO, NULL);
-    weft_collection *l = make(0, WEFT_ORDER_LIFO, NULL);
+    weft_collection *f = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *l = coll_make(0, WEFT_ORDER_LIFO, NULL);
     void *it;
     for (int round = 0; round < 3; round++) {
         for (uintptr_t i = 0; i < N; i++) {
@@ -268,7 +252,7 @@ START_TEST(order_priority_stable)
     enum { N = 2000 };
     prio_item *items = calloc(N, sizeof *items);
     ck_assert_ptr_nonnull(items);
-    weft_collection *c = make(0, WEFT_ORDER_PRIORITY, cmp_prio);
+    weft_collection *c = coll_make(0, WEFT_ORDER_PRIORITY, cmp_prio);
     /* Few distinct keys, so many ties; keys out of order. */
     for (int i = 0; i < N; i++) {
         items[i].p_key = (i * 7) % 5;
@@ -297,7 +281,7 @@ START_TEST(order_priority_stable)
         last_id = p->p_id;
     }
     /* Bounded PRIORITY interleaved adds and takes, with plain keys. */
-    weft_collection *b = make(3, WEFT_ORDER_PRIORITY, cmp_uintptr);
+    weft_collection *b = coll_make(3, WEFT_ORDER_PRIORITY, coll_cmp_uintptr);
     ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(5)), 0);
     ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(1)), 0);
     ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(3)), 0);
@@ -324,7 +308,7 @@ START_TEST(any_routing)
     enum { M = 100 }; /* no cap on n */
     weft_collection *cs[M];
     for (int i = 0; i < M; i++)
-        cs[i] = make(1, WEFT_ORDER_FIFO, NULL);
+        cs[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
     size_t idx = 999;
     void *it = NULL;
     ck_assert_int_eq(weft_collection_take_from_any(cs, M, &it, &idx, WEFT_NO_WAIT), EAGAIN);
@@ -382,7 +366,7 @@ END_TEST
 
 START_TEST(task_done_join_counting)
 {
-    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
     void *it;
     ck_assert_int_eq(weft_collection_join(c), 0); /* idle: at once */
     ck_assert_int_eq(weft_collection_try_join(c, WEFT_NO_WAIT), 0);
@@ -407,7 +391,7 @@ END_TEST
 
 START_TEST(shutdown_items_inside_and_taken)
 {
-    weft_collection *c = make(8, WEFT_ORDER_LIFO, NULL);
+    weft_collection *c = coll_make(8, WEFT_ORDER_LIFO, NULL);
     void *it;
     for (uintptr_t i = 1; i <= 5; i++)
         ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
@@ -435,7 +419,7 @@ END_TEST
 
 START_TEST(drain_before_close)
 {
-    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
     void *out[10];
     ck_assert_uint_eq(weft_collection_drain(c, out, 10), 0);
     for (uintptr_t i = 0; i < 6; i++)
@@ -458,7 +442,7 @@ START_TEST(alloc_fail_create)
 {
     weft_order orders[2] = {WEFT_ORDER_FIFO, WEFT_ORDER_PRIORITY};
     for (int o = 0; o < 2; o++) {
-        weft_collection_options opts = {0, orders[o], cmp_uintptr};
+        weft_collection_options opts = {0, orders[o], coll_cmp_uintptr};
         weft_collection *c = NULL;
         weft__alloc_fail_at(0);
         ck_assert_int_eq(weft_collection_create(&c, &opts), 0);
@@ -481,7 +465,7 @@ END_TEST
  * unfinished count is not raised, and a later add grows it after all. */
 static void grow_fail(weft_order order, bool any)
 {
-    weft_collection *c = make(0, order, cmp_uintptr);
+    weft_collection *c = coll_make(0, order, coll_cmp_uintptr);
     uintptr_t i = 0, added = 0;
     void *it;
     for (;;) {

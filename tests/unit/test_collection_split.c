@@ -32,10 +32,7 @@ enum { N_ITEMS = 50000, N_PINGS = 5000, N_ROUNDS = 100 };
 
 static weft_collection *make(size_t capacity)
 {
-    weft_collection_options o = {capacity, WEFT_ORDER_FIFO, NULL};
-    weft_collection *c = NULL;
-    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
-    return c;
+    return coll_make(capacity, WEFT_ORDER_FIFO, NULL);
 }
 
 /* ---- one producer, one consumer, strict order ------------------------ */

@@ -22,26 +22,11 @@
 #include "coll_util.h"
 #include "check_main.h"
 
-static weft_collection *make(size_t capacity, weft_order order,
-                             int (*compare)(const void *, const void *))
-{
-    weft_collection_options o = {capacity, order, compare};
-    weft_collection *c = NULL;
-    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
-    return c;
-}
-
-static int cmp_uintptr(const void *a, const void *b)
-{
-    uintptr_t x = COLL_VAL(a), y = COLL_VAL(b);
-    return x < y ? -1 : x > y;
-}
-
 /* ---- a bounded collection blocks and resumes --------------------------- */
 
 START_TEST(bounded_blocks_and_resumes)
 {
-    weft_collection *c = make(2, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(2, WEFT_ORDER_FIFO, NULL);
     void *it;
     coll_op a;
     ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
@@ -84,7 +69,7 @@ END_TEST
 
 START_TEST(int64_max_waits)
 {
-    weft_collection *c = make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(1, WEFT_ORDER_FIFO, NULL);
     coll_op o;
     /* A deadline computed without saturation would wrap into the past and
      * return ETIMEDOUT at once; here only the add can end the wait. */
@@ -128,7 +113,7 @@ END_TEST
 /* A blocked timed take times out on its own. */
 START_TEST(blocked_timed_take_times_out)
 {
-    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
     coll_op o;
     int64_t t0 = coll_now_ns();
     coll_op_start(&o, COLL_OP_TAKE, c, COLL_ITEM(1), 20000000);
@@ -149,7 +134,7 @@ END_TEST
 START_TEST(n_adds_wake_n_takers)
 {
     enum { N = 4 };
-    weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
     coll_op t[N];
     for (int i = 0; i < N; i++)
         coll_op_start(&t[i], COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
@@ -164,7 +149,7 @@ START_TEST(n_adds_wake_n_takers)
     ck_assert_uint_eq(mask, (1u << N) - 1);
 
     /* And N takes wake N adders blocked on a full collection. */
-    weft_collection *b = make(1, WEFT_ORDER_LIFO, NULL);
+    weft_collection *b = coll_make(1, WEFT_ORDER_LIFO, NULL);
     ck_assert_int_eq(weft_collection_add(b, COLL_ITEM(0)), 0);
     for (int i = 0; i < N; i++)
         coll_op_start(&t[i], COLL_OP_ADD, b, COLL_ITEM(i + 1), WEFT_FOREVER);
@@ -185,8 +170,8 @@ END_TEST
 START_TEST(complete_adding_wakes_blocked)
 {
     enum { N = 3 };
-    weft_collection *full = make(1, WEFT_ORDER_FIFO, NULL);
-    weft_collection *empty = make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *full = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *empty = coll_make(0, WEFT_ORDER_FIFO, NULL);
     coll_op a[N], t[N];
     ck_assert_int_eq(weft_collection_add(full, COLL_ITEM(1)), 0);
     for (int i = 0; i < N; i++) {
@@ -224,7 +209,7 @@ START_TEST(last_take_wakes_other_takers)
     enum { N = 4, HITS = 5, MAX_ROUNDS = 500 };
     int hits = 0;
     for (int r = 0; r < MAX_ROUNDS && hits < HITS; r++) {
-        weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+        weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
         coll_op t[N];
         for (int i = 0; i < N; i++)
             coll_op_start(&t[i], COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
@@ -251,8 +236,8 @@ END_TEST
 
 START_TEST(shutdown_wakes_blocked)
 {
-    weft_collection *full = make(1, WEFT_ORDER_FIFO, NULL);
-    weft_collection *empty = make(0, WEFT_ORDER_PRIORITY, cmp_uintptr);
+    weft_collection *full = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *empty = coll_make(0, WEFT_ORDER_PRIORITY, coll_cmp_uintptr);
     weft_collection *both[2] = {empty, full};
     coll_op a, t, any_t, any_a, j;
     ck_assert_int_eq(weft_collection_add(full, COLL_ITEM(1)), 0);
@@ -308,7 +293,7 @@ START_TEST(complete_adding_races_adders)
 {
     enum { A = 4, ROUNDS = 10 };
     for (int round = 0; round < ROUNDS; round++) {
-        weft_collection *c = make(0, WEFT_ORDER_FIFO, NULL);
+        weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
         pthread_barrier_t start;
         pthread_barrier_init(&start, NULL, A + 1);
         race_adder r[A];
@@ -410,7 +395,7 @@ static void mpmc_run(size_t capacity, weft_order order, size_t ncs)
 {
     weft_collection *cs[3];
     for (size_t i = 0; i < ncs; i++)
-        cs[i] = make(capacity, order, cmp_uintptr);
+        cs[i] = coll_make(capacity, order, coll_cmp_uintptr);
     atomic_uint *seen = calloc(MPMC_ITEMS, sizeof *seen);
     ck_assert_ptr_nonnull(seen);
     mpmc_arg pa[MPMC_P], ca[MPMC_C];
@@ -483,7 +468,7 @@ START_TEST(any_blocked_woken_by_member)
 {
     weft_collection *cs[3];
     for (int i = 0; i < 3; i++)
-        cs[i] = make(1, WEFT_ORDER_FIFO, NULL);
+        cs[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
     coll_op o;
     coll_op_start_any(&o, COLL_OP_TAKE_ANY, cs, 3, NULL, WEFT_FOREVER);
     coll_wait_waiters(cs[2], 1);
@@ -523,8 +508,8 @@ START_TEST(any_blocked_woken_by_member)
         while (weft_collection_try_take(cs[i], &it, 0) == 0)
             ;
     weft_collection *e[2];
-    e[0] = make(0, WEFT_ORDER_FIFO, NULL);
-    e[1] = make(0, WEFT_ORDER_FIFO, NULL);
+    e[0] = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    e[1] = coll_make(0, WEFT_ORDER_FIFO, NULL);
     coll_op_start_any(&o, COLL_OP_TAKE_ANY, e, 2, NULL, WEFT_FOREVER);
     coll_wait_waiters(e[1], 1);
     weft_collection_complete_adding(e[1]);
@@ -559,7 +544,7 @@ static void *doner_main(void *arg)
 START_TEST(join_waits_for_task_done)
 {
     enum { N = 1000 };
-    weft_collection *c = make(16, WEFT_ORDER_FIFO, NULL);
+    weft_collection *c = coll_make(16, WEFT_ORDER_FIFO, NULL);
     coll_op j;
     ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(0)), 0);
     coll_op_start(&j, COLL_OP_JOIN, c, NULL, WEFT_FOREVER);
