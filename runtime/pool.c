@@ -821,19 +821,15 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     p->p_sq_ring = weft__malloc(p->p_sq_cap * sizeof(*p->p_sq_ring));
     p->p_workers = weft__aligned_alloc(WEFT__CACHE_LINE, (size_t)n * sizeof(weft__worker));
     if (p->p_sq_ring == NULL || p->p_workers == NULL) {
-        weft__free(p->p_sq_ring);
-        weft__free(p->p_workers);
-        pthread_mutex_destroy(&p->p_sq_lock);
-        weft__free(p);
+        p->p_nworkers = 0; /* no deque to free yet */
+        pool_free(p);
         return ENOMEM;
     }
     memset(p->p_workers, 0, (size_t)n * sizeof(weft__worker));
     for (unsigned i = 0; i < n; i++) {
         weft__worker *w = &p->p_workers[i];
         if (weft__deque_init(&w->w_dq, o.deque_capacity) != 0) {
-            for (unsigned j = 0; j < i; j++)
-                weft__deque_fini(&p->p_workers[j].w_dq);
-            p->p_nworkers = 0;
+            p->p_nworkers = i; /* pool_free frees the deques made so far */
             pool_free(p);
             return ENOMEM;
         }
