@@ -92,10 +92,6 @@ static uint64_t g_ops, g_items, g_taken, g_drained;
             (t)->t_bad = __LINE__;                                                             \
     } while (0)
 
-/* single_timeout: with several collections, a single add or take never
- * waits forever: producers blocked on a full member and a consumer blocked
- * on another, empty one would wait for each other (a deadlock of the test,
- * not of the collection). The any-variants may wait forever. */
 static int64_t rand_timeout(stress_rng *g)
 {
     switch (stress_below(g, 8)) {
@@ -115,6 +111,15 @@ static int64_t rand_timeout(stress_rng *g)
     }
 }
 
+/* With several collections, a single add or take never waits forever:
+ * producers blocked on a full member and a consumer blocked on another,
+ * empty one would wait for each other (a deadlock of the test, not of the
+ * collection). The any-variants may wait forever. */
+static int64_t single_timeout(const round_ctx *r, int64_t to)
+{
+    return r->r_ncs > 1 && to == WEFT_FOREVER ? 1000000 : to;
+}
+
 static void count_ok(round_ctx *r)
 {
     atomic_fetch_add_explicit(&r->r_okops, 1, memory_order_relaxed);
@@ -123,8 +128,9 @@ static void count_ok(round_ctx *r)
 static void note_item(thr *t, void *it, _Atomic unsigned char (*arr)[BUDGET])
 {
     int p = ITEM_P(it), k = ITEM_K(it);
-    RULE(t, p >= 0 && p < t->t_r->r_np && k >= 0 && k < BUDGET);
-    if (p >= 0 && p < t->t_r->r_np && k >= 0 && k < BUDGET)
+    bool valid = p >= 0 && p < t->t_r->r_np && k >= 0 && k < BUDGET;
+    RULE(t, valid);
+    if (valid)
         atomic_fetch_add_explicit(&arr[p][k], 1, memory_order_relaxed);
 }
 
@@ -147,8 +153,7 @@ static void *producer_main(void *arg)
             RULE(t, rc != 0 || idx < r->r_ncs);
         } else {
             i = stress_below(&t->t_rng, r->r_ncs);
-            if (r->r_ncs > 1 && to == WEFT_FOREVER)
-                to = 1000000; /* see single_timeout */
+            to = single_timeout(r, to);
             rc = stress_below(&t->t_rng, 4) == 0 && to == WEFT_FOREVER
                      ? weft_collection_add(r->r_cs[i], it)
                      : weft_collection_try_add(r->r_cs[i], it, to);
@@ -263,8 +268,7 @@ static void *consumer_main(void *arg)
             i = stress_below(&t->t_rng, r->r_ncs);
             if (done[i])
                 continue;
-            if (r->r_ncs > 1 && to == WEFT_FOREVER)
-                to = 1000000; /* see single_timeout */
+            to = single_timeout(r, to);
             rc = to == WEFT_FOREVER && pick < 8 ? weft_collection_take(r->r_cs[i], &it)
                                                 : weft_collection_try_take(r->r_cs[i], &it, to);
         }
