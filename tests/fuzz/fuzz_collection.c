@@ -531,12 +531,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m.m_shutdown = m.m_adding_done = true;
             break;
         case 10: {
-#ifdef FUZZ_AVOID_EARLY_TASK_DONE
-            /* Known bug (see the corpus file early-task-done-shutdown):
-             * skip task_done for items still inside, to look for others. */
-            if (m.m_unfinished <= m.m_n)
-                break;
-#endif
             int r = weft_collection_task_done(c);
             FZ_CHECK(r == (m.m_unfinished ? 0 : EINVAL));
             if (r == 0)
