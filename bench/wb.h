@@ -66,8 +66,7 @@ typedef struct {
     unsigned w_flags;
     const wb_variant *w_variants; /* w_variants[0] is the reference */
     size_t w_nvariants;
-    /* Number of cases for this size. */
-    size_t (*w_ncases)(long size);
+    size_t w_ncases; /* cases: setup's icase is 0 .. w_ncases-1 */
     /* Build case i: *state, a label ("n=32"), the number of tasks one
      * parallel run creates (0: not meaningful). Returns 0 or an errno. */
     int (*w_setup)(size_t icase, long size, void **state, char *label, size_t label_len,

@@ -127,12 +127,6 @@ static int fan_alloc(size_t n, fan_state **out)
 static const double fan_grains_us[] = {0.1, 1.0, 10.0, 100.0};
 #define FAN_NGRAINS (sizeof fan_grains_us / sizeof fan_grains_us[0])
 
-static size_t fan_ncases(long size)
-{
-    (void)size;
-    return FAN_NGRAINS;
-}
-
 static int fan_setup(size_t icase, long size, void **state, char *label, size_t len,
                      uint64_t *tasks)
 {
@@ -167,7 +161,7 @@ const wb_workload wb_fanout = {
     .w_smoke_size = 1,
     .w_variants = fan_variants,
     .w_nvariants = sizeof fan_variants / sizeof fan_variants[0],
-    .w_ncases = fan_ncases,
+    .w_ncases = FAN_NGRAINS,
     .w_setup = fan_setup,
     .w_prepare = fan_prepare,
     .w_run = fan_run,
@@ -180,12 +174,6 @@ const wb_workload wb_fanout = {
 #define SKEW_ALPHA 1.5
 #define SKEW_MIN_US 0.5
 #define SKEW_MAX_US 5000.0
-
-static size_t skew_ncases(long size)
-{
-    (void)size;
-    return 1;
-}
 
 static int skew_setup(size_t icase, long size, void **state, char *label, size_t len,
                       uint64_t *tasks)
@@ -226,7 +214,7 @@ const wb_workload wb_skewed = {
     .w_smoke_size = 300,
     .w_variants = fan_variants,
     .w_nvariants = sizeof fan_variants / sizeof fan_variants[0],
-    .w_ncases = skew_ncases,
+    .w_ncases = 1,
     .w_setup = skew_setup,
     .w_prepare = fan_prepare,
     .w_run = fan_run,

@@ -91,12 +91,6 @@ static uint64_t fib_omp(int n)
 }
 #endif
 
-static size_t fib_ncases(long size)
-{
-    (void)size;
-    return 2;
-}
-
 static int fib_setup(size_t icase, long size, void **state, char *label, size_t len,
                      uint64_t *tasks)
 {
@@ -160,7 +154,7 @@ const wb_workload wb_fib = {
     .w_smoke_size = 15,
     .w_variants = fib_variants,
     .w_nvariants = sizeof fib_variants / sizeof fib_variants[0],
-    .w_ncases = fib_ncases,
+    .w_ncases = 2,
     .w_setup = fib_setup,
     .w_run = fib_run,
     .w_teardown = free,

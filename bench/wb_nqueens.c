@@ -104,12 +104,6 @@ static uint64_t nq_omp(const nq_arg *a)
 }
 #endif
 
-static size_t nq_ncases(long size)
-{
-    (void)size;
-    return 1;
-}
-
 /* Tasks = nodes of the search tree below the root. */
 static uint64_t nq_nodes(uint32_t all, uint32_t cols, uint32_t d1, uint32_t d2)
 {
@@ -179,7 +173,7 @@ const wb_workload wb_nqueens = {
     .w_smoke_size = 6,
     .w_variants = nq_variants,
     .w_nvariants = sizeof nq_variants / sizeof nq_variants[0],
-    .w_ncases = nq_ncases,
+    .w_ncases = 1,
     .w_setup = nq_setup,
     .w_run = nq_run,
     .w_teardown = free,

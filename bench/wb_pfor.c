@@ -59,12 +59,6 @@ static int crunch_body(size_t lo, size_t hi, void *arg)
     return 0;
 }
 
-static size_t pfor_ncases(long size)
-{
-    (void)size;
-    return 2;
-}
-
 static void pfor_teardown(void *p)
 {
     pfor_state *s = p;
@@ -182,7 +176,7 @@ const wb_workload wb_pfor = {
     .w_smoke_size = 4096,
     .w_variants = pfor_variants,
     .w_nvariants = sizeof pfor_variants / sizeof pfor_variants[0],
-    .w_ncases = pfor_ncases,
+    .w_ncases = 2,
     .w_setup = pfor_setup,
     .w_prepare = pfor_prepare,
     .w_run = pfor_run,

@@ -162,12 +162,6 @@ static void *consumer_main(void *p)
     return NULL;
 }
 
-static size_t queue_ncases(long size)
-{
-    (void)size;
-    return 2 * QUEUE_MAX_PAIRS;
-}
-
 static int queue_setup(size_t icase, long size, void **state, char *label, size_t len,
                        uint64_t *tasks)
 {
@@ -279,7 +273,7 @@ const wb_workload wb_queue = {
     .w_flags = WB_F_OWN_THREADS,
     .w_variants = queue_variants,
     .w_nvariants = sizeof queue_variants / sizeof queue_variants[0],
-    .w_ncases = queue_ncases,
+    .w_ncases = 2 * QUEUE_MAX_PAIRS,
     .w_setup = queue_setup,
     .w_run = queue_run,
     .w_teardown = free,

@@ -202,12 +202,6 @@ static void msort_omp(int *a, int *b, size_t n, int into_b)
 }
 #endif
 
-static size_t sort_ncases(long size)
-{
-    (void)size;
-    return 1;
-}
-
 static void sort_teardown(void *p)
 {
     sort_state *s = p;
@@ -310,7 +304,7 @@ const wb_workload wb_sort = {
     .w_smoke_size = 20000,
     .w_variants = sort_variants,
     .w_nvariants = sizeof sort_variants / sizeof sort_variants[0],
-    .w_ncases = sort_ncases,
+    .w_ncases = 1,
     .w_setup = sort_setup,
     .w_prepare = sort_prepare,
     .w_run = sort_run,

@@ -165,12 +165,6 @@ static int uts_omp_root(const uts_state *s, uint64_t *out)
 }
 #endif
 
-static size_t uts_ncases(long size)
-{
-    (void)size;
-    return 1;
-}
-
 static int uts_setup(size_t icase, long size, void **state, char *label, size_t len,
                      uint64_t *tasks)
 {
@@ -230,7 +224,7 @@ const wb_workload wb_uts = {
     .w_smoke_size = 20,
     .w_variants = uts_variants,
     .w_nvariants = sizeof uts_variants / sizeof uts_variants[0],
-    .w_ncases = uts_ncases,
+    .w_ncases = 1,
     .w_setup = uts_setup,
     .w_run = uts_run,
     .w_teardown = free,

@@ -573,9 +573,8 @@ static int run_workload(const wb_opts *o, const wb_workload *W, long size)
 {
     size_t vidx[MAX_VARIANTS];
     size_t nv = pick_variants(W, o, vidx);
-    size_t ncases = W->w_ncases(size);
     int rc = 0;
-    for (size_t ic = 0; ic < ncases; ic++) {
+    for (size_t ic = 0; ic < W->w_ncases; ic++) {
         char label[64];
         wb_case c;
         memset(&c, 0, sizeof c);
