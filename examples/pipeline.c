@@ -150,6 +150,8 @@ static void *consumer(void *arg)
      * fatal error: either way there is nothing more for us to do. */
     while (weft_collection_take(pl->queue, &p) == 0) {
         item *it = p;
+        /* relaxed: counters read by main after pthread_join; the RMW alone
+         * makes exactly one consumer see bad == max_errors + 1. */
         if (process(pl, it) == 0) {
             atomic_fetch_add_explicit(&pl->good_lines, 1, memory_order_relaxed);
         } else {
@@ -273,6 +275,7 @@ int main(int argc, char **argv)
         }
     }
 
+    /* relaxed: every thread was joined above. */
     unsigned long bad = atomic_load_explicit(&pl.bad_lines, memory_order_relaxed);
     printf("lines: %lu good, %lu bad, sum %lld\n",
            atomic_load_explicit(&pl.good_lines, memory_order_relaxed), bad,
