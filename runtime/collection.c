@@ -1230,10 +1230,11 @@ static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **i
     return all_closed ? SCAN_ALL_CLOSED : SCAN_NONE;
 }
 
+/* item points at the caller's item (add) or a local (take): never NULL. */
 static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **item,
                   size_t *index, int64_t timeout_ns)
 {
-    if (!cs || n == 0 || !item || timeout_ns < WEFT_FOREVER)
+    if (!cs || n == 0 || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!cs[i])
