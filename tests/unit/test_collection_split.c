@@ -380,9 +380,9 @@ START_TEST(add_to_any_races_takes)
     for (int r = 0; r < N_ROUNDS; r++) {
         coll_op o;
         coll_op_start_any(&o, COLL_OP_ADD_ANY, cs, 2, COLL_ITEM(r + 1), WEFT_FOREVER);
-        if (r % 2)
-            coll_wait_waiters(cs[r % 4 / 2], 1); /* sometimes surely blocked */
         size_t m = (size_t)r % 4 / 2;
+        if (r % 2)
+            coll_wait_waiters(cs[m], 1); /* sometimes surely blocked */
         ck_assert_int_eq(weft_collection_take(cs[m], &it), 0);
         ck_assert_int_eq(coll_op_join(&o), 0);
         ck_assert_uint_eq(o.op_index, m);
