@@ -12,11 +12,11 @@
 #ifndef WB_H
 #define WB_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
 
 #include <weft/pool.h>
 #include <weft/task.h>
@@ -131,5 +131,38 @@ static inline uint64_t wb_us_to_iters(double us)
 #else
 #define WB_HAVE_OMP 0
 #endif
+
+/* The OpenMP root of a workload, or NULL where OpenMP is compiled out. */
+#if WB_HAVE_OMP
+#define WB_OMP_FN(fn) (fn)
+#else
+#define WB_OMP_FN(fn) NULL
+#endif
+
+/* The parallel variants of a recursive workload: weft_fn(arg) on r's pool
+ * (STEALING, SHARED), or omp_fn(arg) by one thread of a team of r_workers
+ * (`parallel` + `single`, the OpenMP tasking idiom). Returns the root's
+ * result; ENOTSUP for any other kind. */
+static inline int wb_run_root(const wb_run *r, weft_task_fn weft_fn, weft_task_fn omp_fn,
+                              void *arg)
+{
+    switch (r->r_kind) {
+    case WB_STEALING:
+    case WB_SHARED:
+        return weft_pool_call(r->r_pool, weft_fn, arg);
+#if WB_HAVE_OMP
+    case WB_OMP: {
+        int rc = 0;
+#pragma omp parallel num_threads(r->r_workers)
+#pragma omp single
+        rc = omp_fn(arg);
+        return rc;
+    }
+#endif
+    default:
+        (void)omp_fn;
+        return ENOTSUP;
+    }
+}
 
 #endif /* WB_H */

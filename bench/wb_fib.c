@@ -19,10 +19,6 @@
 
 #include "wb.h"
 
-#if WB_HAVE_OMP
-#include <omp.h>
-#endif
-
 typedef struct {
     int fs_n;
     bool fs_typed; /* case 0: weft/fj.h; case 1: weft_spawn/weft_sync */
@@ -89,6 +85,13 @@ static uint64_t fib_omp(int n)
 #pragma omp taskwait
     return x + y;
 }
+
+static int fib_omp_root(void *p)
+{
+    fib_arg *a = p;
+    a->fa_r = fib_omp(a->fa_n);
+    return 0;
+}
 #endif
 
 static int fib_setup(size_t icase, long size, void **state, char *label, size_t len,
@@ -117,30 +120,15 @@ static int fib_setup(size_t icase, long size, void **state, char *label, size_t 
 static int fib_run(wb_run *r)
 {
     fib_state *s = r->r_state;
-    switch (r->r_kind) {
-    case WB_SERIAL:
+    if (r->r_kind == WB_SERIAL) {
         r->r_answer = fib_serial(s->fs_n);
         return 0;
-    case WB_STEALING:
-    case WB_SHARED: {
-        fib_arg a = {s->fs_n, 0};
-        int rc = weft_pool_call(r->r_pool, s->fs_typed ? fib_typed_root : fib_task, &a);
-        r->r_answer = a.fa_r;
-        return rc;
     }
-#if WB_HAVE_OMP
-    case WB_OMP: {
-        uint64_t res = 0;
-#pragma omp parallel num_threads(r->r_workers)
-#pragma omp single
-        res = fib_omp(s->fs_n);
-        r->r_answer = res;
-        return 0;
-    }
-#endif
-    default:
-        return ENOTSUP;
-    }
+    fib_arg a = {s->fs_n, 0};
+    int rc = wb_run_root(r, s->fs_typed ? fib_typed_root : fib_task, WB_OMP_FN(fib_omp_root),
+                         &a);
+    r->r_answer = a.fa_r;
+    return rc;
 }
 
 static const wb_variant fib_variants[] = {

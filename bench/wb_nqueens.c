@@ -102,6 +102,13 @@ static uint64_t nq_omp(const nq_arg *a)
         c += counts[i];
     return c;
 }
+
+static int nq_omp_root(void *p)
+{
+    nq_arg *a = p;
+    a->na_count = nq_omp(a);
+    return 0;
+}
 #endif
 
 /* Tasks = nodes of the search tree below the root. */
@@ -137,29 +144,13 @@ static int nq_run(wb_run *r)
 {
     nq_state *s = r->r_state;
     nq_arg root = {(1u << s->qs_n) - 1, 0, 0, 0, 0};
-    switch (r->r_kind) {
-    case WB_SERIAL:
+    if (r->r_kind == WB_SERIAL) {
         r->r_answer = nq_serial(root.na_all, 0, 0, 0);
         return 0;
-    case WB_STEALING:
-    case WB_SHARED: {
-        int rc = weft_pool_call(r->r_pool, nq_task, &root);
-        r->r_answer = root.na_count;
-        return rc;
     }
-#if WB_HAVE_OMP
-    case WB_OMP: {
-        uint64_t res = 0;
-#pragma omp parallel num_threads(r->r_workers)
-#pragma omp single
-        res = nq_omp(&root);
-        r->r_answer = res;
-        return 0;
-    }
-#endif
-    default:
-        return ENOTSUP;
-    }
+    int rc = wb_run_root(r, nq_task, WB_OMP_FN(nq_omp_root), &root);
+    r->r_answer = root.na_count;
+    return rc;
 }
 
 static const wb_variant nq_variants[] = {

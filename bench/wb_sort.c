@@ -200,6 +200,13 @@ static void msort_omp(int *a, int *b, size_t n, int into_b)
     else
         pmerge_omp(b, h, b + h, n - h, a);
 }
+
+static int msort_omp_root(void *p)
+{
+    ms_arg *m = p;
+    msort_omp(m->ms_a, m->ms_b, m->ms_n, m->ms_into_b);
+    return 0;
+}
 #endif
 
 static void sort_teardown(void *p)
@@ -256,20 +263,10 @@ static int sort_run(wb_run *r)
     case WB_SERIAL_ALT:
         qsort(s->ss_a, s->ss_n, sizeof(int), cmp_int);
         return 0;
-    case WB_STEALING:
-    case WB_SHARED: {
+    default: {
         ms_arg m = {s->ss_a, s->ss_b, s->ss_n, 0};
-        return weft_pool_call(r->r_pool, msort_task, &m);
+        return wb_run_root(r, msort_task, WB_OMP_FN(msort_omp_root), &m);
     }
-#if WB_HAVE_OMP
-    case WB_OMP:
-#pragma omp parallel num_threads(r->r_workers)
-#pragma omp single
-        msort_omp(s->ss_a, s->ss_b, s->ss_n, 0);
-        return 0;
-#endif
-    default:
-        return ENOTSUP;
     }
 }
 

@@ -145,8 +145,10 @@ static uint64_t uts_omp(uint64_t seed)
     return c;
 }
 
-static int uts_omp_root(const uts_state *s, uint64_t *out)
+static int uts_omp_root(void *p)
 {
+    uts_root_arg *ra = p;
+    const uts_state *s = ra->ur_s;
     uint64_t d = uts_digest(s->us_root_seed);
     uint64_t *counts = malloc((size_t)(s->us_b0 > 0 ? s->us_b0 : 1) * sizeof *counts);
     if (counts == NULL)
@@ -160,7 +162,7 @@ static int uts_omp_root(const uts_state *s, uint64_t *out)
     for (long i = 0; i < s->us_b0; i++)
         c += counts[i];
     free(counts);
-    *out = c;
+    ra->ur_count = c;
     return 0;
 }
 #endif
@@ -185,31 +187,14 @@ static int uts_setup(size_t icase, long size, void **state, char *label, size_t 
 static int uts_run(wb_run *r)
 {
     uts_state *s = r->r_state;
-    switch (r->r_kind) {
-    case WB_SERIAL:
+    if (r->r_kind == WB_SERIAL) {
         r->r_answer = uts_serial_root(s);
         return 0;
-    case WB_STEALING:
-    case WB_SHARED: {
-        uts_root_arg ra = {s, 0};
-        int rc = weft_pool_call(r->r_pool, uts_root_task, &ra);
-        r->r_answer = ra.ur_count;
-        return rc;
     }
-#if WB_HAVE_OMP
-    case WB_OMP: {
-        uint64_t res = 0;
-        int rc = 0;
-#pragma omp parallel num_threads(r->r_workers)
-#pragma omp single
-        rc = uts_omp_root(s, &res);
-        r->r_answer = res;
-        return rc;
-    }
-#endif
-    default:
-        return ENOTSUP;
-    }
+    uts_root_arg ra = {s, 0};
+    int rc = wb_run_root(r, uts_root_task, WB_OMP_FN(uts_omp_root), &ra);
+    r->r_answer = ra.ur_count;
+    return rc;
 }
 
 static const wb_variant uts_variants[] = {
