@@ -13,6 +13,7 @@
 #define _GNU_SOURCE /* clock_gettime in wb.h */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,9 +100,11 @@ typedef struct {
     int *pm_out;
 } pm_arg;
 
-static int pmerge_task(void *p)
+/* One step of P-MERGE on x. Small: merged serially, returns true. Else the
+ * middle value of the larger run is put in its final place and *l, *r are
+ * the two merges left to do (in parallel). */
+static bool pmerge_split(const pm_arg *x, pm_arg *l, pm_arg *r)
 {
-    pm_arg *x = p;
     const int *a = x->pm_a, *b = x->pm_b;
     size_t na = x->pm_na, nb = x->pm_nb;
     if (na < nb) {
@@ -114,13 +117,21 @@ static int pmerge_task(void *p)
     }
     if (na + nb <= MERGE_CUTOFF) {
         merge_serial(a, na, b, nb, x->pm_out);
-        return 0;
+        return true;
     }
     size_t ma = na / 2;
     size_t mb = lower_bound(b, nb, a[ma]);
     x->pm_out[ma + mb] = a[ma];
-    pm_arg l = {a, b, ma, mb, x->pm_out};
-    pm_arg r = {a + ma + 1, b + mb, na - ma - 1, nb - mb, x->pm_out + ma + mb + 1};
+    *l = (pm_arg){a, b, ma, mb, x->pm_out};
+    *r = (pm_arg){a + ma + 1, b + mb, na - ma - 1, nb - mb, x->pm_out + ma + mb + 1};
+    return false;
+}
+
+static int pmerge_task(void *p)
+{
+    pm_arg l, r;
+    if (pmerge_split(p, &l, &r))
+        return 0;
     weft_task t;
     int rc = weft_spawn(&t, pmerge_task, &l);
     if (rc != 0)
@@ -161,26 +172,14 @@ static int msort_task(void *p)
 }
 
 #if WB_HAVE_OMP
-static void pmerge_omp(const int *a, size_t na, const int *b, size_t nb, int *out)
+static void pmerge_omp(const pm_arg *x)
 {
-    if (na < nb) {
-        const int *t = a;
-        a = b;
-        b = t;
-        size_t tn = na;
-        na = nb;
-        nb = tn;
-    }
-    if (na + nb <= MERGE_CUTOFF) {
-        merge_serial(a, na, b, nb, out);
+    pm_arg l, r;
+    if (pmerge_split(x, &l, &r))
         return;
-    }
-    size_t ma = na / 2;
-    size_t mb = lower_bound(b, nb, a[ma]);
-    out[ma + mb] = a[ma];
-#pragma omp task
-    pmerge_omp(a, ma, b, mb, out);
-    pmerge_omp(a + ma + 1, na - ma - 1, b + mb, nb - mb, out + ma + mb + 1);
+#pragma omp task /* l is firstprivate: the task has its own copy */
+    pmerge_omp(&l);
+    pmerge_omp(&r);
 #pragma omp taskwait
 }
 
@@ -196,9 +195,9 @@ static void msort_omp(int *a, int *b, size_t n, int into_b)
     msort_omp(a + h, b + h, n - h, !into_b);
 #pragma omp taskwait
     if (into_b)
-        pmerge_omp(a, h, a + h, n - h, b);
+        pmerge_omp(&(pm_arg){a, a + h, h, n - h, b});
     else
-        pmerge_omp(b, h, b + h, n - h, a);
+        pmerge_omp(&(pm_arg){b, b + h, h, n - h, a});
 }
 
 static int msort_omp_root(void *p)
