@@ -688,6 +688,15 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* parse_long of the current option's argument; says so on stderr if bad. */
+static bool opt_long(const char *name, long lo, long hi, long *out)
+{
+    if (parse_long(optarg, lo, hi, out) == 0)
+        return true;
+    fprintf(stderr, "weft-bench: bad --%s '%s'\n", name, optarg);
+    return false;
+}
+
 static int cmp_unsigned(const void *a, const void *b)
 {
     unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
@@ -784,17 +793,13 @@ int main(int argc, char **argv)
             }
             break;
         case 'r':
-            if (parse_long(optarg, 1, 1000, &v) != 0) {
-                fprintf(stderr, "weft-bench: bad --reps '%s'\n", optarg);
+            if (!opt_long("reps", 1, 1000, &v))
                 return 2;
-            }
             o.o_reps = (int)v;
             break;
         case OPT_WARMUP:
-            if (parse_long(optarg, 0, 100, &v) != 0) {
-                fprintf(stderr, "weft-bench: bad --warmup '%s'\n", optarg);
+            if (!opt_long("warmup", 0, 100, &v))
                 return 2;
-            }
             o.o_warmup = (int)v;
             break;
         case OPT_VARIANTS:
@@ -807,10 +812,8 @@ int main(int argc, char **argv)
             o.o_pin = true;
             break;
         case OPT_SEED:
-            if (parse_long(optarg, 0, LONG_MAX, &v) != 0) {
-                fprintf(stderr, "weft-bench: bad --seed '%s'\n", optarg);
+            if (!opt_long("seed", 0, LONG_MAX, &v))
                 return 2;
-            }
             wb_env_g.e_seed = (uint64_t)v;
             break;
         case OPT_JSON:
