@@ -45,6 +45,11 @@ typedef struct {
 
 extern wb_env wb_env_g;
 
+/* The variants of a task-parallel workload: serial C (the reference),
+ * weft STEALING and SHARED, OpenMP. */
+#define WB_NTASK_VARIANTS 4
+extern const wb_variant wb_task_variants[WB_NTASK_VARIANTS];
+
 /* One timed run of one variant. */
 typedef struct {
     wb_kind r_kind;

@@ -149,9 +149,6 @@ static int fan_setup(size_t icase, long size, void **state, char *label, size_t 
     return 0;
 }
 
-static const wb_variant fan_variants[] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
-
 const wb_workload wb_fanout = {
     .w_name = "fanout",
     .w_help = "N tasks submitted from one outside thread, cost 0.1/1/10/100 us;"
@@ -159,8 +156,8 @@ const wb_workload wb_fanout = {
     .w_default_size = 100,
     .w_quick_size = 10,
     .w_smoke_size = 1,
-    .w_variants = fan_variants,
-    .w_nvariants = sizeof fan_variants / sizeof fan_variants[0],
+    .w_variants = wb_task_variants,
+    .w_nvariants = WB_NTASK_VARIANTS,
     .w_ncases = FAN_NGRAINS,
     .w_setup = fan_setup,
     .w_prepare = fan_prepare,
@@ -212,8 +209,8 @@ const wb_workload wb_skewed = {
     .w_default_size = 50000,
     .w_quick_size = 10000,
     .w_smoke_size = 300,
-    .w_variants = fan_variants,
-    .w_nvariants = sizeof fan_variants / sizeof fan_variants[0],
+    .w_variants = wb_task_variants,
+    .w_nvariants = WB_NTASK_VARIANTS,
     .w_ncases = 1,
     .w_setup = skew_setup,
     .w_prepare = fan_prepare,

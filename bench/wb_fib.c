@@ -131,17 +131,14 @@ static int fib_run(wb_run *r)
     return rc;
 }
 
-static const wb_variant fib_variants[] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
-
 const wb_workload wb_fib = {
     .w_name = "fib",
     .w_help = "fib(n), no cutoff: pure spawn/sync; size n (default 32; the target is n=40)",
     .w_default_size = 32,
     .w_quick_size = 27,
     .w_smoke_size = 15,
-    .w_variants = fib_variants,
-    .w_nvariants = sizeof fib_variants / sizeof fib_variants[0],
+    .w_variants = wb_task_variants,
+    .w_nvariants = WB_NTASK_VARIANTS,
     .w_ncases = 2,
     .w_setup = fib_setup,
     .w_run = fib_run,

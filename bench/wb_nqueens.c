@@ -153,17 +153,14 @@ static int nq_run(wb_run *r)
     return rc;
 }
 
-static const wb_variant nq_variants[] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
-
 const wb_workload wb_nqueens = {
     .w_name = "nqueens",
     .w_help = "n-queens solutions, a task per legal placement (BOTS); size n (default 12)",
     .w_default_size = 12,
     .w_quick_size = 10,
     .w_smoke_size = 6,
-    .w_variants = nq_variants,
-    .w_nvariants = sizeof nq_variants / sizeof nq_variants[0],
+    .w_variants = wb_task_variants,
+    .w_nvariants = WB_NTASK_VARIANTS,
     .w_ncases = 1,
     .w_setup = nq_setup,
     .w_run = nq_run,

@@ -164,9 +164,6 @@ static int pfor_finish(wb_run *r)
     return 0;
 }
 
-static const wb_variant pfor_variants[] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
-
 const wb_workload wb_pfor = {
     .w_name = "pfor",
     .w_help = "weft_parallel_for vs omp parallel for: triad (memory-bound, 8 passes) and"
@@ -174,8 +171,8 @@ const wb_workload wb_pfor = {
     .w_default_size = 4000000,
     .w_quick_size = 1000000,
     .w_smoke_size = 4096,
-    .w_variants = pfor_variants,
-    .w_nvariants = sizeof pfor_variants / sizeof pfor_variants[0],
+    .w_variants = wb_task_variants,
+    .w_nvariants = WB_NTASK_VARIANTS,
     .w_ncases = 2,
     .w_setup = pfor_setup,
     .w_prepare = pfor_prepare,

@@ -197,9 +197,6 @@ static int uts_run(wb_run *r)
     return rc;
 }
 
-static const wb_variant uts_variants[] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
-
 const wb_workload wb_uts = {
     .w_name = "uts",
     .w_help = "Unbalanced Tree Search, T3-like binomial (q=0.124875, m=8), task per node;"
@@ -207,8 +204,8 @@ const wb_workload wb_uts = {
     .w_default_size = 2000,
     .w_quick_size = 500,
     .w_smoke_size = 20,
-    .w_variants = uts_variants,
-    .w_nvariants = sizeof uts_variants / sizeof uts_variants[0],
+    .w_variants = wb_task_variants,
+    .w_nvariants = WB_NTASK_VARIANTS,
     .w_ncases = 1,
     .w_setup = uts_setup,
     .w_run = uts_run,

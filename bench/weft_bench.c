@@ -32,6 +32,9 @@
 
 wb_env wb_env_g;
 
+const wb_variant wb_task_variants[WB_NTASK_VARIANTS] = {
+    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
+
 static const wb_workload *const all_workloads[] = {&wb_fib,    &wb_nqueens, &wb_uts,
                                                    &wb_fanout, &wb_skewed,  &wb_sort,
                                                    &wb_pfor,   &wb_queue};
