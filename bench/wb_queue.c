@@ -152,8 +152,7 @@ static void *consumer_main(void *p)
     if (t->qt_kind == WB_QUEUE_WEFT) {
         while ((rc = weft_collection_take(t->qt_coll, &item)) == 0)
             sum += (uint64_t)(uintptr_t)item;
-    } else
-    {
+    } else {
         while ((rc = mq_take(t->qt_mq, &item)) == 0)
             sum += (uint64_t)(uintptr_t)item;
     }
