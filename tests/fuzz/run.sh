@@ -18,7 +18,7 @@ shift || true
 cc=${FUZZ_CC:-$(command -v clang-14 || command -v clang)}
 out=$root/build/fuzz
 mkdir -p "$out/corpus"
-# FUZZ_CFLAGS: extra flags, e.g. -DFUZZ_AVOID_EARLY_TASK_DONE (see harness).
+# FUZZ_CFLAGS: extra compiler flags for the harness (e.g. -DNDEBUG).
 # shellcheck disable=SC2086
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Wpedantic ${FUZZ_CFLAGS:-} \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
