@@ -178,7 +178,9 @@ static void submit_8_in(weft_scheduler mode, unsigned workers)
     for (int i = 0; i < SUBMITTERS; i++)
         pthread_join(th[i], NULL);
     ck_assert_int_eq(weft_pool_wait_idle(p), 0);
-    ck_assert_int_eq(atomic_load(&counter), SUBMITTERS * PER_SUBMITTER);
+    /* Relaxed: wait_idle ordered the tasks' increments before. */
+    ck_assert_int_eq(atomic_load_explicit(&counter, memory_order_relaxed),
+                     SUBMITTERS * PER_SUBMITTER);
     weft_worker_stats st[4];
     ck_assert_int_eq(weft_pool_stats(p, st, 4), 0);
     uint64_t executed = 0, injected = 0;
@@ -255,7 +257,8 @@ static int in_a(void *arg)
     for (int i = 0; i < 50; i++)
         if (weft_group_spawn(&g, count_task, &n) != 0)
             return 3;
-    if (weft_group_wait(&g) != 0 || atomic_load(&n) != 50)
+    /* Relaxed: group_wait ordered the tasks' increments before. */
+    if (weft_group_wait(&g) != 0 || atomic_load_explicit(&n, memory_order_relaxed) != 50)
         return 4;
     if (weft_parallel_for(b, 0, 1000, 7, body_nop, NULL) != 0)
         return 6;
@@ -285,17 +288,17 @@ struct destroy_ctx {
 static int child_task(void *arg)
 {
     struct destroy_ctx *c = arg;
-    atomic_fetch_add(&c->children, 1);
+    atomic_fetch_add_explicit(&c->children, 1, memory_order_relaxed); /* a count */
     return 0;
 }
 
 static int parent_task(void *arg)
 {
     struct destroy_ctx *c = arg;
-    atomic_fetch_add(&c->ran, 1);
+    atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed); /* a count */
     /* Submits from the pool's own workers are accepted during destroy. */
     if (weft_pool_submit(weft_pool_current(), child_task, c) != 0)
-        atomic_fetch_add(&c->children, 1000000);
+        atomic_fetch_add_explicit(&c->children, 1000000, memory_order_relaxed);
     return 0;
 }
 
@@ -307,8 +310,9 @@ START_TEST(test_destroy_runs_queued_work)
         for (int i = 0; i < 3000; i++)
             ck_assert_int_eq(weft_pool_submit(p, parent_task, &c), 0);
         ck_assert_int_eq(weft_pool_destroy(p), 0);
-        ck_assert_int_eq(atomic_load(&c.ran), 3000);
-        ck_assert_int_eq(atomic_load(&c.children), 3000);
+        /* Relaxed: destroy joined the workers after every task. */
+        ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 3000);
+        ck_assert_int_eq(atomic_load_explicit(&c.children, memory_order_relaxed), 3000);
     }
 }
 END_TEST
@@ -332,7 +336,7 @@ static int gate_task(void *arg)
 static int gated_count(void *arg)
 {
     struct gate *g = arg;
-    atomic_fetch_add(&g->ran, 1);
+    atomic_fetch_add_explicit(&g->ran, 1, memory_order_relaxed); /* a count */
     return 0;
 }
 
@@ -364,7 +368,8 @@ static void epipe_in(weft_scheduler mode)
     /* Release: pairs with gate_task's acquire. */
     atomic_store_explicit(&g.open, 1, memory_order_release);
     pthread_join(th, NULL);
-    ck_assert_int_eq(atomic_load(&g.ran), accepted);
+    /* Relaxed: the destroyer (joined) waited for every task. */
+    ck_assert_int_eq(atomic_load_explicit(&g.ran, memory_order_relaxed), accepted);
 }
 
 START_TEST(test_epipe_during_destroy)
@@ -400,16 +405,19 @@ static struct {
 static void race_hook(int where)
 {
     int want = where;
-    if (!atomic_compare_exchange_strong(&race.armed, &want, 0))
+    /* The race flags are handshakes, each read and written on its own,
+     * with no other data riding on them: seq_cst, the simplest order. */
+    if (!atomic_compare_exchange_strong_explicit(&race.armed, &want, 0, memory_order_seq_cst,
+                                                 memory_order_seq_cst))
         return;
     if (where == WEFT__RACE_REFUSED)
         atomic_store_explicit(&race.gate->open, 1, memory_order_release);
-    atomic_store(&race.in_window, 1);
+    atomic_store_explicit(&race.in_window, 1, memory_order_seq_cst);
     /* A bounded wait, not an ordering sleep: the fixed pool cannot finish
      * destroy now, so it ends by the clock; the old one returned. */
     for (double t0 = now_s(); now_s() - t0 < 0.25;) {
-        if (atomic_load(&race.destroyed)) {
-            atomic_store(&race.saw_return, 1);
+        if (atomic_load_explicit(&race.destroyed, memory_order_seq_cst)) {
+            atomic_store_explicit(&race.saw_return, 1, memory_order_seq_cst);
             break;
         }
         sched_yield();
@@ -444,23 +452,24 @@ static void race_enqueued(weft_scheduler mode, int kind)
     weft__pool_race_hook = race_hook;
     struct race_caller c = {.p = make_pool(2, mode), .kind = kind};
     ck_assert_int_eq(weft_group_init(&c.g, c.p), 0);
-    atomic_store(&race.in_window, 0);
-    atomic_store(&race.destroyed, 0);
-    atomic_store(&race.saw_return, 0);
-    atomic_store(&race.armed, WEFT__RACE_ENQUEUED);
+    atomic_store_explicit(&race.in_window, 0, memory_order_seq_cst);
+    atomic_store_explicit(&race.destroyed, 0, memory_order_seq_cst);
+    atomic_store_explicit(&race.saw_return, 0, memory_order_seq_cst);
+    atomic_store_explicit(&race.armed, WEFT__RACE_ENQUEUED, memory_order_seq_cst);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, race_caller_main, &c), 0);
-    while (!atomic_load(&race.in_window))
+    while (!atomic_load_explicit(&race.in_window, memory_order_seq_cst))
         sched_yield();
     /* The stopped caller has not notified yet: wake the workers (they then
      * also run its task), then destroy. */
     ck_assert_int_eq(weft_pool_submit(c.p, nop, NULL), 0);
     ck_assert_int_eq(weft_pool_destroy(c.p), 0);
-    atomic_store(&race.destroyed, 1);
+    atomic_store_explicit(&race.destroyed, 1, memory_order_seq_cst);
     pthread_join(th, NULL);
     ck_assert_int_eq(c.rc, 0);
-    ck_assert_int_eq(atomic_load(&c.counter), 1);
-    ck_assert_msg(!atomic_load(&race.saw_return),
+    /* Relaxed: the task ran before destroy returned (it joined the workers). */
+    ck_assert_int_eq(atomic_load_explicit(&c.counter, memory_order_relaxed), 1);
+    ck_assert_msg(!atomic_load_explicit(&race.saw_return, memory_order_seq_cst),
                   "destroy returned while an outside caller (mode %d, kind %d) was inside",
                   (int)mode, kind);
 }
@@ -468,7 +477,7 @@ static void race_enqueued(weft_scheduler mode, int kind)
 static void *destroy_and_mark(void *arg)
 {
     ck_assert_int_eq(weft_pool_destroy(arg), 0);
-    atomic_store(&race.destroyed, 1);
+    atomic_store_explicit(&race.destroyed, 1, memory_order_seq_cst);
     return NULL;
 }
 
@@ -478,8 +487,8 @@ static void race_refused(weft_scheduler mode)
     weft_pool *p = make_pool(1, mode);
     struct gate g = {0, 0};
     race.gate = &g;
-    atomic_store(&race.destroyed, 0);
-    atomic_store(&race.armed, WEFT__RACE_REFUSED);
+    atomic_store_explicit(&race.destroyed, 0, memory_order_seq_cst);
+    atomic_store_explicit(&race.armed, WEFT__RACE_REFUSED, memory_order_seq_cst);
     ck_assert_int_eq(weft_pool_submit(p, gate_task, &g), 0);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, destroy_and_mark, p), 0);
@@ -490,7 +499,8 @@ static void race_refused(weft_scheduler mode)
         accepted++;
     ck_assert_int_eq(rc, EPIPE);
     pthread_join(th, NULL);
-    ck_assert_int_eq(atomic_load(&g.ran), accepted);
+    /* Relaxed: the destroyer (joined) waited for every task. */
+    ck_assert_int_eq(atomic_load_explicit(&g.ran, memory_order_relaxed), accepted);
 }
 
 START_TEST(test_destroy_races_outside_callers)
@@ -528,15 +538,17 @@ struct wsub {
 static int wsub_s1(void *arg)
 {
     struct wsub *c = arg;
-    atomic_store(&c->s1_started, 1);
-    while (!atomic_load(&c->submitted))
+    /* Seq_cst flags (here and below): single-word handshakes; nothing else
+     * is published through them. */
+    atomic_store_explicit(&c->s1_started, 1, memory_order_seq_cst);
+    while (!atomic_load_explicit(&c->submitted, memory_order_seq_cst))
         sched_yield();
     return 0;
 }
 
 static int wsub_task(void *arg)
 {
-    atomic_store(&((struct wsub *)arg)->ran, 1);
+    atomic_store_explicit(&((struct wsub *)arg)->ran, 1, memory_order_seq_cst);
     return 0;
 }
 
@@ -547,7 +559,7 @@ static int wsub_root(void *arg)
     if (weft_spawn(&t, wsub_s1, c) != 0)
         return 100;
     /* Spawn/sync polls the hungry flag, so s1 gets published and stolen. */
-    while (!atomic_load(&c->s1_started)) {
+    while (!atomic_load_explicit(&c->s1_started, memory_order_seq_cst)) {
         weft_spawn(&n, nop, NULL);
         weft_sync(&n);
         sched_yield();
@@ -556,12 +568,12 @@ static int wsub_root(void *arg)
                           : weft_pool_submit(weft_pool_current(), wsub_task, c);
     if (rc != 0)
         return 101;
-    atomic_store(&c->submitted, 1);
+    atomic_store_explicit(&c->submitted, 1, memory_order_seq_cst);
     /* A bounded wait (not an ordering sleep): the other worker must run the
      * task while we do not touch our deque. */
     int ok = 0;
     for (double t0 = now_s(); now_s() - t0 < 5.0;) {
-        if (atomic_load(&c->ran)) {
+        if (atomic_load_explicit(&c->ran, memory_order_seq_cst)) {
             ok = 1;
             break;
         }
@@ -604,13 +616,19 @@ struct pass_on {
     _Atomic int started;
 };
 
+/* Seq_cst: a single counter both sides poll; the simplest order. */
+static int pass_on_started(struct pass_on *c)
+{
+    return atomic_load_explicit(&c->started, memory_order_seq_cst);
+}
+
 static int pass_on_task(void *arg)
 {
     struct pass_on *c = arg;
-    atomic_fetch_add(&c->started, 1);
-    for (double t0 = now_s(); now_s() - t0 < 5.0 && atomic_load(&c->started) < 2;)
+    atomic_fetch_add_explicit(&c->started, 1, memory_order_seq_cst); /* see pass_on_started */
+    for (double t0 = now_s(); now_s() - t0 < 5.0 && pass_on_started(c) < 2;)
         sched_yield();
-    return atomic_load(&c->started) >= 2 ? 0 : ETIMEDOUT;
+    return pass_on_started(c) >= 2 ? 0 : ETIMEDOUT;
 }
 
 static int pass_on_root(void *arg)
@@ -625,9 +643,9 @@ static int pass_on_root(void *arg)
         || weft_pool_submit(weft_pool_current(), nop, NULL) != 0)
         return 100;
     /* A bounded wait (not an ordering sleep), without touching our deque. */
-    for (double t0 = now_s(); now_s() - t0 < 5.0 && atomic_load(&c->started) < 2;)
+    for (double t0 = now_s(); now_s() - t0 < 5.0 && pass_on_started(c) < 2;)
         sched_yield();
-    int r = atomic_load(&c->started) >= 2 ? 0 : ETIMEDOUT;
+    int r = pass_on_started(c) >= 2 ? 0 : ETIMEDOUT;
     int r2 = weft_sync(&t2);
     int r1 = weft_sync(&t1);
     return r ? r : r2 ? r2 : r1;
@@ -637,12 +655,12 @@ START_TEST(test_woken_worker_passes_wakeup_on)
 {
     weft_pool *p = make_pool(3, WEFT_SCHED_STEALING);
     struct pass_on c = {0};
-    /* Seq_cst (default): all three workers have announced their park. */
-    while (atomic_load(&p->p_waiters) != 3)
+    /* Seq_cst: all three workers have announced their park. */
+    while (atomic_load_explicit(&p->p_waiters, memory_order_seq_cst) != 3)
         sched_yield();
     ck_assert_int_eq(weft_pool_call(p, pass_on_root, &c), 0);
     ck_assert_int_eq(weft_pool_wait_idle(p), 0);
-    ck_assert_int_eq(atomic_load(&c.started), 2);
+    ck_assert_int_eq(pass_on_started(&c), 2);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
 }
 END_TEST
@@ -673,7 +691,7 @@ START_TEST(test_enomem)
     ck_assert_int_eq(weft_pool_call(p, count_task, &counter), ENOMEM);
     weft__alloc_fail_at(0);
     ck_assert_int_eq(weft_pool_wait_idle(p), 0);
-    ck_assert_int_eq(atomic_load(&counter), 0);
+    ck_assert_int_eq(atomic_load_explicit(&counter, memory_order_relaxed), 0); /* after wait_idle */
     ck_assert_int_eq(weft_pool_destroy(p), 0);
 }
 END_TEST
