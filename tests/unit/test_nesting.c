@@ -85,10 +85,10 @@ static int run_tree(weft_scheduler mode, unsigned workers, int depth, int branch
     weft_pool *p = NULL;
     ck_assert_int_eq(weft_pool_create(&p, &o), 0);
     struct node root = {depth, branch, 0};
-    atomic_store(&max_nesting, 0);
+    atomic_store_explicit(&max_nesting, 0, memory_order_relaxed); /* see enter() */
     ck_assert_int_eq(weft_pool_call(p, node_task, &root), 0);
     ck_assert_int_eq(root.n_count, tree_size(depth, branch));
-    int nest = atomic_load(&max_nesting);
+    int nest = atomic_load_explicit(&max_nesting, memory_order_relaxed); /* see enter() */
     if (getenv("WEFT_NESTING_PRINT"))
         fprintf(stderr, "mode %d, %u workers, depth %d x%d: nesting %d\n", (int)mode, workers,
                 depth, branch, nest);

@@ -174,13 +174,13 @@ START_TEST(test_random_tree)
     for (int m = 0; m < 2; m++) {
         for (int k = 0; k < 3; k++) {
             for (int i = 0; i < TREE_IDS; i++)
-                atomic_store(&tree_runs[i], 0);
+                atomic_store_explicit(&tree_runs[i], 0, memory_order_relaxed); /* no pool yet */
             weft_pool *p = make_pool(worker_counts[k], modes[m], 2);
             struct tree_arg root = {0, TREE_IDS, seed + (uint64_t)(m * 3 + k)};
             ck_assert_int_eq(weft_pool_call(p, tree_task, &root), 0);
             int bad = 0;
-            for (int i = 0; i < TREE_IDS; i++)
-                bad += atomic_load(&tree_runs[i]) != 1;
+            for (int i = 0; i < TREE_IDS; i++) /* relaxed: after the call */
+                bad += atomic_load_explicit(&tree_runs[i], memory_order_relaxed) != 1;
             ck_assert_msg(bad == 0, "%d ids did not run exactly once (seed %llu)", bad,
                           (unsigned long long)seed);
             ck_assert_int_eq(weft_pool_destroy(p), 0);
@@ -270,11 +270,13 @@ START_TEST(test_sync_semantics)
 #ifndef NDEBUG
     /* Debug builds report the out-of-order sync. One STEALING worker, so
      * that the newer spawn is surely still on its own deque (not stolen). */
-    unsigned long before = atomic_load(&weft__debug_out_of_order);
+    /* Relaxed: a statistic; pool_call and destroy order the workers' adds. */
+    unsigned long before = atomic_load_explicit(&weft__debug_out_of_order, memory_order_relaxed);
     weft_pool *q = make_pool(1, WEFT_SCHED_STEALING, 2);
     ck_assert_int_eq(weft_pool_call(q, order_task, NULL), 0);
     ck_assert_int_eq(weft_pool_destroy(q), 0);
-    ck_assert_uint_gt(atomic_load(&weft__debug_out_of_order), before);
+    ck_assert_uint_gt(atomic_load_explicit(&weft__debug_out_of_order, memory_order_relaxed),
+                      before);
 #endif
     weft_pool *p = make_pool(1, WEFT_SCHED_STEALING, 2);
     ck_assert_int_eq(weft_pool_call(p, enomem_task, NULL), 0);
@@ -292,21 +294,21 @@ struct grp_ctx {
 static int grp_count(void *arg)
 {
     struct grp_ctx *c = arg;
-    atomic_fetch_add(&c->ran, 1);
+    atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed); /* a count */
     return 0;
 }
 
 static int grp_fail(void *arg)
 {
     struct grp_ctx *c = arg;
-    atomic_fetch_add(&c->ran, 1);
+    atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed); /* a count */
     return EIO;
 }
 
 static int grp_gate(void *arg)
 {
     struct grp_ctx *c = arg;
-    atomic_fetch_add(&c->ran, 1);
+    atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed); /* a count */
     /* Acquire: pairs with the test's release store. */
     while (!atomic_load_explicit(&c->open, memory_order_acquire))
         sched_yield();
@@ -324,17 +326,19 @@ START_TEST(test_group_error_cancel)
         for (int i = 0; i < 100; i++)
             ck_assert_int_eq(weft_group_spawn(&g, i == 37 ? grp_fail : grp_count, &c), 0);
         ck_assert_int_eq(weft_group_wait(&g), EIO);
-        ck_assert_int_eq(atomic_load(&c.ran), 100);
+        /* Relaxed (ran, here and below): group_wait ordered the tasks'
+         * increments before, and the spin below waits for one value. */
+        ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 100);
         /* Reuse after wait: clean state. */
-        atomic_store(&c.ran, 0);
+        atomic_store_explicit(&c.ran, 0, memory_order_relaxed);
         ck_assert_int_eq(weft_group_spawn(&g, grp_count, &c), 0);
         ck_assert_int_eq(weft_group_wait(&g), 0);
-        ck_assert_int_eq(atomic_load(&c.ran), 1);
+        ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 1);
         /* Cancel: the gate holds the only worker, so none of the other
          * tasks has started when we cancel; all of them are skipped. */
-        atomic_store(&c.ran, 0);
+        atomic_store_explicit(&c.ran, 0, memory_order_relaxed);
         ck_assert_int_eq(weft_group_spawn(&g, grp_gate, &c), 0);
-        while (atomic_load(&c.ran) == 0) /* the gate has started */
+        while (atomic_load_explicit(&c.ran, memory_order_relaxed) == 0) /* the gate has started */
             sched_yield();
         for (int i = 0; i < 50; i++)
             ck_assert_int_eq(weft_group_spawn(&g, grp_count, &c), 0);
@@ -344,7 +348,7 @@ START_TEST(test_group_error_cancel)
         /* Release: pairs with grp_gate's acquire. */
         atomic_store_explicit(&c.open, 1, memory_order_release);
         ck_assert_int_eq(weft_group_wait(&g), ECANCELED);
-        ck_assert_int_eq(atomic_load(&c.ran), 1);
+        ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 1);
         ck_assert(!weft_group_cancelled(&g)); /* reset by the wait */
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
@@ -382,12 +386,12 @@ static void pf_check(weft_pool *p, size_t begin, size_t end, size_t grain)
     ck_assert_int_eq(weft_parallel_for(p, begin, end, grain, pf_body, &c), 0);
     /* Count first: every ck_assert is a write to Check's pipe. */
     size_t bad = 0, first_bad = 0;
-    for (size_t i = 0; i < n; i++)
-        if (atomic_load(&c.hits[i]) != 1 && bad++ == 0)
+    for (size_t i = 0; i < n; i++) /* relaxed: after the join */
+        if (atomic_load_explicit(&c.hits[i], memory_order_relaxed) != 1 && bad++ == 0)
             first_bad = i;
     ck_assert_msg(bad == 0, "%zu indices not covered once, first %zu", bad, begin + first_bad);
     if (n == 0)
-        ck_assert_int_eq(atomic_load(&c.calls), 0);
+        ck_assert_int_eq(atomic_load_explicit(&c.calls, memory_order_relaxed), 0);
     free(c.hits);
 }
 
