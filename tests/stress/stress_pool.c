@@ -398,7 +398,7 @@ static void forest_round(stress_rng *g, forest *f, fstats *st)
 
     for (int i = 0; i < nout; i++)
         ck_assert_msg(o[i].o_rc == 0, "outside start %d returned %d", o[i].o_how, o[i].o_rc);
-    ck_assert_int_eq(atomic_load(&f->f_errors), 0);
+    ck_assert_int_eq(atomic_load_explicit(&f->f_errors, memory_order_relaxed), 0);
     int bad = 0;
     for (int id = 0; id < f->f_n; id++) {
         bad += atomic_load_explicit(&f->f_ran[id], memory_order_relaxed) != 1;
@@ -584,22 +584,25 @@ static void dump_internals(void *arg, FILE *out)
     if (!atomic_load_explicit(&sh->sh_alive, memory_order_relaxed))
         return;
     weft_pool *p = sh->sh_pool;
+    /* Relaxed loads (here and below): a snapshot for the report, no order. */
+#define DUMP_LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
     fprintf(out, "  pool: %u workers, mode %d, p_state 0x%" PRIx64 ", waiters %d, searching %d, "
             "epoch %u, injection queue %s, SHARED queue %zu tasks\n", p->p_nworkers,
-            (int)p->p_mode, (uint64_t)atomic_load(&p->p_state), atomic_load(&p->p_waiters),
-            atomic_load(&p->p_searching), (unsigned)atomic_load(&p->p_epoch),
+            (int)p->p_mode, (uint64_t)DUMP_LD(p->p_state), DUMP_LD(p->p_waiters),
+            DUMP_LD(p->p_searching), (unsigned)DUMP_LD(p->p_epoch),
             cds_wfcq_empty(&p->p_inj_head, &p->p_inj_tail) ? "empty" : "NOT EMPTY",
-            (size_t)atomic_load(&p->p_sq_count));
+            (size_t)DUMP_LD(p->p_sq_count));
     for (unsigned i = 0; i < p->p_nworkers; i++) {
         weft__worker *w = &p->p_workers[i];
         /* bot and priv are the owner's plain fields: racy estimates, read
          * only in this dump of a hung pool (never in a passing run). */
         fprintf(out, "  worker %2u: top %" PRId64 " bottom %" PRId64 " bot %" PRId64
                 " priv %" PRId64 " hungry %u executed %" PRIu64 " parks %" PRIu64 "\n", i,
-                (int64_t)atomic_load(&w->w_dq.dq_top), (int64_t)atomic_load(&w->w_dq.dq_bottom),
-                w->w_dq.dq_q.q_bot, w->w_dq.dq_q.q_priv, (unsigned)atomic_load(&w->w_dq.dq_q.q_hungry),
-                (uint64_t)atomic_load(&w->w_executed), (uint64_t)atomic_load(&w->w_parks));
+                (int64_t)DUMP_LD(w->w_dq.dq_top), (int64_t)DUMP_LD(w->w_dq.dq_bottom),
+                w->w_dq.dq_q.q_bot, w->w_dq.dq_q.q_priv, (unsigned)DUMP_LD(w->w_dq.dq_q.q_hungry),
+                (uint64_t)DUMP_LD(w->w_executed), (uint64_t)DUMP_LD(w->w_parks));
     }
+#undef DUMP_LD
 }
 
 typedef struct {
@@ -675,9 +678,12 @@ static void shutdown_round(stress_rng *g, shut *sh, sstats *st)
         }
         ck_assert_msg(refused || s->s_ncalls == MAXCALLS, "submitter %d never saw EPIPE", i);
     }
-    ck_assert_int_eq(atomic_load(&sh->sh_children_refused), 0);
-    ck_assert_int_eq(atomic_load(&sh->sh_children_ok), atomic_load(&sh->sh_children_ran));
-    st->t_children += (uint64_t)atomic_load(&sh->sh_children_ran);
+    /* Relaxed: counts, read after destroy joined the workers. */
+    long ok = atomic_load_explicit(&sh->sh_children_ok, memory_order_relaxed);
+    long ran = atomic_load_explicit(&sh->sh_children_ran, memory_order_relaxed);
+    ck_assert_int_eq(atomic_load_explicit(&sh->sh_children_refused, memory_order_relaxed), 0);
+    ck_assert_int_eq(ok, ran);
+    st->t_children += (uint64_t)ran;
     st->t_rounds++;
 }
 
