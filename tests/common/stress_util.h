@@ -179,6 +179,7 @@ static inline void stress_watchdog_dump(stress_watchdog *w, FILE *f)
 {
     for (int i = 0; i < w->wd_nslots; i++) {
         stress_slot *s = &w->wd_slots[i];
+        /* Relaxed (both loads): see sl_where and sl_progress. */
         const char *where = atomic_load_explicit(&s->sl_where, memory_order_relaxed);
         fprintf(f, "  slot %2d %-14s progress %-12" PRIu64 " at %s\n", i,
                 s->sl_name ? s->sl_name : "?",
@@ -191,6 +192,7 @@ static void *stress_watchdog_main(void *arg)
 {
     stress_watchdog *w = arg;
     uint64_t last[STRESS_MAX_SLOTS];
+    /* Relaxed loads of the counters (here and below): see sl_progress. */
     for (int i = 0; i < w->wd_nslots; i++)
         last[i] = atomic_load_explicit(&w->wd_slots[i].sl_progress, memory_order_relaxed);
     int64_t last_change = stress_now_ns();
