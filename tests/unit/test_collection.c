@@ -502,26 +502,19 @@ END_TEST
 static Suite *collection_suite(void)
 {
     Suite *s = suite_create("collection");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"bad_arguments", bad_arguments},
-        {"codes_eagain_etimedout", codes_eagain_etimedout},
-        {"codes_epipe", codes_epipe},
-        {"codes_ecanceled", codes_ecanceled},
-        {"null_item_and_snapshots", null_item_and_snapshots},
-        {"order_fifo_lifo", order_fifo_lifo},
-        {"order_priority_stable", order_priority_stable},
-        {"any_routing", any_routing},
-        {"task_done_join_counting", task_done_join_counting},
-        {"shutdown_items_inside_and_taken", shutdown_items_inside_and_taken},
-        {"drain_before_close", drain_before_close},
-        {"alloc_fail_create", alloc_fail_create},
-        {"alloc_fail_growth", alloc_fail_growth},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        weft_test_case(s, cases[i].name, cases[i].test, 30);
+    WEFT_TEST_CASE(s, bad_arguments, 30);
+    WEFT_TEST_CASE(s, codes_eagain_etimedout, 30);
+    WEFT_TEST_CASE(s, codes_epipe, 30);
+    WEFT_TEST_CASE(s, codes_ecanceled, 30);
+    WEFT_TEST_CASE(s, null_item_and_snapshots, 30);
+    WEFT_TEST_CASE(s, order_fifo_lifo, 30);
+    WEFT_TEST_CASE(s, order_priority_stable, 30);
+    WEFT_TEST_CASE(s, any_routing, 30);
+    WEFT_TEST_CASE(s, task_done_join_counting, 30);
+    WEFT_TEST_CASE(s, shutdown_items_inside_and_taken, 30);
+    WEFT_TEST_CASE(s, drain_before_close, 30);
+    WEFT_TEST_CASE(s, alloc_fail_create, 30);
+    WEFT_TEST_CASE(s, alloc_fail_growth, 30);
     return s;
 }
 

@@ -541,21 +541,14 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("collection_split");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"growth_while_taking", growth_while_taking},
-        {"handshake_ping_pong", handshake_ping_pong},
-        {"join_races_task_done", join_races_task_done},
-        {"shutdown_races_both_sides", shutdown_races_both_sides},
-        {"complete_adding_races_both_sides", complete_adding_races_both_sides},
-        {"take_from_any_races_adds", take_from_any_races_adds},
-        {"add_to_any_races_takes", add_to_any_races_takes},
-        {"signalled_while_registering", signalled_while_registering},
-        {"works_after_fork", works_after_fork},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        weft_test_case(s, cases[i].name, cases[i].test, 60);
+    WEFT_TEST_CASE(s, growth_while_taking, 60);
+    WEFT_TEST_CASE(s, handshake_ping_pong, 60);
+    WEFT_TEST_CASE(s, join_races_task_done, 60);
+    WEFT_TEST_CASE(s, shutdown_races_both_sides, 60);
+    WEFT_TEST_CASE(s, complete_adding_races_both_sides, 60);
+    WEFT_TEST_CASE(s, take_from_any_races_adds, 60);
+    WEFT_TEST_CASE(s, add_to_any_races_takes, 60);
+    WEFT_TEST_CASE(s, signalled_while_registering, 60);
+    WEFT_TEST_CASE(s, works_after_fork, 60);
     return weft_test_run(s);
 }

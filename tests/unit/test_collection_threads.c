@@ -564,27 +564,20 @@ END_TEST
 static Suite *collection_threads_suite(void)
 {
     Suite *s = suite_create("collection_threads");
-    struct {
-        const char *name;
-        const TTest *test;
-    } cases[] = {
-        {"bounded_blocks_and_resumes", bounded_blocks_and_resumes},
-        {"int64_max_waits", int64_max_waits},
-        {"blocked_timed_take_times_out", blocked_timed_take_times_out},
-        {"n_adds_wake_n_takers", n_adds_wake_n_takers},
-        {"complete_adding_wakes_blocked", complete_adding_wakes_blocked},
-        {"last_take_wakes_other_takers", last_take_wakes_other_takers},
-        {"shutdown_wakes_blocked", shutdown_wakes_blocked},
-        {"complete_adding_races_adders", complete_adding_races_adders},
-        {"mpmc_fifo", mpmc_fifo},
-        {"mpmc_lifo", mpmc_lifo},
-        {"mpmc_priority", mpmc_priority},
-        {"mpmc_any", mpmc_any},
-        {"any_blocked_woken_by_member", any_blocked_woken_by_member},
-        {"join_waits_for_task_done", join_waits_for_task_done},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        weft_test_case(s, cases[i].name, cases[i].test, 60);
+    WEFT_TEST_CASE(s, bounded_blocks_and_resumes, 60);
+    WEFT_TEST_CASE(s, int64_max_waits, 60);
+    WEFT_TEST_CASE(s, blocked_timed_take_times_out, 60);
+    WEFT_TEST_CASE(s, n_adds_wake_n_takers, 60);
+    WEFT_TEST_CASE(s, complete_adding_wakes_blocked, 60);
+    WEFT_TEST_CASE(s, last_take_wakes_other_takers, 60);
+    WEFT_TEST_CASE(s, shutdown_wakes_blocked, 60);
+    WEFT_TEST_CASE(s, complete_adding_races_adders, 60);
+    WEFT_TEST_CASE(s, mpmc_fifo, 60);
+    WEFT_TEST_CASE(s, mpmc_lifo, 60);
+    WEFT_TEST_CASE(s, mpmc_priority, 60);
+    WEFT_TEST_CASE(s, mpmc_any, 60);
+    WEFT_TEST_CASE(s, any_blocked_woken_by_member, 60);
+    WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
 }
 
