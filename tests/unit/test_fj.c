@@ -534,18 +534,18 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("fj");
-    weft_test_case(s, "fib_on_workers", fib_on_workers, 60);
-    weft_test_case(s, "fib_shared_mode", fib_shared_mode, 60);
-    weft_test_case(s, "fib_off_pool_runs_serially", fib_off_pool_runs_serially, 30);
-    weft_test_case(s, "stolen_task_result", stolen_task_result, 60);
-    weft_test_case(s, "mixed_with_group_spawns", mixed_with_group_spawns, 60);
-    weft_test_case(s, "spawn_loops_void_and_four_args", spawn_loops_void_and_four_args, 60);
-    weft_test_case(s, "out_of_order_syncs", out_of_order_syncs, 30);
-    weft_test_case(s, "deep_chain", deep_chain, 60);
-    weft_test_case(s, "deque_cannot_grow", deque_cannot_grow, 30);
-    weft_test_case(s, "published_then_taken", published_then_taken, 30);
-    weft_test_case(s, "outside_threads_at_once", outside_threads_at_once, 60);
-    weft_test_case(s, "typed_body_calls_other_pool", typed_body_calls_other_pool, 60);
-    weft_test_case(s, "every_arity", every_arity, 30);
+    WEFT_TEST_CASE(s, fib_on_workers, 60);
+    WEFT_TEST_CASE(s, fib_shared_mode, 60);
+    WEFT_TEST_CASE(s, fib_off_pool_runs_serially, 30);
+    WEFT_TEST_CASE(s, stolen_task_result, 60);
+    WEFT_TEST_CASE(s, mixed_with_group_spawns, 60);
+    WEFT_TEST_CASE(s, spawn_loops_void_and_four_args, 60);
+    WEFT_TEST_CASE(s, out_of_order_syncs, 30);
+    WEFT_TEST_CASE(s, deep_chain, 60);
+    WEFT_TEST_CASE(s, deque_cannot_grow, 30);
+    WEFT_TEST_CASE(s, published_then_taken, 30);
+    WEFT_TEST_CASE(s, outside_threads_at_once, 60);
+    WEFT_TEST_CASE(s, typed_body_calls_other_pool, 60);
+    WEFT_TEST_CASE(s, every_arity, 30);
     return weft_test_run(s);
 }
