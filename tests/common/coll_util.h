@@ -18,7 +18,7 @@
 
 #include <weft/collection.h>
 
-#include "collection_hooks.h"
+#include "collection/hooks.h"
 
 /* Items as small integers: NULL is item 0. */
 #define COLL_ITEM(i) ((void *)(uintptr_t)(i))

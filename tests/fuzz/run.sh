@@ -23,7 +23,7 @@ mkdir -p "$out/corpus"
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Wpedantic ${FUZZ_CFLAGS:-} \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/runtime" \
-    "$root/runtime/collection.c" "$root/runtime/alloc.c" "$root/runtime/debug.c" \
+    "$root"/runtime/collection/*.c "$root"/runtime/base/*.c \
     "$root/tests/fuzz/fuzz_collection.c" -lpthread -o "$out/fuzz_collection"
 cd "$out"
 # -timeout: a single-threaded wrong answer shows up as a hang (see the

@@ -27,9 +27,9 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "deque.h"
+#include "pool/deque.h"
 #include "stress_util.h"
-#include "worker.h"
+#include "pool/worker.h"
 #include "check_main.h"
 
 #define NITEMS (1 << 16)

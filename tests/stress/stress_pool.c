@@ -59,7 +59,7 @@
 #include <weft/task.h>
 
 #include "stress_util.h"
-#include "worker.h" /* the stall dump reads pool internals */
+#include "pool/worker.h" /* the stall dump reads pool internals */
 #include "check_main.h"
 
 /* ---- the forest ---------------------------------------------------------- */

@@ -34,7 +34,7 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "check_main.h"
 
 /* ENOMEM answers seen, per function (relaxed counters: read after joins). */

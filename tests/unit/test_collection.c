@@ -12,7 +12,7 @@
 
 #include <weft/collection.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "coll_util.h"
 #include "check_main.h"
 

@@ -14,9 +14,9 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "alloc.h"
-#include "deque.h"
-#include "worker.h"
+#include "base/alloc.h"
+#include "pool/deque.h"
+#include "pool/worker.h"
 #include "check_main.h"
 
 #define NITEMS 4096

@@ -18,9 +18,9 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "check_main.h"
-#include "worker.h" /* the deque's indices, for published_then_taken */
+#include "pool/worker.h" /* the deque's indices, for published_then_taken */
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t deque_capacity)
 {

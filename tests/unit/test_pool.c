@@ -18,8 +18,8 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-#include "alloc.h"
-#include "worker.h"
+#include "base/alloc.h"
+#include "pool/worker.h"
 #include "check_main.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode)

@@ -18,8 +18,8 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-#include "alloc.h"
-#include "worker.h" /* weft__debug_out_of_order */
+#include "base/alloc.h"
+#include "pool/worker.h" /* weft__debug_out_of_order */
 #include "check_main.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t cap)

@@ -19,7 +19,7 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-#include "deque.h"
+#include "pool/deque.h"
 
 /* ---- task frames ------------------------------------------------------ */
 
@@ -153,7 +153,7 @@ struct weft_pool {
  * the WEFT_DEBUG_YIELD build. */
 enum { WEFT__RACE_ENQUEUED = 1, WEFT__RACE_REFUSED = 2 };
 extern void (*weft__pool_race_hook)(int where);
-#include "debug.h"
+#include "base/debug.h"
 #define WEFT__RACE_POINT(where)                                                              \
     do {                                                                                     \
         WEFT__YIELD();                                                                       \

@@ -22,10 +22,10 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-#include "alloc.h"
-#include "debug.h"
-#include "park.h"
-#include "worker.h"
+#include "base/alloc.h"
+#include "base/debug.h"
+#include "base/futex.h"
+#include "pool/worker.h"
 
 _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 /* The typed fork-join fast paths (weft/fj.h) find their queue here: the

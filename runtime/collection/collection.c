@@ -106,9 +106,12 @@
 #define _GNU_SOURCE
 #include <weft/collection.h>
 
-#include "alloc.h"
-#include "collection_hooks.h"
-#include "debug.h"
+#include "base/alloc.h"
+#include "base/asymfence.h"
+#include "base/cpu.h"
+#include "base/debug.h"
+#include "base/futex.h"
+#include "collection/hooks.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -127,7 +130,6 @@
 
 /* ---- tuning ---------------------------------------------------------- */
 
-#define COLL_CACHE_LINE 64
 /*
  * Lock spinning is off by default, after measuring (bench/bench_queue on
  * the 2-core target, shared with other jobs): with 2 threads or more per
@@ -172,82 +174,13 @@
 #define COLL_NOINLINE static
 #endif
 
-static inline void coll_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* ---- futex ----------------------------------------------------------- */
-
-/* Sleep while *word == val, until abs (CLOCK_MONOTONIC; NULL: no limit).
- * FUTEX_WAIT_BITSET takes an absolute time on CLOCK_MONOTONIC unless
- * FUTEX_CLOCK_REALTIME is given. Returns 0, EAGAIN (word != val), EINTR or
- * ETIMEDOUT. */
-static int coll_futex_wait(_Atomic uint32_t *word, uint32_t val, const struct timespec *abs)
-{
-    long r = syscall(SYS_futex, (void *)word, FUTEX_WAIT_BITSET_PRIVATE, val, abs, NULL,
-                     FUTEX_BITSET_MATCH_ANY);
-    return r == -1 ? errno : 0;
-}
-
-static void coll_futex_wake(_Atomic uint32_t *word, int n)
-{
-    syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-}
-
-/* ---- asymmetric fence ------------------------------------------------ */
-
-/*
- * The handshakes (file comment) need a StoreLoad barrier on both sides. The
- * side that runs on every add (and every take of a bounded collection)
- * would pay a locked instruction for it (a seq_cst store is an xchg on
- * x86, 4-6 ns here, as much as the lock itself). Where the kernel has
- * membarrier(2), the waiter's side, which is about to sleep in a futex
- * anyway, pays instead: MEMBARRIER_CMD_PRIVATE_EXPEDITED makes every
- * running thread of the process execute a full barrier, so a publisher that
- * does "store index (release); compiler fence; load wl_n" and a waiter that
- * does "raise wl_n; membarrier; load index" cannot both miss the other's
- * store (the pattern of membarrier(2)'s man page; liburcu's urcu-memb uses
- * it the same way). Without membarrier, or under TSan (which models only
- * C11 orders), the publisher stores seq_cst and the waiter does nothing.
- *
- * coll_asym is written once, under pthread_once, before the first
- * collection exists; every later reader is ordered after that by whatever
- * gave it a collection pointer.
- */
-static int coll_asym;
-static pthread_once_t coll_asym_once = PTHREAD_ONCE_INIT;
-
-static void coll_asym_setup(void)
-{
-#if !defined(WEFT_TSAN) && defined(SYS_membarrier)
-    coll_asym = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
-}
-
-/* The waiter's half: after raising a waiter count, before re-reading the
- * other side's index. */
-static void coll_asym_heavy(void)
-{
-#if !defined(WEFT_TSAN) && defined(SYS_membarrier)
-    /* Registered in coll_asym_setup, so it cannot fail (EINVAL/EPERM come
-     * only without registration): a failure is a broken invariant. */
-    if (coll_asym && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-        abort();
-#endif
-}
-
 /* The publisher's half: store an index that a waiter may be re-reading.
  * release: publishes the slot (or frees it). The compiler fence keeps the
  * waiter-count load that follows after the store in program order, which
  * is all membarrier needs; without membarrier, seq_cst (file comment). */
 static inline void coll_publish(atomic_size_t *idx, size_t v)
 {
-    if (coll_asym) {
+    if (weft__asym) {
         atomic_store_explicit(idx, v, memory_order_release);
         atomic_signal_fence(memory_order_seq_cst);
     } else {
@@ -262,7 +195,7 @@ static inline void coll_publish(atomic_size_t *idx, size_t v)
  * Tricky"): l_word is LOCK_FREE, LOCK_HELD or LOCK_CONTENDED, and the
  * release is an exchange that tells whether to wake.
  *
- * With membarrier (coll_asym): an asymmetric lock, so that an uncontended
+ * With membarrier (weft__asym): an asymmetric lock, so that an uncontended
  * acquire/release pair costs one locked instruction, not two (each 4-6 ns
  * here, the bulk of an uncontended add or take). l_word is LOCK_FREE or
  * LOCK_HELD; a thread that must sleep first raises l_waiters and calls
@@ -279,14 +212,14 @@ enum { LOCK_FREE = 0, LOCK_HELD = 1, LOCK_CONTENDED = 2 };
 
 typedef struct {
     _Atomic uint32_t l_word;    /* LOCK_FREE, LOCK_HELD (, LOCK_CONTENDED) */
-    _Atomic uint32_t l_waiters; /* coll_asym: threads in the slow path */
+    _Atomic uint32_t l_waiters; /* weft__asym: threads in the slow path */
 } coll_lock;
 
 COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
 {
     uint32_t expect;
     for (int i = 0; i < COLL_LOCK_SPIN; i++) {
-        coll_pause();
+        weft__cpu_relax();
         expect = LOCK_FREE;
         /* relaxed peek first (test-and-test-and-set); the CAS is the
          * acquire, as in coll_lock_acquire. */
@@ -295,7 +228,7 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
                                                   memory_order_acquire, memory_order_relaxed))
             return;
     }
-    if (coll_asym) {
+    if (weft__asym) {
         /* The membarrier below costs an interrupt on every other core
          * running this process; first give the holder a chance to finish
          * (on an oversubscribed machine it is often preempted). */
@@ -311,7 +244,7 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
         /* seq_cst: ordered before the membarrier and the CAS below (the
          * releaser reads it after its store; see above). */
         atomic_fetch_add_explicit(&l->l_waiters, 1, memory_order_seq_cst);
-        coll_asym_heavy();
+        weft__asym_heavy();
         for (;;) {
             expect = LOCK_FREE;
             /* acquire: as in coll_lock_acquire. */
@@ -319,7 +252,7 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
                                                         memory_order_acquire,
                                                         memory_order_relaxed))
                 break;
-            coll_futex_wait(&l->l_word, LOCK_HELD, NULL);
+            weft__futex_wait_until(&l->l_word, LOCK_HELD, NULL);
         }
         /* relaxed: a stale non-zero only costs a releaser a futex wake. */
         atomic_fetch_sub_explicit(&l->l_waiters, 1, memory_order_relaxed);
@@ -329,7 +262,7 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
      * acquire as above when the exchange finds the lock free. */
     while (atomic_exchange_explicit(&l->l_word, LOCK_CONTENDED, memory_order_acquire) !=
            LOCK_FREE)
-        coll_futex_wait(&l->l_word, LOCK_CONTENDED, NULL);
+        weft__futex_wait_until(&l->l_word, LOCK_CONTENDED, NULL);
 }
 
 COLL_INLINE void coll_lock_acquire(coll_lock *l)
@@ -344,20 +277,20 @@ COLL_INLINE void coll_lock_acquire(coll_lock *l)
 
 COLL_INLINE void coll_lock_release(coll_lock *l)
 {
-    if (coll_asym) {
+    if (weft__asym) {
         /* release: publishes the critical section to the next acquirer.
          * The compiler fence keeps the l_waiters read after the store, which
          * is all the membarrier argument needs; relaxed read likewise. */
         atomic_store_explicit(&l->l_word, LOCK_FREE, memory_order_release);
         atomic_signal_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&l->l_waiters, memory_order_relaxed) != 0)
-            coll_futex_wake(&l->l_word, 1);
+            weft__futex_wake(&l->l_word, 1);
         return;
     }
     /* release: as above; the exchange tells whether anyone sleeps. */
     if (atomic_exchange_explicit(&l->l_word, LOCK_FREE, memory_order_release) ==
         LOCK_CONTENDED)
-        coll_futex_wake(&l->l_word, 1);
+        weft__futex_wake(&l->l_word, 1);
 }
 
 /* ---- waiter records -------------------------------------------------- */
@@ -402,7 +335,7 @@ typedef struct {
  */
 struct weft_collection {
     /* Add side: c_add_lock and what it guards. */
-    alignas(COLL_CACHE_LINE) coll_lock c_add_lock;
+    alignas(WEFT__CACHE_LINE) coll_lock c_add_lock;
     size_t c_head_cache;      /* a past value of c_head (<= c_head); c_add_lock */
     uint64_t c_seq;           /* PRIORITY: next sequence number; both locks */
     /* Items ever added (wraps; only differences count). Written under
@@ -410,7 +343,7 @@ struct weft_collection {
     atomic_size_t c_added;
 
     /* Take side: c_take_lock and what it guards. */
-    alignas(COLL_CACHE_LINE) coll_lock c_take_lock;
+    alignas(WEFT__CACHE_LINE) coll_lock c_take_lock;
     size_t c_tail_cache;      /* FIFO: a past value of c_tail (<= c_tail); c_take_lock */
 
     /* Items sit at ring indices [c_head, c_tail) (free-running, masked by
@@ -419,11 +352,11 @@ struct weft_collection {
      * under both locks); c_head only by FIFO takers, under c_take_lock.
      * Each is read without its writer's lock by the other side (the ring
      * protocol in the file comment). */
-    alignas(COLL_CACHE_LINE) atomic_size_t c_tail;
-    alignas(COLL_CACHE_LINE) atomic_size_t c_head;
+    alignas(WEFT__CACHE_LINE) atomic_size_t c_tail;
+    alignas(WEFT__CACHE_LINE) atomic_size_t c_head;
 
     /* Written only when a thread starts or stops waiting. */
-    alignas(COLL_CACHE_LINE) coll_wlist c_takers; /* c_take_lock */
+    alignas(WEFT__CACHE_LINE) coll_wlist c_takers; /* c_take_lock */
     coll_wlist c_adders;                          /* c_add_lock */
     /* Any-variant calls registered on this collection (one per occurrence
      * in their cs). Raised/lowered without a lock (file comment). */
@@ -431,12 +364,12 @@ struct weft_collection {
 
     /* task_done calls plus the items dropped by shutdown; unfinished is
      * c_added - c_done. Changed by seq_cst CAS (no lock). */
-    alignas(COLL_CACHE_LINE) atomic_size_t c_done;
+    alignas(WEFT__CACHE_LINE) atomic_size_t c_done;
     coll_lock c_join_lock;
     coll_wlist c_joiners; /* c_join_lock */
 
     /* Rarely written: changed only with both locks held. */
-    alignas(COLL_CACHE_LINE) _Atomic uint32_t c_state; /* ST_* bits */
+    alignas(WEFT__CACHE_LINE) _Atomic uint32_t c_state; /* ST_* bits */
     size_t c_slots;     /* allocated slots (ring: a power of two) */
     void **c_ring;      /* FIFO/LIFO storage */
     coll_entry *c_heap; /* PRIORITY storage */
@@ -446,7 +379,7 @@ struct weft_collection {
     int (*c_compare)(const void *a, const void *b);
 };
 
-_Static_assert(2 * sizeof(coll_wlist) + sizeof(atomic_size_t) <= COLL_CACHE_LINE,
+_Static_assert(2 * sizeof(coll_wlist) + sizeof(atomic_size_t) <= WEFT__CACHE_LINE,
                "the waiter lists and c_any_waiters share one cache line");
 
 /* Global generation for multi-collection waits (see the file comment). */
@@ -547,7 +480,7 @@ COLL_NOINLINE bool wlist_signal_one(coll_wlist *l)
     /* release: pairs with the waiter's acquire load/CAS on w_state; the
      * waiter re-takes the lock anyway before it reads the collection. */
     if (atomic_exchange_explicit(&w->w_state, W_SIGNALLED, memory_order_release) == W_SLEEPING)
-        coll_futex_wake(&w->w_state, 1);
+        weft__futex_wake(&w->w_state, 1);
     return true;
 }
 
@@ -600,7 +533,7 @@ static int coll_waiter_sleep(coll_waiter *w, const struct timespec *abs)
                                                  memory_order_acquire, memory_order_acquire))
         return 0; /* already signalled */
     for (;;) {
-        int r = coll_futex_wait(&w->w_state, W_SLEEPING, abs);
+        int r = weft__futex_wait_until(&w->w_state, W_SLEEPING, abs);
         /* acquire: pairs with the signaller's release exchange. */
         if (atomic_load_explicit(&w->w_state, memory_order_acquire) == W_SIGNALLED)
             return 0;
@@ -834,7 +767,7 @@ COLL_NOINLINE void any_wake(void)
     /* release: pairs with the acquire load of any_gen in the any-variants;
      * the RMW makes every later futex compare fail for older readers. */
     atomic_fetch_add_explicit(&any_gen, 1, memory_order_release);
-    coll_futex_wake(&any_gen, INT_MAX);
+    weft__futex_wake(&any_gen, INT_MAX);
 }
 
 /* The changer's half of the any-waiter handshake, after coll_publish (file
@@ -891,7 +824,7 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
         return EINVAL;
     if (o.order == WEFT_ORDER_PRIORITY && !o.compare)
         return EINVAL;
-    pthread_once(&coll_asym_once, coll_asym_setup);
+    weft__asym_init();
 
     size_t slots = COLL_INITIAL_SLOTS;
     if (o.capacity && o.capacity < slots) {
@@ -899,7 +832,7 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
         while (slots < o.capacity)
             slots *= 2;
     }
-    weft_collection *c = weft__aligned_alloc(COLL_CACHE_LINE, sizeof *c);
+    weft_collection *c = weft__aligned_alloc(WEFT__CACHE_LINE, sizeof *c);
     if (!c)
         return ENOMEM;
     memset(c, 0, sizeof *c);
@@ -981,7 +914,7 @@ static void spin_side(weft_collection *c, int side)
     _Atomic size_t *word = side == SIDE_TAKE ? &c->c_tail : &c->c_head;
     size_t seen = atomic_load_explicit(word, memory_order_relaxed);
     for (int i = 0; i < COLL_WAIT_SPIN; i++) {
-        coll_pause();
+        weft__cpu_relax();
         if (atomic_load_explicit(word, memory_order_relaxed) != seen ||
             atomic_load_explicit(&c->c_state, memory_order_relaxed) != 0)
             return;
@@ -1040,15 +973,15 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     /* Joiners: task_done's CAS is seq_cst already. LIFO/PRIORITY: both
      * sides publish under both locks, which we hold, so the lock is the
      * handshake and a membarrier would only lengthen the critical section.
-     * Without membarrier (coll_asym 0) the changers publish seq_cst and
+     * Without membarrier (weft__asym 0) the changers publish seq_cst and
      * the waiter needs nothing here ("asymmetric fence"). */
-    if (side != SIDE_JOIN && coll_split(c) && coll_asym) {
+    if (side != SIDE_JOIN && coll_split(c) && weft__asym) {
         if (!c->c_capacity) {
-            coll_asym_heavy();
+            weft__asym_heavy();
         } else {
             unlock_side(c, side);
             WEFT__YIELD(); /* a changer pops and signals w here */
-            coll_asym_heavy();
+            weft__asym_heavy();
             lock_side(c, side);
             /* relaxed: written by the signaller under the list's lock,
              * which we hold again; signalled means already off the list. */
@@ -1276,12 +1209,12 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
                  * coll_asym_heavy below; for state bits, the scan's unlock
                  * that follows orders it. */
                 atomic_fetch_add_explicit(&cs[i]->c_any_waiters, 1, memory_order_seq_cst);
-            coll_asym_heavy();
+            weft__asym_heavy();
             registered = true;
             continue; /* read any_gen, then rescan */
         }
         WEFT__YIELD();
-        timed_out = coll_futex_wait(&any_gen, gen, have_deadline ? &abs : NULL) == ETIMEDOUT;
+        timed_out = weft__futex_wait_until(&any_gen, gen, have_deadline ? &abs : NULL) == ETIMEDOUT;
     }
     if (registered)
         for (size_t i = 0; i < n; i++)

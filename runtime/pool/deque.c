@@ -29,15 +29,15 @@
  * more; and the seq_cst fences (which TSan does not model) become seq_cst
  * operations on top/bottom - the same algorithm, visible to TSan.
  */
-#include "deque.h"
+#include "pool/deque.h"
 
 #include <errno.h>
 #include <stddef.h>
 
 #include <urcu/urcu-memb.h>
 
-#include "alloc.h"
-#include "debug.h"
+#include "base/alloc.h"
+#include "base/debug.h"
 
 struct weft__dq_buf {
     struct rcu_head b_rcu;           /* for urcu_memb_call_rcu */

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "debug.h"
-#include "park.h"
-#include "worker.h"
+#include "base/debug.h"
+#include "base/futex.h"
+#include "pool/worker.h"
 
 static_assert(sizeof(struct weft__task_impl) <= sizeof(weft_task),
               "weft_task storage too small for weft__task_impl");

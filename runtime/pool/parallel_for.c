@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "worker.h"
+#include "pool/worker.h"
 
 struct pf_ctx {
     int (*pf_body)(size_t lo, size_t hi, void *arg);
