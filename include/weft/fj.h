@@ -5,14 +5,13 @@
  * and results travel through memory, and every call finds the worker's
  * private deque index in memory again: each spawn and sync loads the index
  * the previous one stored, a chain of store-to-load forwardings that bounds
- * fine-grained recursion (about 3.8x a serial fib). The macros below
+ * fine-grained recursion. The macros below
  * generate, per task, a typed body that receives that index as a hidden
  * parameter, much as Lace passes its deque head (van Dijk & van de Pol,
  * "Lace: non-blocking split deque for work-stealing", Euro-Par 2014
  * workshops): the index stays in a register from spawn to sync, arguments
  * are plain parameters, and a task that nobody stole is called directly
- * with its arguments (2.7x gcc -O2's serial fib, 2.0x a plain recursive
- * one, on the reference machine; see bench/RESULTS.md).
+ * with its arguments (about a third of the cost of weft_spawn/weft_sync).
  *
  *     WEFT_TASK_1(uint64_t, fib, int, n)        // uint64_t fib(int n)
  *     {
@@ -73,59 +72,16 @@
 
 #ifndef __cplusplus
 
-#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weft/bits/fjq.h>
 #include <weft/export.h>
 #include <weft/task.h>
 
-/* ---- private: shared with the runtime, shown for the inline fast paths -- */
-
-struct weft__worker;
-
-#define WEFT__TS_SELF_ARG (1 << 28) /* see ti_state */
-
-/* A task frame's header (the runtime's view of weft_task, and the first
- * member of every typed frame). */
-struct weft__task_impl {
-    weft_task_fn ti_fn;
-    void *ti_arg;
-    /* 0: spawned; 1..4096: stolen by worker (state - 1); 1 << 30: done,
-     * ti_result valid; 1 << 29: a heap task; 1 << 28 (with 0 or a thief):
-     * a typed frame, whose ti_fn takes the frame itself (ti_arg is not
-     * set). See runtime/worker.h. */
-    _Atomic int32_t ti_state;
-    int32_t ti_result;
-    struct weft__worker *ti_owner; /* debug builds of weft_spawn only */
-};
-
-/* A worker's deque as its owner sees it: the flag thieves raise to ask for
- * work (own cache line), then the owner-private split-deque state (own
- * line). runtime/deque.h embeds this struct; see there for the algorithm. */
-struct weft__fjq {
-    alignas(64) _Atomic uint32_t q_hungry;
-    alignas(64) int64_t q_priv; /* next free index (the top of the private part) */
-    int64_t q_bot;              /* private part: [q_bot, q_priv) */
-    int64_t q_top_cache;        /* a past value of the shared top index */
-    int64_t q_mask;             /* ring capacity - 1; -1: every push is slow */
-    _Atomic(struct weft__task_impl *) *q_slots;
-};
-
-/* The calling worker's queue; on a thread that is no worker of a STEALING
- * pool, &weft__fjq_none, whose q_mask -1 makes every fast path fail (and
- * which is never written). Tasks do not move between threads, so a body
- * finds the same queue at each of its spawns and syncs. */
-#ifdef WEFT_STATIC_EXE
-#define WEFT__FJ_TLS_MODEL "local-exec"
-#else
-#define WEFT__FJ_TLS_MODEL "initial-exec"
-#endif
-WEFT_API extern _Thread_local struct weft__fjq *weft__tls_fjq
-    __attribute__((tls_model(WEFT__FJ_TLS_MODEL)));
-WEFT_API extern const struct weft__fjq weft__fjq_none; /* read-only memory */
+/* ---- private: the inline fast paths ---------------------------------------- */
 
 /* Out of line: a spawn the fast path could not do (returns the new index),
  * a sync whose task is not the newest private one, a thief's request. */
@@ -134,11 +90,8 @@ WEFT_API int64_t weft__fj_sync_slow(struct weft__task_impl *t); /* returns q_pri
 WEFT_API void weft__fj_publish(struct weft__fjq *q);
 
 /* Push t at index h (the caller's private index, kept in a register) and
- * return the index after it. The fast path writes the private index but
- * never reads it back into the next index (only to compare), so spawns and
- * syncs do not form a store-to-load chain through memory. The queue is
- * read from TLS (one load) rather than passed along: that leaves the
- * caller one callee-saved register more. */
+ * return the index after it. The queue is read from TLS (one load) rather
+ * than passed along: that leaves the caller one callee-saved register more. */
 static inline __attribute__((always_inline)) int64_t
 weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
 {
@@ -147,17 +100,13 @@ weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
      * less; stores are what a fine-grained spawn is bound by). */
     t->ti_fn = fn;
     /* Relaxed: the frame becomes visible to thieves only when the owner
-     * publishes it (a release fence, then bottom, in deque.c's
-     * dq_publish_to; LPCZ push lines 6-7). */
+     * publishes it (weft/bits/fjq.h). */
     atomic_store_explicit(&t->ti_state, WEFT__TS_SELF_ARG, memory_order_relaxed);
-    /* q_priv != h: untyped spawns (a group's) sit above our index. */
-    if (__builtin_expect(q->q_priv != h || h - q->q_top_cache > q->q_mask, 0))
+    /* Fails when untyped spawns (a group's) sit above our index, or the
+     * ring is full. */
+    if (!weft__fjq_try_push(q, h, t))
         return weft__fj_push_slow(q, t);
-    /* Relaxed: a private slot until the owner publishes it (as above). */
-    atomic_store_explicit(&q->q_slots[h & q->q_mask], t, memory_order_relaxed);
-    q->q_priv = h + 1;
-    /* Relaxed: a hint; a thief that is not served asks again. */
-    if (__builtin_expect(atomic_load_explicit(&q->q_hungry, memory_order_relaxed) != 0, 0))
+    if (weft__fjq_hungry(q))
         weft__fj_publish(q);
     return h + 1;
 }
@@ -167,14 +116,8 @@ weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
 static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct weft__task_impl *t)
 {
     struct weft__fjq *q = weft__tls_fjq;
-    /* Relaxed: the owner wrote this private slot. */
-    if (__builtin_expect(
-            q->q_priv == h && h > q->q_bot &&
-                atomic_load_explicit(&q->q_slots[(h - 1) & q->q_mask], memory_order_relaxed) == t,
-            1)) {
-        q->q_priv = h - 1;
-        /* Relaxed: a hint, as in weft__fj_push. */
-        if (__builtin_expect(atomic_load_explicit(&q->q_hungry, memory_order_relaxed) != 0, 0))
+    if (__builtin_expect(weft__fjq_try_pop(q, h, t), 1)) {
+        if (weft__fjq_hungry(q))
             weft__fj_publish(q);
         return true;
     }

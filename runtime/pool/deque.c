@@ -1,33 +1,16 @@
 /*
- * runtime/deque.c - the split Chase-Lev deque: growth, take, steal, publish.
+ * runtime/pool/deque.c - the split Chase-Lev deque: growth, take, steal,
+ * publish (deque.h; docs/design/deque.md).
  *
- * See deque.h for the algorithm. Memory orders follow Le, Pop, Cohen &
- * Zappa Nardelli, PPoPP 2013, Fig. 1 ("LPCZ" below); each atomic cites the
- * line of that figure it implements.
- *
- * Reclaiming retired rings. A thief reads dq_buf and then one slot of that
- * ring; meanwhile the owner may grow and retire the ring. We use liburcu's
- * memb flavour: thieves read the ring inside urcu_memb_read_lock/unlock and
- * the owner hands the old ring to urcu_memb_call_rcu, which frees it after a
- * grace period, i.e. once no thief can still be reading it. Why memb rather
- * than QSBR: a QSBR reader must announce quiescent states, and a worker
- * deep in a long user task announces none, which would hold every retired
- * ring for as long as the longest task; memb needs nothing of the workers
- * but registration, and growth is rare (capacity doubles), so the grace
- * period's cost is negligible. The read side costs no fence when the kernel
- * offers membarrier(2) (liburcu checks once, at its init); without it,
- * urcu-memb falls back to a full fence in read_lock and two in read_unlock
- * (cmm_smp_mb: about 3 x 5 ns here) - on the steal path only, never on
- * spawn/sync. We do not define _LGPL_SOURCE, so both are calls into
- * liburcu-memb either way. weft_pool_destroy calls urcu_memb_barrier() so that no
- * callback outlives the pool.
- *
- * Under ThreadSanitizer (WEFT_TSAN) the membarrier-based grace periods are
- * invisible to TSan, which would report the free in the call_rcu thread as
- * racing with a thief's slot read. There, retired rings are kept on a list
- * owned by the deque and freed by weft__deque_fini, when no thief runs any
- * more; and the seq_cst fences (which TSan does not model) become seq_cst
- * operations on top/bottom - the same algorithm, visible to TSan.
+ * Memory orders follow Le, Pop, Cohen & Zappa Nardelli, "Correct and
+ * efficient work-stealing for weak memory models", PPoPP 2013, Fig. 1
+ * ("LPCZ" below); each atomic cites the line of that figure it implements.
+ * Retired rings are freed by urcu-memb call_rcu after a grace period
+ * (thieves read a ring inside a read-side critical section); under TSan
+ * (WEFT_TSAN), which cannot see membarrier-based grace periods, they are
+ * kept until weft__deque_fini, and the seq_cst fences become seq_cst
+ * operations on top/bottom: docs/design/deque.md, "Reclamation" and
+ * "ThreadSanitizer".
  */
 #include "pool/deque.h"
 
@@ -37,6 +20,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "base/alloc.h"
+#include "base/cpu.h"
 #include "base/debug.h"
 
 struct weft__dq_buf {
@@ -203,22 +187,19 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
 /* Owner: make [dq_q.q_bot, nb) stealable (the Le et al. push of those slots). */
 static void dq_publish_to(weft__deque *dq, int64_t nb)
 {
-    /* Relaxed: a hint; cleared before publishing so that a thief that finds
-     * the deque empty again after this publication can ask again. */
+    /* Relaxed: a hint; cleared before publishing, so that a thief that
+     * finds the deque empty again afterwards can ask again. */
     atomic_store_explicit(&dq->dq_q.q_hungry, 0, memory_order_relaxed);
     dq->dq_q.q_bot = nb;
 #ifdef WEFT_TSAN
     /* Release store: the TSan-visible form of the two lines below. */
     atomic_store_explicit(&dq->dq_bottom, nb, memory_order_release);
 #else
-    /* LPCZ push lines 6-7: a release fence, then a relaxed store of bottom.
-     * The slots and task frames in [old bot, nb) become visible to a thief
-     * that acquires bottom. The fence form (rather than a release store)
-     * also gives release semantics to the owner's later relaxed stores of
-     * bottom (take's decrement and restore): since C++20/C2x a release
-     * sequence no longer extends over the same thread's later plain stores,
-     * so a thief that reads one of those would not synchronise with a
-     * release store here. On x86 the fence is a compiler barrier only. */
+    /* LPCZ push lines 6-7: a release fence, then a relaxed store of bottom:
+     * the slots and frames in [old bot, nb) become visible to a thief that
+     * acquires bottom (pairs with weft__deque_steal's acquire). The fence
+     * form also covers take's later relaxed stores of bottom
+     * (docs/design/deque.md, "Publication"). */
     atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&dq->dq_bottom, nb, memory_order_relaxed);
 #endif

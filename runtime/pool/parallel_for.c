@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "pool/worker.h"
+#include "pool/sched.h"
 
 struct pf_ctx {
     int (*pf_body)(size_t lo, size_t hi, void *arg);

@@ -29,7 +29,7 @@
 
 #include "pool/deque.h"
 #include "stress_util.h"
-#include "pool/worker.h"
+#include "pool/sched.h"
 #include "check_main.h"
 
 #define NITEMS (1 << 16)

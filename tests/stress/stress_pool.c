@@ -59,7 +59,7 @@
 #include <weft/task.h>
 
 #include "stress_util.h"
-#include "pool/worker.h" /* the stall dump reads pool internals */
+#include "pool/sched.h" /* the stall dump reads pool internals */
 #include "check_main.h"
 
 /* ---- the forest ---------------------------------------------------------- */
@@ -588,10 +588,10 @@ static void dump_internals(void *arg, FILE *out)
 #define DUMP_LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
     fprintf(out, "  pool: %u workers, mode %d, p_state 0x%" PRIx64 ", waiters %d, searching %d, "
             "epoch %u, injection queue %s, SHARED queue %zu tasks\n", p->p_nworkers,
-            (int)p->p_mode, (uint64_t)DUMP_LD(p->p_state), DUMP_LD(p->p_waiters),
-            DUMP_LD(p->p_searching), (unsigned)DUMP_LD(p->p_epoch),
+            (int)p->p_mode, (uint64_t)DUMP_LD(p->p_state), DUMP_LD(p->p_park.ec_waiters),
+            DUMP_LD(p->p_searching), (unsigned)DUMP_LD(p->p_park.ec_epoch),
             cds_wfcq_empty(&p->p_inj_head, &p->p_inj_tail) ? "empty" : "NOT EMPTY",
-            (size_t)DUMP_LD(p->p_sq_count));
+            (size_t)DUMP_LD(p->p_sq.sq_count));
     for (unsigned i = 0; i < p->p_nworkers; i++) {
         weft__worker *w = &p->p_workers[i];
         /* bot and priv are the owner's plain fields: racy estimates, read

@@ -16,7 +16,7 @@
 
 #include "base/alloc.h"
 #include "pool/deque.h"
-#include "pool/worker.h"
+#include "pool/sched.h"
 #include "check_main.h"
 
 #define NITEMS 4096

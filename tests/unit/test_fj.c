@@ -20,7 +20,7 @@
 
 #include "base/alloc.h"
 #include "check_main.h"
-#include "pool/worker.h" /* the deque's indices, for published_then_taken */
+#include "pool/sched.h" /* the deque's indices, for published_then_taken */
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t deque_capacity)
 {

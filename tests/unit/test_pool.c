@@ -19,7 +19,7 @@
 #include <weft/task.h>
 
 #include "base/alloc.h"
-#include "pool/worker.h"
+#include "pool/sched.h"
 #include "check_main.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode)
@@ -656,7 +656,7 @@ START_TEST(test_woken_worker_passes_wakeup_on)
     weft_pool *p = make_pool(3, WEFT_SCHED_STEALING);
     struct pass_on c = {0};
     /* Seq_cst: all three workers have announced their park. */
-    while (atomic_load_explicit(&p->p_waiters, memory_order_seq_cst) != 3)
+    while (atomic_load_explicit(&p->p_park.ec_waiters, memory_order_seq_cst) != 3)
         sched_yield();
     ck_assert_int_eq(weft_pool_call(p, pass_on_root, &c), 0);
     ck_assert_int_eq(weft_pool_wait_idle(p), 0);

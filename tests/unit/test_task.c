@@ -19,7 +19,7 @@
 #include <weft/task.h>
 
 #include "base/alloc.h"
-#include "pool/worker.h" /* weft__debug_out_of_order */
+#include "pool/sched.h" /* weft__debug_out_of_order */
 #include "check_main.h"
 
 static weft_pool *make_pool(unsigned workers, weft_scheduler mode, size_t cap)

@@ -1,0 +1,93 @@
+/*
+ * runtime/pool/idle.c - idle workers and idle pools: parking, notification,
+ * the searching count, and wait_idle's count of outstanding tasks.
+ *
+ * Both waits are event counts (base/eventcount.h). The parking protocol,
+ * the searching count that lets notifiers skip the wake-up while someone
+ * looks for work, and why the wake-up is passed on: docs/design/parking.md.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+
+#include "pool/sched.h"
+
+/* ---- parking ------------------------------------------------------------ */
+
+void weft__pool_notify(weft_pool *p)
+{
+    /* seq_cst fence: the work made visible before this point and the
+     * loads below form the notifier half of the Dekker pair; pairs with
+     * the parker's seq_cst increment in weft__ec_prepare. */
+    weft__fence_sc(&p->p_fence);
+    if (!weft__ec_waiting(&p->p_park))
+        return;
+    /* Relaxed: ordered by the fence above (pairs with the searcher's
+     * seq_cst decrement in weft__found_work / before parking). */
+    if (atomic_load_explicit(&p->p_searching, memory_order_relaxed) != 0)
+        return;
+    weft__ec_wake(&p->p_park, 1);
+}
+
+void weft__pool_notify_all(weft_pool *p)
+{
+    /* After the stop flag's seq_cst store: wakes every sleeper. */
+    weft__ec_wake(&p->p_park, INT_MAX);
+}
+
+void weft__park(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    uint32_t e = weft__ec_prepare(&p->p_park);
+    /* seq_cst: the stop flag pairs with destroy's seq_cst store. */
+    if (p->p_sched->s_work_visible(p) || atomic_load_explicit(&p->p_stop, memory_order_seq_cst)) {
+        weft__ec_cancel(&p->p_park);
+        return;
+    }
+    weft__stat_inc(&w->w_parks);
+    weft__ec_wait(&p->p_park, e);
+}
+
+void weft__found_work(weft_pool *p)
+{
+    /* seq_cst RMW, then the seq_cst re-check: the Dekker pair with a
+     * notifier that skipped its wake-up because we were searching. If we
+     * were the last searcher and more work is visible, pass the wake-up on
+     * (docs/design/parking.md, "Passing the wake-up on"). */
+    if (atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst) == 1
+        && p->p_sched->s_work_visible(p))
+        weft__pool_notify(p);
+}
+
+/* ---- outstanding heap tasks and wait_idle --------------------------------- */
+
+void weft__pool_count_task(weft_pool *p)
+{
+    /* seq_cst RMW: the idle waiter's seq_cst load of p_state sees it before
+     * the task can run (the enqueue follows). An outside caller holds the
+     * p_callers guard here, so destroy's idle wait comes after it. */
+    atomic_fetch_add_explicit(&p->p_state, 1, memory_order_seq_cst);
+}
+
+void weft__pool_task_done(weft_pool *p)
+{
+    /* seq_cst RMW: releases the task's effects to wait_idle (which loads
+     * p_state seq_cst) and is the notifier's half of the handshake with
+     * weft__ec_prepare's increment. Only workers get here, and destroy
+     * joins them before freeing the pool. */
+    uint64_t old = atomic_fetch_sub_explicit(&p->p_state, 1, memory_order_seq_cst);
+    if (old == 1 && weft__ec_waiting(&p->p_idle))
+        weft__ec_wake(&p->p_idle, INT_MAX);
+}
+
+void weft__pool_wait_idle(weft_pool *p)
+{
+    for (;;) {
+        uint32_t e = weft__ec_prepare(&p->p_idle);
+        /* seq_cst: the waiter's re-check, after prepare's increment. */
+        if (atomic_load_explicit(&p->p_state, memory_order_seq_cst) == 0) {
+            weft__ec_cancel(&p->p_idle);
+            return;
+        }
+        weft__ec_wait(&p->p_idle, e);
+    }
+}

@@ -1,0 +1,293 @@
+/*
+ * runtime/pool/sched.h - the scheduler's private header: workers, the
+ * pool, heap tasks, groups, the scheduler interface, and what the files of
+ * runtime/pool/ share. docs/design/README.md maps the files.
+ *
+ * Locks: the SHARED queue's sq_lock and the injection queue's dequeue
+ * try-lock are leaves; no code holds two locks.
+ */
+#ifndef WEFT_RUNTIME_POOL_SCHED_H
+#define WEFT_RUNTIME_POOL_SCHED_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#include <weft/pool.h>
+#include <weft/task.h>
+
+#include "base/cpu.h"
+#include "base/debug.h"
+#include "base/eventcount.h"
+#include "pool/deque.h"
+
+#define WEFT__MAX_WORKERS 4096
+
+/* The argument of a strict frame's ti_fn, given its state. */
+static inline void *weft__frame_arg(struct weft__task_impl *t, int32_t state)
+{
+    return (state & WEFT__TS_SELF_ARG) ? (void *)t : t->ti_arg;
+}
+
+/* ---- groups, calls, heap tasks -------------------------------------------- */
+
+/* A group's state, in the caller's weft_group storage. */
+#define WEFT__GROUP_MAGIC  0x77656674u /* "weft" */
+#define WEFT__GROUP_WAITER 0x80000000u /* g_pending: an outside waiter sleeps */
+#define WEFT__GROUP_COUNT  0x7fffffffu
+struct weft__group_impl {
+    weft_pool *g_pool;
+    /* Unfinished tasks | WAITER; the futex word outside waiters sleep on. */
+    _Atomic uint32_t g_pending;
+    _Atomic int32_t g_error;      /* first non-zero result (CAS from 0) */
+    _Atomic uint32_t g_cancelled; /* 1 once cancelled */
+    uint32_t g_magic;             /* WEFT__GROUP_MAGIC once initialised */
+};
+
+/* pool_call's rendezvous, on the caller's stack. */
+struct weft__call {
+    _Atomic uint32_t c_done; /* futex word: 0 running, 1 done (release) */
+    int c_result;            /* written before c_done = 1 */
+};
+
+/* A heap task: submit, group spawn, call. Freed by the worker that ran it. */
+struct weft__heap_task {
+    struct weft__task_impl ht_task; /* first: a deque slot points here */
+    struct cds_wfcq_node ht_node;   /* injection queue link */
+    weft_pool *ht_pool;
+    struct weft__group_impl *ht_group; /* or NULL */
+    struct weft__call *ht_call;        /* or NULL */
+};
+
+/* ---- workers ------------------------------------------------------------ */
+
+typedef struct weft__worker {
+    weft__deque w_dq; /* first: its lines are laid out in deque.h */
+    /* Owner-private (plain): */
+    struct weft_pool *w_pool;
+    unsigned w_index;
+    uint64_t w_rng;         /* xorshift64* state for victim choice */
+    uintptr_t w_stack_half; /* frames below this address: over half the stack used */
+    pthread_t w_thread;
+    /* Statistics: written only by the owner (relaxed load + store, no RMW),
+     * read with relaxed loads by weft_pool_stats. Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic uint64_t w_executed;
+    _Atomic uint64_t w_spawned;
+    _Atomic uint64_t w_steals;
+    _Atomic uint64_t w_failed_steals;
+    _Atomic uint64_t w_injected;
+    _Atomic uint64_t w_parks;
+} weft__worker;
+
+/* ---- the scheduler interface ----------------------------------------------- */
+
+/* What differs between WEFT_SCHED_STEALING (steal.c) and WEFT_SCHED_SHARED
+ * (shared.c). The spawn/sync fast paths need no test of the mode: a SHARED
+ * worker's deque has q_mask -1, so they always take the slow path, which
+ * calls these. */
+struct weft__sched {
+    /* A strict spawn the fast path could not do: push t for worker w.
+     * 0 or ENOMEM (nothing pushed). Never blocks. */
+    int (*s_spawn)(weft__worker *w, struct weft__task_impl *t);
+    /* Wait for strict frame t, spawned by w, that is not w's newest private
+     * task; returns its result. Runs other work meanwhile, never sleeps. */
+    int (*s_sync)(weft__worker *w, struct weft__task_impl *t);
+    /* Make heap task ht runnable; w is the caller if it is a worker of the
+     * pool, else NULL. Never fails (ht is counted and must run). Returns
+     * true if it also did the wake-up (or ran ht), false if the caller must
+     * notify. */
+    bool (*s_enqueue)(weft_pool *p, weft__worker *w, struct weft__heap_task *ht);
+    /* The worker loop's next task, or NULL. */
+    struct weft__task_impl *(*s_find)(weft__worker *w);
+    /* One step of help while w waits: for a stolen frame whose thief is
+     * worker `prefer` (-1: none), or for group g (NULL: none). Returns true
+     * if it ran a task. */
+    bool (*s_help)(weft__worker *w, int prefer, const struct weft__group_impl *g);
+    /* The parker's re-check: is there work an idle worker could take?
+     * seq_cst reads (docs/design/parking.md). */
+    bool (*s_work_visible)(weft_pool *p);
+};
+
+extern const struct weft__sched weft__sched_stealing; /* steal.c */
+extern const struct weft__sched weft__sched_shared;   /* shared.c */
+
+/* ---- the pool --------------------------------------------------------------- */
+
+/* p_callers: outside callers (submit, call, group_spawn off the pool's
+ * workers) between their admission and their last access to the pool, plus
+ * CLOSING (destroy began: no admission any more) and WAITER (destroy sleeps
+ * on the word until the count is 0). One word, so that a caller atomically
+ * either counts itself or sees CLOSING - and a refused caller writes
+ * nothing. */
+#define WEFT__CALLERS_CLOSING 0x80000000u
+#define WEFT__CALLERS_WAITER  0x40000000u
+#define WEFT__CALLERS_COUNT   0x3fffffffu
+
+/* The SHARED scheduler's queue: one ring of task pointers under a mutex. */
+struct weft__sharedq {
+    pthread_mutex_t sq_lock;
+    struct weft__task_impl **sq_ring; /* sq_lock */
+    size_t sq_cap;                    /* sq_lock; a power of two */
+    size_t sq_head;                   /* sq_lock; index of the oldest */
+    _Atomic size_t sq_count; /* written under sq_lock; read without it
+                                (seq_cst) by the parking re-check */
+};
+
+struct weft_pool {
+    /* Read-only after create. */
+    unsigned p_nworkers;
+    weft_scheduler p_mode;
+    const struct weft__sched *p_sched;
+    weft__worker *p_workers; /* p_nworkers, cache-line aligned */
+    size_t p_stack_size;     /* of each worker thread */
+
+    /* Parking (idle.c): the event count idle workers sleep on, the number
+     * of workers looking for work, the stop flag. Own line. */
+    alignas(WEFT__CACHE_LINE) struct weft__ecount p_park;
+    _Atomic int p_searching; /* workers looking for work, not parked */
+    _Atomic bool p_stop;     /* destroy: leave the worker loop */
+    _Atomic int p_fence;     /* WEFT_TSAN: target of weft__fence_sc's RMW */
+
+    /* Outstanding heap tasks (submitted, group and call tasks not yet
+     * finished), the event count wait_idle sleeps on, the outside callers'
+     * guard. Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic uint64_t p_state;
+    struct weft__ecount p_idle;
+    _Atomic uint32_t p_callers; /* futex word; see WEFT__CALLERS_* */
+
+    /* STEALING: injection queue (wait-free enqueue, any thread); dequeuers
+     * exclude each other with the try-lock p_inj_lock. Own lines. */
+    alignas(WEFT__CACHE_LINE) struct __cds_wfcq_head p_inj_head;
+    alignas(WEFT__CACHE_LINE) struct cds_wfcq_tail p_inj_tail;
+    alignas(WEFT__CACHE_LINE) _Atomic int p_inj_lock;
+
+    /* SHARED: the one queue. Own line. */
+    alignas(WEFT__CACHE_LINE) struct weft__sharedq p_sq;
+};
+
+/* ---- shared by the files of runtime/pool/ ----------------------------------- */
+
+/* The calling thread's worker, NULL off a worker. One %fs-relative load. */
+extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's worker if it is one of p's, else NULL (an outside
+ * caller of p: another thread, or a worker of another pool). */
+static inline weft__worker *weft__worker_of(const weft_pool *p)
+{
+    weft__worker *w = weft__tls_worker;
+    return w != NULL && w->w_pool == p ? w : NULL;
+}
+
+/* True while the calling worker has used less than half of its stack: only
+ * then may a waiting worker run tasks that are not its own descendants
+ * (each nests on its stack, and their waits may nest more). Taking back its
+ * own task, or leapfrogging from its thief, is always allowed. */
+static inline bool weft__stack_room(const weft__worker *w)
+{
+    return (uintptr_t)__builtin_frame_address(0) > w->w_stack_half;
+}
+
+/* A seq_cst fence. TSan does not model atomic_thread_fence (and gcc warns
+ * with -Wtsan); there a seq_cst RMW on a pool word stands in for it. */
+static inline void weft__fence_sc(_Atomic int *tsan_word)
+{
+#ifdef WEFT_TSAN
+    atomic_fetch_add_explicit(tsan_word, 0, memory_order_seq_cst);
+#else
+    (void)tsan_word;
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Statistics: the owner adds to its own counter without an RMW. */
+static inline void weft__stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    /* Relaxed load + store: only the owner writes c; readers want a value,
+     * not an order. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void weft__stat_inc(_Atomic uint64_t *c)
+{
+    weft__stat_add(c, 1);
+}
+
+/* worker.c: run any task a worker obtained (strict frame or heap task);
+ * pause a waiting worker a little (cpu_relax, sched_yield after a while);
+ * a random number for victim choice; the worker thread's body. */
+void weft__run_task(weft__worker *w, struct weft__task_impl *x);
+void weft__backoff(unsigned *spins);
+uint64_t weft__rng_next(weft__worker *w);
+void *weft__worker_main(void *arg);
+
+/* idle.c: wake one parked worker if there are parked workers and nobody
+ * searches (call after making work visible; contains a seq_cst fence);
+ * wake them all (destroy); park the calling worker until notified; leave
+ * the searching state (found_work); the outstanding-task count and the
+ * wait for it to reach 0. */
+void weft__pool_notify(weft_pool *p);
+void weft__pool_notify_all(weft_pool *p);
+void weft__park(weft__worker *w);
+void weft__found_work(weft_pool *p);
+void weft__pool_count_task(weft_pool *p);
+void weft__pool_task_done(weft_pool *p);
+void weft__pool_wait_idle(weft_pool *p);
+
+/* The owner publishes part of its private deque (a thief asked) and wakes
+ * a parked worker if needed (steal.c). */
+void weft__worker_publish(weft__worker *w);
+
+/* inject.c (STEALING): enqueue from any thread; take up to max tasks
+ * (oldest first; 0 also when another dequeuer holds the try-lock); whether
+ * the queue looks non-empty (relaxed loads: callers fence). */
+void weft__inj_enqueue(weft_pool *p, struct weft__heap_task *ht);
+unsigned weft__inj_take(weft_pool *p, struct weft__task_impl **out, unsigned max);
+bool weft__inj_nonempty(weft_pool *p);
+
+/* shared.c: the SHARED queue's life cycle (0 or ENOMEM). */
+int weft__sq_init(struct weft__sharedq *q);
+void weft__sq_fini(struct weft__sharedq *q);
+
+/* pool.c: admit an outside caller (0, or EPIPE once destroy began: then
+ * nothing of the pool was written), and let it go (its last access). */
+int weft__callers_enter(weft_pool *p);
+void weft__callers_leave(weft_pool *p);
+
+/* submit.c: allocate a heap task, admit an outside caller and count one
+ * outstanding task (0, ENOMEM or EPIPE); then enqueue it (never fails),
+ * which ends an outside caller's admission: the caller must not touch the
+ * pool after it. Run one (worker.c's weft__run_task calls it). */
+int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
+void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
+void weft__heap_task_run(struct weft__heap_task *ht);
+
+/* Test hook (tests/unit/test_pool.c): called where an outside caller's race
+ * with weft_pool_destroy matters - ENQUEUED: its task is runnable, the
+ * caller has not yet left the pool; REFUSED: it got EPIPE. NULL except in
+ * that test, which sets it before it creates any thread. A yield point in
+ * the WEFT_DEBUG_YIELD build. */
+enum { WEFT__RACE_ENQUEUED = 1, WEFT__RACE_REFUSED = 2 };
+extern void (*weft__pool_race_hook)(int where);
+#define WEFT__RACE_POINT(where)                                                              \
+    do {                                                                                     \
+        WEFT__YIELD();                                                                       \
+        if (WEFT__UNLIKELY(weft__pool_race_hook != NULL))                                    \
+            weft__pool_race_hook(where);                                                     \
+    } while (0)
+
+#ifndef NDEBUG
+/* Debug builds: how many times weft_sync found a newer unsynced spawn of the
+ * same thread above its task (out-of-LIFO-order syncs), and the report of
+ * one (spawn.c). */
+extern atomic_ulong weft__debug_out_of_order;
+void weft__report_out_of_order(const struct weft__task_impl *t,
+                               const struct weft__task_impl *newer);
+#endif
+
+#endif /* WEFT_RUNTIME_POOL_SCHED_H */

@@ -1,0 +1,169 @@
+/*
+ * runtime/pool/spawn.c - strict fork-join: weft_spawn/weft_sync, and the
+ * out-of-line paths of the typed tasks of weft/fj.h.
+ *
+ * The fast paths are weft/bits/fjq.h's push and pop of the private deque:
+ * no fence, no RMW. Everything else - a full ring, a SHARED pool, a task
+ * that is not the newest private one - goes to the scheduler (sched.h).
+ *
+ * Out-of-order syncs are tolerated in every build: sync(a) after spawn(a),
+ * spawn(b) runs b first (b's later sync finds it DONE) and returns a's
+ * result. Debug builds (no NDEBUG) return EINVAL for a frame spawned by
+ * another thread, or never spawned, instead of waiting forever.
+ */
+#define _GNU_SOURCE
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <weft/fj.h>
+
+#include "pool/sched.h"
+
+static_assert(sizeof(struct weft__task_impl) <= sizeof(weft_task),
+              "weft_task storage too small for weft__task_impl");
+static_assert(_Alignof(struct weft__task_impl) <= _Alignof(weft_task),
+              "weft_task storage under-aligned");
+static_assert(WEFT__MAX_WORKERS + 1 <= WEFT__TS_THIEF_MASK
+                  && (WEFT__TS_THIEF_MASK & (WEFT__TS_SELF_ARG | WEFT__TS_HEAP | WEFT__TS_DONE)) == 0,
+              "ti_state: thief bits overlap the flags");
+
+#ifndef NDEBUG
+/* Relaxed: a statistic. */
+atomic_ulong weft__debug_out_of_order;
+
+/* The program breaks the documented LIFO contract and pays a slow path
+ * (weft still returns the right results): say so once on stderr, and count
+ * every occurrence for tests. */
+void weft__report_out_of_order(const struct weft__task_impl *t,
+                               const struct weft__task_impl *newer)
+{
+    if (atomic_fetch_add_explicit(&weft__debug_out_of_order, 1, memory_order_relaxed) == 0)
+        fprintf(stderr,
+                "weft: weft_sync(%p) called while a newer spawn (%p) of the same thread was "
+                "not yet synced: syncs must be in LIFO order (debug build; reported once)\n",
+                (const void *)t, (const void *)newer);
+}
+#endif
+
+/* Spawn's rare paths, out of line and entered by tail calls, so that the
+ * fast path needs no callee-saved registers (no push/pop). */
+static __attribute__((noinline)) int spawn_slow(weft__worker *w, struct weft__task_impl *t)
+{
+    return w->w_pool->p_sched->s_spawn(w, t);
+}
+
+static __attribute__((noinline)) int spawn_publish(weft__worker *w)
+{
+    weft__worker_publish(w);
+    return 0;
+}
+
+int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
+{
+    if (tp == NULL || fn == NULL)
+        return EINVAL;
+    weft__worker *w = weft__tls_worker;
+    if (WEFT__UNLIKELY(w == NULL))
+        return EPERM;
+    struct weft__task_impl *t = (struct weft__task_impl *)tp;
+    t->ti_fn = fn;
+    t->ti_arg = arg;
+    /* Relaxed: the frame becomes visible to other threads only through a
+     * release store of the deque's bottom (or the SHARED queue's lock). */
+    atomic_store_explicit(&t->ti_state, WEFT__TS_SPAWNED, memory_order_relaxed);
+#ifndef NDEBUG
+    t->ti_owner = w;
+#endif
+    struct weft__fjq *q = &w->w_dq.dq_q;
+    if (WEFT__UNLIKELY(!weft__fjq_try_push(q, q->q_priv, t)))
+        return spawn_slow(w, t); /* the ring may be full; SHARED */
+    weft__stat_inc(&w->w_spawned);
+    if (weft__fjq_hungry(q))
+        return spawn_publish(w);
+    return 0;
+}
+
+static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__task_impl *t)
+{
+    if (w == NULL)
+        return EINVAL; /* no thread but a worker can have spawned t */
+#ifndef NDEBUG
+    if (t->ti_owner != w)
+        return EINVAL;
+#endif
+    return w->w_pool->p_sched->s_sync(w, t);
+}
+
+/* Sync's rare path: a thief asked for work; publish, then run t. */
+static __attribute__((noinline)) int sync_publish_run(weft__worker *w, struct weft__task_impl *t)
+{
+    weft__worker_publish(w);
+    return t->ti_fn(t->ti_arg);
+}
+
+int weft_sync(weft_task *tp)
+{
+    if (WEFT__UNLIKELY(tp == NULL))
+        return EINVAL;
+    struct weft__task_impl *t = (struct weft__task_impl *)tp;
+    weft__worker *w = weft__tls_worker;
+    if (WEFT__LIKELY(w != NULL)) {
+        struct weft__fjq *q = &w->w_dq.dq_q;
+        /* Fast path: t is the newest private task; pop and run it inline. */
+        if (WEFT__LIKELY(weft__fjq_try_pop(q, q->q_priv, t))) {
+            weft__stat_inc(&w->w_executed);
+            if (weft__fjq_hungry(q))
+                return sync_publish_run(w, t);
+            return t->ti_fn(t->ti_arg);
+        }
+    }
+    return sync_slow(w, t);
+}
+
+/* ---- typed fork-join slow paths (weft/fj.h) ---------------------------- */
+
+static weft__worker *worker_of_fjq(struct weft__fjq *q)
+{
+    /* The queue is the dq_q member of the worker's deque, its first member. */
+    return (weft__worker *)(void *)((char *)q - offsetof(weft__worker, w_dq)
+                                    - offsetof(weft__deque, dq_q));
+}
+
+int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t)
+{
+    /* An untyped spawn does what the fast path could not: grow the ring,
+     * push above untyped tasks, use the SHARED queue. Where it cannot push
+     * (no worker: EPERM; no memory: ENOMEM), t runs now, as the serial
+     * program would, and its sync finds it DONE. */
+    t->ti_arg = t; /* an untyped frame from here on (state 0, not SELF_ARG) */
+    if (weft_spawn((weft_task *)t, t->ti_fn, t->ti_arg) != 0) {
+        t->ti_result = t->ti_fn(t->ti_arg);
+        /* Relaxed: only this thread reads the state of a frame it ran. */
+        atomic_store_explicit(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
+    }
+    /* The index after t, or unchanged if t ran here (its sync then fails
+     * the fast test, finds t DONE and takes the index from q_priv). */
+    return q->q_priv;
+}
+
+int64_t weft__fj_sync_slow(struct weft__task_impl *t)
+{
+    /* Acquire: pairs with the runner's release of DONE (the frame's
+     * result); a frame run in its spawn was marked by this thread. */
+    if (!(atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)) {
+        /* Not done, so pushed by this thread, which is a worker. No
+         * ti_owner check: typed pushes do not set it. */
+        weft__worker *w = weft__tls_worker;
+        (void)w->w_pool->p_sched->s_sync(w, t);
+    }
+    /* The body's index from here on: where the deque's private part ends
+     * now (0 off the workers). */
+    return weft__tls_fjq->q_priv;
+}
+
+void weft__fj_publish(struct weft__fjq *q)
+{
+    weft__worker_publish(worker_of_fjq(q));
+}

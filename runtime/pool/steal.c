@@ -1,0 +1,238 @@
+/*
+ * runtime/pool/steal.c - the STEALING scheduler (sched.h's interface):
+ * per-worker deques, random victims, leapfrogging syncs, and the injection
+ * queue for submissions from outside.
+ *
+ * A worker looks for work in its own deque (newest first), then takes a
+ * batch from the injection queue, then steals the oldest task of a random
+ * victim. A sync whose task was stolen works on the thief's deque first
+ * (leapfrogging: van Dijk & van de Pol, "Lace", Euro-Par 2014 workshops;
+ * Wagner & Calder, "Leapfrogging", PPoPP 1993), then on anyone's, and
+ * never sleeps.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+
+#include "pool/sched.h"
+
+/* Injected tasks a worker moves into its own deque at once. */
+#define WEFT__INJECT_BATCH 32
+
+void weft__worker_publish(weft__worker *w)
+{
+    if (weft__deque_publish(&w->w_dq))
+        weft__pool_notify(w->w_pool);
+}
+
+/* ---- taking work -------------------------------------------------------- */
+
+/* Owner: pop the newest task of the own deque (private part, else the
+ * shared part), or NULL when it is empty. */
+static struct weft__task_impl *own_pop(weft__worker *w)
+{
+    struct weft__task_impl *x = weft__deque_pop_private(&w->w_dq);
+    /* Relaxed peek: a hint only; weft__deque_take decides. */
+    if (x == NULL && w->w_dq.dq_q.q_bot != atomic_load_explicit(&w->w_dq.dq_top,
+                                                            memory_order_relaxed))
+        x = weft__deque_take(&w->w_dq);
+    return x;
+}
+
+static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
+{
+    struct weft__task_impl *x;
+    for (int tries = 0; tries < 4; tries++) {
+        int r = weft__deque_steal(&v->w_dq, &x);
+        if (r == WEFT__STEAL_OK) {
+            weft__stat_inc(&w->w_steals);
+            /* Relaxed: a hint for the owner's leapfrogging; heap tasks have
+             * no waiter. The frame was published by the owner's release of
+             * bottom, which our steal acquired. */
+            int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+            if (!(s & WEFT__TS_HEAP))
+                atomic_store_explicit(&x->ti_state,
+                                      (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
+                                      memory_order_relaxed);
+            return x;
+        }
+        if (r == WEFT__STEAL_EMPTY)
+            break;
+    }
+    weft__stat_inc(&w->w_failed_steals);
+    return NULL;
+}
+
+static struct weft__task_impl *steal_any(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    unsigned n = p->p_nworkers;
+    if (n < 2)
+        return NULL;
+    unsigned start = (unsigned)(weft__rng_next(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned v = start + i < n ? start + i : start + i - n;
+        if (v == w->w_index)
+            continue;
+        struct weft__task_impl *x = steal_from(w, &p->p_workers[v]);
+        if (x != NULL)
+            return x;
+    }
+    return NULL;
+}
+
+/* Take one injected task (a waiting worker that may run it). */
+static struct weft__task_impl *inj_take_one(weft__worker *w)
+{
+    struct weft__task_impl *x;
+    if (weft__inj_take(w->w_pool, &x, 1) == 0)
+        return NULL;
+    weft__stat_inc(&w->w_injected);
+    return x;
+}
+
+/* Worker loop only (own deque empty, at top level): move a batch of
+ * injected tasks into the own deque, publish all but the one returned, and
+ * wake a helper. */
+static struct weft__task_impl *inj_take_batch(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    struct weft__task_impl *batch[WEFT__INJECT_BATCH];
+    unsigned taken = weft__inj_take(p, batch, WEFT__INJECT_BATCH);
+    if (taken == 0)
+        return NULL;
+    weft__stat_add(&w->w_injected, taken);
+    /* Push the rest oldest first: thieves take the oldest end, so injected
+     * tasks start roughly in submission order. */
+    unsigned i = 1;
+    for (; i < taken; i++)
+        if (weft__deque_push(&w->w_dq, batch[i]) != 0)
+            break;
+    if (weft__deque_publish_all(&w->w_dq))
+        weft__pool_notify(p);
+    /* ENOMEM growing the deque: run what did not fit here (counted tasks
+     * must run; the queue has no push-back). */
+    for (; i < taken; i++)
+        weft__run_task(w, batch[i]);
+    return batch[0];
+}
+
+/* ---- the interface -------------------------------------------------------- */
+
+static int stealing_spawn(weft__worker *w, struct weft__task_impl *t)
+{
+    int rc = weft__deque_push(&w->w_dq, t); /* grows the ring */
+    if (rc != 0)
+        return rc;
+    weft__stat_inc(&w->w_spawned);
+    if (weft__deque_hungry(&w->w_dq))
+        weft__worker_publish(w);
+    return 0;
+}
+
+static bool stealing_help(weft__worker *w, int prefer, const struct weft__group_impl *g)
+{
+    (void)g;
+    weft_pool *p = w->w_pool;
+    /* The own deque and the thief's (leapfrogging: its tasks are the
+     * awaited task's descendants) are always fair game; other work nests
+     * unrelated tasks on this stack, so only while it has room. */
+    struct weft__task_impl *x = own_pop(w);
+    if (x == NULL && prefer >= 0 && (unsigned)prefer != w->w_index
+        && (unsigned)prefer < p->p_nworkers)
+        x = steal_from(w, &p->p_workers[prefer]);
+    if (x == NULL && weft__stack_room(w)) {
+        x = steal_any(w);
+        if (x == NULL)
+            x = inj_take_one(w);
+    }
+    if (x == NULL)
+        return false;
+    weft__run_task(w, x);
+    return true;
+}
+
+static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
+{
+    for (;;) {
+        /* Acquire: pairs with the runner's release of DONE (ti_result). */
+        if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
+            return t->ti_result;
+        struct weft__task_impl *x = own_pop(w);
+        if (x == NULL)
+            break; /* t was stolen: every older task is gone too */
+        if (x == t) {
+            weft__stat_inc(&w->w_executed);
+            /* Relaxed: t came off our own deque; only we wrote its state. */
+            return t->ti_fn(
+                weft__frame_arg(t, atomic_load_explicit(&t->ti_state, memory_order_relaxed)));
+        }
+        /* A newer task (a heap task, or an out-of-order sync): run it. */
+#ifndef NDEBUG
+        /* Relaxed: x came off our own deque; only we wrote its state. */
+        if (!(atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+            weft__report_out_of_order(t, x);
+#endif
+        weft__run_task(w, x);
+    }
+    /* Leapfrog: until the thief is done with t, take work back from it
+     * (the tasks t spawned), else from anyone. Never sleeps. */
+    for (unsigned spins = 0;;) {
+        /* Acquire: as above. */
+        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        if (s & WEFT__TS_DONE)
+            return t->ti_result;
+        int32_t id = s & WEFT__TS_THIEF_MASK;
+        int thief = (id > 0 && id <= WEFT__MAX_WORKERS) ? id - 1 : -1;
+        if (stealing_help(w, thief, NULL))
+            spins = 0;
+        else
+            weft__backoff(&spins);
+    }
+}
+
+static bool stealing_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht)
+{
+    if (w != NULL && weft__deque_push(&w->w_dq, &ht->ht_task) == 0) {
+        weft__stat_inc(&w->w_spawned);
+        /* Publish at once and wake a parked worker: nobody syncs a heap
+         * task, so left private it would wait until this worker next polls
+         * its deque - forever if the submitting task then waits for it. */
+        if (weft__deque_publish_all(&w->w_dq))
+            weft__pool_notify(p);
+        return true;
+    }
+    weft__inj_enqueue(p, ht); /* outside, or the deque could not grow */
+    return false;
+}
+
+static struct weft__task_impl *stealing_find(weft__worker *w)
+{
+    struct weft__task_impl *x = own_pop(w);
+    if (x == NULL)
+        x = inj_take_batch(w);
+    if (x == NULL)
+        x = steal_any(w);
+    return x;
+}
+
+static bool stealing_work_visible(weft_pool *p)
+{
+    /* The wfcq emptiness test is two loads (uatomic, relaxed); the seq_cst
+     * fence orders them after the parker's waiter increment. */
+    weft__fence_sc(&p->p_fence);
+    if (weft__inj_nonempty(p))
+        return true;
+    for (unsigned i = 0; i < p->p_nworkers; i++)
+        if (weft__deque_has_shared(&p->p_workers[i].w_dq))
+            return true;
+    return false;
+}
+
+const struct weft__sched weft__sched_stealing = {
+    .s_spawn = stealing_spawn,
+    .s_sync = stealing_sync,
+    .s_enqueue = stealing_enqueue,
+    .s_find = stealing_find,
+    .s_help = stealing_help,
+    .s_work_visible = stealing_work_visible,
+};

@@ -1,0 +1,134 @@
+/*
+ * runtime/pool/submit.c - heap tasks (submit, call, group spawns): their
+ * allocation, admission against destroy, enqueueing and running; and
+ * weft_pool_submit, weft_pool_call and weft_pool_wait_idle.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+
+#include "base/alloc.h"
+#include "base/futex.h"
+#include "pool/sched.h"
+
+int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out)
+{
+    bool outside = weft__worker_of(p) == NULL;
+    struct weft__heap_task *ht = weft__malloc(sizeof(*ht));
+    if (ht == NULL)
+        return ENOMEM;
+    if (outside && weft__callers_enter(p) != 0) {
+        WEFT__RACE_POINT(WEFT__RACE_REFUSED);
+        weft__free(ht);
+        return EPIPE;
+    }
+    weft__pool_count_task(p);
+    ht->ht_task.ti_fn = fn;
+    ht->ht_task.ti_arg = arg;
+    atomic_init(&ht->ht_task.ti_state, WEFT__TS_HEAP);
+    ht->ht_task.ti_result = 0;
+    ht->ht_task.ti_owner = NULL;
+    cds_wfcq_node_init(&ht->ht_node);
+    ht->ht_pool = p;
+    ht->ht_group = NULL;
+    ht->ht_call = NULL;
+    *out = ht;
+    return 0;
+}
+
+void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
+{
+    weft__worker *w = weft__worker_of(p);
+    if (p->p_sched->s_enqueue(p, w, ht))
+        return;
+    /* From here a worker may run the task and the pool may become idle; an
+     * outside caller still holds its p_callers guard, so destroy waits. */
+    if (w == NULL)
+        WEFT__RACE_POINT(WEFT__RACE_ENQUEUED);
+    weft__pool_notify(p);
+    if (w == NULL)
+        weft__callers_leave(p);
+}
+
+void weft__heap_task_run(struct weft__heap_task *ht)
+{
+    weft_pool *p = ht->ht_pool;
+    struct weft__group_impl *g = ht->ht_group;
+    int r = 0;
+    /* Relaxed: cancellation is a hint; a task that starts anyway is fine. */
+    if (g == NULL || atomic_load_explicit(&g->g_cancelled, memory_order_relaxed) == 0)
+        r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
+    if (g != NULL) {
+        if (r != 0) {
+            int32_t zero = 0;
+            /* Relaxed CAS: the first error wins; published to the waiter
+             * by the release of the decrement below. */
+            atomic_compare_exchange_strong_explicit(&g->g_error, &zero, r,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed);
+        }
+        /* acq_rel: releases this task's effects to the waiter (which
+         * acquires g_pending); after it g may be gone (only the futex
+         * syscall, which touches no user memory, uses its address). */
+        uint32_t old = atomic_fetch_sub_explicit(&g->g_pending, 1, memory_order_acq_rel);
+        if ((old & WEFT__GROUP_COUNT) == 1 && (old & WEFT__GROUP_WAITER))
+            weft__futex_wake(&g->g_pending, INT_MAX);
+    }
+    struct weft__call *c = ht->ht_call;
+    weft__free(ht);
+    if (c != NULL) {
+        c->c_result = r;
+        /* Release: publishes c_result to the caller's acquire. After it the
+         * caller may return; only the futex syscall uses the address. */
+        atomic_store_explicit(&c->c_done, 1, memory_order_release);
+        weft__futex_wake(&c->c_done, 1);
+    }
+    weft__pool_task_done(p);
+}
+
+int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg)
+{
+    if (p == NULL || fn == NULL)
+        return EINVAL;
+    struct weft__heap_task *ht;
+    int rc = weft__heap_task_new(p, fn, arg, &ht);
+    if (rc != 0)
+        return rc;
+    weft__heap_task_enqueue(p, ht);
+    return 0;
+}
+
+int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
+{
+    if (p == NULL || fn == NULL)
+        return EINVAL;
+    if (weft__worker_of(p) != NULL)
+        return EPERM;
+    struct weft__call c;
+    atomic_init(&c.c_done, 0);
+    c.c_result = 0;
+    struct weft__heap_task *ht;
+    int rc = weft__heap_task_new(p, fn, arg, &ht);
+    if (rc != 0)
+        return rc;
+    ht->ht_call = &c;
+    weft__heap_task_enqueue(p, ht);
+    /* Acquire: pairs with the runner's release store of c_done. */
+    for (unsigned spins = 0; atomic_load_explicit(&c.c_done, memory_order_acquire) == 0;) {
+        if (spins++ < 256)
+            weft__cpu_relax();
+        else
+            weft__futex_wait(&c.c_done, 0);
+    }
+    return c.c_result;
+}
+
+int weft_pool_wait_idle(weft_pool *p)
+{
+    if (p == NULL)
+        return EINVAL;
+    if (weft__worker_of(p) != NULL)
+        return EPERM;
+    weft__pool_wait_idle(p);
+    return 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * runtime/pool/worker.c - a worker thread: its loop (find work, search for
+ * a while, park), running a task, and the pauses of a waiting worker.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "pool/sched.h"
+
+/* Idle search: rounds of looking for work before parking, and pauses
+ * between rounds. About 50-100 us on the reference machine. */
+#define WEFT__IDLE_ROUNDS 64
+#define WEFT__IDLE_PAUSES 32
+
+/* The typed fork-join fast paths (weft/fj.h) find their queue here: the
+ * worker's deque; elsewhere weft__fjq_none, on which they always take
+ * their slow paths (never NULL: one load, no test). The cast drops const
+ * only for the pointer's type: nothing writes through it (a bug that did
+ * would fault on read-only memory). */
+const struct weft__fjq weft__fjq_none = {.q_mask = -1};
+_Thread_local struct weft__fjq *weft__tls_fjq
+    __attribute__((tls_model("initial-exec"))) = (struct weft__fjq *)&weft__fjq_none;
+
+void weft__backoff(unsigned *spins)
+{
+    unsigned s = (*spins)++;
+    if (s < 64) {
+        for (unsigned i = 0; i < 8; i++)
+            weft__cpu_relax();
+    } else {
+        sched_yield(); /* waiting workers never sleep; let the thief run */
+    }
+}
+
+uint64_t weft__rng_next(weft__worker *w)
+{
+    /* xorshift64* (Vigna, "An experimental exploration of Marsaglia's
+     * xorshift generators, scrambled", 2016). */
+    uint64_t x = w->w_rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->w_rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+void weft__run_task(weft__worker *w, struct weft__task_impl *x)
+{
+    /* Relaxed: the state was published with the task (deque release /
+     * queue lock), or written by this thread (a thief's mark); only the
+     * HEAP and SELF_ARG bits are looked at here. */
+    int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+    weft__stat_inc(&w->w_executed);
+    if (s & WEFT__TS_HEAP) {
+        weft__heap_task_run((struct weft__heap_task *)x);
+        return;
+    }
+    x->ti_result = x->ti_fn(weft__frame_arg(x, s));
+    /* Release: publishes ti_result (and the task's effects) to the syncing
+     * owner's acquire load. The frame is never touched afterwards. */
+    atomic_store_explicit(&x->ti_state, WEFT__TS_DONE, memory_order_release);
+}
+
+void *weft__worker_main(void *arg)
+{
+    weft__worker *w = arg;
+    weft_pool *p = w->w_pool;
+    const struct weft__sched *s = p->p_sched;
+    weft__tls_worker = w;
+    weft__tls_fjq = &w->w_dq.dq_q; /* a SHARED worker's fails every fast path */
+    /* The stack grows down from about here; half of it is the limit below
+     * which a waiting worker stops running unrelated tasks. */
+    w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
+    urcu_memb_register_thread();
+    bool searching = false; /* this worker is counted in p_searching */
+    for (;;) {
+        struct weft__task_impl *x = s->s_find(w);
+        if (x == NULL) {
+            /* Idle: search for a while, then park. */
+            if (!searching) {
+                /* seq_cst: read by notifiers after their fence (idle.c). */
+                atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
+                searching = true;
+            }
+            for (unsigned r = 0; r < WEFT__IDLE_ROUNDS && x == NULL; r++) {
+                for (unsigned i = 0; i < WEFT__IDLE_PAUSES; i++)
+                    weft__cpu_relax();
+                x = s->s_find(w);
+            }
+        }
+        if (x != NULL) {
+            if (searching) {
+                weft__found_work(p);
+                searching = false;
+            }
+            weft__run_task(w, x);
+            continue;
+        }
+        /* seq_cst: decrement before announcing the park (pairs with the
+         * notifier's fence, idle.c). */
+        atomic_fetch_sub_explicit(&p->p_searching, 1, memory_order_seq_cst);
+        searching = false;
+        /* seq_cst: pairs with the seq_cst store in destroy. No task can be
+         * left: destroy waited for idleness before setting stop. */
+        if (atomic_load_explicit(&p->p_stop, memory_order_seq_cst))
+            break;
+        weft__park(w);
+        /* Woken (or a spurious return): look for work as a searcher, so
+         * that notifiers need not wake anyone else meanwhile and found_work
+         * passes the wake-up on when more work is visible. seq_cst: as at
+         * the start of an idle search. */
+        atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
+        searching = true;
+    }
+    urcu_memb_unregister_thread();
+    weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
+    weft__tls_worker = NULL;
+    return NULL;
+}
