@@ -84,10 +84,12 @@
 /* ---- private: the inline fast paths ---------------------------------------- */
 
 /* Out of line: a spawn the fast path could not do (returns the new index),
- * a sync whose task is not the newest private one, a thief's request. */
+ * a sync whose task is not the newest private one, a thief's request after
+ * a push, and after a pop (returns false if a thief took t after all). */
 WEFT_API int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t);
 WEFT_API int64_t weft__fj_sync_slow(struct weft__task_impl *t); /* returns q_priv */
 WEFT_API void weft__fj_publish(struct weft__fjq *q);
+WEFT_API bool weft__fj_pop_slow(struct weft__fjq *q, struct weft__task_impl *t);
 
 /* Push t at index h (the caller's private index, kept in a register) and
  * return the index after it. The queue is read from TLS (one load) rather
@@ -118,7 +120,7 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
     struct weft__fjq *q = weft__tls_fjq;
     if (__builtin_expect(weft__fjq_try_pop(q, h, t), 1)) {
         if (weft__fjq_hungry(q))
-            weft__fj_publish(q);
+            return weft__fj_pop_slow(q, t);
         return true;
     }
     return false;
@@ -140,7 +142,7 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
     static int weft__run_##NAME(void *weft__p)                                                     \
     {                                                                                              \
         struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;                 \
-        weft__f->weft__result = weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);           \
+        weft__f->weft__result = weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID FARGS);           \
         return 0;                                                                                  \
     }                                                                                              \
     static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(               \
@@ -162,7 +164,7 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
     }                                                                                              \
     R NAME(PARAMS)                                                                                 \
     {                                                                                              \
-        return weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                            \
+        return weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID XARGS);                            \
     }                                                                                              \
     static R weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
 
@@ -176,7 +178,7 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
     static int weft__run_##NAME(void *weft__p)                                                     \
     {                                                                                              \
         struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;                 \
-        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID FARGS);                                   \
+        weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID FARGS);                                   \
         return 0;                                                                                  \
     }                                                                                              \
     static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(               \
@@ -198,7 +200,7 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
     }                                                                                              \
     void NAME(PARAMS)                                                                              \
     {                                                                                              \
-        weft__body_##NAME(weft__tls_fjq->q_priv WEFT__ID XARGS);                                   \
+        weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID XARGS);                                   \
     }                                                                                              \
     static void weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
 

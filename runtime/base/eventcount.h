@@ -68,6 +68,14 @@ static inline void weft__ec_wait(struct weft__ecount *ec, uint32_t epoch)
     weft__ec_cancel(ec);
 }
 
+/* The same, waking at abs (CLOCK_MONOTONIC) at the latest. */
+static inline void weft__ec_wait_until(struct weft__ecount *ec, uint32_t epoch,
+                                       const struct timespec *abs)
+{
+    weft__futex_wait_until(&ec->ec_epoch, epoch, abs);
+    weft__ec_cancel(ec);
+}
+
 /* The notifier's check, after its seq_cst fence (or RMW). */
 static inline bool weft__ec_waiting(struct weft__ecount *ec)
 {

@@ -15,11 +15,13 @@
 #include "pool/deque.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 
 #include <urcu/urcu-memb.h>
 
 #include "base/alloc.h"
+#include "base/asymfence.h"
 #include "base/cpu.h"
 #include "base/debug.h"
 
@@ -61,7 +63,7 @@ int weft__deque_init(weft__deque *dq, size_t capacity)
     atomic_init(&dq->dq_bottom, 0);
     atomic_init(&dq->dq_buf, b);
     atomic_init(&dq->dq_q.q_hungry, 0);
-    dq->dq_q.q_priv = 0;
+    atomic_init(&dq->dq_q.q_priv, 0);
     dq->dq_q.q_bot = 0;
     dq->dq_q.q_top_cache = 0;
     dq->dq_q.q_mask = b->b_mask;
@@ -98,7 +100,7 @@ int weft__deque_make_room(weft__deque *dq)
      * top were read by their thieves before top moved past them. */
     int64_t t = atomic_load_explicit(&dq->dq_top, memory_order_acquire);
     dq->dq_q.q_top_cache = t;
-    int64_t p = dq->dq_q.q_priv;
+    int64_t p = weft__fjq_priv(&dq->dq_q);
     if (p - t <= dq->dq_q.q_mask)
         return 0;
     int64_t cap = (dq->dq_q.q_mask + 1) * 2;
@@ -135,9 +137,59 @@ int weft__deque_make_room(weft__deque *dq)
     return 0;
 }
 
-weft__task_impl *weft__deque_take(weft__deque *dq)
+/* ---- the owner's bracket ------------------------------------------------ */
+
+/* Owner: wait out a forcing thief, catch up with a forced publication
+ * (q_bot := bottom), then hold OWNER while moving bottom, so that no thief
+ * forces meanwhile. Returns the request found: 0 or ASKED (a forced
+ * publication counts as a request: somebody wanted work). */
+static uint32_t dq_owner_enter(weft__deque *dq)
 {
-    WEFT__ASSERT(dq->dq_q.q_priv == dq->dq_q.q_bot);
+    unsigned spins = 0;
+    for (;;) {
+        /* Acquire: pairs with the forcing thief's release store of FORCED,
+         * so that its store of bottom is visible below. */
+        uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_acquire);
+        if (v == WEFT__HUNGRY_FORCING) {
+            /* A thief is between its CAS and its store of FORCED: a few
+             * instructions and one membarrier, unless it was preempted. */
+            if (spins++ < 64)
+                weft__cpu_relax();
+            else
+                sched_yield();
+            continue;
+        }
+        WEFT__ASSERT(v != WEFT__HUNGRY_OWNER);
+        uint32_t req = v;
+        if (v == WEFT__HUNGRY_FORCED) {
+            /* Relaxed: ordered by the acquire above. */
+            dq->dq_q.q_bot = atomic_load_explicit(&dq->dq_bottom, memory_order_relaxed);
+            req = WEFT__HUNGRY_ASKED;
+        }
+        /* Relaxed CAS: thieves change the word only from 0 (to ASKED) or
+         * from 0 / ASKED (to FORCING); a failure means one did, so look
+         * again. What we read after it needs no order: only we write
+         * bottom and the private part. */
+        if (atomic_compare_exchange_weak_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_OWNER,
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return req;
+    }
+}
+
+/* Owner: leave the bracket, leaving request req (0 once served). */
+static void dq_owner_exit(weft__deque *dq, uint32_t req)
+{
+    /* Release: a forcing thief whose CAS reads this value (acquire) sees
+     * our stores of bottom. */
+    atomic_store_explicit(&dq->dq_q.q_hungry, req, memory_order_release);
+}
+
+/* ---- take and publish (inside the bracket) ------------------------------- */
+
+/* The LPCZ take of the newest shared task; the private part is empty. */
+static weft__task_impl *dq_take(weft__deque *dq)
+{
+    WEFT__ASSERT(weft__fjq_priv(&dq->dq_q) == dq->dq_q.q_bot);
     int64_t b = dq->dq_q.q_bot - 1;
     int64_t t;
 #ifdef WEFT_TSAN
@@ -151,8 +203,10 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
      * its incremented top (pairs with the fence in weft__deque_steal). */
     atomic_store_explicit(&dq->dq_bottom, b, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
-    /* Relaxed, LPCZ take line 5: ordered by the fence above. */
-    t = atomic_load_explicit(&dq->dq_top, memory_order_relaxed);
+    /* Acquire, LPCZ take line 5 (relaxed there, ordered by the fence):
+     * acquire because t becomes q_top_cache, and a push overwrites the
+     * slots below it (pairs with the thieves' seq_cst CAS of top). */
+    t = atomic_load_explicit(&dq->dq_top, memory_order_acquire);
 #endif
     WEFT__YIELD();
     weft__task_impl *x = NULL;
@@ -161,11 +215,11 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
         x = atomic_load_explicit(&dq->dq_q.q_slots[b & dq->dq_q.q_mask], memory_order_relaxed);
         if (t == b) {
             /* The last element: race the thieves for it. seq_cst CAS,
-             * LPCZ take line 10 (compare_exchange_strong_explicit, seq_cst,
-             * relaxed). */
+             * LPCZ take line 10; acquire on failure (LPCZ: relaxed) since
+             * the value read becomes q_top_cache, as above. */
             if (!atomic_compare_exchange_strong_explicit(&dq->dq_top, &t, t + 1,
                                                          memory_order_seq_cst,
-                                                         memory_order_relaxed))
+                                                         memory_order_acquire))
                 x = NULL;
             t = b + 1;
             b = b + 1;
@@ -179,24 +233,22 @@ weft__task_impl *weft__deque_take(weft__deque *dq)
         atomic_store_explicit(&dq->dq_bottom, b, memory_order_relaxed);
     }
     dq->dq_q.q_bot = b;
-    dq->dq_q.q_priv = b;
+    /* Relaxed: inside the bracket no thief reads it (none can force). */
+    atomic_store_explicit(&dq->dq_q.q_priv, b, memory_order_relaxed);
     dq->dq_q.q_top_cache = t; /* a value top had (or passed): never above it */
     return x;
 }
 
-/* Owner: make [dq_q.q_bot, nb) stealable (the Le et al. push of those slots). */
-static void dq_publish_to(weft__deque *dq, int64_t nb)
+/* Store bottom = nb: the LPCZ push of the slots below it (owner inside its
+ * bracket, or a forcing thief). */
+static void dq_store_bottom(weft__deque *dq, int64_t nb)
 {
-    /* Relaxed: a hint; cleared before publishing, so that a thief that
-     * finds the deque empty again afterwards can ask again. */
-    atomic_store_explicit(&dq->dq_q.q_hungry, 0, memory_order_relaxed);
-    dq->dq_q.q_bot = nb;
 #ifdef WEFT_TSAN
     /* Release store: the TSan-visible form of the two lines below. */
     atomic_store_explicit(&dq->dq_bottom, nb, memory_order_release);
 #else
     /* LPCZ push lines 6-7: a release fence, then a relaxed store of bottom:
-     * the slots and frames in [old bot, nb) become visible to a thief that
+     * the slots and frames below nb become visible to a thief that
      * acquires bottom (pairs with weft__deque_steal's acquire). The fence
      * form also covers take's later relaxed stores of bottom
      * (docs/design/deque.md, "Publication"). */
@@ -205,23 +257,102 @@ static void dq_publish_to(weft__deque *dq, int64_t nb)
 #endif
 }
 
-bool weft__deque_publish(weft__deque *dq)
+/* Publish [q_bot, nb) if it is not empty. */
+static bool dq_publish_to(weft__deque *dq, int64_t nb)
 {
-    int64_t b = dq->dq_q.q_bot;
-    int64_t p = dq->dq_q.q_priv;
-    if (p == b)
+    if (nb <= dq->dq_q.q_bot)
         return false;
-    dq_publish_to(dq, b + (p - b + 1) / 2);
+    dq->dq_q.q_bot = nb;
+    dq_store_bottom(dq, nb);
     return true;
+}
+
+/* ---- the owner's operations ------------------------------------------------ */
+
+weft__task_impl *weft__deque_take(weft__deque *dq)
+{
+    uint32_t req = dq_owner_enter(dq);
+    weft__task_impl *x = dq_take(dq);
+    dq_owner_exit(dq, req); /* not served: the next push publishes */
+    return x;
 }
 
 bool weft__deque_publish_all(weft__deque *dq)
 {
-    int64_t p = dq->dq_q.q_priv;
-    if (p == dq->dq_q.q_bot)
+    uint32_t req = dq_owner_enter(dq);
+    bool pub = dq_publish_to(dq, weft__fjq_priv(&dq->dq_q));
+    dq_owner_exit(dq, pub ? 0 : req);
+    return pub;
+}
+
+bool weft__deque_serve(weft__deque *dq, weft__task_impl *popped, bool *published)
+{
+    uint32_t req = dq_owner_enter(dq);
+    bool mine = true;
+    int64_t p = weft__fjq_priv(&dq->dq_q);
+    if (popped != NULL && dq->dq_q.q_bot > p) {
+        /* A forcing thief read q_priv before our pop of index p and
+         * published it (bottom = p + 1; docs/design/deque.md, "Forced
+         * publication"): it is a shared task now, so take it back as one. */
+        WEFT__ASSERT(dq->dq_q.q_bot == p + 1);
+        atomic_store_explicit(&dq->dq_q.q_priv, p + 1, memory_order_relaxed);
+        mine = dq_take(dq) == popped;
+        p = weft__fjq_priv(&dq->dq_q);
+    }
+    WEFT__ASSERT(p >= dq->dq_q.q_bot);
+    /* Serve a request: the older half (rounded up) of the private part. A
+     * request that finds nothing to publish stays, so that the next push
+     * is published at once (idle workers that parked are waiting for it). */
+    bool pub = req != 0 && dq_publish_to(dq, dq->dq_q.q_bot + (p - dq->dq_q.q_bot + 1) / 2);
+    dq_owner_exit(dq, pub ? 0 : req);
+    *published = pub;
+    return mine;
+}
+
+/* ---- thieves ------------------------------------------------------------- */
+
+bool weft__deque_force(weft__deque *dq)
+{
+#ifndef WEFT_TSAN
+    if (!weft__asym)
+        return false; /* no heavy side for the handshake: only ask */
+#endif
+    /* Relaxed: the CAS below validates it. */
+    uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed);
+    if (v > WEFT__HUNGRY_ASKED)
+        return false; /* another thief forces, or the owner is in its bracket */
+#ifdef WEFT_TSAN
+    /* seq_cst: the heavy side of the handshake with the owner's seq_cst
+     * q_priv store and q_hungry load (weft/bits/fjq.h), in C11 terms. */
+    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_FORCING,
+                                                 memory_order_seq_cst, memory_order_relaxed))
         return false;
-    dq_publish_to(dq, p);
-    return true;
+#else
+    /* Acquire: pairs with the owner's release when it left its bracket, so
+     * that the bottom we read is the one it stored. */
+    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_FORCING,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return false;
+    /* The heavy side of the handshake (weft/bits/fjq.h): after it, every
+     * push or pop of the owner either is visible below or sees FORCING. */
+    weft__asym_heavy();
+#endif
+    WEFT__YIELD();
+    /* Relaxed: the owner is outside its bracket and cannot enter it while
+     * we hold FORCING, so bottom is stable; we read its last store (the
+     * CAS's acquire). */
+    int64_t b = atomic_load_explicit(&dq->dq_bottom, memory_order_relaxed);
+    /* The heavy side's load (relaxed after membarrier; seq_cst under TSan,
+     * pairing with the owner's seq_cst store, which also orders the slots
+     * and frames it pushed before it). */
+    int64_t p = atomic_load_explicit(&dq->dq_q.q_priv, WEFT__FJQ_PRIV_ORDER);
+    bool pub = p > b;
+    if (pub)
+        dq_store_bottom(dq, p);
+    /* Release: pairs with the owner's acquire in dq_owner_enter, which then
+     * reads our bottom. */
+    atomic_store_explicit(&dq->dq_q.q_hungry, WEFT__HUNGRY_FORCED, memory_order_release);
+    return pub;
 }
 
 int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
@@ -240,10 +371,7 @@ int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
     int64_t b = atomic_load_explicit(&dq->dq_bottom, memory_order_acquire);
 #endif
     if (t >= b) {
-        /* Relaxed: a request; only written when clear, so that idle thieves
-         * do not keep the owner's line bouncing. */
-        if (atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed) == 0)
-            atomic_store_explicit(&dq->dq_q.q_hungry, 1, memory_order_relaxed);
+        weft__deque_ask(dq);
         return WEFT__STEAL_EMPTY;
     }
     WEFT__YIELD();
@@ -266,6 +394,27 @@ int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
         return WEFT__STEAL_ABORT;
     *out = x;
     return WEFT__STEAL_OK;
+}
+
+void weft__deque_ask(weft__deque *dq)
+{
+    /* Relaxed: a request, answered at the owner's next push or pop. Only
+     * written when clear, so that idle thieves do not keep the owner's line
+     * bouncing; a CAS, so that it never overwrites FORCING, FORCED or
+     * OWNER. */
+    uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed);
+    if (v == 0)
+        atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_ASKED,
+                                                memory_order_relaxed, memory_order_relaxed);
+}
+
+bool weft__deque_has_private(const weft__deque *dq)
+{
+    /* The heavy side's loads: relaxed after membarrier, seq_cst under TSan
+     * (weft/bits/fjq.h). A transient bottom - 1 of the owner's take reads
+     * as a private task: a false alarm costs a search round. */
+    int64_t p = atomic_load_explicit(&dq->dq_q.q_priv, WEFT__FJQ_PRIV_ORDER);
+    return p > atomic_load_explicit(&dq->dq_bottom, memory_order_relaxed);
 }
 
 bool weft__deque_has_shared(weft__deque *dq)

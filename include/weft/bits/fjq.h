@@ -23,13 +23,17 @@
 
 /* ---- task frames -------------------------------------------------------- */
 
-/* ti_state values. 0: spawned, nobody took it. 1..4096: stolen by worker
+/* ti_state values. 0: spawned, nobody took it. 1..8191: taken by worker
  * (state - 1), running. DONE: finished, ti_result valid. HEAP: a heap task
  * (submit, group, call); nobody waits on its state. SELF_ARG (with 0 or a
  * thief): a typed frame pushed by the fast path, whose ti_fn takes the
- * frame itself (ti_arg is not set); dropped with DONE. */
+ * frame itself (ti_arg is not set); dropped with DONE. WAITER: the owner
+ * sleeps on the word until DONE. SYNCED: a slow sync returned its result
+ * (a second sync is misuse). */
 #define WEFT__TS_SPAWNED     0
 #define WEFT__TS_THIEF_MASK  0x1fff /* the thief bits of a stolen frame's state */
+#define WEFT__TS_SYNCED      (1 << 26)
+#define WEFT__TS_WAITER      (1 << 27)
 #define WEFT__TS_SELF_ARG    (1 << 28)
 #define WEFT__TS_HEAP        (1 << 29)
 #define WEFT__TS_DONE        (1 << 30)
@@ -49,16 +53,29 @@ struct weft__task_impl {
 
 /* ---- the owner's deque line --------------------------------------------- */
 
+/* q_hungry: what thieves ask of the owner. Thieves raise ASKED by a CAS
+ * from 0; a thief that found the owner unresponsive takes FORCING from 0
+ * or ASKED, publishes the private part itself, and leaves FORCED; the
+ * owner holds OWNER while it moves the shared bottom (publish, take). Any
+ * non-zero value sends the owner's fast paths to their slow path. */
+#define WEFT__HUNGRY_ASKED   1u
+#define WEFT__HUNGRY_FORCING 2u
+#define WEFT__HUNGRY_FORCED  3u
+#define WEFT__HUNGRY_OWNER   4u
+
 /* The flag thieves raise to ask for work (own cache line), then the
- * owner-private split-deque state (own line): the private part is the ring
- * indices [q_bot, q_priv); thieves steal from [top, q_bot), which the owner
- * publishes when asked. The runtime's deque embeds this struct. */
+ * owner's split-deque state (own line): the private part is the ring
+ * indices [q_bot, q_priv); thieves steal from [top, bottom), which the
+ * owner publishes when asked (and a forcing thief when the owner does not
+ * answer). The runtime's deque embeds this struct. */
 struct weft__fjq {
     alignas(64) _Atomic uint32_t q_hungry;
-    alignas(64) int64_t q_priv; /* next free index (the top of the private part) */
-    int64_t q_bot;              /* private part: [q_bot, q_priv) */
-    int64_t q_top_cache;        /* a past value of the shared top index */
-    int64_t q_mask;             /* ring capacity - 1; -1: every push is slow */
+    /* Next free index (the top of the private part): written by the owner
+     * only, read by a forcing thief. */
+    alignas(64) _Atomic int64_t q_priv;
+    int64_t q_bot;       /* the owner's copy of bottom: private part [q_bot, q_priv) */
+    int64_t q_top_cache; /* a past value of the shared top index */
+    int64_t q_mask;      /* ring capacity - 1; -1: every push is slow */
     _Atomic(struct weft__task_impl *) *q_slots;
 };
 
@@ -77,20 +94,51 @@ WEFT_API extern const struct weft__fjq weft__fjq_none; /* read-only memory */
 
 /* ---- the private part: owner only ---------------------------------------- */
 
+/*
+ * Every store of q_priv is followed, in program order, by a load of
+ * q_hungry (weft__fjq_hungry), and a non-zero value sends the caller to its
+ * slow path before it uses what it pushed or popped. That pair is the light
+ * side of an asymmetric Dekker handshake with a forcing thief, which stores
+ * FORCING, makes every thread of the process execute a full barrier
+ * (membarrier), then reads q_priv: either the thief sees the owner's store
+ * or the owner's load sees FORCING (docs/design/deque.md, "Forced
+ * publication"). Between them only a compiler barrier is needed. Under
+ * ThreadSanitizer, which models only C11 orders, both sides are seq_cst.
+ */
+#ifdef WEFT_TSAN
+#define WEFT__FJQ_PRIV_ORDER memory_order_seq_cst
+#else
+#define WEFT__FJQ_PRIV_ORDER memory_order_relaxed
+#endif
+
+static inline __attribute__((always_inline)) int64_t weft__fjq_priv(const struct weft__fjq *q)
+{
+    /* Relaxed: only the calling owner writes it. */
+    return atomic_load_explicit(&q->q_priv, memory_order_relaxed);
+}
+
+static inline __attribute__((always_inline)) void weft__fjq_set_priv(struct weft__fjq *q,
+                                                                     int64_t v)
+{
+    /* The light side's store (above); the forcing thief's load pairs with it. */
+    atomic_store_explicit(&q->q_priv, v, WEFT__FJQ_PRIV_ORDER);
+    atomic_signal_fence(memory_order_seq_cst); /* keep the hungry load after it */
+}
+
 /* Push t at private index h if h is the queue's private index and the ring
  * has room; false (nothing changed) otherwise. Callers that keep h in a
  * register (typed tasks) compare it with q_priv, so that spawns and syncs
  * never form a store-to-load chain through memory; untyped callers pass
- * q_priv itself. */
+ * q_priv itself. Then check weft__fjq_hungry. */
 static inline __attribute__((always_inline)) bool
 weft__fjq_try_push(struct weft__fjq *q, int64_t h, struct weft__task_impl *t)
 {
-    if (__builtin_expect(q->q_priv != h || h - q->q_top_cache > q->q_mask, 0))
+    if (__builtin_expect(weft__fjq_priv(q) != h || h - q->q_top_cache > q->q_mask, 0))
         return false;
-    /* Relaxed: a private slot; thieves see it only after the owner
-     * publishes it (a release fence, then its store of the shared bottom). */
+    /* Relaxed: a private slot; thieves see it only after it is published
+     * (a release fence, then the store of the shared bottom). */
     atomic_store_explicit(&q->q_slots[h & q->q_mask], t, memory_order_relaxed);
-    q->q_priv = h + 1;
+    weft__fjq_set_priv(q, h + 1);
     return true;
 }
 
@@ -105,32 +153,35 @@ weft__fjq_peek(const struct weft__fjq *q, int64_t h)
 }
 
 /* Pop t if it is the newest private task and h is the private index: true
- * if popped (the caller runs t), false (nothing changed) otherwise. */
+ * if popped, false (nothing changed) otherwise. Then check
+ * weft__fjq_hungry before running t: a forcing thief may have published it. */
 static inline __attribute__((always_inline)) bool
 weft__fjq_try_pop(struct weft__fjq *q, int64_t h, const struct weft__task_impl *t)
 {
-    if (__builtin_expect(q->q_priv != h || weft__fjq_peek(q, h) != t, 0))
+    if (__builtin_expect(weft__fjq_priv(q) != h || weft__fjq_peek(q, h) != t, 0))
         return false;
-    q->q_priv = h - 1;
+    weft__fjq_set_priv(q, h - 1);
     return true;
 }
 
-/* Pop the newest private task, or NULL when the private part is empty. */
+/* Pop the newest private task, or NULL when the private part is empty.
+ * Then check weft__fjq_hungry, as after weft__fjq_try_pop. */
 static inline struct weft__task_impl *weft__fjq_pop_newest(struct weft__fjq *q)
 {
-    int64_t h = q->q_priv;
+    int64_t h = weft__fjq_priv(q);
     struct weft__task_impl *t = weft__fjq_peek(q, h);
     if (t != NULL)
-        q->q_priv = h - 1;
+        weft__fjq_set_priv(q, h - 1);
     return t;
 }
 
-/* True if a thief asked for work: the owner then publishes part of its
- * private part. Polled after each push and pop. */
+/* True if a thief asked for work or forced a publication: the owner's
+ * slow path then publishes part of its private part, or catches up with
+ * the thief. Checked after each push and pop (above). */
 static inline __attribute__((always_inline)) bool weft__fjq_hungry(const struct weft__fjq *q)
 {
-    /* Relaxed: a hint; a thief that is not served asks again. */
-    return __builtin_expect(atomic_load_explicit(&q->q_hungry, memory_order_relaxed) != 0, 0);
+    /* The light side's load (above): relaxed, or seq_cst under TSan. */
+    return __builtin_expect(atomic_load_explicit(&q->q_hungry, WEFT__FJQ_PRIV_ORDER) != 0, 0);
 }
 
 #endif /* !__cplusplus */
