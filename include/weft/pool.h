@@ -44,6 +44,9 @@ typedef struct {
                                  deques grow, never abort */
     uint64_t seed;            /* victim selection; same seed, same choices */
     bool pin_workers;         /* pin worker i to the i-th allowed CPU */
+    unsigned max_spares;      /* spare threads that may run while workers
+                                 block (weft_blocking_begin); 0: 256; at
+                                 most 4095 */
 } weft_pool_options;
 
 /* Create a pool and start its workers. opts NULL: defaults (all zero).
@@ -66,20 +69,41 @@ WEFT_API unsigned weft_pool_size(const weft_pool *p);
  * not run). A task whose submit returned 0 always runs, exactly once. */
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg);
 
-/* Run fn(arg) on the pool, wait for it, and return its result.
- * From outside p only: EPERM on a worker of p (there, call fn directly).
- * Returns fn's result; EINVAL (p or fn NULL); ENOMEM; EPIPE. Blocks. */
+/* Run fn(arg) on the pool, wait for it, and return its result. On a worker
+ * of p it calls fn directly (nested parallelism is transparent: fn's spawns
+ * go to this worker's deque). Returns fn's result; EINVAL (p or fn NULL);
+ * ENOMEM; EPIPE. Blocks; on a worker of another pool, inside a blocking
+ * section (weft_blocking_begin). Any thread. */
 WEFT_API int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg);
 
 /* Wait until all submitted work and everything it spawned has finished.
  * From outside p only. Returns 0; EINVAL (p NULL); EPERM (on a worker of p).
- * Blocks. */
+ * Blocks; on a worker of another pool, inside a blocking section. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p);
+
+/* Blocking inside a task. A worker that sleeps (in a lock held elsewhere, a
+ * read from a pipe, another library's queue) runs no tasks meanwhile; if
+ * every worker does, tasks that would wake them never run. Bracket such a
+ * call with weft_blocking_begin() and weft_blocking_end(): begin makes the
+ * caller's spawned tasks stealable at once, and while the caller is inside,
+ * the pool may run a spare thread so that `workers` threads keep running
+ * tasks (at most max_spares at a time; a spare that is not needed any more
+ * goes back after its task and its thread ends after a second off duty).
+ * Every weft call that can sleep on a worker (collection waits, take/add
+ * to any, join, weft_pool_call and weft_pool_wait_idle of another pool, a
+ * sync or group wait that finds nothing to help with) does this by itself.
+ * Sections nest; only the outermost counts. On a thread that is no weft
+ * worker both are no-ops. Never fail, never block (begin may start a
+ * thread; if none can be started the pool runs with fewer). Call end on the
+ * thread that called begin. */
+WEFT_API void weft_blocking_begin(void);
+WEFT_API void weft_blocking_end(void);
 
 /* The calling worker's pool, NULL on a thread that is no weft worker. */
 WEFT_API weft_pool *weft_pool_current(void);
 
-/* 0..size-1 on a worker (of any pool), -1 elsewhere. */
+/* 0..size-1 on a worker (of any pool), size..size+max_spares-1 on a spare
+ * thread (weft_blocking_begin), -1 elsewhere. */
 WEFT_API int weft_worker_index(void);
 
 /* Run body over disjoint sub-ranges [lo, hi) that cover [begin, end) exactly
@@ -101,11 +125,17 @@ typedef struct {
     uint64_t failed_steals; /* steal attempts that found nothing */
     uint64_t injected;      /* tasks taken from the injection/shared queue */
     uint64_t parks;         /* times the worker went to sleep */
+    uint64_t blocked;       /* blocking sections entered (weft_blocking_begin) */
+    uint64_t spares;        /* spare threads started or recalled for them */
 } weft_worker_stats;
 
-/* Copy per-worker counters into per_worker[0..min(n, size)-1]. Counters are
- * read without stopping the workers (each is exact once the pool is idle).
- * Returns 0; EINVAL (p or per_worker NULL, n == 0). Any thread. */
+/* Copy per-thread counters into per_worker[0..n-1]: entries 0..size-1 are
+ * the workers, the next ones the spare threads' slots in the order they
+ * were made, the rest are zeroed. Counters are read without stopping the
+ * workers: executed, spawned, steals, injected, blocked and spares are
+ * exact once the pool is idle; failed_steals and parks keep counting while
+ * idle workers look for work and park. Returns 0; EINVAL (p or per_worker
+ * NULL, n == 0). Any thread. */
 WEFT_API int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n);
 
 #ifdef __cplusplus

@@ -9,7 +9,8 @@
  *     int r2 = other(arg2);         // meanwhile, the caller works too
  *     int r1 = weft_sync(&t);       // fn's result, once fn has finished
  *
- * Task groups: any number of tasks, one wait; first error, cancellation.
+ * Task groups: any number of tasks, one wait; the first error cancels the
+ * rest (fail fast, as Go's errgroup and oneTBB's task_group).
  *
  *     weft_group g;
  *     weft_group_init(&g, NULL);
@@ -78,16 +79,22 @@ WEFT_API int weft_group_spawn(weft_group *g, weft_task_fn fn, void *arg);
 
 /* Wait until every task spawned into g has finished (or was skipped because
  * g was cancelled). Returns the first non-zero task result; else ECANCELED
- * if g was cancelled; else 0. EINVAL for g NULL. On a worker it runs other
- * tasks while waiting; elsewhere it blocks. One waiter at a time per group.
- * After it returns, g may be reused for new spawns. */
+ * if g was cancelled; else 0. EINVAL for g NULL. The first non-zero result
+ * cancels g: tasks that have not started are skipped. On a worker of g's
+ * pool it runs other tasks while waiting, and blocks (in a blocking
+ * section: weft_blocking_begin) when it finds none; elsewhere it blocks.
+ * One waiter at a time per group. Until the next spawn, a repeated wait
+ * returns the same result; the next spawn starts a new round (no error,
+ * not cancelled). */
 WEFT_API int weft_group_wait(weft_group *g);
 
 /* Cancel g: its tasks that have not started are skipped. Running tasks can
  * poll weft_group_cancelled. NULL is ignored. Any thread; never blocks. */
 WEFT_API void weft_group_cancel(weft_group *g);
 
-/* true once g was cancelled (false for NULL). Any thread; never blocks. */
+/* true from a cancel (or the first task error) until a spawn after the
+ * wait that followed starts a new round (false for NULL). Any thread;
+ * never blocks. */
 WEFT_API bool weft_group_cancelled(const weft_group *g);
 
 #ifdef __cplusplus

@@ -20,6 +20,24 @@ static struct weft__group_impl *group_of(weft_group *g)
     return (struct weft__group_impl *)g;
 }
 
+/* The first spawn after a wait returned starts a new round: no error, not
+ * cancelled. The error is reset first, while no task of the new round can
+ * run; then one RMW clears the flags, so a cancel is either part of the old
+ * round (cleared) or of the new one (kept), never lost half-way. */
+static void group_reuse(struct weft__group_impl *g)
+{
+    /* Relaxed: a hint; the CAS below decides. */
+    uint32_t st = atomic_load_explicit(&g->g_state, memory_order_relaxed);
+    if (!(st & WEFT__GROUP_WAITED))
+        return;
+    /* Relaxed: published to the new round's tasks by their enqueue. */
+    atomic_store_explicit(&g->g_error, 0, memory_order_relaxed);
+    while ((st & WEFT__GROUP_WAITED)
+           && !atomic_compare_exchange_weak_explicit(&g->g_state, &st, 0, memory_order_relaxed,
+                                                     memory_order_relaxed))
+        ;
+}
+
 int weft_group_init(weft_group *gp, weft_pool *p)
 {
     if (gp == NULL)
@@ -34,7 +52,7 @@ int weft_group_init(weft_group *gp, weft_pool *p)
     g->g_pool = p;
     atomic_init(&g->g_pending, 0);
     atomic_init(&g->g_error, 0);
-    atomic_init(&g->g_cancelled, 0);
+    atomic_init(&g->g_state, 0);
     g->g_magic = WEFT__GROUP_MAGIC;
     return 0;
 }
@@ -46,6 +64,7 @@ int weft_group_spawn(weft_group *gp, weft_task_fn fn, void *arg)
     struct weft__group_impl *g = group_of(gp);
     if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
         return EINVAL;
+    group_reuse(g);
     struct weft__heap_task *ht;
     int rc = weft__heap_task_new(g->g_pool, fn, arg, &ht);
     if (rc != 0)
@@ -67,30 +86,40 @@ int weft_group_wait(weft_group *gp)
         return EINVAL;
     weft__worker *w = weft__worker_of(g->g_pool);
     if (w != NULL) {
-        /* A worker of the group's pool helps until the count is 0.
-         * Acquire: pairs with each task's acq_rel decrement. */
+        /* A worker of the group's pool helps until the count is 0, or
+         * until it finds nothing to help with (another worker runs the
+         * last tasks, or they are out of this stack's reach): then it
+         * blocks below, and a spare helps in its place. Acquire: pairs
+         * with each task's acq_rel decrement. */
         const struct weft__sched *s = g->g_pool->p_sched;
         for (unsigned spins = 0;
-             (atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0;) {
+             (atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0
+             && spins < WEFT__SPINS_BEFORE_BLOCK;) {
             if (s->s_help(w, -1, g))
                 spins = 0;
             else
                 weft__backoff(&spins);
         }
-    } else {
-        /* Outside (or a worker of another pool): block on the futex.
-         * Acquire inside: as above. */
+    }
+    /* Acquire: as above. */
+    if ((atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0) {
+        /* Block on the futex (outside, on a worker of another pool, or a
+         * worker that found nothing to help with). Acquire inside. */
+        weft_blocking_begin();
         weft__futex_wait_zero(&g->g_pending, WEFT__GROUP_COUNT, WEFT__GROUP_WAITER);
+        weft_blocking_end();
         /* Relaxed: every task is done; only we touch the word now. */
         atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
     }
     /* Relaxed: ordered by the acquire of the final count above. */
     int r = atomic_load_explicit(&g->g_error, memory_order_relaxed);
-    if (r == 0 && atomic_load_explicit(&g->g_cancelled, memory_order_relaxed))
+    /* Relaxed: the flags are hints; a cancel racing with the end of the
+     * wait may or may not turn 0 into ECANCELED. The WAITED bit makes the
+     * next spawn start a new round (weft_group_spawn); until then
+     * weft_group_cancelled stays as it is. */
+    uint32_t st = atomic_fetch_or_explicit(&g->g_state, WEFT__GROUP_WAITED, memory_order_relaxed);
+    if (r == 0 && (st & WEFT__GROUP_CANCELLED))
         r = ECANCELED;
-    /* Reuse: a waited group starts afresh (no error, not cancelled). */
-    atomic_store_explicit(&g->g_error, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->g_cancelled, 0, memory_order_relaxed);
     return r;
 }
 
@@ -98,8 +127,9 @@ void weft_group_cancel(weft_group *gp)
 {
     if (gp == NULL)
         return;
-    /* Relaxed: a flag tasks poll; no data hangs on it. */
-    atomic_store_explicit(&group_of(gp)->g_cancelled, 1, memory_order_relaxed);
+    /* Relaxed RMW: a flag tasks poll; no data hangs on it. An RMW, so that
+     * it cannot be lost to the reset of a reused group (group_reuse). */
+    atomic_fetch_or_explicit(&group_of(gp)->g_state, WEFT__GROUP_CANCELLED, memory_order_relaxed);
 }
 
 bool weft_group_cancelled(const weft_group *gp)
@@ -107,6 +137,7 @@ bool weft_group_cancelled(const weft_group *gp)
     if (gp == NULL)
         return false;
     /* Relaxed: as in weft_group_cancel. */
-    return atomic_load_explicit(&group_of((weft_group *)gp)->g_cancelled, memory_order_relaxed)
+    return (atomic_load_explicit(&group_of((weft_group *)gp)->g_state, memory_order_relaxed)
+            & WEFT__GROUP_CANCELLED)
            != 0;
 }

@@ -39,11 +39,20 @@ void weft__park(weft__worker *w)
     weft_pool *p = w->w_pool;
     uint32_t e = weft__ec_prepare(&p->p_park);
     /* seq_cst: the stop flag pairs with destroy's seq_cst store. */
-    if (p->p_sched->s_work_visible(p) || atomic_load_explicit(&p->p_stop, memory_order_seq_cst)) {
+    if (p->p_sched->s_park_check(w) || atomic_load_explicit(&p->p_stop, memory_order_seq_cst)) {
         weft__ec_cancel(&p->p_park);
         return;
     }
     weft__stat_inc(&w->w_parks);
+    if (weft__is_spare(w)) {
+        /* A spare wakes up now and then to see whether it is still needed
+         * (blocking.c): nobody wakes a parked thread when a blocking
+         * section ends. */
+        struct timespec abs;
+        weft__deadline_after(weft__spare_keepalive_ns, &abs);
+        weft__ec_wait_until(&p->p_park, e, &abs);
+        return;
+    }
     weft__ec_wait(&p->p_park, e);
 }
 
@@ -88,6 +97,8 @@ void weft__pool_wait_idle(weft_pool *p)
             weft__ec_cancel(&p->p_idle);
             return;
         }
+        weft_blocking_begin(); /* a worker of another pool: compensate there */
         weft__ec_wait(&p->p_idle, e);
+        weft_blocking_end();
     }
 }

@@ -14,6 +14,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "base/alloc.h"
+#include "base/asymfence.h"
 #include "base/futex.h"
 #include "pool/sched.h"
 
@@ -86,17 +87,19 @@ static void pool_free(weft_pool *p)
     /* Rings retired with call_rcu must be freed before we return, so that
      * no callback outlives the pool (and leak checkers see no leak). Under
      * TSan the deques keep their retired rings (deque.c). */
-    for (unsigned i = 0; i < p->p_nworkers; i++) {
+    unsigned slots = atomic_load_explicit(&p->p_nslots, memory_order_relaxed); /* joined */
+    for (unsigned i = 0; i < slots; i++) {
         if (p->p_workers[i].w_dq.dq_grown != 0) {
             urcu_memb_barrier();
             break;
         }
     }
 #endif
-    for (unsigned i = 0; i < p->p_nworkers; i++)
+    for (unsigned i = 0; i < atomic_load_explicit(&p->p_nslots, memory_order_relaxed); i++)
         weft__deque_fini(&p->p_workers[i].w_dq);
     weft__free(p->p_workers);
     weft__sq_fini(&p->p_sq);
+    pthread_mutex_destroy(&p->p_spare_lock);
     weft__free(p);
 }
 
@@ -107,6 +110,7 @@ static void pool_stop_join(weft_pool *p, unsigned started)
     weft__pool_notify_all(p);
     for (unsigned i = 0; i < started; i++)
         pthread_join(p->p_workers[i].w_thread, NULL);
+    weft__spares_stop_join(p);
 }
 
 /* The (i mod count)-th CPU of the affinity mask cpus. */
@@ -128,7 +132,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     if (opts != NULL)
         o = *opts;
     if (out == NULL || (o.scheduler != WEFT_SCHED_STEALING && o.scheduler != WEFT_SCHED_SHARED)
-        || o.workers > WEFT__MAX_WORKERS)
+        || o.workers > WEFT__MAX_WORKERS || o.max_spares > WEFT__MAX_SPARES)
         return EINVAL;
     cpu_set_t cpus;
     CPU_ZERO(&cpus);
@@ -141,11 +145,14 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     if (n > WEFT__MAX_WORKERS)
         n = WEFT__MAX_WORKERS;
 
+    weft__asym_init(); /* membarrier, for forced publication (deque.c) */
     weft_pool *p = weft__aligned_alloc(WEFT__CACHE_LINE, sizeof(*p));
     if (p == NULL)
         return ENOMEM;
     memset(p, 0, sizeof(*p));
-    p->p_nworkers = 0; /* no deque to free yet */
+    atomic_init(&p->p_nslots, 0); /* no deque to free yet */
+    p->p_nworkers = n;
+    p->p_max_spares = o.max_spares != 0 ? o.max_spares : WEFT__DEFAULT_SPARES;
     p->p_mode = o.scheduler;
     p->p_sched = o.scheduler == WEFT_SCHED_SHARED ? &weft__sched_shared : &weft__sched_stealing;
     weft__ec_init(&p->p_park);
@@ -157,8 +164,14 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     atomic_init(&p->p_callers, 0);
     atomic_init(&p->p_inj_lock, 0);
     __cds_wfcq_init(&p->p_inj_head, &p->p_inj_tail);
+    atomic_init(&p->p_blocked, 0);
+    atomic_init(&p->p_spares_on, 0);
+    pthread_mutex_init(&p->p_spare_lock, NULL);
     int sq_rc = weft__sq_init(&p->p_sq);
-    p->p_workers = weft__aligned_alloc(WEFT__CACHE_LINE, (size_t)n * sizeof(weft__worker));
+    /* Room for the spare slots too; they are made (and touched) on first
+     * use only (blocking.c). */
+    p->p_workers = weft__aligned_alloc(WEFT__CACHE_LINE,
+                                       (size_t)(n + p->p_max_spares) * sizeof(weft__worker));
     if (sq_rc != 0 || p->p_workers == NULL) {
         pool_free(p);
         return ENOMEM;
@@ -167,16 +180,17 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     for (unsigned i = 0; i < n; i++) {
         weft__worker *w = &p->p_workers[i];
         if (weft__deque_init(&w->w_dq, o.deque_capacity) != 0) {
-            pool_free(p); /* frees the p_nworkers deques made so far */
+            pool_free(p); /* frees the p_nslots deques made so far */
             return ENOMEM;
         }
-        p->p_nworkers = i + 1;
+        atomic_store_explicit(&p->p_nslots, i + 1, memory_order_relaxed); /* no thread yet */
         /* A SHARED worker's fast paths must always fail into the
          * scheduler's (sched.h); its deque is never used. */
         if (o.scheduler == WEFT_SCHED_SHARED)
             w->w_dq.dq_q.q_mask = -1;
         w->w_pool = p;
         w->w_index = i;
+        w->w_force_victim = -1;
         w->w_rng = splitmix64(o.seed ^ splitmix64(i + 1)) | 1;
     }
 
@@ -221,9 +235,11 @@ int weft_pool_destroy(weft_pool *p)
     /* Refuse new outside callers and wait until the admitted ones have left
      * the pool (their tasks are counted by then); then only workers add
      * tasks, so the count can fall to 0 and stay there. */
+    weft_blocking_begin(); /* a worker of another pool: compensate there */
     callers_close(p);
     weft__pool_wait_idle(p);
     pool_stop_join(p, p->p_nworkers);
+    weft_blocking_end();
     pool_free(p);
     return 0;
 }
@@ -251,8 +267,11 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
 {
     if (p == NULL || per_worker == NULL || n == 0)
         return EINVAL;
-    if (n > p->p_nworkers)
-        n = p->p_nworkers;
+    unsigned slots = weft__nslots((weft_pool *)p);
+    for (size_t i = slots; i < n; i++)
+        memset(&per_worker[i], 0, sizeof(per_worker[i]));
+    if (n > slots)
+        n = slots;
     for (size_t i = 0; i < n; i++) {
         weft__worker *w = &p->p_workers[i];
         /* Relaxed: counters, each exact once the pool is idle (the idle
@@ -264,6 +283,8 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
             atomic_load_explicit(&w->w_failed_steals, memory_order_relaxed);
         per_worker[i].injected = atomic_load_explicit(&w->w_injected, memory_order_relaxed);
         per_worker[i].parks = atomic_load_explicit(&w->w_parks, memory_order_relaxed);
+        per_worker[i].blocked = atomic_load_explicit(&w->w_blocked, memory_order_relaxed);
+        per_worker[i].spares = atomic_load_explicit(&w->w_spares, memory_order_relaxed);
     }
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <urcu/wfcqueue.h>
 
@@ -27,6 +28,8 @@
 #include "pool/deque.h"
 
 #define WEFT__MAX_WORKERS 4096
+#define WEFT__MAX_SPARES 4095 /* workers + spares fit ti_state's thief bits */
+#define WEFT__DEFAULT_SPARES 256
 
 /* The argument of a strict frame's ti_fn, given its state. */
 static inline void *weft__frame_arg(struct weft__task_impl *t, int32_t state)
@@ -44,10 +47,12 @@ struct weft__group_impl {
     weft_pool *g_pool;
     /* Unfinished tasks | WAITER; the futex word outside waiters sleep on. */
     _Atomic uint32_t g_pending;
-    _Atomic int32_t g_error;      /* first non-zero result (CAS from 0) */
-    _Atomic uint32_t g_cancelled; /* 1 once cancelled */
-    uint32_t g_magic;             /* WEFT__GROUP_MAGIC once initialised */
+    _Atomic int32_t g_error;  /* first non-zero result (CAS from 0) */
+    _Atomic uint32_t g_state; /* WEFT__GROUP_CANCELLED | WEFT__GROUP_WAITED */
+    uint32_t g_magic;         /* WEFT__GROUP_MAGIC once initialised */
 };
+#define WEFT__GROUP_CANCELLED 1u /* cancelled, or a task failed */
+#define WEFT__GROUP_WAITED    2u /* a wait returned: the next spawn starts a new round */
 
 /* pool_call's rendezvous, on the caller's stack. */
 struct weft__call {
@@ -74,6 +79,18 @@ typedef struct weft__worker {
     uint64_t w_rng;         /* xorshift64* state for victim choice */
     uintptr_t w_stack_half; /* frames below this address: over half the stack used */
     pthread_t w_thread;
+    /* steal.c: while this thread steals from worker v, v + 1 (else 0):
+     * written by this thread (relaxed before, release after the attempt),
+     * read by v's misuse check (acquire). */
+    _Atomic unsigned w_stealing;
+    int w_force_victim;     /* steal.c: a worker whose private tasks we saw, or -1 */
+    int64_t w_force_priv;   /* its q_priv then */
+    unsigned w_blocking;    /* blocking.c: depth of blocking sections */
+    /* Spare slots only (blocking.c): SPARE_ON (on duty), SPARE_OFF
+     * (retired, waiting to be recalled: the futex word), SPARE_EXIT (its
+     * thread left). Written under p_spare_lock; read by the spare. */
+    _Atomic uint32_t w_spare_state;
+    bool w_joinable; /* a thread was started in this slot and not joined (p_spare_lock) */
     /* Statistics: written only by the owner (relaxed load + store, no RMW),
      * read with relaxed loads by weft_pool_stats. Own line. */
     alignas(WEFT__CACHE_LINE) _Atomic uint64_t w_executed;
@@ -82,7 +99,11 @@ typedef struct weft__worker {
     _Atomic uint64_t w_failed_steals;
     _Atomic uint64_t w_injected;
     _Atomic uint64_t w_parks;
+    _Atomic uint64_t w_blocked;
+    _Atomic uint64_t w_spares;
 } weft__worker;
+
+enum { WEFT__SPARE_ON = 0, WEFT__SPARE_OFF = 1, WEFT__SPARE_EXIT = 2 };
 
 /* ---- the scheduler interface ----------------------------------------------- */
 
@@ -108,9 +129,13 @@ struct weft__sched {
      * worker `prefer` (-1: none), or for group g (NULL: none). Returns true
      * if it ran a task. */
     bool (*s_help)(weft__worker *w, int prefer, const struct weft__group_impl *g);
-    /* The parker's re-check: is there work an idle worker could take?
-     * seq_cst reads (docs/design/parking.md). */
+    /* Is there work an idle worker could take? seq_cst reads, after the
+     * caller's seq_cst RMW (docs/design/parking.md). */
     bool (*s_work_visible)(weft_pool *p);
+    /* The parker's re-check, after it announced its park: true if w must
+     * not sleep (work is visible, or hidden in a deque's private part,
+     * which it asks for or forces). */
+    bool (*s_park_check)(weft__worker *w);
 };
 
 extern const struct weft__sched weft__sched_stealing; /* steal.c */
@@ -141,10 +166,16 @@ struct weft__sharedq {
 struct weft_pool {
     /* Read-only after create. */
     unsigned p_nworkers;
+    unsigned p_max_spares;
     weft_scheduler p_mode;
     const struct weft__sched *p_sched;
-    weft__worker *p_workers; /* p_nworkers, cache-line aligned */
-    size_t p_stack_size;     /* of each worker thread */
+    /* p_nworkers workers, then p_max_spares spare slots, made on first use
+     * (blocking.c); cache-line aligned. */
+    weft__worker *p_workers;
+    size_t p_stack_size; /* of each worker thread */
+    /* Workers plus spare slots made so far: the victims a thief scans.
+     * Grows under p_spare_lock (release); read with acquire. */
+    _Atomic unsigned p_nslots;
 
     /* Parking (idle.c): the event count idle workers sleep on, the number
      * of workers looking for work, the stop flag. Own line. */
@@ -168,12 +199,26 @@ struct weft_pool {
 
     /* SHARED: the one queue. Own line. */
     alignas(WEFT__CACHE_LINE) struct weft__sharedq p_sq;
+
+    /* Blocking sections and spare threads (blocking.c). Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic int p_blocked; /* threads in a blocking section */
+    _Atomic int p_spares_on;                         /* spares on duty */
+    pthread_mutex_t p_spare_lock;
+    unsigned p_spares_made; /* spare slots made (p_spare_lock) */
 };
 
 /* ---- shared by the files of runtime/pool/ ----------------------------------- */
 
 /* The calling thread's worker, NULL off a worker. One %fs-relative load. */
 extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+
+/* The number of slots (workers and spares) a victim scan covers. */
+static inline unsigned weft__nslots(weft_pool *p)
+{
+    /* Acquire: pairs with the release that published a new spare slot, so
+     * that its deque is initialised. */
+    return atomic_load_explicit(&p->p_nslots, memory_order_acquire);
+}
 
 /* The calling thread's worker if it is one of p's, else NULL (an outside
  * caller of p: another thread, or a worker of another pool). */
@@ -218,11 +263,39 @@ static inline void weft__stat_inc(_Atomic uint64_t *c)
     weft__stat_add(c, 1);
 }
 
+/* blocking.c: whether worker w is a spare, and whether it should go off
+ * duty (more spares on duty than threads blocked); then retire it: returns
+ * true if it was recalled, false if its thread must exit. Stop spares
+ * (destroy) and join every spare thread. */
+static inline bool weft__is_spare(const weft__worker *w)
+{
+    return w->w_index >= w->w_pool->p_nworkers;
+}
+void weft__block_begin(weft__worker *w);
+void weft__block_end(weft__worker *w);
+bool weft__spare_excess(weft_pool *p);
+/* How long a spare off duty keeps its thread, and how often a parked spare
+ * checks whether it is still needed (tests lower it); abs = now + ns on
+ * CLOCK_MONOTONIC. */
+extern int64_t weft__spare_keepalive_ns;
+void weft__deadline_after(int64_t ns, struct timespec *abs);
+bool weft__spare_retire(weft__worker *w);
+void weft__spares_stop_join(weft_pool *p);
+
 /* worker.c: run any task a worker obtained (strict frame or heap task);
  * pause a waiting worker a little (cpu_relax, sched_yield after a while);
  * a random number for victim choice; the worker thread's body. */
 void weft__run_task(weft__worker *w, struct weft__task_impl *x);
+/* A strict frame's sync is over: its result given its DONE state s, or
+ * EINVAL if it was synced before (the state keeps SYNCED). And: block
+ * (inside a blocking section) until frame t, which another thread took
+ * and marked, is DONE; then its result as above. */
+int weft__frame_result(struct weft__task_impl *t, int32_t s);
+int weft__frame_wait(weft__worker *w, struct weft__task_impl *t);
 void weft__backoff(unsigned *spins);
+/* A waiting worker that has found nothing to help with for this many
+ * weft__backoff rounds (64 short spins, then yields) blocks instead. */
+#define WEFT__SPINS_BEFORE_BLOCK (64 + 32)
 uint64_t weft__rng_next(weft__worker *w);
 void *weft__worker_main(void *arg);
 
@@ -239,9 +312,13 @@ void weft__pool_count_task(weft_pool *p);
 void weft__pool_task_done(weft_pool *p);
 void weft__pool_wait_idle(weft_pool *p);
 
-/* The owner publishes part of its private deque (a thief asked) and wakes
- * a parked worker if needed (steal.c). */
-void weft__worker_publish(weft__worker *w);
+/* steal.c: the owner, after a push or pop found its hungry flag raised,
+ * serves the request and wakes a worker for what it published; popped is
+ * the task just popped (NULL after a push); returns false if a thief took
+ * it after all (weft__deque_serve). And the owner publishes its whole
+ * private part (before it blocks), waking a worker. */
+bool weft__worker_serve(weft__worker *w, struct weft__task_impl *popped);
+void weft__worker_publish_all(weft__worker *w);
 
 /* inject.c (STEALING): enqueue from any thread; take up to max tasks
  * (oldest first; 0 also when another dequeuer holds the try-lock); whether

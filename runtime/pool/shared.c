@@ -130,25 +130,27 @@ static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft_
     return x;
 }
 
-/* Remove t if it is still queued (its spawner syncs it): true if it did. */
-static bool sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
+/* Remove t if it is still queued (its spawner syncs it): 1 if it did, 0
+ * if a taker has it, -1 if it is neither queued nor taken (a frame synced
+ * before, never spawned, or another thread's: misuse). */
+static int sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
 {
-    bool found = false;
+    int found = 0;
     pthread_mutex_lock(&q->sq_lock);
     /* Relaxed, under sq_lock: every taker marks the frame under it. */
     if (atomic_load_explicit(&want->ti_state, memory_order_relaxed) == WEFT__TS_SPAWNED) {
         size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
         size_t mask = q->sq_cap - 1;
+        found = -1;
         /* Scan from the newest end: the caller syncs in LIFO order, so its
          * task is the newest but for other workers' later pushes. */
         for (size_t i = n; i-- > 0;) {
             if (q->sq_ring[(q->sq_head + i) & mask] == want) {
                 sq_remove_at(q, i, n);
-                found = true;
+                found = 1;
                 break;
             }
         }
-        WEFT__ASSERT(found);
     }
     pthread_mutex_unlock(&q->sq_lock);
     return found;
@@ -172,19 +174,28 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
         int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
-            return t->ti_result;
+            return weft__frame_result(t, s);
         /* Still queued (the taker's mark says otherwise): take it back by
          * identity and run it here, as the fast path would. */
-        if (s == WEFT__TS_SPAWNED && sq_take_mine(&w->w_pool->p_sq, t)) {
-            weft__stat_inc(&w->w_executed);
-            return t->ti_fn(t->ti_arg);
+        if (s == WEFT__TS_SPAWNED) {
+            int mine = sq_take_mine(&w->w_pool->p_sq, t);
+            if (mine < 0)
+                return EINVAL;
+            if (mine > 0) {
+                weft__stat_inc(&w->w_executed);
+                return t->ti_fn(t->ti_arg);
+            }
+            continue; /* taken meanwhile: marked now */
         }
         /* Another worker runs t: help with the oldest queued work while the
-         * stack has room (file comment), else wait. */
+         * stack has room (file comment); when there is none for a while,
+         * sleep until t is done. */
         struct weft__task_impl *x = weft__stack_room(w) ? sq_take_oldest(w) : NULL;
         if (x != NULL) {
             weft__run_task(w, x);
             spins = 0;
+        } else if (spins >= WEFT__SPINS_BEFORE_BLOCK) {
+            return weft__frame_wait(w, t);
         } else {
             weft__backoff(&spins);
         }
@@ -228,6 +239,11 @@ static bool shared_work_visible(weft_pool *p)
     return atomic_load_explicit(&p->p_sq.sq_count, memory_order_seq_cst) != 0;
 }
 
+static bool shared_park_check(weft__worker *w)
+{
+    return shared_work_visible(w->w_pool);
+}
+
 const struct weft__sched weft__sched_shared = {
     .s_spawn = shared_spawn,
     .s_sync = shared_sync,
@@ -235,4 +251,5 @@ const struct weft__sched weft__sched_shared = {
     .s_find = sq_take_oldest,
     .s_help = shared_help,
     .s_work_visible = shared_work_visible,
+    .s_park_check = shared_park_check,
 };

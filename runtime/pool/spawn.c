@@ -25,8 +25,11 @@ static_assert(sizeof(struct weft__task_impl) <= sizeof(weft_task),
               "weft_task storage too small for weft__task_impl");
 static_assert(_Alignof(struct weft__task_impl) <= _Alignof(weft_task),
               "weft_task storage under-aligned");
-static_assert(WEFT__MAX_WORKERS + 1 <= WEFT__TS_THIEF_MASK
-                  && (WEFT__TS_THIEF_MASK & (WEFT__TS_SELF_ARG | WEFT__TS_HEAP | WEFT__TS_DONE)) == 0,
+static_assert(WEFT__MAX_WORKERS + WEFT__MAX_SPARES <= WEFT__TS_THIEF_MASK
+                  && (WEFT__TS_THIEF_MASK
+                      & (WEFT__TS_SYNCED | WEFT__TS_WAITER | WEFT__TS_SELF_ARG | WEFT__TS_HEAP
+                         | WEFT__TS_DONE))
+                         == 0,
               "ti_state: thief bits overlap the flags");
 
 #ifndef NDEBUG
@@ -54,9 +57,9 @@ static __attribute__((noinline)) int spawn_slow(weft__worker *w, struct weft__ta
     return w->w_pool->p_sched->s_spawn(w, t);
 }
 
-static __attribute__((noinline)) int spawn_publish(weft__worker *w)
+static __attribute__((noinline)) int spawn_serve(weft__worker *w)
 {
-    weft__worker_publish(w);
+    weft__worker_serve(w, NULL);
     return 0;
 }
 
@@ -77,11 +80,11 @@ int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
     t->ti_owner = w;
 #endif
     struct weft__fjq *q = &w->w_dq.dq_q;
-    if (WEFT__UNLIKELY(!weft__fjq_try_push(q, q->q_priv, t)))
+    if (WEFT__UNLIKELY(!weft__fjq_try_push(q, weft__fjq_priv(q), t)))
         return spawn_slow(w, t); /* the ring may be full; SHARED */
     weft__stat_inc(&w->w_spawned);
     if (weft__fjq_hungry(q))
-        return spawn_publish(w);
+        return spawn_serve(w);
     return 0;
 }
 
@@ -96,10 +99,13 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
     return w->w_pool->p_sched->s_sync(w, t);
 }
 
-/* Sync's rare path: a thief asked for work; publish, then run t. */
-static __attribute__((noinline)) int sync_publish_run(weft__worker *w, struct weft__task_impl *t)
+/* Sync's rare path: t was popped but a thief asked for work or forced a
+ * publication. Serve it; then run t, unless the thief took it. */
+static __attribute__((noinline)) int sync_serve_run(weft__worker *w, struct weft__task_impl *t)
 {
-    weft__worker_publish(w);
+    if (!weft__worker_serve(w, t))
+        return w->w_pool->p_sched->s_sync(w, t);
+    weft__stat_inc(&w->w_executed);
     return t->ti_fn(t->ti_arg);
 }
 
@@ -112,10 +118,10 @@ int weft_sync(weft_task *tp)
     if (WEFT__LIKELY(w != NULL)) {
         struct weft__fjq *q = &w->w_dq.dq_q;
         /* Fast path: t is the newest private task; pop and run it inline. */
-        if (WEFT__LIKELY(weft__fjq_try_pop(q, q->q_priv, t))) {
-            weft__stat_inc(&w->w_executed);
+        if (WEFT__LIKELY(weft__fjq_try_pop(q, weft__fjq_priv(q), t))) {
             if (weft__fjq_hungry(q))
-                return sync_publish_run(w, t);
+                return sync_serve_run(w, t);
+            weft__stat_inc(&w->w_executed);
             return t->ti_fn(t->ti_arg);
         }
     }
@@ -145,7 +151,7 @@ int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t)
     }
     /* The index after t, or unchanged if t ran here (its sync then fails
      * the fast test, finds t DONE and takes the index from q_priv). */
-    return q->q_priv;
+    return weft__fjq_priv(q);
 }
 
 int64_t weft__fj_sync_slow(struct weft__task_impl *t)
@@ -160,10 +166,15 @@ int64_t weft__fj_sync_slow(struct weft__task_impl *t)
     }
     /* The body's index from here on: where the deque's private part ends
      * now (0 off the workers). */
-    return weft__tls_fjq->q_priv;
+    return weft__fjq_priv(weft__tls_fjq);
 }
 
 void weft__fj_publish(struct weft__fjq *q)
 {
-    weft__worker_publish(worker_of_fjq(q));
+    weft__worker_serve(worker_of_fjq(q), NULL);
+}
+
+bool weft__fj_pop_slow(struct weft__fjq *q, struct weft__task_impl *t)
+{
+    return weft__worker_serve(worker_of_fjq(q), t);
 }

@@ -13,14 +13,24 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
+#include "base/asymfence.h"
 #include "pool/sched.h"
 
 /* Injected tasks a worker moves into its own deque at once. */
 #define WEFT__INJECT_BATCH 32
 
-void weft__worker_publish(weft__worker *w)
+bool weft__worker_serve(weft__worker *w, struct weft__task_impl *popped)
 {
-    if (weft__deque_publish(&w->w_dq))
+    bool published;
+    bool mine = weft__deque_serve(&w->w_dq, popped, &published);
+    if (published)
+        weft__pool_notify(w->w_pool);
+    return mine;
+}
+
+void weft__worker_publish_all(weft__worker *w)
+{
+    if (weft__deque_publish_all(&w->w_dq))
         weft__pool_notify(w->w_pool);
 }
 
@@ -31,41 +41,72 @@ void weft__worker_publish(weft__worker *w)
 static struct weft__task_impl *own_pop(weft__worker *w)
 {
     struct weft__task_impl *x = weft__deque_pop_private(&w->w_dq);
+    if (x != NULL) {
+        /* A forcing thief may have published x, and another stolen it;
+         * then every older task was stolen too. */
+        if (weft__deque_hungry(&w->w_dq) && !weft__worker_serve(w, x))
+            return NULL;
+        return x;
+    }
     /* Relaxed peek: a hint only; weft__deque_take decides. */
-    if (x == NULL && w->w_dq.dq_q.q_bot != atomic_load_explicit(&w->w_dq.dq_top,
-                                                            memory_order_relaxed))
+    if (w->w_dq.dq_q.q_bot != atomic_load_explicit(&w->w_dq.dq_top, memory_order_relaxed))
         x = weft__deque_take(&w->w_dq);
     return x;
 }
 
 static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
 {
-    struct weft__task_impl *x;
+    struct weft__task_impl *x = NULL;
+    /* Release (here and after): say that we may be between taking one of
+     * v's frames and marking it, for v's misuse check (thief_in_flight):
+     * an acquire load that reads either store sees our earlier marks. */
+    atomic_store_explicit(&w->w_stealing, v->w_index + 1, memory_order_release);
     for (int tries = 0; tries < 4; tries++) {
         int r = weft__deque_steal(&v->w_dq, &x);
         if (r == WEFT__STEAL_OK) {
             weft__stat_inc(&w->w_steals);
-            /* Relaxed: a hint for the owner's leapfrogging; heap tasks have
-             * no waiter. The frame was published by the owner's release of
-             * bottom, which our steal acquired. */
+            /* Relaxed: a hint for the owner's leapfrogging (and its misuse
+             * check, through w_stealing); heap tasks have no waiter. The
+             * frame was published by the owner's release of bottom, which
+             * our steal acquired. */
             int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
             if (!(s & WEFT__TS_HEAP))
                 atomic_store_explicit(&x->ti_state,
                                       (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
                                       memory_order_relaxed);
-            return x;
+            break;
         }
+        x = NULL;
         if (r == WEFT__STEAL_EMPTY)
             break;
     }
-    weft__stat_inc(&w->w_failed_steals);
-    return NULL;
+    atomic_store_explicit(&w->w_stealing, 0, memory_order_release);
+    if (x == NULL)
+        weft__stat_inc(&w->w_failed_steals);
+    return x;
+}
+
+/* t is not in w's deque and bears no thief's mark: was it stolen by a
+ * thief that has not marked it yet? Reading top (acquire) synchronises
+ * with the CAS of the thief that took it (RMWs continue its release
+ * sequence); that thief raised its w_stealing before, so we see the raise
+ * or its release store of 0 after the mark. */
+static bool thief_in_flight(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    (void)atomic_load_explicit(&w->w_dq.dq_top, memory_order_acquire);
+    for (unsigned v = 0, n = weft__nslots(p); v < n; v++)
+        /* Acquire: pairs with steal_from's release stores. */
+        if (atomic_load_explicit(&p->p_workers[v].w_stealing, memory_order_acquire)
+            == w->w_index + 1)
+            return true;
+    return false;
 }
 
 static struct weft__task_impl *steal_any(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
-    unsigned n = p->p_nworkers;
+    unsigned n = weft__nslots(p);
     if (n < 2)
         return NULL;
     unsigned start = (unsigned)(weft__rng_next(w) % n);
@@ -125,7 +166,7 @@ static int stealing_spawn(weft__worker *w, struct weft__task_impl *t)
         return rc;
     weft__stat_inc(&w->w_spawned);
     if (weft__deque_hungry(&w->w_dq))
-        weft__worker_publish(w);
+        weft__worker_serve(w, NULL);
     return 0;
 }
 
@@ -138,7 +179,7 @@ static bool stealing_help(weft__worker *w, int prefer, const struct weft__group_
      * unrelated tasks on this stack, so only while it has room. */
     struct weft__task_impl *x = own_pop(w);
     if (x == NULL && prefer >= 0 && (unsigned)prefer != w->w_index
-        && (unsigned)prefer < p->p_nworkers)
+        && (unsigned)prefer < weft__nslots(p))
         x = steal_from(w, &p->p_workers[prefer]);
     if (x == NULL && weft__stack_room(w)) {
         x = steal_any(w);
@@ -155,8 +196,9 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
 {
     for (;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        if (atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)
-            return t->ti_result;
+        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        if (s & WEFT__TS_DONE)
+            return weft__frame_result(t, s);
         struct weft__task_impl *x = own_pop(w);
         if (x == NULL)
             break; /* t was stolen: every older task is gone too */
@@ -175,16 +217,29 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
         weft__run_task(w, x);
     }
     /* Leapfrog: until the thief is done with t, take work back from it
-     * (the tasks t spawned), else from anyone. Never sleeps. */
+     * (the tasks t spawned), else from anyone; when there is nothing to
+     * help with for a while, sleep until it is done. */
     for (unsigned spins = 0;;) {
         /* Acquire: as above. */
         int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
-            return t->ti_result;
+            return weft__frame_result(t, s);
         int32_t id = s & WEFT__TS_THIEF_MASK;
-        int thief = (id > 0 && id <= WEFT__MAX_WORKERS) ? id - 1 : -1;
-        if (stealing_help(w, thief, NULL))
+        if (id == 0) {
+            /* No mark: a thief about to write it, or a frame that was never
+             * ours - synced twice, never spawned, another thread's. */
+            if (!thief_in_flight(w)) {
+                s = atomic_load_explicit(&t->ti_state, memory_order_acquire); /* as above */
+                if (!(s & (WEFT__TS_DONE | WEFT__TS_THIEF_MASK)))
+                    return EINVAL;
+            }
+            weft__backoff(&spins);
+            continue;
+        }
+        if (stealing_help(w, id - 1, NULL))
             spins = 0;
+        else if (spins >= WEFT__SPINS_BEFORE_BLOCK)
+            return weft__frame_wait(w, t);
         else
             weft__backoff(&spins);
     }
@@ -222,10 +277,78 @@ static bool stealing_work_visible(weft_pool *p)
     weft__fence_sc(&p->p_fence);
     if (weft__inj_nonempty(p))
         return true;
-    for (unsigned i = 0; i < p->p_nworkers; i++)
+    for (unsigned i = 0, n = weft__nslots(p); i < n; i++)
         if (weft__deque_has_shared(&p->p_workers[i].w_dq))
             return true;
     return false;
+}
+
+/* A worker other than w whose private part holds tasks, or -1; scanned
+ * from a random start. */
+static int hidden_work(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    unsigned n = weft__nslots(p);
+    unsigned start = (unsigned)(weft__rng_next(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned v = start + i < n ? start + i : start + i - n;
+        if (v != w->w_index && weft__deque_has_private(&p->p_workers[v].w_dq))
+            return (int)v;
+    }
+    return -1;
+}
+
+/* Worker v has private tasks that a whole search did not get published.
+ * The first time, remember it; if v has not pushed or popped since the
+ * last time (its private index is unchanged over a search), it is not
+ * answering requests - deep in a long task, or blocked - so publish its
+ * private part for it (docs/design/deque.md, "Forced publication"). */
+static void consider_forcing(weft__worker *w, int v)
+{
+    weft__deque *dq = &w->w_pool->p_workers[v].w_dq;
+    int64_t priv = weft__fjq_priv(&dq->dq_q); /* a snapshot of another's index */
+    if (w->w_force_victim == v && w->w_force_priv == priv) {
+        w->w_force_victim = -1;
+        if (weft__deque_force(dq))
+            weft__pool_notify(w->w_pool);
+        return;
+    }
+    w->w_force_victim = v;
+    w->w_force_priv = priv;
+}
+
+static bool stealing_park_check(weft__worker *w)
+{
+    weft_pool *p = w->w_pool;
+    if (stealing_work_visible(p))
+        return true;
+    int v = hidden_work(w);
+    if (v < 0) {
+        /* About to sleep. Ask every owner, so that the next push anywhere
+         * is published at once and wakes us; then the heavy side of the
+         * handshake with the owners' pushes (weft/bits/fjq.h): a push after
+         * it sees the request, one before it is seen by the re-check. */
+        for (unsigned i = 0, n = weft__nslots(p); i < n; i++)
+            if (i != w->w_index)
+                weft__deque_ask(&p->p_workers[i].w_dq);
+#ifdef WEFT_TSAN
+        weft__fence_sc(&p->p_fence);
+#else
+        if (weft__asym)
+            weft__asym_heavy();
+        else
+            weft__fence_sc(&p->p_fence); /* no membarrier: a best effort */
+#endif
+        if (stealing_work_visible(p))
+            return true;
+        v = hidden_work(w);
+        if (v < 0) {
+            w->w_force_victim = -1;
+            return false;
+        }
+    }
+    consider_forcing(w, v);
+    return true;
 }
 
 const struct weft__sched weft__sched_stealing = {
@@ -235,4 +358,5 @@ const struct weft__sched weft__sched_stealing = {
     .s_find = stealing_find,
     .s_help = stealing_help,
     .s_work_visible = stealing_work_visible,
+    .s_park_check = stealing_park_check,
 };

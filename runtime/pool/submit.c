@@ -56,16 +56,20 @@ void weft__heap_task_run(struct weft__heap_task *ht)
     struct weft__group_impl *g = ht->ht_group;
     int r = 0;
     /* Relaxed: cancellation is a hint; a task that starts anyway is fine. */
-    if (g == NULL || atomic_load_explicit(&g->g_cancelled, memory_order_relaxed) == 0)
+    if (g == NULL
+        || (atomic_load_explicit(&g->g_state, memory_order_relaxed) & WEFT__GROUP_CANCELLED) == 0)
         r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
     if (g != NULL) {
         if (r != 0) {
             int32_t zero = 0;
             /* Relaxed CAS: the first error wins; published to the waiter
-             * by the release of the decrement below. */
+             * by the release of the decrement below. Then fail fast: the
+             * tasks that have not started are skipped (relaxed RMW, as in
+             * weft_group_cancel). */
             atomic_compare_exchange_strong_explicit(&g->g_error, &zero, r,
                                                     memory_order_relaxed,
                                                     memory_order_relaxed);
+            atomic_fetch_or_explicit(&g->g_state, WEFT__GROUP_CANCELLED, memory_order_relaxed);
         }
         /* acq_rel: releases this task's effects to the waiter (which
          * acquires g_pending); after it g may be gone (only the futex
@@ -103,7 +107,7 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
     if (p == NULL || fn == NULL)
         return EINVAL;
     if (weft__worker_of(p) != NULL)
-        return EPERM;
+        return fn(arg); /* nested: its spawns go to this worker's deque */
     struct weft__call c;
     atomic_init(&c.c_done, 0);
     c.c_result = 0;
@@ -114,12 +118,15 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
     ht->ht_call = &c;
     weft__heap_task_enqueue(p, ht);
     /* Acquire: pairs with the runner's release store of c_done. */
-    for (unsigned spins = 0; atomic_load_explicit(&c.c_done, memory_order_acquire) == 0;) {
-        if (spins++ < 256)
-            weft__cpu_relax();
-        else
-            weft__futex_wait(&c.c_done, 0);
+    for (unsigned spins = 0; spins < 256; spins++) {
+        if (atomic_load_explicit(&c.c_done, memory_order_acquire) != 0)
+            return c.c_result;
+        weft__cpu_relax();
     }
+    weft_blocking_begin(); /* a worker of another pool: compensate there */
+    while (atomic_load_explicit(&c.c_done, memory_order_acquire) == 0) /* acquire: as above */
+        weft__futex_wait(&c.c_done, 0);
+    weft_blocking_end();
     return c.c_result;
 }
 

@@ -3,10 +3,12 @@
  * a while, park), running a task, and the pauses of a waiting worker.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <sched.h>
 
 #include <urcu/urcu-memb.h>
 
+#include "base/futex.h"
 #include "pool/sched.h"
 
 /* Idle search: rounds of looking for work before parking, and pauses
@@ -59,8 +61,48 @@ void weft__run_task(weft__worker *w, struct weft__task_impl *x)
     }
     x->ti_result = x->ti_fn(weft__frame_arg(x, s));
     /* Release: publishes ti_result (and the task's effects) to the syncing
-     * owner's acquire load. The frame is never touched afterwards. */
-    atomic_store_explicit(&x->ti_state, WEFT__TS_DONE, memory_order_release);
+     * owner's acquire load. An exchange, to see whether the owner sleeps on
+     * the word (weft__frame_wait); the frame may be gone right after it,
+     * and the wake-up only uses its address. */
+    int32_t old = atomic_exchange_explicit(&x->ti_state, WEFT__TS_DONE, memory_order_release);
+    if (old & WEFT__TS_WAITER)
+        weft__futex_wake((_Atomic uint32_t *)(void *)&x->ti_state, 1);
+}
+
+int weft__frame_result(struct weft__task_impl *t, int32_t s)
+{
+    if (s & WEFT__TS_SYNCED)
+        return EINVAL; /* synced twice */
+    /* Relaxed: the owner's own frame; only its later syncs read it. */
+    atomic_store_explicit(&t->ti_state, s | WEFT__TS_SYNCED, memory_order_relaxed);
+    return t->ti_result;
+}
+
+int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
+{
+    _Atomic int32_t *st = &t->ti_state;
+    /* Acquire: pairs with the runner's release exchange of DONE. */
+    int32_t s = atomic_load_explicit(st, memory_order_acquire);
+    bool blocking = false;
+    while (!(s & WEFT__TS_DONE)) {
+        /* Relaxed CAS: the runner's exchange of DONE is the only other
+         * write now (its mark came before); either it sees WAITER, or our
+         * CAS fails on DONE. */
+        if (!(s & WEFT__TS_WAITER)
+            && !atomic_compare_exchange_weak_explicit(st, &s, s | WEFT__TS_WAITER,
+                                                      memory_order_relaxed, memory_order_relaxed))
+            continue;
+        if (!blocking) {
+            weft__block_begin(w);
+            blocking = true;
+        }
+        weft__futex_wait((_Atomic uint32_t *)(void *)st, (uint32_t)(s | WEFT__TS_WAITER));
+        /* Acquire: as above. */
+        s = atomic_load_explicit(st, memory_order_acquire);
+    }
+    if (blocking)
+        weft__block_end(w);
+    return weft__frame_result(t, s);
 }
 
 void *weft__worker_main(void *arg)
@@ -68,6 +110,7 @@ void *weft__worker_main(void *arg)
     weft__worker *w = arg;
     weft_pool *p = w->w_pool;
     const struct weft__sched *s = p->p_sched;
+    bool spare = weft__is_spare(w);
     weft__tls_worker = w;
     weft__tls_fjq = &w->w_dq.dq_q; /* a SHARED worker's fails every fast path */
     /* The stack grows down from about here; half of it is the limit below
@@ -96,6 +139,11 @@ void *weft__worker_main(void *arg)
                 searching = false;
             }
             weft__run_task(w, x);
+            /* A spare no longer needed goes off duty between tasks, once
+             * its own deque is empty (blocking.c). */
+            if (spare && weft__spare_excess(p) && !weft__deque_has_shared(&w->w_dq)
+                && !weft__spare_retire(w))
+                break;
             continue;
         }
         /* seq_cst: decrement before announcing the park (pairs with the
@@ -106,6 +154,12 @@ void *weft__worker_main(void *arg)
          * left: destroy waited for idleness before setting stop. */
         if (atomic_load_explicit(&p->p_stop, memory_order_seq_cst))
             break;
+        if (spare && weft__spare_excess(p)) {
+            /* Off duty instead of parking; recalled: search again. */
+            if (!weft__spare_retire(w))
+                break;
+            continue;
+        }
         weft__park(w);
         /* Woken (or a spurious return): look for work as a searcher, so
          * that notifiers need not wake anyone else meanwhile and found_work

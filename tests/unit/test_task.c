@@ -321,16 +321,32 @@ START_TEST(test_group_error_cancel)
         struct grp_ctx c = {0, 0};
         weft_group g;
         ck_assert_int_eq(weft_group_init(&g, p), 0);
-        /* The first error is returned; the other tasks still run. */
-        for (int i = 0; i < 100; i++)
-            ck_assert_int_eq(weft_group_spawn(&g, i == 37 ? grp_fail : grp_count, &c), 0);
+        /* Fail fast. The gate holds the only worker while we spawn a
+         * failing task and 50 more behind it; the failure (the next task
+         * to run, in both schedulers) cancels the group, so none of the 50
+         * starts. Regression: a task's error did not cancel its group, so
+         * all of them ran. */
+        ck_assert_int_eq(weft_group_spawn(&g, grp_gate, &c), 0);
+        /* Relaxed (ran, here and below): a count; group_wait orders the
+         * tasks' increments before the checks after it. */
+        while (atomic_load_explicit(&c.ran, memory_order_relaxed) == 0) /* the gate has started */
+            sched_yield();
+        ck_assert_int_eq(weft_group_spawn(&g, grp_fail, &c), 0);
+        for (int i = 0; i < 50; i++)
+            ck_assert_int_eq(weft_group_spawn(&g, grp_count, &c), 0);
+        /* Release: pairs with grp_gate's acquire. */
+        atomic_store_explicit(&c.open, 1, memory_order_release);
         ck_assert_int_eq(weft_group_wait(&g), EIO);
-        /* Relaxed (ran, here and below): group_wait ordered the tasks'
-         * increments before, and the spin below waits for one value. */
-        ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 100);
+        ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 2);
+        /* The error cancelled the group, and it stays cancelled until the
+         * group is reused; a second wait reports the same round. */
+        ck_assert(weft_group_cancelled(&g));
+        ck_assert_int_eq(weft_group_wait(&g), EIO);
         /* Reuse after wait: clean state. */
         atomic_store_explicit(&c.ran, 0, memory_order_relaxed);
+        atomic_store_explicit(&c.open, 0, memory_order_relaxed);
         ck_assert_int_eq(weft_group_spawn(&g, grp_count, &c), 0);
+        ck_assert(!weft_group_cancelled(&g));
         ck_assert_int_eq(weft_group_wait(&g), 0);
         ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 1);
         /* Cancel: the gate holds the only worker, so none of the other
@@ -348,7 +364,13 @@ START_TEST(test_group_error_cancel)
         atomic_store_explicit(&c.open, 1, memory_order_release);
         ck_assert_int_eq(weft_group_wait(&g), ECANCELED);
         ck_assert_int_eq(atomic_load_explicit(&c.ran, memory_order_relaxed), 1);
-        ck_assert(!weft_group_cancelled(&g)); /* reset by the wait */
+        /* Regression: the wait reset the flag (a read, then a separate
+         * store, which could lose a concurrent cancel); it now stays set
+         * until the next spawn starts a new round. */
+        ck_assert(weft_group_cancelled(&g));
+        ck_assert_int_eq(weft_group_spawn(&g, grp_count, &c), 0);
+        ck_assert(!weft_group_cancelled(&g));
+        ck_assert_int_eq(weft_group_wait(&g), 0);
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
 }
