@@ -51,6 +51,7 @@ static struct weft__dq_buf *dq_buf_alloc(int64_t capacity)
 
 int weft__deque_init(weft__deque *dq, size_t capacity)
 {
+    weft__asym_init(); /* membarrier, for forced publication */
     int64_t cap = 2;
     if (capacity == 0)
         capacity = WEFT__DQ_DEFAULT_CAPACITY;
@@ -141,47 +142,49 @@ int weft__deque_make_room(weft__deque *dq)
 
 /* Owner: wait out a forcing thief, catch up with a forced publication
  * (q_bot := bottom), then hold OWNER while moving bottom, so that no thief
- * forces meanwhile. Returns the request found: 0 or ASKED (a forced
- * publication counts as a request: somebody wanted work). */
-static uint32_t dq_owner_enter(weft__deque *dq)
+ * forces meanwhile. Returns whether work was requested: ASKED, or a forced
+ * publication (somebody wanted work). */
+static bool dq_owner_enter(weft__deque *dq)
 {
     unsigned spins = 0;
     for (;;) {
-        /* Acquire: pairs with the forcing thief's release store of FORCED,
-         * so that its store of bottom is visible below. */
+        /* Acquire: pairs with the forcing thief's release RMW to FORCED, so
+         * that its store of bottom is visible below. */
         uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_acquire);
-        if (v == WEFT__HUNGRY_FORCING) {
-            /* A thief is between its CAS and its store of FORCED: a few
-             * instructions and one membarrier, unless it was preempted. */
+        if (v & WEFT__HUNGRY_FORCING) {
+            /* A thief is between its CAS and FORCED: a few instructions and
+             * one membarrier, unless it was preempted. */
             if (spins++ < 64)
                 weft__cpu_relax();
             else
                 sched_yield();
             continue;
         }
-        WEFT__ASSERT(v != WEFT__HUNGRY_OWNER);
-        uint32_t req = v;
-        if (v == WEFT__HUNGRY_FORCED) {
+        WEFT__ASSERT(!(v & WEFT__HUNGRY_OWNER));
+        if (v & WEFT__HUNGRY_FORCED)
             /* Relaxed: ordered by the acquire above. */
             dq->dq_q.q_bot = atomic_load_explicit(&dq->dq_bottom, memory_order_relaxed);
-            req = WEFT__HUNGRY_ASKED;
-        }
-        /* Relaxed CAS: thieves change the word only from 0 (to ASKED) or
-         * from 0 / ASKED (to FORCING); a failure means one did, so look
-         * again. What we read after it needs no order: only we write
-         * bottom and the private part. */
-        if (atomic_compare_exchange_weak_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_OWNER,
+        /* Relaxed CAS: thieves only set ASKED (fetch_or) or take FORCING
+         * from a value without a phase; a failure means one did, so look
+         * again. What we read after it needs no order: only we write bottom
+         * and the private part. */
+        uint32_t nv = (v & WEFT__HUNGRY_ASKED) | WEFT__HUNGRY_OWNER;
+        if (atomic_compare_exchange_weak_explicit(&dq->dq_q.q_hungry, &v, nv,
                                                   memory_order_relaxed, memory_order_relaxed))
-            return req;
+            return (v & (WEFT__HUNGRY_ASKED | WEFT__HUNGRY_FORCED)) != 0;
     }
 }
 
-/* Owner: leave the bracket, leaving request req (0 once served). */
-static void dq_owner_exit(weft__deque *dq, uint32_t req)
+/* Owner: leave the bracket; served: something was published, which
+ * answers the request (a thief that asks meanwhile finds it, and the
+ * caller's notify wakes one that parked). An unanswered request stays, so
+ * that the next push is published at once. */
+static void dq_owner_exit(weft__deque *dq, bool served)
 {
-    /* Release: a forcing thief whose CAS reads this value (acquire) sees
+    uint32_t clear = WEFT__HUNGRY_OWNER | (served ? WEFT__HUNGRY_ASKED : 0);
+    /* Release: a forcing thief whose CAS reads a later value (acquire) sees
      * our stores of bottom. */
-    atomic_store_explicit(&dq->dq_q.q_hungry, req, memory_order_release);
+    atomic_fetch_and_explicit(&dq->dq_q.q_hungry, ~clear, memory_order_release);
 }
 
 /* ---- take and publish (inside the bracket) ------------------------------- */
@@ -271,23 +274,23 @@ static bool dq_publish_to(weft__deque *dq, int64_t nb)
 
 weft__task_impl *weft__deque_take(weft__deque *dq)
 {
-    uint32_t req = dq_owner_enter(dq);
+    (void)dq_owner_enter(dq);
     weft__task_impl *x = dq_take(dq);
-    dq_owner_exit(dq, req); /* not served: the next push publishes */
+    dq_owner_exit(dq, false); /* not served: the next push publishes */
     return x;
 }
 
 bool weft__deque_publish_all(weft__deque *dq)
 {
-    uint32_t req = dq_owner_enter(dq);
+    (void)dq_owner_enter(dq);
     bool pub = dq_publish_to(dq, weft__fjq_priv(&dq->dq_q));
-    dq_owner_exit(dq, pub ? 0 : req);
+    dq_owner_exit(dq, pub);
     return pub;
 }
 
 bool weft__deque_serve(weft__deque *dq, weft__task_impl *popped, bool *published)
 {
-    uint32_t req = dq_owner_enter(dq);
+    bool req = dq_owner_enter(dq);
     bool mine = true;
     int64_t p = weft__fjq_priv(&dq->dq_q);
     if (popped != NULL && dq->dq_q.q_bot > p) {
@@ -303,8 +306,8 @@ bool weft__deque_serve(weft__deque *dq, weft__task_impl *popped, bool *published
     /* Serve a request: the older half (rounded up) of the private part. A
      * request that finds nothing to publish stays, so that the next push
      * is published at once (idle workers that parked are waiting for it). */
-    bool pub = req != 0 && dq_publish_to(dq, dq->dq_q.q_bot + (p - dq->dq_q.q_bot + 1) / 2);
-    dq_owner_exit(dq, pub ? 0 : req);
+    bool pub = req && dq_publish_to(dq, dq->dq_q.q_bot + (p - dq->dq_q.q_bot + 1) / 2);
+    dq_owner_exit(dq, pub);
     *published = pub;
     return mine;
 }
@@ -319,18 +322,18 @@ bool weft__deque_force(weft__deque *dq)
 #endif
     /* Relaxed: the CAS below validates it. */
     uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed);
-    if (v > WEFT__HUNGRY_ASKED)
+    if (v & WEFT__HUNGRY_PHASE)
         return false; /* another thief forces, or the owner is in its bracket */
 #ifdef WEFT_TSAN
     /* seq_cst: the heavy side of the handshake with the owner's seq_cst
      * q_priv store and q_hungry load (weft/bits/fjq.h), in C11 terms. */
-    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_FORCING,
+    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, v | WEFT__HUNGRY_FORCING,
                                                  memory_order_seq_cst, memory_order_relaxed))
         return false;
 #else
     /* Acquire: pairs with the owner's release when it left its bracket, so
      * that the bottom we read is the one it stored. */
-    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_FORCING,
+    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, v | WEFT__HUNGRY_FORCING,
                                                  memory_order_acquire, memory_order_relaxed))
         return false;
     /* The heavy side of the handshake (weft/bits/fjq.h): after it, every
@@ -350,8 +353,9 @@ bool weft__deque_force(weft__deque *dq)
     if (pub)
         dq_store_bottom(dq, p);
     /* Release: pairs with the owner's acquire in dq_owner_enter, which then
-     * reads our bottom. */
-    atomic_store_explicit(&dq->dq_q.q_hungry, WEFT__HUNGRY_FORCED, memory_order_release);
+     * reads our bottom. An RMW, so that a request raised meanwhile stays. */
+    atomic_fetch_xor_explicit(&dq->dq_q.q_hungry, WEFT__HUNGRY_FORCING | WEFT__HUNGRY_FORCED,
+                              memory_order_release);
     return pub;
 }
 
@@ -399,13 +403,11 @@ int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
 void weft__deque_ask(weft__deque *dq)
 {
     /* Relaxed: a request, answered at the owner's next push or pop. Only
-     * written when clear, so that idle thieves do not keep the owner's line
-     * bouncing; a CAS, so that it never overwrites FORCING, FORCED or
-     * OWNER. */
-    uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed);
-    if (v == 0)
-        atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, WEFT__HUNGRY_ASKED,
-                                                memory_order_relaxed, memory_order_relaxed);
+     * written when not yet set, so that idle thieves do not keep the
+     * owner's line bouncing; an RMW, so that it keeps the phase bits (and
+     * is not lost while the owner is in its bracket). */
+    if (!(atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed) & WEFT__HUNGRY_ASKED))
+        atomic_fetch_or_explicit(&dq->dq_q.q_hungry, WEFT__HUNGRY_ASKED, memory_order_relaxed);
 }
 
 bool weft__deque_has_private(const weft__deque *dq)

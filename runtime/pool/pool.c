@@ -14,7 +14,6 @@
 #include <urcu/urcu-memb.h>
 
 #include "base/alloc.h"
-#include "base/asymfence.h"
 #include "base/futex.h"
 #include "pool/sched.h"
 
@@ -145,7 +144,6 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     if (n > WEFT__MAX_WORKERS)
         n = WEFT__MAX_WORKERS;
 
-    weft__asym_init(); /* membarrier, for forced publication (deque.c) */
     weft_pool *p = weft__aligned_alloc(WEFT__CACHE_LINE, sizeof(*p));
     if (p == NULL)
         return ENOMEM;

@@ -7,7 +7,11 @@
  * take), publishes when a thief is hungry and sometimes publishes
  * everything, while thieves steal; at the end of the round every item must
  * have been obtained exactly once (owner or thief), and the thieves must
- * have taken part. The push probability varies per round (seeded): low
+ * have taken part. Thieves that find the shared part empty now and then
+ * force a publication of the owner's private part (deque.c's forced
+ * publication: the membarrier handshake with the owner's pushes and pops,
+ * and the owner's take-back of a task it popped as it was published); the
+ * run must have forced some. The push probability varies per round (seeded): low
  * keeps a tiny deque that wraps around its ring of 2 slots over and over,
  * high makes it grow many times. Case "fresh" starts each round with a new
  * deque of capacity 2 (growth from scratch), case "long_lived" keeps one
@@ -48,7 +52,7 @@ typedef struct {
 typedef struct {
     round_ctx *th_r;
     stress_slot *th_slot;
-    uint64_t th_stolen, th_attempts;
+    uint64_t th_stolen, th_attempts, th_forced;
     int th_bad;
 } thief;
 
@@ -81,6 +85,8 @@ static void *thief_main(void *arg)
                 t->th_bad = 1;
         } else if (r == WEFT__STEAL_EMPTY && done) {
             break;
+        } else if (r == WEFT__STEAL_EMPTY && (t->th_attempts & 15) == 0) {
+            t->th_forced += weft__deque_force(t->th_r->r_dq);
         }
     }
     stress_where(t->th_slot, "done");
@@ -89,8 +95,23 @@ static void *thief_main(void *arg)
 }
 
 typedef struct {
-    uint64_t s_rounds, s_ops, s_stolen, s_grown;
+    uint64_t s_rounds, s_ops, s_stolen, s_grown, s_forced;
 } stats;
+
+/* The owner's pop: the private part first (taking the popped task back as
+ * a shared one if a forcing thief published it meanwhile), then the shared
+ * part. */
+static struct weft__task_impl *owner_pop(weft__deque *dq)
+{
+    struct weft__task_impl *t = weft__deque_pop_private(dq);
+    if (t != NULL) {
+        bool published;
+        if (weft__deque_hungry(dq) && !weft__deque_serve(dq, t, &published))
+            return NULL; /* stolen: recorded by its thief */
+        return t;
+    }
+    return weft__deque_take(dq);
+}
 
 /* One round: every item pushed once and obtained once. */
 static void run_round(weft__deque *dq, stress_rng *g, stress_watchdog *wd, stats *st)
@@ -105,7 +126,7 @@ static void run_round(weft__deque *dq, stress_rng *g, stress_watchdog *wd, stats
     thief th[MAXTHIEVES];
     pthread_t tid[MAXTHIEVES];
     for (int i = 0; i < r.r_nthieves; i++) {
-        th[i] = (thief){&r, &wd->wd_slots[1 + i], 0, 0, 0};
+        th[i] = (thief){&r, &wd->wd_slots[1 + i], 0, 0, 0, 0};
         ck_assert_int_eq(pthread_create(&tid[i], NULL, thief_main, &th[i]), 0);
     }
     /* Push probability in 1/16: 5 (tiny deque, wrap-around) .. 12 (growth). */
@@ -126,9 +147,7 @@ static void run_round(weft__deque *dq, stress_rng *g, stress_watchdog *wd, stats
                 ops++;
             }
         } else {
-            struct weft__task_impl *t = weft__deque_pop_private(dq);
-            if (t == NULL)
-                t = weft__deque_take(dq);
+            struct weft__task_impl *t = owner_pop(dq);
             if (t != NULL)
                 bad |= record(t);
             ops++;
@@ -144,11 +163,11 @@ static void run_round(weft__deque *dq, stress_rng *g, stress_watchdog *wd, stats
     for (;;) {
         if (weft__deque_hungry(dq))
             weft__deque_publish(dq);
-        struct weft__task_impl *t = weft__deque_pop_private(dq);
-        if (t == NULL)
-            t = weft__deque_take(dq);
-        if (t == NULL)
+        struct weft__task_impl *t = owner_pop(dq);
+        if (t == NULL && weft__deque_size(dq) == 0)
             break;
+        if (t == NULL)
+            continue;
         bad |= record(t);
         ops++;
     }
@@ -161,6 +180,7 @@ static void run_round(weft__deque *dq, stress_rng *g, stress_watchdog *wd, stats
         ck_assert_msg(th[i].th_bad == 0, "a thief got an item twice or a foreign pointer");
         stolen += th[i].th_stolen;
         ops += th[i].th_attempts;
+        st->s_forced += th[i].th_forced;
     }
     pthread_barrier_destroy(&r.r_start);
     ck_assert_msg(bad == 0, "the owner got an item twice or a foreign pointer");
@@ -213,10 +233,12 @@ static void run(const char *name, bool fresh)
     urcu_memb_unregister_thread();
     ck_assert_uint_gt(st.s_stolen, 0); /* else the thieves proved nothing */
     ck_assert_uint_gt(st.s_grown, 0);
+    ck_assert_uint_gt(st.s_forced, 0); /* else forced publication was not exercised */
     printf("%s: %" PRIu64 " rounds, %" PRIu64 " items each obtained exactly once, %" PRIu64
-           " stolen, %" PRIu64 " deque operations, %" PRIu64 " growths\n",
+           " stolen, %" PRIu64 " deque operations, %" PRIu64 " growths, %" PRIu64
+           " forced publications\n",
            name, st.s_rounds, st.s_rounds * (uint64_t)NITEMS, st.s_stolen, st.s_ops,
-           st.s_grown);
+           st.s_grown, st.s_forced);
     free(items);
     free(got);
 }

@@ -53,15 +53,18 @@ struct weft__task_impl {
 
 /* ---- the owner's deque line --------------------------------------------- */
 
-/* q_hungry: what thieves ask of the owner. Thieves raise ASKED by a CAS
- * from 0; a thief that found the owner unresponsive takes FORCING from 0
- * or ASKED, publishes the private part itself, and leaves FORCED; the
- * owner holds OWNER while it moves the shared bottom (publish, take). Any
- * non-zero value sends the owner's fast paths to their slow path. */
+/* q_hungry: what thieves ask of the owner. ASKED is a request bit that
+ * thieves set (fetch_or) and the owner clears once it has published
+ * something; at most one of the phases FORCING (a thief whose request
+ * stayed unanswered publishes the private part itself), FORCED (it did:
+ * the owner must catch up) and OWNER (the owner moves the shared bottom:
+ * publish, take) is set besides. Any non-zero value sends the owner's fast
+ * paths to their slow path. */
 #define WEFT__HUNGRY_ASKED   1u
 #define WEFT__HUNGRY_FORCING 2u
-#define WEFT__HUNGRY_FORCED  3u
-#define WEFT__HUNGRY_OWNER   4u
+#define WEFT__HUNGRY_FORCED  4u
+#define WEFT__HUNGRY_OWNER   8u
+#define WEFT__HUNGRY_PHASE   (WEFT__HUNGRY_FORCING | WEFT__HUNGRY_FORCED | WEFT__HUNGRY_OWNER)
 
 /* The flag thieves raise to ask for work (own cache line), then the
  * owner's split-deque state (own line): the private part is the ring
