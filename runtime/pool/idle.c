@@ -11,6 +11,9 @@
 
 #include "pool/sched.h"
 
+/* How long a worker sleeps when queued work cannot be taken yet. */
+#define WEFT__PARK_BRIEF_NS 1000000
+
 /* ---- parking ------------------------------------------------------------ */
 
 void weft__pool_notify(weft_pool *p)
@@ -38,18 +41,21 @@ void weft__park(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
     uint32_t e = weft__ec_prepare(&p->p_park);
+    int how = p->p_sched->s_park_check(w);
     /* seq_cst: the stop flag pairs with destroy's seq_cst store. */
-    if (p->p_sched->s_park_check(w) || atomic_load_explicit(&p->p_stop, memory_order_seq_cst)) {
+    if (how == WEFT__PARK_NOT || atomic_load_explicit(&p->p_stop, memory_order_seq_cst)) {
         weft__ec_cancel(&p->p_park);
         return;
     }
     weft__stat_inc(&w->w_parks);
-    if (weft__is_spare(w)) {
-        /* A spare wakes up now and then to see whether it is still needed
-         * (blocking.c): nobody wakes a parked thread when a blocking
-         * section ends. */
+    if (how == WEFT__PARK_BRIEFLY || weft__is_spare(w)) {
+        /* Briefly: see s_park_check. A spare wakes up now and then to see
+         * whether it is still needed (blocking.c): nobody wakes a parked
+         * thread when a blocking section ends. */
         struct timespec abs;
-        weft__deadline_after(weft__spare_keepalive_ns, &abs);
+        weft__deadline_after(how == WEFT__PARK_BRIEFLY ? WEFT__PARK_BRIEF_NS
+                                                       : weft__spare_keepalive_ns,
+                             &abs);
         weft__ec_wait_until(&p->p_park, e, &abs);
         return;
     }

@@ -78,6 +78,17 @@ unsigned weft__inj_take(weft_pool *p, struct weft__task_impl **out, unsigned max
             break;
         out[taken++] = &inj_node_task(n)->ht_task;
     }
+    /* Stalled: not empty, yet nothing could be taken. Relaxed: a hint for
+     * parkers (stealing_park_check), written only when it changes. */
+    int stalled = taken == 0 && weft__inj_nonempty(p);
+    if (atomic_load_explicit(&p->p_inj_stalled, memory_order_relaxed) != stalled)
+        atomic_store_explicit(&p->p_inj_stalled, stalled, memory_order_relaxed);
     inj_unlock(p);
     return taken;
+}
+
+bool weft__inj_stalled(weft_pool *p)
+{
+    /* Relaxed: a hint (above). */
+    return atomic_load_explicit(&p->p_inj_stalled, memory_order_relaxed) != 0;
 }

@@ -161,6 +161,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     weft__ec_init(&p->p_idle);
     atomic_init(&p->p_callers, 0);
     atomic_init(&p->p_inj_lock, 0);
+    atomic_init(&p->p_inj_stalled, 0);
     __cds_wfcq_init(&p->p_inj_head, &p->p_inj_tail);
     atomic_init(&p->p_blocked, 0);
     atomic_init(&p->p_spares_on, 0);

@@ -132,11 +132,14 @@ struct weft__sched {
     /* Is there work an idle worker could take? seq_cst reads, after the
      * caller's seq_cst RMW (docs/design/parking.md). */
     bool (*s_work_visible)(weft_pool *p);
-    /* The parker's re-check, after it announced its park: true if w must
-     * not sleep (work is visible, or hidden in a deque's private part,
-     * which it asks for or forces). */
-    bool (*s_park_check)(weft__worker *w);
+    /* The parker's re-check, after it announced its park: WEFT__PARK_NOT
+     * (work is visible, or hidden in a deque's private part, which it asks
+     * for or forces), WEFT__PARK_BRIEFLY (work is queued but cannot be
+     * taken yet: an outside submitter is between its two steps), or
+     * WEFT__PARK_SLEEP. */
+    int (*s_park_check)(weft__worker *w);
 };
+enum { WEFT__PARK_NOT = 0, WEFT__PARK_BRIEFLY = 1, WEFT__PARK_SLEEP = 2 };
 
 extern const struct weft__sched weft__sched_stealing; /* steal.c */
 extern const struct weft__sched weft__sched_shared;   /* shared.c */
@@ -196,6 +199,9 @@ struct weft_pool {
     alignas(WEFT__CACHE_LINE) struct __cds_wfcq_head p_inj_head;
     alignas(WEFT__CACHE_LINE) struct cds_wfcq_tail p_inj_tail;
     alignas(WEFT__CACHE_LINE) _Atomic int p_inj_lock;
+    /* 1 while the queue is not empty but its oldest task cannot be taken
+     * yet (inject.c); written by dequeuers, read by parkers (relaxed). */
+    _Atomic int p_inj_stalled;
 
     /* SHARED: the one queue. Own line. */
     alignas(WEFT__CACHE_LINE) struct weft__sharedq p_sq;
@@ -322,10 +328,12 @@ void weft__worker_publish_all(weft__worker *w);
 
 /* inject.c (STEALING): enqueue from any thread; take up to max tasks
  * (oldest first; 0 also when another dequeuer holds the try-lock); whether
- * the queue looks non-empty (relaxed loads: callers fence). */
+ * the queue looks non-empty (relaxed loads: callers fence), and whether
+ * the last take found it stalled (an enqueuer between its two steps). */
 void weft__inj_enqueue(weft_pool *p, struct weft__heap_task *ht);
 unsigned weft__inj_take(weft_pool *p, struct weft__task_impl **out, unsigned max);
 bool weft__inj_nonempty(weft_pool *p);
+bool weft__inj_stalled(weft_pool *p);
 
 /* shared.c: the SHARED queue's life cycle (0 or ENOMEM). */
 int weft__sq_init(struct weft__sharedq *q);

@@ -239,9 +239,9 @@ static bool shared_work_visible(weft_pool *p)
     return atomic_load_explicit(&p->p_sq.sq_count, memory_order_seq_cst) != 0;
 }
 
-static bool shared_park_check(weft__worker *w)
+static int shared_park_check(weft__worker *w)
 {
-    return shared_work_visible(w->w_pool);
+    return shared_work_visible(w->w_pool) ? WEFT__PARK_NOT : WEFT__PARK_SLEEP;
 }
 
 const struct weft__sched weft__sched_shared = {

@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
+#include <urcu/wfcqueue.h>
+
 #include "base/asymfence.h"
 #include "pool/sched.h"
 
@@ -150,10 +152,14 @@ static struct weft__task_impl *inj_take_batch(weft__worker *w)
             break;
     if (weft__deque_publish_all(&w->w_dq))
         weft__pool_notify(p);
-    /* ENOMEM growing the deque: run what did not fit here (counted tasks
-     * must run; the queue has no push-back). */
-    for (; i < taken; i++)
-        weft__run_task(w, batch[i]);
+    /* ENOMEM growing the deque: put what did not fit back into the queue
+     * (at its tail), rather than run it here while this worker still
+     * counts as searching, which would keep notifiers from waking anyone. */
+    for (; i < taken; i++) {
+        struct weft__heap_task *ht = (struct weft__heap_task *)batch[i];
+        cds_wfcq_node_init(&ht->ht_node);
+        weft__inj_enqueue(p, ht);
+    }
     return batch[0];
 }
 
@@ -270,17 +276,24 @@ static struct weft__task_impl *stealing_find(weft__worker *w)
     return x;
 }
 
-static bool stealing_work_visible(weft_pool *p)
+/* Work visible in the deques' shared parts, or the injection queue; a
+ * stalled injection queue counts only if count_stalled. */
+static bool work_visible(weft_pool *p, bool count_stalled)
 {
     /* The wfcq emptiness test is two loads (uatomic, relaxed); the seq_cst
      * fence orders them after the parker's waiter increment. */
     weft__fence_sc(&p->p_fence);
-    if (weft__inj_nonempty(p))
+    if (weft__inj_nonempty(p) && (count_stalled || !weft__inj_stalled(p)))
         return true;
     for (unsigned i = 0, n = weft__nslots(p); i < n; i++)
         if (weft__deque_has_shared(&p->p_workers[i].w_dq))
             return true;
     return false;
+}
+
+static bool stealing_work_visible(weft_pool *p)
+{
+    return work_visible(p, true);
 }
 
 /* A worker other than w whose private part holds tasks, or -1; scanned
@@ -317,11 +330,11 @@ static void consider_forcing(weft__worker *w, int v)
     w->w_force_priv = priv;
 }
 
-static bool stealing_park_check(weft__worker *w)
+static int stealing_park_check(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
-    if (stealing_work_visible(p))
-        return true;
+    if (work_visible(p, false))
+        return WEFT__PARK_NOT;
     int v = hidden_work(w);
     if (v < 0) {
         /* About to sleep. Ask every owner, so that the next push anywhere
@@ -339,16 +352,19 @@ static bool stealing_park_check(weft__worker *w)
         else
             weft__fence_sc(&p->p_fence); /* no membarrier: a best effort */
 #endif
-        if (stealing_work_visible(p))
-            return true;
+        if (work_visible(p, false))
+            return WEFT__PARK_NOT;
         v = hidden_work(w);
         if (v < 0) {
             w->w_force_victim = -1;
-            return false;
+            /* A stalled injection queue: its submitter notifies once it
+             * has linked the task, but perhaps before we announced our
+             * park - so sleep briefly rather than spin meanwhile. */
+            return weft__inj_nonempty(p) ? WEFT__PARK_BRIEFLY : WEFT__PARK_SLEEP;
         }
     }
     consider_forcing(w, v);
-    return true;
+    return WEFT__PARK_NOT;
 }
 
 const struct weft__sched weft__sched_stealing = {

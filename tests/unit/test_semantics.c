@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <string.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -25,8 +26,15 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
+#include <urcu/uatomic.h>
+#include <urcu/wfcqueue.h>
+#ifdef WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#include "base/alloc.h"
 #include "check_main.h"
-#include "pool/sched.h" /* weft__stack_room, the spares' keep-alive */
+#include "pool/sched.h" /* weft__stack_room, the spares' keep-alive, the injection queue */
 
 extern int64_t weft__spare_keepalive_ns;
 
@@ -392,6 +400,126 @@ START_TEST(test_sync_misuse_einval)
 }
 END_TEST
 
+/* ---- 4. smaller scheduler findings -------------------------------------- */
+
+static double thread_cpu_s(pthread_t th)
+{
+    clockid_t c;
+    struct timespec ts;
+    ck_assert_int_eq(pthread_getcpuclockid(th, &c), 0);
+    ck_assert_int_eq(clock_gettime(c, &ts), 0);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * An outside submitter preempted between the injection queue's tail
+ * exchange and its link store leaves the queue non-empty but impossible to
+ * dequeue from. Regression: idle workers then spun (pause only) until it
+ * ran again. Simulated white-box: the first half of the enqueue (as
+ * liburcu's wfcqueue does it), then 300 ms in which the workers must use
+ * little CPU, then the second half.
+ */
+static int set_flag(void *arg)
+{
+    atomic_store_explicit((_Atomic int *)arg, 1, memory_order_seq_cst); /* read after idle */
+    return 0;
+}
+
+START_TEST(test_stalled_injection_queue_idles)
+{
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING);
+    _Atomic int ran = 0;
+    struct weft__heap_task *ht;
+    ck_assert_int_eq(weft__heap_task_new(p, set_flag, &ran, &ht), 0);
+#ifdef WEFT_TSAN
+    __tsan_release(ht); /* as weft__inj_enqueue does */
+#endif
+    struct cds_wfcq_node *old_tail = uatomic_xchg(&p->p_inj_tail.p, &ht->ht_node);
+    weft__pool_notify(p); /* the workers see a non-empty queue */
+    double cpu0 = thread_cpu_s(p->p_workers[0].w_thread) + thread_cpu_s(p->p_workers[1].w_thread);
+    double t0 = now_s();
+    nanosleep(&(struct timespec){0, 300000000}, NULL); /* a measurement window */
+    double wall = now_s() - t0;
+    double cpu = thread_cpu_s(p->p_workers[0].w_thread) + thread_cpu_s(p->p_workers[1].w_thread)
+                 - cpu0;
+    CMM_STORE_SHARED(old_tail->next, &ht->ht_node); /* the second half */
+    weft__pool_notify(p);
+    weft__callers_leave(p);
+    ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+    ck_assert_int_eq(atomic_load_explicit(&ran, memory_order_seq_cst), 1);
+    ck_assert_msg(cpu < 0.5 * wall, "idle workers used %.0f ms of CPU in %.0f ms", cpu * 1e3,
+                  wall * 1e3);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
+/*
+ * A worker that takes a batch from the injection queue and cannot grow its
+ * deque for all of it must not run the rest itself while it still counts
+ * as searching (notifiers then skip their wake-ups, so nobody helps).
+ * Regression: the taker ran the 29 left-overs of a 32-task batch, one by
+ * one, before the batch's first task; now it puts them back into the queue
+ * and runs the first task at once. White-box: the dequeue lock is held
+ * while the tasks are submitted, so that one batch takes them all, and the
+ * growth of the taker's 2-slot deque fails.
+ */
+#define NBATCH 32
+struct batch_rec {
+    _Atomic int b_seq;
+    struct batch_task {
+        struct batch_rec *t_rec;
+        _Atomic int t_seq, t_worker;
+    } b_tasks[NBATCH];
+};
+
+static int batch_task(void *arg)
+{
+    struct batch_task *t = arg;
+    /* Relaxed: read after the group wait, which orders them. */
+    atomic_store_explicit(&t->t_worker, weft_worker_index(), memory_order_relaxed);
+    atomic_store_explicit(&t->t_seq,
+                          atomic_fetch_add_explicit(&t->t_rec->b_seq, 1, memory_order_relaxed),
+                          memory_order_relaxed);
+    return 0;
+}
+
+START_TEST(test_batch_leftovers_not_run_while_searching)
+{
+    weft_pool_options o = {.workers = 3, .deque_capacity = 2, .seed = 3};
+    weft_pool *p = NULL;
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    /* Acquire: as a dequeuer takes the lock. */
+    int unlocked = 0;
+    ck_assert(atomic_compare_exchange_strong_explicit(&p->p_inj_lock, &unlocked, 1,
+                                                      memory_order_acquire,
+                                                      memory_order_relaxed));
+    static struct batch_rec r;
+    memset(&r, 0, sizeof(r));
+    weft_group g;
+    ck_assert_int_eq(weft_group_init(&g, p), 0);
+    for (int i = 0; i < NBATCH; i++) {
+        r.b_tasks[i].t_rec = &r;
+        ck_assert_int_eq(weft_group_spawn(&g, batch_task, &r.b_tasks[i]), 0);
+    }
+    /* The taker's deque (2 slots) must grow for the batch: fail that. */
+    weft__alloc_fail_at(1);
+    /* Release: pairs with the next dequeuer's acquire. */
+    atomic_store_explicit(&p->p_inj_lock, 0, memory_order_release);
+    weft__pool_notify(p);
+    ck_assert_int_eq(weft_group_wait(&g), 0);
+    weft__alloc_fail_at(0);
+    /* Relaxed: ordered by the group wait. */
+    int taker = atomic_load_explicit(&r.b_tasks[0].t_worker, memory_order_relaxed);
+    int first = atomic_load_explicit(&r.b_tasks[0].t_seq, memory_order_relaxed);
+    for (int i = 3; i < NBATCH; i++)
+        ck_assert_msg(atomic_load_explicit(&r.b_tasks[i].t_worker, memory_order_relaxed) != taker
+                          || atomic_load_explicit(&r.b_tasks[i].t_seq, memory_order_relaxed)
+                                 > first,
+                      "left-over task %d ran on the batch's taker before its first task", i);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("semantics");
@@ -400,5 +528,7 @@ int main(void)
     WEFT_TEST_CASE(s, test_blocking_tasks_get_spares, 120);
     WEFT_TEST_CASE(s, test_deep_group_wait_completes, 120);
     WEFT_TEST_CASE(s, test_sync_misuse_einval, 120);
+    WEFT_TEST_CASE(s, test_stalled_injection_queue_idles, 120);
+    WEFT_TEST_CASE(s, test_batch_leftovers_not_run_while_searching, 120);
     return weft_test_run(s);
 }
