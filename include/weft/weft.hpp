@@ -222,7 +222,9 @@ public:
         co.pin_workers = o.pin_workers;
         detail::check(weft_pool_create(&p_state->ps_pool, &co), "weft_pool_create");
     }
+    /** @brief Take over other's workers; other is left empty. */
     pool(pool &&other) noexcept = default;
+    /** @brief Destroy this pool (as the destructor does), then take over other's. */
     pool &operator=(pool &&other) noexcept
     {
         if (this != &other) {
@@ -233,6 +235,7 @@ public:
     }
     pool(const pool &) = delete;
     pool &operator=(const pool &) = delete;
+    /** @brief Run what was submitted to the end, join the workers (weft_pool_destroy). */
     ~pool() { destroy(); }
 
     /** @brief Number of workers (0 for a moved-from pool). Never blocks. */
@@ -374,6 +377,7 @@ public:
     task_group() { init(nullptr); }
     task_group(const task_group &) = delete;
     task_group &operator=(const task_group &) = delete;
+    /** @brief Cancel the tasks not started, wait for the others; their exceptions are lost. */
     ~task_group()
     {
         cancel();
@@ -546,7 +550,9 @@ public:
             co.compare = o == order::priority ? &compare_items : nullptr;
         detail::check(weft_collection_create(&c_handle, &co), "weft_collection_create");
     }
+    /** @brief Take over other's collection; other is left empty. */
     collection(collection &&other) noexcept : c_handle(std::exchange(other.c_handle, nullptr)) {}
+    /** @brief Destroy this collection (as the destructor does), then take over other's. */
     collection &operator=(collection &&other) noexcept
     {
         if (this != &other) {

@@ -83,6 +83,12 @@ esac
 pkg-config --static --libs weft | grep -q -- '-lurcu-memb' || fail "Libs.private lacks -lurcu-memb"
 [ -f "$prefix/include/weft/weft.hpp" ] || fail "weft.hpp not installed"
 [ -f "$prefix/share/doc/weft/LICENSE" ] || fail "LICENSE not installed"
+if [ -f "$build/docs/Doxyfile" ]; then # built with the reference (WEFT_BUILD_DOCS)
+    [ -f "$prefix/share/doc/weft/html/index.html" ] || fail "HTML reference not installed"
+    MANPAGER=cat MANWIDTH=80 man -M "$prefix/share/man" weft_collection_take >"$work/man.txt" 2>&1 ||
+        { cat "$work/man.txt" >&2; fail "man weft_collection_take"; }
+    grep -q 'int weft_collection_take' "$work/man.txt" || fail "man weft_collection_take: no synopsis"
+fi
 
 # "No liburcu-dev": pkg-config finds no .pc file but weft's (an empty
 # PKG_CONFIG_LIBDIR replaces the system directories), CMake no liburcu
