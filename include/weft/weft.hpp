@@ -371,8 +371,14 @@ enum class group_status {
  */
 class task_group {
 public:
-    /** @brief A group on `p`. */
-    explicit task_group(pool &p) { init(p.native_handle()); }
+    /** @brief A group on `p`. @throws std::system_error EINVAL (a moved-from pool) */
+    explicit task_group(pool &p)
+    {
+        /* The C function takes NULL as "the calling worker's pool". */
+        if (p.native_handle() == nullptr)
+            detail::throw_errno(EINVAL, "weft_group_init");
+        init(p.native_handle());
+    }
     /** @brief A group on the calling worker's pool. @throws std::system_error EINVAL (not on a worker) */
     task_group() { init(nullptr); }
     task_group(const task_group &) = delete;
@@ -491,6 +497,8 @@ void parallel_for(pool &p, std::size_t begin, std::size_t end, F &&f, std::size_
             return 0;
         }
     } fr{&f, {}};
+    if (p.native_handle() == nullptr) /* the C function would take the calling worker's pool */
+        detail::throw_errno(EINVAL, "weft_parallel_for");
     int rc = weft_parallel_for(p.native_handle(), begin, end, grain, &frame::body, &fr);
     if (std::exception_ptr e = fr.pf_error.take())
         std::rethrow_exception(e);

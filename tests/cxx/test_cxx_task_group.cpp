@@ -76,6 +76,28 @@ TEST(group_off_a_worker_needs_a_pool)
     CHECK_ERRC(weft::task_group(), std::errc::invalid_argument);
 }
 
+TEST(moved_from_pool_is_rejected)
+{
+    weft::pool p(2);
+    weft::pool q(std::move(p));
+    /* Even on a worker of q, where the C API would take NULL as q. */
+    bool both = q.call([&p] {
+        bool group = false, pfor = false;
+        try {
+            weft::task_group g(p);
+        } catch (const std::system_error &e) {
+            group = e.code() == std::errc::invalid_argument;
+        }
+        try {
+            weft::parallel_for(p, 0, 10, [](std::size_t) {});
+        } catch (const std::system_error &e) {
+            pfor = e.code() == std::errc::invalid_argument;
+        }
+        return group && pfor;
+    });
+    CHECK(both);
+}
+
 TEST(runs_from_several_threads)
 {
     weft::pool p(2);
