@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ typedef struct {
     bool o_quiet;
     const char *o_json;
     const char *o_csv;
+    const char *o_summary; /* --summary FILE: the summary table alone, Markdown */
     const wb_workload *o_sel[N_WORKLOADS * 4];
     long o_size[N_WORKLOADS * 4]; /* -1: the mode's size */
     size_t o_nsel;
@@ -218,6 +220,195 @@ static void print_row(const wb_row *r)
            r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, sh, om, st, pk,
            (double)r->rw_rss_kb / 1024.0);
     fflush(stdout);
+}
+
+/* ---- the summary: one line per case, at its largest worker count ---- */
+
+/* Below this serial (reference) time a case is too small for parallelism to
+ * pay: waking workers and moving the first tasks to them takes tens of
+ * microseconds, and the run is over before they help. */
+#define WB_SMALL_MS 5.0
+
+typedef struct {
+    char sr_cell[10][96]; /* the cells, as printed */
+    bool sr_small;        /* reference under WB_SMALL_MS */
+    bool sr_loses;        /* the fastest variant is slower than the reference */
+} wb_summary_row;
+
+static const char *const summary_head[10] = {
+    "workload", "case", "work/task", "reference", "w", "fastest",
+    "speed-up", "runner-up", "by", "note"};
+
+static void fmt_duration(char *buf, size_t len, double secs)
+{
+    if (isnan(secs) || secs <= 0)
+        snprintf(buf, len, "-");
+    else if (secs < 1e-6)
+        snprintf(buf, len, "%.1f ns", secs * 1e9);
+    else if (secs < 1e-3)
+        snprintf(buf, len, "%.1f us", secs * 1e6);
+    else if (secs < 1)
+        snprintf(buf, len, "%.2f ms", secs * 1e3);
+    else
+        snprintf(buf, len, "%.2f s", secs);
+}
+
+/* Append a note to buf (notes are separated by "; "). */
+static void add_note(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used > 0 && used + 2 < len) {
+        memcpy(buf + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/* The rows [first, first + n) are one case (all its worker counts). */
+static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
+{
+    unsigned w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (first[i].rw_workers > w)
+            w = first[i].rw_workers;
+    /* At w: the reference (the block's first row), and the contenders:
+     * the parallel variants (queue: both sides). */
+    const wb_row *ref = NULL, *best = NULL, *second = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const wb_row *r = &first[i];
+        if (r->rw_workers != w)
+            continue;
+        if (ref == NULL)
+            ref = r;
+        if (!is_parallel(r->rw_kind) && !is_queue(r->rw_kind))
+            continue;
+        if (best == NULL || r->rw_med < best->rw_med) {
+            second = best;
+            best = r;
+        } else if (second == NULL || r->rw_med < second->rw_med) {
+            second = r;
+        }
+    }
+    memset(out, 0, sizeof *out);
+    char(*c)[96] = out->sr_cell;
+    snprintf(c[0], sizeof c[0], "%s", first->rw_w->w_name);
+    snprintf(c[1], sizeof c[1], "%s", first->rw_case);
+    char d[32];
+    fmt_duration(d, sizeof d,
+                 ref && ref->rw_tasks && !is_queue(ref->rw_kind)
+                     ? ref->rw_med / (double)ref->rw_tasks
+                     : NAN);
+    snprintf(c[2], sizeof c[2], "%s", d);
+    fmt_duration(d, sizeof d, ref ? ref->rw_med : NAN);
+    snprintf(c[3], sizeof c[3], "%s %s", ref ? ref->rw_variant : "-", d);
+    snprintf(c[4], sizeof c[4], "%u", w);
+    snprintf(c[5], sizeof c[5], "%s", best ? best->rw_variant : "-");
+    snprintf(c[6], sizeof c[6], "-");
+    snprintf(c[7], sizeof c[7], "-");
+    snprintf(c[8], sizeof c[8], "-");
+    if (best == NULL || ref == NULL)
+        return;
+    snprintf(c[6], sizeof c[6], "%.2fx", ref->rw_med / best->rw_med);
+    if (second != NULL) {
+        snprintf(c[7], sizeof c[7], "%s", second->rw_variant);
+        snprintf(c[8], sizeof c[8], "%.2fx", second->rw_med / best->rw_med);
+    }
+
+    /* The notes, most important first. */
+    double ref_ms = ref->rw_med * 1e3;
+    char *note = c[9];
+    fmt_duration(d, sizeof d, ref->rw_med);
+#define NOTE(...) add_note(note, sizeof c[9], __VA_ARGS__)
+    if (w < 2) {
+        NOTE("one worker: no parallelism");
+    } else if (!is_queue(ref->rw_kind)) {
+        out->sr_small = ref_ms < WB_SMALL_MS;
+        out->sr_loses = best == ref || best->rw_med > ref->rw_med;
+        if (out->sr_small)
+            NOTE("too small: serial %s", d);
+        if (out->sr_loses && !isnan(row_overhead(best)) && row_overhead(best) > 1.5)
+            NOTE("slower than serial: T1/Ts %.1f", row_overhead(best));
+        else if (out->sr_loses)
+            NOTE("slower than serial");
+    }
+    if (best->rw_med > 0 && (best->rw_max - best->rw_min) / best->rw_med > 0.5)
+        NOTE("noisy: min-max %.0f%% of median", 100 * (best->rw_max - best->rw_min) / best->rw_med);
+#undef NOTE
+    if (note[0] == '\0')
+        snprintf(note, sizeof c[9], "-");
+}
+
+/* Print the summary as a Markdown table, padded so that it also reads as
+ * plain text; the same format heads bench/RESULTS.md. */
+static void print_summary(FILE *f, const wb_opts *o)
+{
+    size_t ncases = 0;
+    for (size_t i = 0; i < nrows_g; i++)
+        if (i == 0 || rows_g[i].rw_w != rows_g[i - 1].rw_w
+            || strcmp(rows_g[i].rw_case, rows_g[i - 1].rw_case) != 0)
+            ncases++;
+    if (ncases == 0)
+        return;
+    wb_summary_row *sum = calloc(ncases, sizeof *sum);
+    if (sum == NULL)
+        return;
+    size_t k = 0, nsmall = 0, nloses = 0;
+    for (size_t i = 0; i < nrows_g;) {
+        size_t j = i + 1;
+        while (j < nrows_g && rows_g[j].rw_w == rows_g[i].rw_w
+               && strcmp(rows_g[j].rw_case, rows_g[i].rw_case) == 0)
+            j++;
+        summarize_case(&rows_g[i], j - i, &sum[k]);
+        nsmall += sum[k].sr_small;
+        nloses += sum[k].sr_loses;
+        k++;
+        i = j;
+    }
+    size_t width[10];
+    for (int c = 0; c < 10; c++) {
+        width[c] = strlen(summary_head[c]);
+        for (size_t r = 0; r < ncases; r++)
+            if (strlen(sum[r].sr_cell[c]) > width[c])
+                width[c] = strlen(sum[r].sr_cell[c]);
+    }
+    for (int c = 0; c < 10; c++)
+        fprintf(f, "| %-*s ", (int)width[c], summary_head[c]);
+    fprintf(f, "|\n");
+    for (int c = 0; c < 10; c++) {
+        fprintf(f, "| ");
+        for (size_t i = 0; i < width[c]; i++)
+            fputc('-', f);
+        fputc(' ', f);
+    }
+    fprintf(f, "|\n");
+    for (size_t r = 0; r < ncases; r++) {
+        for (int c = 0; c < 10; c++)
+            fprintf(f, "| %-*s ", (int)width[c], sum[r].sr_cell[c]);
+        fprintf(f, "|\n");
+    }
+    fprintf(f, "\n"
+               "w: the largest worker count run (queue: threads). work/task: the reference's\n"
+               "time per task. speed-up: the reference's time over the fastest variant's\n"
+               "(queue: mutex over weft). by: how many times longer the runner-up took.\n"
+               "T1/Ts: the fastest variant on one worker over serial (its overhead).\n");
+    if (nsmall > 0)
+        fprintf(f,
+                "\n%zu of %zu cases are too small for parallelism to pay: their serial run takes\n"
+                "under %.0f ms, and waking the workers and handing them the first tasks costs\n"
+                "tens of microseconds, while tasks this fine cost more than their work (T1/Ts).\n"
+                "%s\n",
+                nsmall, ncases, WB_SMALL_MS,
+                o->o_mode == MODE_DEFAULT ? "Give them larger sizes (WORKLOAD=SIZE)."
+                                          : "These are --quick/--smoke sizes, for checking the "
+                                            "tool: run without them to compare.");
+    if (nloses > nsmall)
+        fprintf(f, "\n%zu case(s) not too small are still slower in parallel than serial: "
+                   "see their notes.\n",
+                nloses - nsmall);
+    free(sum);
 }
 
 /* ---- JSON and CSV ---- */
@@ -656,6 +847,7 @@ static void usage(FILE *f)
             "                      choice (default 42)\n"
             "      --json FILE     write all results as JSON (for bench/plot)\n"
             "      --csv FILE      write all results as CSV\n"
+            "      --summary FILE  write the summary table (Markdown) to FILE too\n"
             "      --quick         small sizes, 3 reps, no warm-up: a few seconds in all\n"
             "      --smoke         tiny sizes, 1 rep, no warm-up: checks answers (CTest)\n"
             "  -q, --quiet         no progress line on stderr\n"
@@ -674,6 +866,12 @@ static void usage(FILE *f)
             "ns per item); sh/st and omp/st = time of SHARED and of OpenMP over time of\n"
             "STEALING (>1: stealing is faster); steals, parks = medians per run from\n"
             "weft_pool_stats; rss_MB = peak RSS of the process so far.\n"
+            "\n"
+            "After the table, a summary (Markdown; --summary FILE writes it too): per\n"
+            "case, the fastest variant at the largest worker count, its speed-up over\n"
+            "the reference, the runner-up, and notes on cases too small for parallelism\n"
+            "to pay (serial under 5 ms: --quick and --smoke sizes), variants slower than\n"
+            "serial, and noisy runs.\n"
             "\n"
             "libgomp's idle threads spin for a while after each parallel region\n"
             "(GOMP_SPINCOUNT) and may overlap the next variant; run with\n"
@@ -762,7 +960,7 @@ static int parse_workload(const char *arg, wb_opts *o)
 int main(int argc, char **argv)
 {
     enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
-           OPT_QUICK, OPT_SMOKE, OPT_LIST };
+           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST };
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'},
         {"reps", required_argument, NULL, 'r'},
@@ -773,6 +971,7 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"json", required_argument, NULL, OPT_JSON},
         {"csv", required_argument, NULL, OPT_CSV},
+        {"summary", required_argument, NULL, OPT_SUMMARY},
         {"quick", no_argument, NULL, OPT_QUICK},
         {"smoke", no_argument, NULL, OPT_SMOKE},
         {"quiet", no_argument, NULL, 'q'},
@@ -824,6 +1023,9 @@ int main(int argc, char **argv)
             break;
         case OPT_CSV:
             o.o_csv = optarg;
+            break;
+        case OPT_SUMMARY:
+            o.o_summary = optarg;
             break;
         case OPT_QUICK:
             o.o_mode = MODE_QUICK;
@@ -894,6 +1096,19 @@ int main(int argc, char **argv)
                                              : W->w_default_size;
         if (run_workload(&o, W, size) != 0)
             status = 1;
+    }
+    if (nrows_g > 0) {
+        printf("\n# Summary: the fastest variant of each case at its largest worker count\n\n");
+        print_summary(stdout, &o);
+    }
+    if (o.o_summary != NULL) {
+        FILE *f = fopen(o.o_summary, "w");
+        if (f != NULL)
+            print_summary(f, &o);
+        if (f == NULL || fclose(f) != 0) {
+            fprintf(stderr, "weft-bench: %s: %s\n", o.o_summary, strerror(errno));
+            status = 1;
+        }
     }
     if (o.o_json != NULL) {
         int r = write_json(o.o_json, &o, argc, argv);

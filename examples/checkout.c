@@ -153,7 +153,18 @@ int main(int argc, char **argv)
         case 'l': two_lanes = 1; break;
         case 'h':
             printf("usage: checkout [--seed N] [--customers N] [--cashiers N] [--entrances N]"
-                   " [--vip PERCENT] [--lanes]\n");
+                   " [--vip PERCENT] [--lanes]\n"
+                   "Entrances (producer threads) queue customers at a bounded collection of 16\n"
+                   "places; cashiers (consumer threads) serve them, VIPs first.\n"
+                   "\n"
+                   "  -s, --seed N        the customers: who is a VIP, their baskets (default 42)\n"
+                   "  -n, --customers N   customers, 1 to 1000000 (default 300)\n"
+                   "  -c, --cashiers N    consumer threads, 1 to 64 (default 2)\n"
+                   "  -e, --entrances N   producer threads, 1 to 64 (default 2)\n"
+                   "  -v, --vip PERCENT   share of VIPs, 0 to 100 (default 10)\n"
+                   "  -l, --lanes         two FIFO lanes and take_from_any instead of one\n"
+                   "                      PRIORITY collection\n"
+                   "  -h, --help          print this help and exit\n");
             return 0;
         default: return 2; /* getopt_long already printed the reason */
         }

@@ -17,7 +17,7 @@
  * complete_adding, and each consumer's take returns EPIPE once the queue is
  * empty.
  *
- * Usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [FILE...]
+ * Usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [FILE...] (--help)
  * With no FILE it reads four generated in-memory files. Exit status: 0 all
  * lines good, 1 some bad lines (the others were processed), 2 fatal error or
  * bad usage.
@@ -25,6 +25,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -182,7 +183,12 @@ int main(int argc, char **argv)
 {
     unsigned long nproducers = 2, nconsumers = 2, max_errors = 100;
     int opt;
-    while ((opt = getopt(argc, argv, "p:c:e:h")) != -1) {
+    static const struct option longopts[] = {{"producers", required_argument, NULL, 'p'},
+                                             {"consumers", required_argument, NULL, 'c'},
+                                             {"max-errors", required_argument, NULL, 'e'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0, 0, 0, 0}};
+    while ((opt = getopt_long(argc, argv, "p:c:e:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'p':
         case 'c':
@@ -195,9 +201,20 @@ int main(int argc, char **argv)
             }
             break;
         case 'h':
-            printf("usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [FILE...]\n");
+            printf("usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [FILE...]\n"
+                   "Producers read the lines of the FILEs (default: four generated files) into\n"
+                   "a bounded collection; consumers parse each line as an integer and sum them.\n"
+                   "\n"
+                   "  -p, --producers N   producer threads, 1 to 64 (default 2)\n"
+                   "  -c, --consumers N   consumer threads, 1 to 64 (default 2)\n"
+                   "  -e, --max-errors N  stop everything after N bad lines (default 100)\n"
+                   "  -h, --help          print this help and exit\n"
+                   "\n"
+                   "Exit status: 0 (all lines good), 1 (bad lines, reported and skipped),\n"
+                   "2 (a fatal error - a file that cannot be read, too many bad lines - or bad\n"
+                   "usage).\n");
             return 0;
-        default: return 2; /* getopt printed the reason */
+        default: return 2; /* getopt_long printed the reason */
         }
     }
 

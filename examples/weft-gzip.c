@@ -23,20 +23,25 @@
  * whole input, combined from the chunks' CRCs with crc32_combine, and its
  * size mod 2^32 (RFC 1952).
  *
- * Usage: weft-gzip [-p WORKERS] [-l LEVEL] [FILE]   compress FILE or stdin to stdout
- *        weft-gzip -b MIB       compress MIB of generated text, report throughput
- * With no argument and stdin a terminal it runs -b 64.
+ * Usage, as gzip and pigz: weft-gzip [-1..-9] [-c] [-k] [-f] [-o OUT] [FILE...]
+ * turns each FILE into FILE.gz (mode and times kept; FILE removed unless -k
+ * or -c), or compresses stdin to stdout; weft-gzip -b MIB compresses MIB of
+ * generated text to nowhere and reports the throughput. With no argument
+ * and stdin a terminal it runs -b 64. See --help.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -257,6 +262,168 @@ static int writer(job *jb, FILE *out, uint64_t *in_total, uint64_t *written)
     return 0;
 }
 
+/* Compress one stream: fd (or, fd < 0, gen_bytes of generated text) to out
+ * (NULL: count the bytes only). Returns 0 or an errno value; *read_error
+ * tells which side failed. */
+static int compress_stream(weft_pool *pool, int level, int fd, uint64_t gen_bytes, FILE *out,
+                           bool *read_error, uint64_t *in_total, uint64_t *written,
+                           int *peak_chunks)
+{
+    job jb = {.pool = pool, .level = level, .fd = fd, .gen_left = gen_bytes, .gen_state = 42};
+    /* Room for two chunks per worker waiting to be written. */
+    weft_collection_options copts = {.capacity = 2 * weft_pool_size(pool) + 2};
+    int rc = weft_collection_create(&jb.order, &copts);
+    pthread_t rd;
+    if (rc == 0 && (rc = pthread_create(&rd, NULL, reader, &jb)) != 0)
+        weft_collection_destroy(jb.order);
+    if (rc != 0) {
+        *read_error = false;
+        return rc;
+    }
+    *in_total = *written = 0;
+    int werr = writer(&jb, out, in_total, written);
+    pthread_join(rd, NULL);
+    weft_collection_destroy(jb.order);
+    *peak_chunks = jb.peak_live;
+    *read_error = jb.error != 0;
+    return jb.error ? jb.error : werr;
+}
+
+typedef struct {
+    weft_pool *pool;
+    int level;
+    bool to_stdout, keep, force;
+    FILE *output; /* -o FILE, or NULL */
+    const char *output_name;
+} settings;
+
+static bool has_gz_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, ".gz") == 0;
+}
+
+/* Compress one input ("-": stdin) as the settings say. Returns 0; 1 (this
+ * input failed, reported on stderr: go on with the others); 2 (the shared
+ * output, stdout or -o, failed: stop). */
+static int compress_input(const settings *set, const char *name)
+{
+    bool is_stdin = strcmp(name, "-") == 0;
+    const char *in_name = is_stdin ? "stdin" : name;
+    int in = STDIN_FILENO;
+    struct stat st;
+    if (!is_stdin) {
+        if (lstat(name, &st) != 0) {
+            fprintf(stderr, "weft-gzip: %s: %s\n", name, strerror(errno));
+            return 1;
+        }
+        if (S_ISLNK(st.st_mode) && !set->force) { /* as gzip: not without -f */
+            fprintf(stderr, "weft-gzip: %s: a symbolic link -- ignored (use -f)\n", name);
+            return 1;
+        }
+        in = open(name, O_RDONLY);
+        if (in < 0 || fstat(in, &st) != 0) {
+            fprintf(stderr, "weft-gzip: %s: %s\n", name, strerror(errno));
+            if (in >= 0)
+                close(in);
+            return 1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "weft-gzip: %s: %s -- ignored\n", name,
+                    S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+            close(in);
+            return 1;
+        }
+    }
+    bool replace = !is_stdin && !set->to_stdout && !set->output; /* FILE -> FILE.gz */
+    if (replace && has_gz_suffix(name)) {
+        fprintf(stderr, "weft-gzip: %s: already has .gz suffix -- unchanged\n", name);
+        close(in);
+        return 1;
+    }
+
+    FILE *out = set->output ? set->output : stdout;
+    const char *out_name = set->output ? set->output_name : NULL; /* NULL: stdout */
+    char *gz_name = NULL;
+    if (replace) {
+        gz_name = malloc(strlen(name) + 4);
+        if (!gz_name) {
+            fprintf(stderr, "weft-gzip: %s\n", strerror(ENOMEM));
+            close(in);
+            return 1;
+        }
+        sprintf(gz_name, "%s.gz", name);
+        out_name = gz_name;
+        /* Only the owner may read it until it is complete. */
+        int fd = open(gz_name, O_WRONLY | O_CREAT | (set->force ? O_TRUNC : O_EXCL), 0600);
+        if (fd < 0 || !(out = fdopen(fd, "wb"))) {
+            fprintf(stderr, "weft-gzip: %s: %s%s\n", gz_name, strerror(errno),
+                    errno == EEXIST ? " (use -f to overwrite)" : "");
+            if (fd >= 0)
+                close(fd);
+            free(gz_name);
+            close(in);
+            return 1;
+        }
+    }
+
+    bool read_error;
+    uint64_t in_total, written;
+    int peak;
+    int rc = compress_stream(set->pool, set->level, in, 0, out, &read_error, &in_total, &written,
+                             &peak);
+    if (replace) {
+        /* FILE.gz gets FILE's permissions and times, as gzip gives it. */
+        struct timespec times[2] = {st.st_atim, st.st_mtim};
+        if (rc == 0 && (fchmod(fileno(out), st.st_mode & 07777) != 0
+                        || futimens(fileno(out), times) != 0))
+            rc = errno;
+        if (fclose(out) != 0 && rc == 0)
+            rc = errno;
+    }
+    if (rc != 0 && read_error)
+        fprintf(stderr, "weft-gzip: %s: read error: %s\n", in_name, strerror(rc));
+    else if (rc != 0)
+        fprintf(stderr, "weft-gzip: %s%s%s\n", out_name ? out_name : "", out_name ? ": " : "",
+                strerror(rc));
+    if (replace && rc != 0) {
+        unlink(gz_name); /* no partial output; FILE stays */
+    } else if (replace && !set->keep && unlink(name) != 0) {
+        fprintf(stderr, "weft-gzip: %s: %s\n", name, strerror(errno));
+        rc = errno;
+    }
+    free(gz_name);
+    if (!is_stdin)
+        close(in);
+    return rc == 0 ? 0 : !replace && !read_error ? 2 : 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: weft-gzip [OPTION]... [FILE]...\n"
+            "Compress each FILE in parallel into FILE.gz (gzip format, as pigz writes it),\n"
+            "which keeps FILE's mode and times; FILE is removed unless -k, -c or -o.\n"
+            "With no FILE, or when FILE is -, compress standard input to standard output.\n"
+            "\n"
+            "  -1 ... -9          compression level: -1 fastest, -9 best (default -6)\n"
+            "      --fast, --best the same as -1, -9\n"
+            "  -l, --level N      the same as -N, 0 (store only) to 9\n"
+            "  -c, --stdout       write to standard output, keep the input files\n"
+            "  -o, --output OUT   write everything to OUT, keep the input files\n"
+            "  -k, --keep         keep the input files\n"
+            "  -f, --force        overwrite existing output files; compress symbolic links;\n"
+            "                     write compressed data to a terminal\n"
+            "  -p, --processes N  N workers (default: one per CPU)\n"
+            "  -b, --bench MIB    compress MIB of generated text to nowhere, print the\n"
+            "                     throughput (the default when stdin is a terminal)\n"
+            "  -h, --help         print this help and exit\n"
+            "\n"
+            "Several inputs written to one output (-c, -o) become concatenated gzip members,\n"
+            "which gzip -d reads as one stream. Exit status: 0, 1 (an input or output\n"
+            "failed; the others are still done), 2 (bad usage).\n");
+}
+
 static int parse_num(const char *s, long min, long max, long *out)
 {
     char *end;
@@ -271,11 +438,26 @@ static int parse_num(const char *s, long min, long max, long *out)
 int main(int argc, char **argv)
 {
     long workers = 0, level = 6, bench_mib = 0;
+    settings set = {0};
+    static const struct option longopts[] = {
+        {"fast", no_argument, NULL, '1'},         {"best", no_argument, NULL, '9'},
+        {"level", required_argument, NULL, 'l'},  {"stdout", no_argument, NULL, 'c'},
+        {"to-stdout", no_argument, NULL, 'c'},    {"output", required_argument, NULL, 'o'},
+        {"keep", no_argument, NULL, 'k'},         {"force", no_argument, NULL, 'f'},
+        {"processes", required_argument, NULL, 'p'}, {"bench", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
     int opt;
-    while ((opt = getopt(argc, argv, "p:l:b:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "123456789ckfo:p:l:b:h", longopts, NULL)) != -1) {
         long *dst = opt == 'p' ? &workers : opt == 'l' ? &level : &bench_mib;
         long lo = opt == 'b' ? 1 : 0, hi = opt == 'p' ? 4096 : opt == 'l' ? 9 : 1 << 20;
         switch (opt) {
+        case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+            level = opt - '0';
+            break;
+        case 'c': set.to_stdout = true; break;
+        case 'k': set.keep = true; break;
+        case 'f': set.force = true; break;
+        case 'o': set.output_name = optarg; break;
         case 'p':
         case 'l':
         case 'b':
@@ -285,79 +467,83 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h':
-            printf("usage: weft-gzip [-p WORKERS] [-l LEVEL] [FILE] > out.gz\n"
-                   "       weft-gzip [-p WORKERS] [-l LEVEL] -b MIB\n");
-            return 0;
+        case 'h': usage(stdout); return 0;
         default: return 2; /* getopt printed the reason */
         }
     }
-    if (argc - optind > 1) {
-        fprintf(stderr, "weft-gzip: one input file at most (got %d)\n", argc - optind);
+    if (bench_mib && (optind < argc || set.to_stdout || set.output_name)) {
+        fprintf(stderr, "weft-gzip: -b compresses generated text: no FILE, -c or -o with it\n");
         return 2;
     }
-    if (optind == argc && !bench_mib && isatty(STDIN_FILENO))
+    if (optind == argc && !bench_mib && !set.output_name && isatty(STDIN_FILENO))
         bench_mib = 64; /* nothing to compress: show what it can do */
 
-    job jb = {.level = (int)level, .fd = -1};
-    if (bench_mib) {
-        jb.gen_left = (uint64_t)bench_mib << 20;
-        jb.gen_state = 42;
-    } else if (optind < argc && strcmp(argv[optind], "-") != 0) {
-        jb.fd = open(argv[optind], O_RDONLY);
-        if (jb.fd < 0) {
-            fprintf(stderr, "weft-gzip: %s: %s\n", argv[optind], strerror(errno));
-            return 1;
-        }
-    } else {
-        jb.fd = STDIN_FILENO;
-    }
-    if (!bench_mib && isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "weft-gzip: compressed data not written to a terminal\n");
+    /* Where compressed data goes to stdout, refuse a terminal, as gzip does. */
+    bool stdin_in = optind == argc;
+    for (int i = optind; i < argc; i++)
+        stdin_in = stdin_in || strcmp(argv[i], "-") == 0;
+    if (!bench_mib && !set.force && !set.output_name && (set.to_stdout || stdin_in)
+        && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "weft-gzip: compressed data not written to a terminal (use -f)\n");
         return 1;
     }
 
     weft_pool_options popts = {.workers = (unsigned)workers};
-    int rc = weft_pool_create(&jb.pool, &popts);
+    int rc = weft_pool_create(&set.pool, &popts);
     if (rc != 0) {
         fprintf(stderr, "weft-gzip: cannot create the pool: %s\n", strerror(rc));
         return 1;
     }
-    /* Room for two chunks per worker waiting to be written. */
-    weft_collection_options copts = {.capacity = 2 * weft_pool_size(jb.pool) + 2};
-    rc = weft_collection_create(&jb.order, &copts);
-    pthread_t rd;
-    if (rc == 0 && (rc = pthread_create(&rd, NULL, reader, &jb)) != 0)
-        weft_collection_destroy(jb.order);
-    if (rc != 0) {
-        fprintf(stderr, "weft-gzip: %s\n", strerror(rc));
-        weft_pool_destroy(jb.pool);
-        return 1;
-    }
+    set.level = (int)level;
 
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t in_total = 0, written = 0;
-    int werr = writer(&jb, bench_mib ? NULL : stdout, &in_total, &written);
-    pthread_join(rd, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-
-    weft_collection_destroy(jb.order);
-    unsigned nworkers = weft_pool_size(jb.pool);
-    weft_pool_destroy(jb.pool);
-    if (jb.fd > STDIN_FILENO)
-        close(jb.fd);
-    if (jb.error || werr) {
-        fprintf(stderr, "weft-gzip: %s%s\n", jb.error ? "read error: " : "",
-                strerror(jb.error ? jb.error : werr));
-        return 1;
-    }
+    int status = 0;
     if (bench_mib) {
-        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-        printf("weft-gzip: %.1f MiB of generated text in %.3f s: %.1f MiB/s, ratio %.2f "
-               "(level %ld, %u workers, at most %d chunks of %d KiB in memory)\n",
-               (double)in_total / 1048576.0, s, (double)in_total / 1048576.0 / s,
-               (double)in_total / (double)written, level, nworkers, jb.peak_live, CHUNK / 1024);
+        struct timespec t0, t1;
+        bool read_error;
+        uint64_t in_total, written;
+        int peak;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = compress_stream(set.pool, set.level, -1, (uint64_t)bench_mib << 20, NULL,
+                             &read_error, &in_total, &written, &peak);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc != 0) {
+            fprintf(stderr, "weft-gzip: %s\n", strerror(rc));
+            status = 1;
+        } else {
+            double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+            printf("weft-gzip: %.1f MiB of generated text in %.3f s: %.1f MiB/s, ratio %.2f "
+                   "(level %ld, %u workers, at most %d chunks of %d KiB in memory)\n",
+                   (double)in_total / 1048576.0, s, (double)in_total / 1048576.0 / s,
+                   (double)in_total / (double)written, level, weft_pool_size(set.pool), peak,
+                   CHUNK / 1024);
+        }
+    } else {
+        if (set.output_name) {
+            int fd = open(set.output_name,
+                          O_WRONLY | O_CREAT | (set.force ? O_TRUNC : O_EXCL), 0666);
+            if (fd < 0 || !(set.output = fdopen(fd, "wb"))) {
+                fprintf(stderr, "weft-gzip: %s: %s%s\n", set.output_name, strerror(errno),
+                        errno == EEXIST ? " (use -f to overwrite)" : "");
+                if (fd >= 0)
+                    close(fd);
+                weft_pool_destroy(set.pool);
+                return 1;
+            }
+        }
+        for (int i = optind; i <= argc; i++) {
+            if (i == argc && optind < argc)
+                break;
+            int r = compress_input(&set, i < argc ? argv[i] : "-"); /* no FILE: stdin */
+            if (r != 0)
+                status = 1;
+            if (r == 2)
+                break;
+        }
+        if (set.output && fclose(set.output) != 0) {
+            fprintf(stderr, "weft-gzip: %s: %s\n", set.output_name, strerror(errno));
+            status = 1;
+        }
     }
-    return 0;
+    weft_pool_destroy(set.pool);
+    return status;
 }

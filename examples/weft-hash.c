@@ -11,11 +11,13 @@
  *
  *     XXH3 (dir/file) = 2d06800538d394c2
  *
- * Symbolic links are listed but not followed while walking (no cycles);
- * opening one hashes its target, and a dangling one is reported. Other
- * non-regular files (FIFOs, sockets, devices) are skipped. A file that
- * cannot be read is reported on stderr, the others are still hashed, and
- * the exit status is 1.
+ * Symbolic links are not followed while walking (no cycles), as find does
+ * not follow them: a link to a file is hashed (its target), a link to a
+ * directory is skipped (find -type f does not list it either), and a
+ * dangling one is reported. A PATH given on the command line is followed
+ * (find -H): a link to a directory there is walked. Other non-regular files
+ * (FIFOs, sockets, devices) are skipped. A file that cannot be read is
+ * reported on stderr, the others are still hashed, and the exit status is 1.
  *
  * Usage: weft-hash [-p WORKERS] [PATH...]    (no PATH: the current directory)
  */
@@ -24,6 +26,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,15 +102,23 @@ static int add_entry(entry_list *l, char *path)
     return 0;
 }
 
-/* Collect the files under path. Problems (a missing argument, a directory
- * that cannot be read) are reported here and make *status 1. */
-static int walk(entry_list *l, const char *path, int *status)
+/* Collect the files under path; follow: path is a command-line argument
+ * (a symbolic link there is followed). Problems (a missing argument, a
+ * directory that cannot be read) are reported here and make *status 1. */
+static int walk(entry_list *l, const char *path, bool follow, int *status)
 {
     struct stat st;
-    if (lstat(path, &st) != 0) {
+    if ((follow ? stat(path, &st) : lstat(path, &st)) != 0) {
         fprintf(stderr, "weft-hash: %s: %s\n", path, strerror(errno));
         *status = 1;
         return 0;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        /* Not followed: a link to a directory is skipped (no cycles); any
+         * other (a file, or dangling: reported when hashed) is a file. */
+        struct stat target;
+        if (stat(path, &target) == 0 && S_ISDIR(target.st_mode))
+            return 0;
     }
     if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
         char *copy = strdup(path);
@@ -133,7 +145,7 @@ static int walk(entry_list *l, const char *path, int *status)
             break;
         }
         sprintf(child, "%s%s%s", path, sep, de->d_name);
-        rc = walk(l, child, status);
+        rc = walk(l, child, false, status);
         free(child);
     }
     closedir(d);
@@ -149,7 +161,10 @@ int main(int argc, char **argv)
 {
     long workers = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "p:h")) != -1) {
+    static const struct option longopts[] = {{"workers", required_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {0, 0, 0, 0}};
+    while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'p':
@@ -160,7 +175,21 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'h': printf("usage: weft-hash [-p WORKERS] [PATH...]\n"); return 0;
+        case 'h':
+            printf("usage: weft-hash [-p WORKERS] [PATH...]\n"
+                   "Hash every file under each PATH (default: the current directory) with\n"
+                   "XXH3-64 in parallel; print \"XXH3 (file) = hash\" lines in file-name order,\n"
+                   "as xxhsum -H3 prints them for the sorted list of files.\n"
+                   "\n"
+                   "  -p, --workers N  N workers (default: one per CPU)\n"
+                   "  -h, --help       print this help and exit\n"
+                   "\n"
+                   "Symbolic links met while walking are not followed: a link to a file is\n"
+                   "hashed, a link to a directory skipped (as find -type f lists them); a PATH\n"
+                   "that is a link is followed. FIFOs, sockets and devices are skipped.\n"
+                   "Exit status: 0; 1 (a file could not be read; the others are hashed);\n"
+                   "2 (bad usage, no memory).\n");
+            return 0;
         default: return 2; /* getopt printed the reason */
         }
     }
@@ -169,9 +198,9 @@ int main(int argc, char **argv)
     entry_list files = {0};
     int status = 0, rc = 0;
     if (optind == argc)
-        rc = walk(&files, ".", &status);
+        rc = walk(&files, ".", true, &status);
     for (int i = optind; rc == 0 && i < argc; i++)
-        rc = walk(&files, argv[i], &status);
+        rc = walk(&files, argv[i], true, &status);
     if (rc != 0) {
         fprintf(stderr, "weft-hash: %s\n", strerror(rc));
         return 2;

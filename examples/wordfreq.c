@@ -218,7 +218,8 @@ int main(int argc, char **argv)
     long workers = 0, top = 10;
     int corpus = 0, opt;
     enum { GEN_DOCS = 64, BATCH = 16 };
-    static const struct option longopts[] = {{"top", required_argument, NULL, 't'},
+    static const struct option longopts[] = {{"workers", required_argument, NULL, 'p'},
+                                             {"top", required_argument, NULL, 't'},
                                              {"corpus", no_argument, NULL, 'C'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0, 0, 0, 0}};
@@ -237,7 +238,17 @@ int main(int argc, char **argv)
             }
             break;
         case 'C': corpus = 1; break;
-        case 'h': printf("usage: wordfreq [-p WORKERS] [--top N] [FILE...] | --corpus\n"); return 0;
+        case 'h':
+            printf("usage: wordfreq [-p WORKERS] [--top N] [FILE...] | --corpus\n"
+                   "Print the N most frequent words of the FILEs (default: 64 generated\n"
+                   "documents) as uniq -c does, most frequent first; a word is a run of ASCII\n"
+                   "letters, lower-cased.\n"
+                   "\n"
+                   "  -p, --workers N  N workers (default: one per CPU)\n"
+                   "  -t, --top N      how many words (default 10; 0: all)\n"
+                   "      --corpus     print the generated documents instead\n"
+                   "  -h, --help       print this help and exit\n");
+            return 0;
         default: return 2; /* getopt_long printed the reason */
         }
     }

@@ -28,6 +28,13 @@ run 0 "one cashier, no vip" "$exe" --customers 50 --cashiers 1 --entrances 5 --v
 clean_stderr "one cashier"
 grep -qx 'served: 50, exactly once: 50, takings match the bill' "$dir/out" || fail "one cashier"
 
+# --help and -h: the usage on stdout, status 0.
+for h in --help -h; do
+    run 0 "$h" "$exe" $h
+    clean_stderr "$h"
+    grep -q '^usage: checkout ' "$dir/out" || fail "$h: no usage line"
+done
+
 expect_error "unknown flag" "$exe" --bogus
 expect_error "bad number" "$exe" --customers 12x
 expect_error "zero cashiers" "$exe" --cashiers 0

@@ -1,6 +1,9 @@
 # Tests examples/weft-gzip.c: round trips through `gzip -dc` (random, text,
 # empty and chunk-boundary inputs; stdin and file; several -p and -l), the
-# bounded memory of the bench mode, the write-error path, and bad usage.
+# gzip/pigz command line (-1..-9, -c, -k, -f, -o, FILE -> FILE.gz with mode
+# and times kept and FILE removed, existing outputs, .gz inputs, several
+# files), --help, the bounded memory of the bench mode, the write-error
+# path, and bad usage.
 . "$(dirname "$0")/lib.sh"
 
 # Inputs: a few MB at most (the sanitizer builds run this too).
@@ -29,8 +32,8 @@ roundtrip text -p 1
 roundtrip text -p 3 -l 1
 roundtrip text -l 9
 roundtrip random -l 0
-# A file argument, and "-" for stdin.
-run 0 "file argument" "$exe" -p 2 "$dir/text"
+# A file argument with -c, and "-" for stdin.
+run 0 "file argument" "$exe" -c -p 2 "$dir/text"
 gzip -dc <"$dir/out" | cmp -s - "$dir/text" || fail "file argument: round trip differs"
 run 0 "dash" "$exe" - <"$dir/one"
 gzip -dc <"$dir/out" | cmp -s - "$dir/one" || fail "dash: round trip differs"
@@ -60,10 +63,75 @@ peak=$(sed 's/.*at most \([0-9]*\) chunks.*/\1/' "$dir/out")
 [ "$(cat "$dir/status")" = 1 ] || fail "write error: status $(cat "$dir/status")"
 grep -qx 'weft-gzip: Broken pipe' "$dir/err" || fail "write error: $(cat "$dir/err")"
 
+# --help and -h: the usage on stdout, status 0.
+for h in --help -h; do
+    run 0 "$h" "$exe" $h
+    clean_stderr "$h"
+    grep -q '^usage: weft-gzip ' "$dir/out" || fail "$h: no usage line"
+    grep -q -- '--keep' "$dir/out" || fail "$h: options not described"
+done
+
+# Levels as gzip spells them: -1 .. -9, --fast, --best; -9 is no larger.
+for l in -1 -5 -9 --fast --best; do
+    roundtrip text "$l"
+done
+"$exe" -1 <"$dir/text" >"$dir/l1.gz"
+"$exe" -9 <"$dir/text" >"$dir/l9.gz"
+"$exe" -l 9 <"$dir/text" >"$dir/l9b.gz"
+[ "$(wc -c <"$dir/l9.gz")" -le "$(wc -c <"$dir/l1.gz")" ] || fail "-9 larger than -1"
+cmp -s "$dir/l9.gz" "$dir/l9b.gz" || fail "-9 and -l 9 differ"
+
+# FILE -> FILE.gz, as gzip: the input removed, mode and times kept.
+f=$dir/f
+mkdir -p "$f"
+cp "$dir/text" "$f/a"
+cp "$dir/random" "$f/b"
+chmod 640 "$f/a"
+touch -d '2001-02-03 04:05:06' "$f/a"
+run 0 "FILE -> FILE.gz" "$exe" "$f/a" "$f/b"
+clean_stderr "FILE -> FILE.gz"
+[ ! -s "$dir/out" ] || fail "FILE -> FILE.gz wrote to stdout"
+[ ! -e "$f/a" ] && [ ! -e "$f/b" ] || fail "inputs not removed"
+gzip -dc "$f/a.gz" | cmp -s - "$dir/text" || fail "a.gz round trip"
+gzip -dc "$f/b.gz" | cmp -s - "$dir/random" || fail "b.gz round trip"
+[ "$(stat -c %a "$f/a.gz")" = 640 ] || fail "mode not kept: $(stat -c %a "$f/a.gz")"
+[ "$(stat -c %Y "$f/a.gz")" = "$(date -d '2001-02-03 04:05:06' +%s)" ] || fail "mtime not kept"
+# -k keeps the input; an existing output is not overwritten without -f.
+cp "$dir/one" "$f/a"
+run 1 "existing FILE.gz" "$exe" -k "$f/a"
+grep -q "a.gz: File exists" "$dir/err" || fail "existing: $(cat "$dir/err")"
+[ -e "$f/a" ] || fail "existing: input removed"
+gzip -dc "$f/a.gz" | cmp -s - "$dir/text" || fail "existing: output overwritten without -f"
+run 0 "-k -f" "$exe" -k -f "$f/a"
+[ -e "$f/a" ] || fail "-k: input removed"
+gzip -dc "$f/a.gz" | cmp -s - "$dir/one" || fail "-f: output not overwritten"
+# An input that already ends in .gz is left alone; the others are done.
+cp "$dir/one" "$f/c"
+run 1 ".gz input" "$exe" "$f/a.gz" "$f/c"
+grep -q "a.gz: already has .gz suffix" "$dir/err" || fail ".gz input: $(cat "$dir/err")"
+[ -e "$f/c.gz" ] && [ ! -e "$f/c" ] && [ ! -e "$f/a.gz.gz" ] || fail ".gz input: wrong files"
+# -c and -o: several inputs become concatenated members; inputs kept.
+cp "$dir/text" "$f/x"
+cp "$dir/chunk1" "$f/y"
+run 0 "-c two files" "$exe" -c "$f/x" "$f/y"
+cat "$f/x" "$f/y" >"$dir/xy"
+gzip -dc <"$dir/out" | cmp -s - "$dir/xy" || fail "-c: concatenation differs"
+run 0 "-o two files" "$exe" -o "$f/xy.gz" "$f/x" "$f/y"
+[ -e "$f/x" ] && [ -e "$f/y" ] || fail "-o: inputs removed"
+gzip -dc "$f/xy.gz" | cmp -s - "$dir/xy" || fail "-o: output differs"
+run 1 "-o existing" "$exe" -o "$f/xy.gz" "$f/x"
+run 0 "-o -f stdin" "$exe" -f -o "$f/xy.gz" <"$dir/one"
+gzip -dc "$f/xy.gz" | cmp -s - "$dir/one" || fail "-o -f: not overwritten"
+# A missing file among others: reported, the others done, status 1.
+run 1 "missing among others" "$exe" -k "$f/x" "$dir/missing" "$f/y"
+[ "$(wc -l <"$dir/err")" -eq 1 ] || fail "missing among others: $(cat "$dir/err")"
+[ -e "$f/x.gz" ] && [ -e "$f/y.gz" ] || fail "missing among others: the others not done"
+
 expect_error "missing file" "$exe" "$dir/missing"
 expect_error "a directory" "$exe" "$dir"
 expect_error "bad level" "$exe" -l 10
 expect_error "bad workers" "$exe" -p x
 expect_error "unknown flag" "$exe" -z
-expect_error "two files" "$exe" "$dir/text" "$dir/one"
+expect_error "bench with a file" "$exe" -b 1 "$dir/text"
+expect_error "missing -o value" "$exe" -o
 echo "weft-gzip: all tests passed"

@@ -53,6 +53,13 @@ if [ "$sanitizer" = none ] && command -v valgrind >/dev/null 2>&1; then
     done
 fi
 
+# --help and -h: the usage on stdout, status 0.
+for h in --help -h; do
+    run 0 "$h" "$exe" $h
+    clean_stderr "$h"
+    grep -q '^usage: pipeline ' "$dir/out" || fail "$h: no usage line"
+done
+
 expect_error "unknown flag" "$exe" -x
 expect_error "bad count" "$exe" -p 0
 expect_error "bad count" "$exe" -c many

@@ -51,6 +51,13 @@ grep -qx "wordfreq: $dir/missing: No such file or directory" "$dir/err" || fail 
 reference 0 "$dir/in01.txt" "$dir/in02.txt" >"$dir/want"
 cmp -s "$dir/out" "$dir/want" || fail "missing file: the other files were not counted"
 
+# --help and -h: the usage on stdout, status 0.
+for h in --help -h; do
+    run 0 "$h" "$exe" $h
+    clean_stderr "$h"
+    grep -q '^usage: wordfreq ' "$dir/out" || fail "$h: no usage line"
+done
+
 expect_error "a directory" "$exe" "$dir"
 expect_error "bad top" "$exe" --top=-2
 expect_error "bad workers" "$exe" -p lots
