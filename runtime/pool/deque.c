@@ -5,12 +5,11 @@
  * Memory orders follow Le, Pop, Cohen & Zappa Nardelli, "Correct and
  * efficient work-stealing for weak memory models", PPoPP 2013, Fig. 1
  * ("LPCZ" below); each atomic cites the line of that figure it implements.
- * Retired rings are freed by urcu-memb call_rcu after a grace period
- * (thieves read a ring inside a read-side critical section); under TSan
- * (WEFT_TSAN), which cannot see membarrier-based grace periods, they are
- * kept until weft__deque_fini, and the seq_cst fences become seq_cst
- * operations on top/bottom: docs/design/deque.md, "Reclamation" and
- * "ThreadSanitizer".
+ * A ring retired by growth is kept until weft__deque_fini, when no thief
+ * runs any more (a thief may still be reading it; together the retired
+ * rings are smaller than the current one): docs/design/deque.md,
+ * "Reclamation". Under TSan (WEFT_TSAN) the seq_cst fences become seq_cst
+ * operations on top/bottom: "ThreadSanitizer".
  */
 #include "pool/deque.h"
 
@@ -18,16 +17,13 @@
 #include <sched.h>
 #include <stddef.h>
 
-#include <urcu/urcu-memb.h>
-
 #include "base/alloc.h"
 #include "base/asymfence.h"
 #include "base/cpu.h"
 #include "base/debug.h"
 
 struct weft__dq_buf {
-    struct rcu_head b_rcu;           /* for urcu_memb_call_rcu */
-    struct weft__dq_buf *b_retired;  /* WEFT_TSAN: next retired ring */
+    struct weft__dq_buf *b_retired;  /* the next older retired ring */
     int64_t b_mask;                  /* capacity - 1 */
     _Atomic(weft__task_impl *) b_slots[];
 };
@@ -88,13 +84,6 @@ void weft__deque_fini(weft__deque *dq)
     }
 }
 
-#ifndef WEFT_TSAN
-static void dq_buf_free_rcu(struct rcu_head *head)
-{
-    weft__free((char *)head - offsetof(struct weft__dq_buf, b_rcu));
-}
-#endif
-
 int weft__deque_make_room(weft__deque *dq)
 {
     /* Acquire, LPCZ push line 3 (load_acquire(&q->top)): the slots below
@@ -126,15 +115,10 @@ int weft__deque_make_room(weft__deque *dq)
     dq->dq_q.q_mask = nb->b_mask;
     dq->dq_grown++;
     WEFT__YIELD();
-#ifdef WEFT_TSAN
+    /* The old ring is never written again; a thief may still read it, so
+     * it is freed with the deque. */
     ob->b_retired = dq->dq_retired;
     dq->dq_retired = ob;
-#else
-    /* The old ring is never written again; thieves may still read it until
-     * a grace period has passed. The owner is a registered reader thread,
-     * as call_rcu requires. */
-    urcu_memb_call_rcu(&ob->b_rcu, dq_buf_free_rcu);
-#endif
     return 0;
 }
 
@@ -379,17 +363,11 @@ int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
         return WEFT__STEAL_EMPTY;
     }
     WEFT__YIELD();
-#ifndef WEFT_TSAN
-    urcu_memb_read_lock();
-#endif
     /* Acquire (LPCZ uses consume): see the slots copied into a new ring. */
     struct weft__dq_buf *buf = atomic_load_explicit(&dq->dq_buf, memory_order_acquire);
     /* Relaxed, LPCZ steal line 6: the CAS below validates the value. */
     weft__task_impl *x = atomic_load_explicit(&buf->b_slots[t & buf->b_mask],
                                               memory_order_relaxed);
-#ifndef WEFT_TSAN
-    urcu_memb_read_unlock();
-#endif
     WEFT__YIELD();
     /* seq_cst CAS, LPCZ steal line 7: at most one of the thieves and the
      * owner's take gets index t. */

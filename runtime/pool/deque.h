@@ -9,8 +9,7 @@
  * private part itself (forced publication). Algorithm, memory orders,
  * growth and reclamation: docs/design/deque.md.
  *
- * Thread table ("O" = owner thread only, "A" = any thread registered with
- * urcu-memb):
+ * Thread table ("O" = owner thread only, "A" = any thread):
  *   weft__deque_init/fini   O, no concurrent users
  *   weft__deque_push        O      weft__deque_pop_private  O
  *   weft__deque_take        O      weft__deque_publish_all  O
@@ -49,7 +48,7 @@ typedef struct weft__deque {
      * owner's copy of dq_bottom), q_top_cache (a past value of dq_top),
      * q_mask, q_slots (the current ring's slots). */
     struct weft__fjq dq_q;
-    struct weft__dq_buf *dq_retired; /* WEFT_TSAN: rings kept until fini */
+    struct weft__dq_buf *dq_retired; /* rings retired by growth, freed by fini */
     unsigned long dq_grown;          /* growths so far (owner) */
 } weft__deque;
 
@@ -124,8 +123,7 @@ static inline bool weft__deque_hungry(const weft__deque *dq)
 
 /* Any thread: take the oldest shared task (the Le et al. steal).
  * WEFT__STEAL_OK (and *out set), WEFT__STEAL_EMPTY (the hungry flag is then
- * set), WEFT__STEAL_ABORT (lost a race; retrying may succeed). The caller
- * must be registered with urcu-memb. */
+ * set), WEFT__STEAL_ABORT (lost a race; retrying may succeed). */
 int weft__deque_steal(weft__deque *dq, weft__task_impl **out);
 
 /* Any thread: ask the owner for work (raise ASKED if the flag is clear). */

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include <urcu/urcu-memb.h>
-
 #include "base/alloc.h"
 #include "base/futex.h"
 #include "pool/sched.h"
@@ -82,18 +80,7 @@ static size_t worker_stack_size(void)
 
 static void pool_free(weft_pool *p)
 {
-#ifndef WEFT_TSAN
-    /* Rings retired with call_rcu must be freed before we return, so that
-     * no callback outlives the pool (and leak checkers see no leak). Under
-     * TSan the deques keep their retired rings (deque.c). */
-    unsigned slots = atomic_load_explicit(&p->p_nslots, memory_order_relaxed); /* joined */
-    for (unsigned i = 0; i < slots; i++) {
-        if (p->p_workers[i].w_dq.dq_grown != 0) {
-            urcu_memb_barrier();
-            break;
-        }
-    }
-#endif
+    /* Relaxed: every thread that used the deques has been joined. */
     for (unsigned i = 0; i < atomic_load_explicit(&p->p_nslots, memory_order_relaxed); i++)
         weft__deque_fini(&p->p_workers[i].w_dq);
     weft__free(p->p_workers);

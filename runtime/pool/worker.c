@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <sched.h>
 
-#include <urcu/urcu-memb.h>
-
 #include "base/futex.h"
 #include "pool/sched.h"
 
@@ -116,7 +114,6 @@ void *weft__worker_main(void *arg)
     /* The stack grows down from about here; half of it is the limit below
      * which a waiting worker stops running unrelated tasks. */
     w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
-    urcu_memb_register_thread();
     bool searching = false; /* this worker is counted in p_searching */
     for (;;) {
         struct weft__task_impl *x = s->s_find(w);
@@ -168,7 +165,6 @@ void *weft__worker_main(void *arg)
         atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
         searching = true;
     }
-    urcu_memb_unregister_thread();
     weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
     weft__tls_worker = NULL;
     return NULL;

@@ -79,7 +79,7 @@ readelf -d "$libdir/libweft.so" | grep -q "SONAME.*\[$soname\]" || fail "SONAME 
 case " $(pkg-config --libs weft) " in
 *urcu*) fail "pkg-config --libs weft names liburcu: $(pkg-config --libs weft)" ;;
 esac
-pkg-config --static --libs weft | grep -q -- '-lurcu-memb' || fail "Libs.private lacks -lurcu-memb"
+pkg-config --static --libs weft | grep -q -- '-lurcu-common' || fail "Libs.private lacks -lurcu-common"
 [ -f "$prefix/include/weft/weft.hpp" ] || fail "weft.hpp not installed"
 [ -f "$prefix/share/doc/weft/LICENSE" ] || fail "LICENSE not installed"
 if [ -f "$build/docs/Doxyfile" ]; then # built with the reference (WEFT_BUILD_DOCS)
@@ -95,21 +95,21 @@ fi
 # directories that hold its development links).
 mkdir -p "$work/no-pc"
 urcu_dirs=""
-for d in $(pkg-config --variable=libdir liburcu-memb) /usr/lib /lib /usr/local/lib; do
-    for f in "$d"/liburcu-memb.so "$d"/*/liburcu-memb.so; do
+for d in $(pkg-config --variable=libdir liburcu-cds) /usr/lib /lib /usr/local/lib; do
+    for f in "$d"/liburcu-common.so "$d"/*/liburcu-common.so; do
         [ -e "$f" ] || continue
         dd=$(dirname "$f")
         urcu_dirs="$urcu_dirs $dd $(cd "$dd" && pwd -P)"
     done
 done
-[ -n "$urcu_dirs" ] || fail "liburcu-memb.so not found (the static cases need liburcu-dev)"
+[ -n "$urcu_dirs" ] || fail "liburcu-common.so not found (the static cases need liburcu-dev)"
 echo "set(CMAKE_IGNORE_PATH $urcu_dirs)" >"$work/no-dev-files.cmake"
 no_dev_env="export PKG_CONFIG_LIBDIR='$work/no-pc' CMAKE_TOOLCHAIN_FILE='$work/no-dev-files.cmake'"
 no_dev() {
     env PKG_CONFIG_LIBDIR="$work/no-pc" CMAKE_TOOLCHAIN_FILE="$work/no-dev-files.cmake" "$@"
 }
-PKG_CONFIG_LIBDIR="$work/no-pc" pkg-config --exists liburcu-memb &&
-    fail "the no-liburcu-dev setup still finds liburcu-memb.pc"
+PKG_CONFIG_LIBDIR="$work/no-pc" pkg-config --exists liburcu-cds &&
+    fail "the no-liburcu-dev setup still finds liburcu-cds.pc"
 
 consumer_dir() { # consumer_dir DIR PROG.C PROG.CPP: a consumer's directory
     mkdir -p "$1"

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <urcu/urcu-memb.h>
 
 #include "pool/deque.h"
 #include "stress_util.h"
@@ -68,7 +67,6 @@ static int record(struct weft__task_impl *x)
 static void *thief_main(void *arg)
 {
     thief *t = arg;
-    urcu_memb_register_thread();
     pthread_barrier_wait(&t->th_r->r_start);
     for (;;) {
         /* acquire: pairs with the owner's release; after it, one more
@@ -90,7 +88,6 @@ static void *thief_main(void *arg)
         }
     }
     stress_where(t->th_slot, "done");
-    urcu_memb_unregister_thread();
     return NULL;
 }
 
@@ -204,7 +201,6 @@ static void run(const char *name, bool fresh)
     items = calloc(NITEMS, sizeof *items);
     got = calloc(NITEMS, sizeof *got);
     ck_assert(items && got);
-    urcu_memb_register_thread();
     stress_watchdog wd;
     stress_watchdog_init(&wd, name, 1 + MAXTHIEVES, 20.0);
     wd.wd_slots[0].sl_name = "owner";
@@ -220,17 +216,12 @@ static void run(const char *name, bool fresh)
         if (fresh)
             ck_assert_int_eq(weft__deque_init(&dq, 2), 0);
         run_round(&dq, &g, &wd, &st);
-        if (fresh) {
+        if (fresh)
             weft__deque_fini(&dq);
-            urcu_memb_barrier(); /* retired rings are freed by call_rcu */
-        }
     } while (stress_now_ns() < deadline);
-    if (!fresh) {
+    if (!fresh)
         weft__deque_fini(&dq);
-        urcu_memb_barrier();
-    }
     stress_watchdog_stop(&wd);
-    urcu_memb_unregister_thread();
     ck_assert_uint_gt(st.s_stolen, 0); /* else the thieves proved nothing */
     ck_assert_uint_gt(st.s_grown, 0);
     ck_assert_uint_gt(st.s_forced, 0); /* else forced publication was not exercised */

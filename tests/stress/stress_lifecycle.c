@@ -1,16 +1,16 @@
 /*
  * tests/stress/stress_lifecycle.c - create/destroy 10,000 times leaks no
- * thread, no file descriptor and no byte (issue 6, item 4).
+ * thread, no file descriptor and no byte.
  *
  * Pools (both schedulers, 1-3 workers, some with a deque grown by a spawn
- * burst so that retired rings go through call_rcu) and collections (with
+ * burst so that rings are retired) and collections (with
  * items left inside) are created, used and destroyed 10,000 times each.
  * Threads are counted in /proc/self/task, descriptors in /proc/self/fd and
  * heap bytes with mallinfo2() over the second half of the cycles (plain
  * builds; the sanitizer builds replace malloc, so there LeakSanitizer
  * checks bytes at exit instead). The
- * baseline is taken after a warm-up (liburcu starts its call_rcu thread
- * once, on first use). WEFT_LIFECYCLE_ITERS overrides the count; the
+ * baseline is taken after a warm-up (malloc's arenas).
+ * WEFT_LIFECYCLE_ITERS overrides the count; the
  * loop also stops (after at least 1,000 cycles) once WEFT_STRESS_SECONDS
  * have passed, so that the short CI pass stays short: on the 2-core target
  * a plain build needs ~8 s for 10,000 pool cycles, TSan far more. The
@@ -105,7 +105,7 @@ static void collection_once(int i)
 
 static void run(const char *name, void (*once)(int))
 {
-    for (int i = 0; i < 20; i++) /* warm-up: liburcu's call_rcu thread, malloc arenas */
+    for (int i = 0; i < 20; i++) /* warm-up: malloc arenas */
         once(i);
     /* The watchdog first: its thread is not part of the count (and the
      * first thread created starts TSan's own background thread). */
@@ -151,8 +151,7 @@ static void run(const char *name, void (*once)(int))
     /* Over the second half: a leaked block (>= 16 bytes with malloc's
      * header) per cycle would show as >= 8 * n bytes. The first cycles may
      * grow the heap once (~11 KiB measured, the same for 2,000 or 20,000
-     * cycles: liburcu's reader registry and malloc's bookkeeping for the
-     * most threads seen at once), which is not a leak. */
+     * cycles: malloc's bookkeeping for the most threads seen at once), which is not a leak. */
     /* The allowance scales with n (4 bytes a cycle, so a leak of one
      * 32-byte chunk per cycle - 16 bytes a cycle over a half - still fails):
      * with a fixed 4096, runs of ~2,000 cycles failed now and then on a

@@ -7,9 +7,7 @@
 # builds cannot run under valgrind) under memcheck with CK_FORK=no, so that
 # each Check test runs in the process valgrind watches. Fails (exit 1) on
 # any memcheck error: invalid read/write, use of uninitialised memory, or a
-# definite/indirect leak. "Possibly lost" is not an error: liburcu's
-# call_rcu thread is never joined, so its TLS block stays reachable only
-# through the thread. A test that fails under valgrind without a memcheck
+# definite/indirect leak ("possibly lost" is not an error). A test that fails under valgrind without a memcheck
 # error is reported as a warning: valgrind runs one thread at a time, which
 # starves timing-dependent checks (e.g. test_deque's "the thieves stole
 # something"); the plain, ASan and TSan runs judge functional failures.

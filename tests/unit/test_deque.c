@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <urcu/urcu-memb.h>
 
 #include "base/alloc.h"
 #include "pool/deque.h"
@@ -40,7 +39,6 @@ END_TEST
 
 START_TEST(test_publish_steal_take)
 {
-    urcu_memb_register_thread();
     weft__deque dq;
     ck_assert_int_eq(weft__deque_init(&dq, 4), 0);
     struct weft__task_impl *x = NULL;
@@ -81,13 +79,11 @@ START_TEST(test_publish_steal_take)
     ck_assert_int_eq(weft__deque_steal(&dq, &x), WEFT__STEAL_OK);
     ck_assert_ptr_eq(x, &items[0]);
     weft__deque_fini(&dq);
-    urcu_memb_unregister_thread();
 }
 END_TEST
 
 START_TEST(test_growth_keeps_shared_order)
 {
-    urcu_memb_register_thread();
     weft__deque dq;
     ck_assert_int_eq(weft__deque_init(&dq, 2), 0);
     struct weft__task_impl *x = NULL;
@@ -106,8 +102,6 @@ START_TEST(test_growth_keeps_shared_order)
     }
     ck_assert_uint_ge(dq.dq_grown, 4);
     weft__deque_fini(&dq);
-    urcu_memb_barrier();
-    urcu_memb_unregister_thread();
 }
 END_TEST
 
@@ -150,7 +144,6 @@ static void record(struct weft__task_impl *x)
 static void *thief_main(void *arg)
 {
     (void)arg;
-    urcu_memb_register_thread();
     pthread_barrier_wait(&race_start);
     for (;;) {
         /* Acquire: after the owner finished, one more empty steal ends. */
@@ -164,13 +157,11 @@ static void *thief_main(void *arg)
         else if (r == WEFT__STEAL_EMPTY && done)
             break;
     }
-    urcu_memb_unregister_thread();
     return NULL;
 }
 
 START_TEST(test_owner_vs_three_thieves)
 {
-    urcu_memb_register_thread();
     for (int i = 0; i < NITEMS; i++)
         atomic_init(&got[i], 0);
     atomic_init(&owner_done, false);
@@ -247,9 +238,7 @@ START_TEST(test_owner_vs_three_thieves)
     ck_assert_int_gt(nstolen, 0);
     printf("owner_vs_three_thieves: %ld of %ld items stolen\n", nstolen, (long)NITEMS * ROUNDS);
     weft__deque_fini(&race_dq);
-    urcu_memb_barrier();
     pthread_barrier_destroy(&race_start);
-    urcu_memb_unregister_thread();
 }
 END_TEST
 
