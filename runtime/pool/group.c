@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 
 #include "base/futex.h"
 #include "pool/sched.h"
@@ -73,8 +74,17 @@ int weft_group_spawn(weft_group *gp, weft_task_fn fn, void *arg)
     /* Relaxed: the task cannot finish (and decrement) before it is
      * enqueued below, which publishes this increment with the task. */
     atomic_fetch_add_explicit(&g->g_pending, 1, memory_order_relaxed);
-    weft__heap_task_enqueue(g->g_pool, ht);
-    return 0;
+    return weft__heap_task_enqueue(g->g_pool, ht);
+}
+
+void weft__group_leave(struct weft__group_impl *g)
+{
+    /* acq_rel: releases this task's effects to the waiter (which acquires
+     * g_pending); after it g may be gone (only the futex syscall, which
+     * touches no user memory, uses its address). */
+    uint32_t old = atomic_fetch_sub_explicit(&g->g_pending, 1, memory_order_acq_rel);
+    if ((old & WEFT__GROUP_COUNT) == 1 && (old & WEFT__GROUP_WAITER))
+        weft__futex_wake(&g->g_pending, INT_MAX);
 }
 
 int weft_group_wait(weft_group *gp)

@@ -68,13 +68,17 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* The main thread's stack limit (RLIMIT_STACK), kept between 8 MiB and
+ * 64 MiB: a huge `ulimit -s` must not make thread creation fail. */
+#define WEFT__STACK_MIN ((size_t)8 << 20)
+#define WEFT__STACK_MAX ((size_t)64 << 20)
 static size_t worker_stack_size(void)
 {
     struct rlimit rl;
-    size_t sz = (size_t)8 << 20;
+    size_t sz = WEFT__STACK_MIN;
     if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
         && rl.rlim_cur > sz)
-        sz = (size_t)rl.rlim_cur;
+        sz = rl.rlim_cur > WEFT__STACK_MAX ? WEFT__STACK_MAX : (size_t)rl.rlim_cur;
     return sz;
 }
 
@@ -232,9 +236,24 @@ int weft_pool_destroy(weft_pool *p)
 
 /* ---- reading the pool --------------------------------------------------- */
 
+/* Let a reader of p in, or refuse it once destroy began: an outside
+ * caller is admitted (and must leave), a worker of p needs nothing (destroy
+ * joins it first). */
+static int reader_enter(weft_pool *p, bool *admitted)
+{
+    *admitted = weft__worker_of(p) == NULL;
+    return *admitted ? weft__callers_enter(p) : 0;
+}
+
 unsigned weft_pool_size(const weft_pool *p)
 {
-    return p == NULL ? 0 : p->p_nworkers;
+    bool admitted;
+    if (p == NULL || reader_enter((weft_pool *)p, &admitted) != 0)
+        return 0;
+    unsigned n = p->p_nworkers;
+    if (admitted)
+        weft__callers_leave((weft_pool *)p);
+    return n;
 }
 
 weft_pool *weft_pool_current(void)
@@ -253,6 +272,9 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
 {
     if (p == NULL || per_worker == NULL || n == 0)
         return EINVAL;
+    bool admitted;
+    if (reader_enter((weft_pool *)p, &admitted) != 0)
+        return EPIPE;
     unsigned slots = weft__nslots((weft_pool *)p);
     for (size_t i = slots; i < n; i++)
         memset(&per_worker[i], 0, sizeof(per_worker[i]));
@@ -272,5 +294,7 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
         per_worker[i].blocked = atomic_load_explicit(&w->w_blocked, memory_order_relaxed);
         per_worker[i].spares = atomic_load_explicit(&w->w_spares, memory_order_relaxed);
     }
+    if (admitted)
+        weft__callers_leave((weft_pool *)p);
     return 0;
 }

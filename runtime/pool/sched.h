@@ -119,10 +119,9 @@ struct weft__sched {
      * task; returns its result. Runs other work meanwhile, never sleeps. */
     int (*s_sync)(weft__worker *w, struct weft__task_impl *t);
     /* Make heap task ht runnable; w is the caller if it is a worker of the
-     * pool, else NULL. Never fails (ht is counted and must run). Returns
-     * true if it also did the wake-up (or ran ht), false if the caller must
-     * notify. */
-    bool (*s_enqueue)(weft_pool *p, weft__worker *w, struct weft__heap_task *ht);
+     * pool, else NULL. Returns 0, with *woke true if it also did the
+     * wake-up (else the caller notifies); or ENOMEM (nothing queued). */
+    int (*s_enqueue)(weft_pool *p, weft__worker *w, struct weft__heap_task *ht, bool *woke);
     /* The worker loop's next task, or NULL. */
     struct weft__task_impl *(*s_find)(weft__worker *w);
     /* One step of help while w waits: for a stolen frame whose thief is
@@ -345,12 +344,17 @@ int weft__callers_enter(weft_pool *p);
 void weft__callers_leave(weft_pool *p);
 
 /* submit.c: allocate a heap task, admit an outside caller and count one
- * outstanding task (0, ENOMEM or EPIPE); then enqueue it (never fails),
- * which ends an outside caller's admission: the caller must not touch the
- * pool after it. Run one (worker.c's weft__run_task calls it). */
+ * outstanding task (0, ENOMEM or EPIPE); then enqueue it, which ends an
+ * outside caller's admission (the caller must not touch the pool after
+ * it): 0, or ENOMEM (the task is undone: uncounted, out of its group,
+ * freed). Run one (worker.c's weft__run_task calls it). */
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
-void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
+int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
 void weft__heap_task_run(struct weft__heap_task *ht);
+
+/* group.c: a task of g finished (or was undone): count it off and wake a
+ * waiter at 0. After it g may be gone. */
+void weft__group_leave(struct weft__group_impl *g);
 
 /* Test hook (tests/unit/test_pool.c): called where an outside caller's race
  * with weft_pool_destroy matters - ENQUEUED: its task is runnable, the

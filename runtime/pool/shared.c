@@ -202,18 +202,14 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
     }
 }
 
-static bool shared_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht)
+static int shared_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht,
+                          bool *woke)
 {
-    while (sq_push(&p->p_sq, &ht->ht_task) != 0) {
-        /* ENOMEM growing the ring: the task is counted and must run; run it
-         * here if we are a worker, else retry after a pause. */
-        if (w != NULL) {
-            weft__run_task(w, &ht->ht_task);
-            return true;
-        }
-        sched_yield();
-    }
-    return false;
+    *woke = false;
+    int rc = sq_push(&p->p_sq, &ht->ht_task); /* ENOMEM: the ring could not grow */
+    if (rc == 0 && w != NULL)
+        weft__stat_inc(&w->w_spawned); /* as STEALING counts a worker's push */
+    return rc;
 }
 
 static bool shared_help(weft__worker *w, int prefer, const struct weft__group_impl *g)

@@ -251,8 +251,10 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
     }
 }
 
-static bool stealing_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht)
+static int stealing_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht,
+                            bool *woke)
 {
+    *woke = false;
     if (w != NULL && weft__deque_push(&w->w_dq, &ht->ht_task) == 0) {
         weft__stat_inc(&w->w_spawned);
         /* Publish at once and wake a parked worker: nobody syncs a heap
@@ -260,10 +262,11 @@ static bool stealing_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_ta
          * its deque - forever if the submitting task then waits for it. */
         if (weft__deque_publish_all(&w->w_dq))
             weft__pool_notify(p);
-        return true;
+        *woke = true;
+        return 0;
     }
-    weft__inj_enqueue(p, ht); /* outside, or the deque could not grow */
-    return false;
+    weft__inj_enqueue(p, ht); /* outside, or the deque could not grow: never fails */
+    return 0;
 }
 
 static struct weft__task_impl *stealing_find(weft__worker *w)

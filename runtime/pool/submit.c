@@ -36,18 +36,28 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
     return 0;
 }
 
-void weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
+int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
 {
     weft__worker *w = weft__worker_of(p);
-    if (p->p_sched->s_enqueue(p, w, ht))
-        return;
-    /* From here a worker may run the task and the pool may become idle; an
-     * outside caller still holds its p_callers guard, so destroy waits. */
-    if (w == NULL)
-        WEFT__RACE_POINT(WEFT__RACE_ENQUEUED);
-    weft__pool_notify(p);
+    bool woke = false;
+    int rc = p->p_sched->s_enqueue(p, w, ht, &woke);
+    if (rc != 0) {
+        /* Undo weft__heap_task_new: nothing ran, nothing is left. */
+        if (ht->ht_group != NULL)
+            weft__group_leave(ht->ht_group);
+        weft__free(ht);
+        weft__pool_task_done(p);
+    } else if (!woke) {
+        /* From here a worker may run the task and the pool may become
+         * idle; an outside caller still holds its p_callers guard, so
+         * destroy waits. */
+        if (w == NULL)
+            WEFT__RACE_POINT(WEFT__RACE_ENQUEUED);
+        weft__pool_notify(p);
+    }
     if (w == NULL)
         weft__callers_leave(p);
+    return rc;
 }
 
 void weft__heap_task_run(struct weft__heap_task *ht)
@@ -71,12 +81,7 @@ void weft__heap_task_run(struct weft__heap_task *ht)
                                                     memory_order_relaxed);
             atomic_fetch_or_explicit(&g->g_state, WEFT__GROUP_CANCELLED, memory_order_relaxed);
         }
-        /* acq_rel: releases this task's effects to the waiter (which
-         * acquires g_pending); after it g may be gone (only the futex
-         * syscall, which touches no user memory, uses its address). */
-        uint32_t old = atomic_fetch_sub_explicit(&g->g_pending, 1, memory_order_acq_rel);
-        if ((old & WEFT__GROUP_COUNT) == 1 && (old & WEFT__GROUP_WAITER))
-            weft__futex_wake(&g->g_pending, INT_MAX);
+        weft__group_leave(g);
     }
     struct weft__call *c = ht->ht_call;
     weft__free(ht);
@@ -98,8 +103,7 @@ int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg)
     int rc = weft__heap_task_new(p, fn, arg, &ht);
     if (rc != 0)
         return rc;
-    weft__heap_task_enqueue(p, ht);
-    return 0;
+    return weft__heap_task_enqueue(p, ht);
 }
 
 int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
@@ -116,7 +120,9 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
     if (rc != 0)
         return rc;
     ht->ht_call = &c;
-    weft__heap_task_enqueue(p, ht);
+    rc = weft__heap_task_enqueue(p, ht);
+    if (rc != 0)
+        return rc;
     /* Acquire: pairs with the runner's release store of c_done. */
     for (unsigned spins = 0; spins < 256; spins++) {
         if (atomic_load_explicit(&c.c_done, memory_order_acquire) != 0)
@@ -136,6 +142,11 @@ int weft_pool_wait_idle(weft_pool *p)
         return EINVAL;
     if (weft__worker_of(p) != NULL)
         return EPERM;
+    /* Admitted like a submitter, so that destroy does not free the pool
+     * while we still touch it. */
+    if (weft__callers_enter(p) != 0)
+        return EPIPE;
     weft__pool_wait_idle(p);
+    weft__callers_leave(p);
     return 0;
 }
