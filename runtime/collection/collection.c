@@ -63,8 +63,6 @@
  * the common case it stays shared in both caches and the check is a hit.
  * A bounded FIFO waiter makes its membarrier with its side unlocked, so
  * that the changer can pop its record meanwhile (wait_on says why).
- * Before it registers, a waiter may spin a little on the other side's
- * index (COLL_WAIT_SPIN, off by default, see the tuning note).
  *
  * Cost of the uncontended paths (what bench_queue --st measures): one
  * locked instruction per add and per take where membarrier(2) exists (the
@@ -130,31 +128,6 @@
 
 /* ---- tuning ---------------------------------------------------------- */
 
-/*
- * Lock spinning is off by default, after measuring (bench/bench_queue on
- * the 2-core target, shared with other jobs): with 2 threads or more per
- * core, a spinner steals the core from the thread it waits for. Override
- * with -DCOLL_LOCK_SPIN=n on machines with spare cores: the rounds a
- * contended lock spins before it sleeps (each round one pause).
- */
-#ifndef COLL_LOCK_SPIN
-#define COLL_LOCK_SPIN 0
-#endif
-/* Rounds a taker that finds the collection empty (an adder that finds it
- * full) spins on the other side's index, without a lock, before it
- * registers and sleeps; each round one pause. Off. Measured (bench_queue
- * --only 1 --cap 1024, counters in the waiting paths): on a loaded machine
- * both threads share one CPU and a spin never sees the other side move (0
- * successes in 19.5k spins of 1024 rounds; throughput halved); on a quiet
- * one 1024 rounds removed ~95% of the sleeps but the two threads then ran
- * in lock step at the full end of the ring, every item moving the slot's
- * and the index's cache lines between the CPUs: 11-12M items/s at 1.96
- * CPUs busy, against 16-31M without spinning. The spin runs before the
- * waiter registers and re-reads the index, so neither an early
- * registration nor a stale cached index is the cause. */
-#ifndef COLL_WAIT_SPIN
-#define COLL_WAIT_SPIN 0
-#endif
 /* With membarrier, rounds of sched_yield a contended lock tries before it
  * takes the slow path (membarrier + futex). */
 #ifndef COLL_LOCK_YIELDS
@@ -218,16 +191,6 @@ typedef struct {
 COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
 {
     uint32_t expect;
-    for (int i = 0; i < COLL_LOCK_SPIN; i++) {
-        weft__cpu_relax();
-        expect = LOCK_FREE;
-        /* relaxed peek first (test-and-test-and-set); the CAS is the
-         * acquire, as in coll_lock_acquire. */
-        if (atomic_load_explicit(&l->l_word, memory_order_relaxed) == LOCK_FREE &&
-            atomic_compare_exchange_weak_explicit(&l->l_word, &expect, LOCK_HELD,
-                                                  memory_order_acquire, memory_order_relaxed))
-            return;
-    }
     if (weft__asym) {
         /* The membarrier below costs an interrupt on every other core
          * running this process; first give the holder a chance to finish
@@ -904,27 +867,8 @@ static bool side_ready(weft_collection *c, int side)
 }
 
 /*
- * Before it sleeps, a taker (adder) spins up to COLL_WAIT_SPIN rounds on
- * the other side's index, without any lock, in case the item (the room)
- * comes within a few microseconds; then it re-checks under the lock. A hint
- * only: relaxed loads.
- */
-static void spin_side(weft_collection *c, int side)
-{
-    _Atomic size_t *word = side == SIDE_TAKE ? &c->c_tail : &c->c_head;
-    size_t seen = atomic_load_explicit(word, memory_order_relaxed);
-    for (int i = 0; i < COLL_WAIT_SPIN; i++) {
-        weft__cpu_relax();
-        if (atomic_load_explicit(word, memory_order_relaxed) != seen ||
-            atomic_load_explicit(&c->c_state, memory_order_relaxed) != 0)
-            return;
-    }
-}
-
-/*
- * The caller (side locked) cannot proceed. The first time (*spun false), spin
- * without the lock and return to re-check. Otherwise register w on l,
- * re-check, sleep, and come back with side locked and w off the list.
+ * The caller (side locked) cannot proceed. Register w on l, re-check,
+ * sleep, and come back with side locked and w off the list.
  * Returns ETIMEDOUT when the deadline passed, else 0; the caller re-checks
  * its condition either way.
  *
@@ -958,15 +902,8 @@ static void spin_side(weft_collection *c, int side)
  * 36%).
  */
 static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
-                   const struct timespec *abs, bool *spun)
+                   const struct timespec *abs)
 {
-    if (COLL_WAIT_SPIN > 0 && side != SIDE_JOIN && !*spun) {
-        *spun = true;
-        unlock_side(c, side);
-        spin_side(c, side);
-        lock_side(c, side);
-        return 0;
-    }
     atomic_init(&w->w_state, W_AWAKE);
     WEFT__YIELD(); /* the change that the handshake must not miss comes here */
     wlist_push(l, w);
@@ -1015,7 +952,7 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
 typedef struct {
     int64_t wt_timeout;
     struct timespec wt_abs;
-    bool wt_have_deadline, wt_timed_out, wt_spun;
+    bool wt_have_deadline, wt_timed_out;
 } coll_wait;
 
 static int coll_wait_step(weft_collection *c, int side, coll_wlist *l, coll_wait *wt)
@@ -1029,8 +966,8 @@ static int coll_wait_step(weft_collection *c, int side, coll_wlist *l, coll_wait
         wt->wt_have_deadline = true;
     }
     coll_waiter w;
-    wt->wt_timed_out = wait_on(c, side, l, &w, wt->wt_have_deadline ? &wt->wt_abs : NULL,
-                               &wt->wt_spun) == ETIMEDOUT;
+    wt->wt_timed_out =
+        wait_on(c, side, l, &w, wt->wt_have_deadline ? &wt->wt_abs : NULL) == ETIMEDOUT;
     return 0;
 }
 
