@@ -165,15 +165,15 @@ static inline void coll_publish(atomic_size_t *idx, size_t v)
 
 /*
  * Without membarrier (and under TSan): U. Drepper's mutex #3 ("Futexes Are
- * Tricky"): l_word is LOCK_FREE, LOCK_HELD or LOCK_CONTENDED, and the
+ * Tricky"): l_word is COLL_LOCK_FREE, COLL_LOCK_HELD or COLL_LOCK_CONTENDED, and the
  * release is an exchange that tells whether to wake.
  *
  * With membarrier (weft__asym): an asymmetric lock, so that an uncontended
  * acquire/release pair costs one locked instruction, not two (each 4-6 ns
- * here, the bulk of an uncontended add or take). l_word is LOCK_FREE or
- * LOCK_HELD; a thread that must sleep first raises l_waiters and calls
- * membarrier, then retries the CAS and sleeps while l_word == LOCK_HELD.
- * The release is "store LOCK_FREE (release); compiler fence; read
+ * here, the bulk of an uncontended add or take). l_word is COLL_LOCK_FREE or
+ * COLL_LOCK_HELD; a thread that must sleep first raises l_waiters and calls
+ * membarrier, then retries the CAS and sleeps while l_word == COLL_LOCK_HELD.
+ * The release is "store COLL_LOCK_FREE (release); compiler fence; read
  * l_waiters", and wakes one sleeper if it is non-zero. Either the releaser
  * sees the raised count, or its store is visible to the waiter's CAS after
  * the membarrier (the same argument as for coll_publish); the count stays
@@ -181,10 +181,10 @@ static inline void coll_publish(atomic_size_t *idx, size_t v)
  * enough. (The idea: Dice, Lev and Moir, "Asymmetric Dekker
  * Synchronization", 2001; made sound by membarrier(2).)
  */
-enum { LOCK_FREE = 0, LOCK_HELD = 1, LOCK_CONTENDED = 2 };
+enum { COLL_LOCK_FREE = 0, COLL_LOCK_HELD = 1, COLL_LOCK_CONTENDED = 2 };
 
 typedef struct {
-    _Atomic uint32_t l_word;    /* LOCK_FREE, LOCK_HELD (, LOCK_CONTENDED) */
+    _Atomic uint32_t l_word;    /* COLL_LOCK_FREE, COLL_LOCK_HELD (, COLL_LOCK_CONTENDED) */
     _Atomic uint32_t l_waiters; /* weft__asym: threads in the slow path */
 } coll_lock;
 
@@ -197,9 +197,9 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
          * (on an oversubscribed machine it is often preempted). */
         for (int i = 0; i < COLL_LOCK_YIELDS; i++) {
             sched_yield();
-            expect = LOCK_FREE;
+            expect = COLL_LOCK_FREE;
             /* acquire: as in coll_lock_acquire. */
-            if (atomic_compare_exchange_strong_explicit(&l->l_word, &expect, LOCK_HELD,
+            if (atomic_compare_exchange_strong_explicit(&l->l_word, &expect, COLL_LOCK_HELD,
                                                         memory_order_acquire,
                                                         memory_order_relaxed))
                 return;
@@ -209,13 +209,13 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
         atomic_fetch_add_explicit(&l->l_waiters, 1, memory_order_seq_cst);
         weft__asym_heavy();
         for (;;) {
-            expect = LOCK_FREE;
+            expect = COLL_LOCK_FREE;
             /* acquire: as in coll_lock_acquire. */
-            if (atomic_compare_exchange_strong_explicit(&l->l_word, &expect, LOCK_HELD,
+            if (atomic_compare_exchange_strong_explicit(&l->l_word, &expect, COLL_LOCK_HELD,
                                                         memory_order_acquire,
                                                         memory_order_relaxed))
                 break;
-            weft__futex_wait_until(&l->l_word, LOCK_HELD, NULL);
+            weft__futex_wait_until(&l->l_word, COLL_LOCK_HELD, NULL);
         }
         /* relaxed: a stale non-zero only costs a releaser a futex wake. */
         atomic_fetch_sub_explicit(&l->l_waiters, 1, memory_order_relaxed);
@@ -223,17 +223,17 @@ COLL_NOINLINE void coll_lock_acquire_slow(coll_lock *l)
     }
     /* Mark contended so that the holder's release wakes us (Drepper #3);
      * acquire as above when the exchange finds the lock free. */
-    while (atomic_exchange_explicit(&l->l_word, LOCK_CONTENDED, memory_order_acquire) !=
-           LOCK_FREE)
-        weft__futex_wait_until(&l->l_word, LOCK_CONTENDED, NULL);
+    while (atomic_exchange_explicit(&l->l_word, COLL_LOCK_CONTENDED, memory_order_acquire) !=
+           COLL_LOCK_FREE)
+        weft__futex_wait_until(&l->l_word, COLL_LOCK_CONTENDED, NULL);
 }
 
 COLL_INLINE void coll_lock_acquire(coll_lock *l)
 {
-    uint32_t expect = LOCK_FREE;
+    uint32_t expect = COLL_LOCK_FREE;
     /* acquire: pairs with the release store/exchange in coll_lock_release,
      * so the previous holder's writes to the guarded fields are visible. */
-    if (!atomic_compare_exchange_strong_explicit(&l->l_word, &expect, LOCK_HELD,
+    if (!atomic_compare_exchange_strong_explicit(&l->l_word, &expect, COLL_LOCK_HELD,
                                                  memory_order_acquire, memory_order_relaxed))
         coll_lock_acquire_slow(l);
 }
@@ -244,27 +244,27 @@ COLL_INLINE void coll_lock_release(coll_lock *l)
         /* release: publishes the critical section to the next acquirer.
          * The compiler fence keeps the l_waiters read after the store, which
          * is all the membarrier argument needs; relaxed read likewise. */
-        atomic_store_explicit(&l->l_word, LOCK_FREE, memory_order_release);
+        atomic_store_explicit(&l->l_word, COLL_LOCK_FREE, memory_order_release);
         atomic_signal_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&l->l_waiters, memory_order_relaxed) != 0)
             weft__futex_wake(&l->l_word, 1);
         return;
     }
     /* release: as above; the exchange tells whether anyone sleeps. */
-    if (atomic_exchange_explicit(&l->l_word, LOCK_FREE, memory_order_release) ==
-        LOCK_CONTENDED)
+    if (atomic_exchange_explicit(&l->l_word, COLL_LOCK_FREE, memory_order_release) ==
+        COLL_LOCK_CONTENDED)
         weft__futex_wake(&l->l_word, 1);
 }
 
 /* ---- waiter records -------------------------------------------------- */
 
-enum { W_AWAKE = 0, W_SIGNALLED = 1, W_SLEEPING = 2 };
+enum { COLL_W_AWAKE = 0, COLL_W_SIGNALLED = 1, COLL_W_SLEEPING = 2 };
 
 typedef struct coll_waiter {
     struct coll_waiter *w_prev; /* the list's lock */
     struct coll_waiter *w_next; /* the list's lock */
-    /* W_AWAKE (registered, not yet in the futex), W_SLEEPING (in the futex
-     * or about to be), W_SIGNALLED (popped from the list by a signaller;
+    /* COLL_W_AWAKE (registered, not yet in the futex), COLL_W_SLEEPING (in the futex
+     * or about to be), COLL_W_SIGNALLED (popped from the list by a signaller;
      * written under the list's lock, read by the waiter without it). */
     _Atomic uint32_t w_state;
 } coll_waiter;
@@ -280,7 +280,7 @@ typedef struct {
 
 /* ---- the collection -------------------------------------------------- */
 
-enum { ST_ADDING_DONE = 1u, ST_SHUTDOWN = 2u };
+enum { COLL_ST_ADDING_DONE = 1u, COLL_ST_SHUTDOWN = 2u };
 
 typedef struct {
     void *e_item;
@@ -332,7 +332,7 @@ struct weft_collection {
     coll_wlist c_joiners; /* c_join_lock */
 
     /* Rarely written: changed only with both locks held. */
-    alignas(WEFT__CACHE_LINE) _Atomic uint32_t c_state; /* ST_* bits */
+    alignas(WEFT__CACHE_LINE) _Atomic uint32_t c_state; /* COLL_ST_* bits */
     size_t c_slots;     /* allocated slots (ring: a power of two) */
     void **c_ring;      /* FIFO/LIFO storage */
     coll_entry *c_heap; /* PRIORITY storage */
@@ -350,7 +350,7 @@ static _Atomic uint32_t any_gen;
 
 /* ---- sides ------------------------------------------------------------ */
 
-enum { SIDE_ADD, SIDE_TAKE, SIDE_JOIN };
+enum { COLL_SIDE_ADD, COLL_SIDE_TAKE, COLL_SIDE_JOIN };
 
 /* Only FIFO has independent ends; LIFO and PRIORITY use both locks. */
 COLL_INLINE bool coll_split(const weft_collection *c)
@@ -360,25 +360,25 @@ COLL_INLINE bool coll_split(const weft_collection *c)
 
 COLL_INLINE void lock_side(weft_collection *c, int side)
 {
-    if (side == SIDE_JOIN) {
+    if (side == COLL_SIDE_JOIN) {
         coll_lock_acquire(&c->c_join_lock);
         return;
     }
-    if (side == SIDE_ADD || !coll_split(c))
+    if (side == COLL_SIDE_ADD || !coll_split(c))
         coll_lock_acquire(&c->c_add_lock);
-    if (side == SIDE_TAKE || !coll_split(c))
+    if (side == COLL_SIDE_TAKE || !coll_split(c))
         coll_lock_acquire(&c->c_take_lock);
 }
 
 COLL_INLINE void unlock_side(weft_collection *c, int side)
 {
-    if (side == SIDE_JOIN) {
+    if (side == COLL_SIDE_JOIN) {
         coll_lock_release(&c->c_join_lock);
         return;
     }
-    if (side == SIDE_TAKE || !coll_split(c))
+    if (side == COLL_SIDE_TAKE || !coll_split(c))
         coll_lock_release(&c->c_take_lock);
-    if (side == SIDE_ADD || !coll_split(c))
+    if (side == COLL_SIDE_ADD || !coll_split(c))
         coll_lock_release(&c->c_add_lock);
 }
 
@@ -442,7 +442,8 @@ COLL_NOINLINE bool wlist_signal_one(coll_wlist *l)
     wlist_remove(l, w);
     /* release: pairs with the waiter's acquire load/CAS on w_state; the
      * waiter re-takes the lock anyway before it reads the collection. */
-    if (atomic_exchange_explicit(&w->w_state, W_SIGNALLED, memory_order_release) == W_SLEEPING)
+    if (atomic_exchange_explicit(&w->w_state, COLL_W_SIGNALLED, memory_order_release) ==
+        COLL_W_SLEEPING)
         weft__futex_wake(&w->w_state, 1);
     return true;
 }
@@ -490,15 +491,15 @@ static void coll_deadline(int64_t ns, struct timespec *abs)
  * lock. */
 static int coll_waiter_sleep(coll_waiter *w, const struct timespec *abs)
 {
-    uint32_t expect = W_AWAKE;
+    uint32_t expect = COLL_W_AWAKE;
     /* acquire on failure: the signaller's release exchange (pairs). */
-    if (!atomic_compare_exchange_strong_explicit(&w->w_state, &expect, W_SLEEPING,
+    if (!atomic_compare_exchange_strong_explicit(&w->w_state, &expect, COLL_W_SLEEPING,
                                                  memory_order_acquire, memory_order_acquire))
         return 0; /* already signalled */
     for (;;) {
-        int r = weft__futex_wait_until(&w->w_state, W_SLEEPING, abs);
+        int r = weft__futex_wait_until(&w->w_state, COLL_W_SLEEPING, abs);
         /* acquire: pairs with the signaller's release exchange. */
-        if (atomic_load_explicit(&w->w_state, memory_order_acquire) == W_SIGNALLED)
+        if (atomic_load_explicit(&w->w_state, memory_order_acquire) == COLL_W_SIGNALLED)
             return 0;
         if (r == ETIMEDOUT)
             return ETIMEDOUT;
@@ -713,10 +714,10 @@ COLL_INLINE void *take_locked(weft_collection *c)
             item = heap_pop(c, t);
         coll_publish(&c->c_tail, t);
     }
-    /* ST_ADDING_DONE cannot change while we hold c_take_lock, and once it
+    /* COLL_ST_ADDING_DONE cannot change while we hold c_take_lock, and once it
      * is set c_tail is final (relaxed; read only then, so that a FIFO taker
      * does not pull the adder's line on every take). */
-    if ((state_locked(c) & ST_ADDING_DONE) &&
+    if ((state_locked(c) & COLL_ST_ADDING_DONE) &&
         h == atomic_load_explicit(&c->c_tail, memory_order_relaxed))
         wlist_signal_all(&c->c_takers);
     return item;
@@ -744,9 +745,9 @@ COLL_INLINE bool any_waiting(weft_collection *c)
 COLL_INLINE void add_notify(weft_collection *c)
 {
     if (wlist_nonempty(&c->c_takers)) {
-        lock_side(c, SIDE_TAKE);
+        lock_side(c, COLL_SIDE_TAKE);
         wlist_signal_one(&c->c_takers);
-        unlock_side(c, SIDE_TAKE);
+        unlock_side(c, COLL_SIDE_TAKE);
     }
     if (any_waiting(c))
         any_wake();
@@ -755,18 +756,18 @@ COLL_INLINE void add_notify(weft_collection *c)
 /* After k items were taken and the take side released: wake one adder per
  * freed slot (only a bounded collection has adders waiting for room), and
  * the any-waiters. An unbounded collection's take matters to an any-waiter
- * only when it completes the collection (ST_ADDING_DONE is set then; the
+ * only when it completes the collection (COLL_ST_ADDING_DONE is set then; the
  * relaxed read sees it: we read it under c_take_lock just before). */
 COLL_INLINE void take_notify(weft_collection *c, size_t k)
 {
     if (c->c_capacity) {
         if (wlist_nonempty(&c->c_adders)) {
-            lock_side(c, SIDE_ADD);
+            lock_side(c, COLL_SIDE_ADD);
             for (size_t i = 0; i < k && wlist_signal_one(&c->c_adders); i++)
                 ;
-            unlock_side(c, SIDE_ADD);
+            unlock_side(c, COLL_SIDE_ADD);
         }
-    } else if (!(atomic_load_explicit(&c->c_state, memory_order_relaxed) & ST_ADDING_DONE)) {
+    } else if (!(atomic_load_explicit(&c->c_state, memory_order_relaxed) & COLL_ST_ADDING_DONE)) {
         return;
     }
     if (any_waiting(c))
@@ -813,7 +814,7 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
     c->c_compare = o.order == WEFT_ORDER_PRIORITY ? o.compare : NULL;
     coll_lock *locks[3] = {&c->c_add_lock, &c->c_take_lock, &c->c_join_lock};
     for (int i = 0; i < 3; i++) {
-        atomic_init(&locks[i]->l_word, LOCK_FREE);
+        atomic_init(&locks[i]->l_word, COLL_LOCK_FREE);
         atomic_init(&locks[i]->l_waiters, 0);
     }
     atomic_init(&c->c_head, 0);
@@ -857,9 +858,9 @@ static size_t unfinished(weft_collection *c)
 static bool side_ready(weft_collection *c, int side)
 {
     switch (side) {
-    case SIDE_TAKE:
+    case COLL_SIDE_TAKE:
         return take_count(c, true) != 0;
-    case SIDE_ADD:
+    case COLL_SIDE_ADD:
         return add_count(c, true) < c->c_capacity;
     default:
         return unfinished(c) == 0;
@@ -883,13 +884,13 @@ static bool side_ready(weft_collection *c, int side)
  * counters in these paths (bench_queue --only 1 --cap 1024, 5 runs of 2M
  * items, quiet machine): ~18k sleeps and ~21k membarriers per 10M items,
  * 0.9 CPUs busy, 16-31M items/s. With the side unlocked the changer pops
- * the record during the membarrier (no futex wake: the waiter is W_AWAKE)
+ * the record during the membarrier (no futex wake: the waiter is COLL_W_AWAKE)
  * and the waiter, back under the lock, finds itself signalled and returns
  * without sleeping: ~8k waits, 3.5k-7.6k of them signalled in the window,
  * 100-5000 sleeps, 1.3-1.9 CPUs busy, 45-47M items/s. The handshake is
  * unchanged: the raise of wl_n (in wlist_push) precedes the membarrier, the
  * re-check follows it, and the record stays on the list (raised) while
- * unlocked. A record popped in the window is off the list and W_SIGNALLED,
+ * unlocked. A record popped in the window is off the list and COLL_W_SIGNALLED,
  * as after a sleep; the caller re-checks (a barging call of our side may
  * have used the item or the room; we then wait again).
  *
@@ -904,7 +905,7 @@ static bool side_ready(weft_collection *c, int side)
 static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
                    const struct timespec *abs)
 {
-    atomic_init(&w->w_state, W_AWAKE);
+    atomic_init(&w->w_state, COLL_W_AWAKE);
     WEFT__YIELD(); /* the change that the handshake must not miss comes here */
     wlist_push(l, w);
     /* Joiners: task_done's CAS is seq_cst already. LIFO/PRIORITY: both
@@ -912,7 +913,7 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
      * handshake and a membarrier would only lengthen the critical section.
      * Without membarrier (weft__asym 0) the changers publish seq_cst and
      * the waiter needs nothing here ("asymmetric fence"). */
-    if (side != SIDE_JOIN && coll_split(c) && weft__asym) {
+    if (side != COLL_SIDE_JOIN && coll_split(c) && weft__asym) {
         if (!c->c_capacity) {
             weft__asym_heavy();
         } else {
@@ -922,7 +923,7 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
             lock_side(c, side);
             /* relaxed: written by the signaller under the list's lock,
              * which we hold again; signalled means already off the list. */
-            if (atomic_load_explicit(&w->w_state, memory_order_relaxed) == W_SIGNALLED)
+            if (atomic_load_explicit(&w->w_state, memory_order_relaxed) == COLL_W_SIGNALLED)
                 return 0;
         }
     }
@@ -935,7 +936,7 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     int r = coll_waiter_sleep(w, abs);
     lock_side(c, side);
     /* relaxed: the signaller wrote it under the list's lock, which we hold. */
-    if (atomic_load_explicit(&w->w_state, memory_order_relaxed) != W_SIGNALLED)
+    if (atomic_load_explicit(&w->w_state, memory_order_relaxed) != COLL_W_SIGNALLED)
         wlist_remove(l, w);
     return r;
 }
@@ -977,14 +978,14 @@ int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
         return EINVAL;
     coll_wait wt = {.wt_timeout = timeout_ns};
     int r;
-    lock_side(c, SIDE_ADD);
+    lock_side(c, COLL_SIDE_ADD);
     for (;;) {
         uint32_t st = state_locked(c);
-        if (st & ST_SHUTDOWN) {
+        if (st & COLL_ST_SHUTDOWN) {
             r = ECANCELED;
             break;
         }
-        if (st & ST_ADDING_DONE) {
+        if (st & COLL_ST_ADDING_DONE) {
             r = EPIPE;
             break;
         }
@@ -993,10 +994,10 @@ int weft_collection_try_add(weft_collection *c, void *item, int64_t timeout_ns)
             r = add_locked(c, item, n);
             break;
         }
-        if ((r = coll_wait_step(c, SIDE_ADD, &c->c_adders, &wt)) != 0)
+        if ((r = coll_wait_step(c, COLL_SIDE_ADD, &c->c_adders, &wt)) != 0)
             break;
     }
-    unlock_side(c, SIDE_ADD);
+    unlock_side(c, COLL_SIDE_ADD);
     if (r == 0)
         add_notify(c);
     return r;
@@ -1013,10 +1014,10 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
         return EINVAL;
     coll_wait wt = {.wt_timeout = timeout_ns};
     int r;
-    lock_side(c, SIDE_TAKE);
+    lock_side(c, COLL_SIDE_TAKE);
     for (;;) {
         uint32_t st = state_locked(c);
-        if (st & ST_SHUTDOWN) {
+        if (st & COLL_ST_SHUTDOWN) {
             r = ECANCELED;
             break;
         }
@@ -1028,14 +1029,14 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
         /* take_count returned 0 right after re-reading c_tail. If adding
          * is completed (we see the bit under the lock), c_tail was final
          * before it was set, so the collection is completed. */
-        if (st & ST_ADDING_DONE) {
+        if (st & COLL_ST_ADDING_DONE) {
             r = EPIPE;
             break;
         }
-        if ((r = coll_wait_step(c, SIDE_TAKE, &c->c_takers, &wt)) != 0)
+        if ((r = coll_wait_step(c, COLL_SIDE_TAKE, &c->c_takers, &wt)) != 0)
             break;
     }
-    unlock_side(c, SIDE_TAKE);
+    unlock_side(c, COLL_SIDE_TAKE);
     if (r == 0)
         take_notify(c, 1);
     return r;
@@ -1048,23 +1049,23 @@ int weft_collection_take(weft_collection *c, void **item)
 
 /* ---- any-variants ----------------------------------------------------- */
 
-enum { SCAN_NONE, SCAN_DONE, SCAN_ALL_CLOSED };
+enum { COLL_SCAN_NONE, COLL_SCAN_DONE, COLL_SCAN_ALL_CLOSED };
 
 /* One pass over cs in index order; takes or adds at most once. Returns
- * SCAN_DONE with *r set (0, ECANCELED or ENOMEM) and *index, SCAN_ALL_CLOSED
- * when every member is closed for the operation, else SCAN_NONE. The counts
+ * COLL_SCAN_DONE with *r set (0, ECANCELED or ENOMEM) and *index, COLL_SCAN_ALL_CLOSED
+ * when every member is closed for the operation, else COLL_SCAN_NONE. The counts
  * are read fresh (seq_cst): the scan's half of the any-waiter handshake. */
 static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **item,
                     size_t *index, int *r)
 {
     bool all_closed = true;
-    int side = is_take ? SIDE_TAKE : SIDE_ADD;
+    int side = is_take ? COLL_SIDE_TAKE : COLL_SIDE_ADD;
     for (size_t i = 0; i < n; i++) {
         weft_collection *c = cs[i];
         bool done = false;
         lock_side(c, side);
         uint32_t st = state_locked(c);
-        if (st & ST_SHUTDOWN) {
+        if (st & COLL_ST_SHUTDOWN) {
             *r = ECANCELED;
             done = true;
         } else if (is_take) {
@@ -1072,10 +1073,10 @@ static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **i
                 *item = take_locked(c);
                 *r = 0;
                 done = true;
-            } else if (!(st & ST_ADDING_DONE)) {
+            } else if (!(st & COLL_ST_ADDING_DONE)) {
                 all_closed = false;
             }
-        } else if (!(st & ST_ADDING_DONE)) {
+        } else if (!(st & COLL_ST_ADDING_DONE)) {
             size_t cnt = add_count(c, true);
             if (!c->c_capacity || cnt < c->c_capacity) {
                 *r = add_locked(c, *item, cnt);
@@ -1094,10 +1095,10 @@ static int scan_any(weft_collection *const *cs, size_t n, bool is_take, void **i
             }
             if (index)
                 *index = i;
-            return SCAN_DONE;
+            return COLL_SCAN_DONE;
         }
     }
-    return all_closed ? SCAN_ALL_CLOSED : SCAN_NONE;
+    return all_closed ? COLL_SCAN_ALL_CLOSED : COLL_SCAN_NONE;
 }
 
 /* item points at the caller's item (add) or a local (take): never NULL. */
@@ -1121,9 +1122,9 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
              * only decides whether the futex wait below returns at once. */
             gen = atomic_load_explicit(&any_gen, memory_order_acquire);
         int s = scan_any(cs, n, is_take, item, &idx, &r);
-        if (s == SCAN_DONE)
+        if (s == COLL_SCAN_DONE)
             break;
-        if (s == SCAN_ALL_CLOSED) {
+        if (s == COLL_SCAN_ALL_CLOSED) {
             r = EPIPE;
             break;
         }
@@ -1186,11 +1187,11 @@ size_t weft_collection_drain(weft_collection *c, void **out, size_t max)
 {
     if (!c || !out || max == 0)
         return 0;
-    lock_side(c, SIDE_TAKE);
+    lock_side(c, COLL_SIDE_TAKE);
     size_t k = 0;
     while (k < max && take_count(c, false) > 0)
         out[k++] = take_locked(c);
-    unlock_side(c, SIDE_TAKE);
+    unlock_side(c, COLL_SIDE_TAKE);
     if (k > 0)
         take_notify(c, k);
     return k;
@@ -1214,11 +1215,11 @@ void weft_collection_complete_adding(weft_collection *c)
     bool wake_any = false;
     lock_both(c);
     uint32_t st = state_locked(c);
-    if (!(st & ST_ADDING_DONE)) {
+    if (!(st & COLL_ST_ADDING_DONE)) {
         /* release: every add so far (made under c_add_lock, which we hold)
          * happens before a lock-free reader that sees the bit with acquire
          * (is_completed); lock holders see it through the locks. */
-        atomic_store_explicit(&c->c_state, st | ST_ADDING_DONE, memory_order_release);
+        atomic_store_explicit(&c->c_state, st | COLL_ST_ADDING_DONE, memory_order_release);
         wlist_signal_all(&c->c_adders);
         /* relaxed: both locks held, the indices are final now. */
         if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
@@ -1238,9 +1239,9 @@ void weft_collection_shutdown(weft_collection *c)
     bool wake_any = false, zero = false;
     lock_both(c);
     uint32_t st = state_locked(c);
-    if (!(st & ST_SHUTDOWN)) {
+    if (!(st & COLL_ST_SHUTDOWN)) {
         /* release: as in complete_adding. */
-        atomic_store_explicit(&c->c_state, st | ST_ADDING_DONE | ST_SHUTDOWN,
+        atomic_store_explicit(&c->c_state, st | COLL_ST_ADDING_DONE | COLL_ST_SHUTDOWN,
                               memory_order_release);
         /* Drop the items inside from the unfinished count. Each was added
          * and not taken, so unfinished >= inside unless task_done was
@@ -1305,16 +1306,16 @@ int weft_collection_try_join(weft_collection *c, int64_t timeout_ns)
         return EINVAL;
     coll_wait wt = {.wt_timeout = timeout_ns};
     int r;
-    lock_side(c, SIDE_JOIN);
+    lock_side(c, COLL_SIDE_JOIN);
     for (;;) {
         if (unfinished(c) == 0) {
             r = 0;
             break;
         }
-        if ((r = coll_wait_step(c, SIDE_JOIN, &c->c_joiners, &wt)) != 0)
+        if ((r = coll_wait_step(c, COLL_SIDE_JOIN, &c->c_joiners, &wt)) != 0)
             break;
     }
-    unlock_side(c, SIDE_JOIN);
+    unlock_side(c, COLL_SIDE_JOIN);
     return r;
 }
 
@@ -1347,15 +1348,15 @@ size_t weft_collection_capacity(const weft_collection *c)
 bool weft_collection_is_adding_completed(const weft_collection *c)
 {
     /* relaxed: a snapshot. */
-    return c && (atomic_load_explicit(&c->c_state, memory_order_relaxed) & ST_ADDING_DONE);
+    return c && (atomic_load_explicit(&c->c_state, memory_order_relaxed) & COLL_ST_ADDING_DONE);
 }
 
 bool weft_collection_is_completed(const weft_collection *c)
 {
-    /* acquire: pairs with the release store of ST_ADDING_DONE, so c_tail
+    /* acquire: pairs with the release store of COLL_ST_ADDING_DONE, so c_tail
      * read next is final; a count of 0 then means completed for good. */
     return c &&
-           (atomic_load_explicit(&c->c_state, memory_order_acquire) & ST_ADDING_DONE) &&
+           (atomic_load_explicit(&c->c_state, memory_order_acquire) & COLL_ST_ADDING_DONE) &&
            snap_count(c) == 0;
 }
 
