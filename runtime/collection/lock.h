@@ -44,6 +44,14 @@
 #define COLL_NOINLINE
 #endif
 
+/* Read on every lock release and index publication. Declared hidden here
+ * (base/asymfence.h declares it with default visibility) so that the fast
+ * paths read it PC-relative rather than hold its GOT address in a register
+ * (docs/design/collection.md, 'Cost of the uncontended paths'). */
+#if defined(__GNUC__)
+extern int weft__asym __attribute__((visibility("hidden")));
+#endif
+
 enum { COLL_LOCK_FREE = 0, COLL_LOCK_HELD = 1, COLL_LOCK_CONTENDED = 2 };
 
 typedef struct {
