@@ -1,5 +1,5 @@
 /*
- * runtime/collection_hooks.h - white-box test hooks of the blocking collection.
+ * runtime/collection/hooks.h - white-box test hooks of the blocking collection.
  *
  * Private to the library (never installed). Tests link the static library
  * and use these to order threads without sleeping: a test that needs a

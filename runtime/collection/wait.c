@@ -1,0 +1,206 @@
+/*
+ * runtime/collection/wait.c - waiter records and waiting (coll.h;
+ * docs/design/collection.md, 'Waiting' and 'The waiter handshake').
+ *
+ * A call that must wait pushes a record from its own stack onto its side's
+ * list (c_takers under c_take_lock, c_adders under c_add_lock, c_joiners
+ * under c_join_lock), re-checks, and sleeps on the record's futex word; a
+ * signaller pops the record under the list's lock, so N changes wake N
+ * distinct waiters ("specific notification", Mellor-Crummey & Scott, TOCS
+ * 1991).
+ */
+#define _GNU_SOURCE
+#include "collection/coll.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "base/asymfence.h"
+#include "base/debug.h"
+#include "base/futex.h"
+
+/* ---- lists (under the list's lock) -------------------------------------- */
+
+static void wlist_push(coll_wlist *l, coll_waiter *w)
+{
+    w->w_next = NULL;
+    w->w_prev = l->wl_tail;
+    if (l->wl_tail)
+        l->wl_tail->w_next = w;
+    else
+        l->wl_head = w;
+    l->wl_tail = w;
+    /* seq_cst: the waiter's half of the handshake, paired with the
+     * changer's seq_cst read in coll_wlist_nonempty; the re-check of the
+     * condition word that follows must not be ordered before it. */
+    atomic_fetch_add_explicit(&l->wl_n, 1, memory_order_seq_cst);
+}
+
+static void wlist_remove(coll_wlist *l, coll_waiter *w)
+{
+    if (w->w_prev)
+        w->w_prev->w_next = w->w_next;
+    else
+        l->wl_head = w->w_next;
+    if (w->w_next)
+        w->w_next->w_prev = w->w_prev;
+    else
+        l->wl_tail = w->w_prev;
+    /* relaxed: a stale non-zero read by a changer only costs it a trip to
+     * the list's lock; the list itself is guarded by the lock. */
+    atomic_fetch_sub_explicit(&l->wl_n, 1, memory_order_relaxed);
+}
+
+/* Under l's lock, so that the record is alive (its owner must take the lock
+ * before it leaves). */
+COLL_NOINLINE bool weft__coll_wlist_signal_one(coll_wlist *l)
+{
+    coll_waiter *w = l->wl_head;
+    if (!w)
+        return false;
+    wlist_remove(l, w);
+    /* release: pairs with the waiter's acquire load/CAS on w_state; the
+     * waiter re-takes the lock anyway before it reads the collection. */
+    if (atomic_exchange_explicit(&w->w_state, COLL_W_SIGNALLED, memory_order_release) ==
+        COLL_W_SLEEPING)
+        weft__futex_wake(&w->w_state, 1);
+    return true;
+}
+
+COLL_NOINLINE void weft__coll_wlist_signal_all(coll_wlist *l)
+{
+    while (weft__coll_wlist_signal_one(l))
+        ;
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+#define COLL_TIME_T_MAX ((time_t)(((uintmax_t)1 << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+
+void weft__coll_deadline(int64_t ns, struct timespec *abs)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t sec = ns / 1000000000;
+    long nsec = (long)(ns % 1000000000) + now.tv_nsec;
+    if (nsec >= 1000000000) {
+        nsec -= 1000000000;
+        sec++;
+    }
+    if (now.tv_sec > COLL_TIME_T_MAX - sec) {
+        abs->tv_sec = COLL_TIME_T_MAX;
+        abs->tv_nsec = 999999999;
+    } else {
+        abs->tv_sec = now.tv_sec + (time_t)sec;
+        abs->tv_nsec = nsec;
+    }
+}
+
+/* ---- sleeping ----------------------------------------------------------- */
+
+/* Sleep until w is signalled or abs passes. Returns 0 (signalled or a
+ * spurious wake-up) or ETIMEDOUT; the caller re-checks under its side's
+ * lock. */
+static int waiter_sleep(coll_waiter *w, const struct timespec *abs)
+{
+    uint32_t expect = COLL_W_AWAKE;
+    /* acquire on failure: pairs with the signaller's release exchange. */
+    if (!atomic_compare_exchange_strong_explicit(&w->w_state, &expect, COLL_W_SLEEPING,
+                                                 memory_order_acquire, memory_order_acquire))
+        return 0; /* already signalled */
+    for (;;) {
+        int r = weft__futex_wait_until(&w->w_state, COLL_W_SLEEPING, abs);
+        /* acquire: pairs with the signaller's release exchange. */
+        if (atomic_load_explicit(&w->w_state, memory_order_acquire) == COLL_W_SIGNALLED)
+            return 0;
+        if (r == ETIMEDOUT)
+            return ETIMEDOUT;
+    }
+}
+
+/* Whether a waiter of side may stop waiting: the re-check after it pushed
+ * its record (the waiter's half of the handshake, seq_cst reads inside
+ * coll_add_count/coll_take_count/coll_unfinished). The state bits need no
+ * re-check: they change only under both locks and the caller holds one. */
+static bool side_ready(weft_collection *c, int side)
+{
+    switch (side) {
+    case COLL_SIDE_TAKE:
+        return coll_take_count(c, true) != 0;
+    case COLL_SIDE_ADD:
+        return coll_add_count(c, true) < c->c_capacity;
+    default:
+        return coll_unfinished(c) == 0;
+    }
+}
+
+/*
+ * The caller (side locked) cannot proceed. Register w on l, re-check,
+ * sleep, and come back with side locked and w off the list. Returns
+ * ETIMEDOUT when the deadline passed, else 0; the caller re-checks its
+ * condition either way. A bounded FIFO waiter makes its membarrier with its
+ * side unlocked, an unbounded one keeps it locked (docs/design/collection.md,
+ * 'Waiting with the side unlocked').
+ */
+static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
+                   const struct timespec *abs)
+{
+    atomic_init(&w->w_state, COLL_W_AWAKE);
+    WEFT__YIELD(); /* the change that the handshake must not miss comes here */
+    wlist_push(l, w);
+    /* Joiners: task_done's CAS is seq_cst already. LIFO/PRIORITY: both
+     * sides publish under both locks, which we hold, so the lock is the
+     * handshake and a membarrier would only lengthen the critical section.
+     * Without membarrier (weft__asym 0) the changers publish seq_cst and
+     * the waiter needs nothing here ('Asymmetric fence'). */
+    if (side != COLL_SIDE_JOIN && coll_split(c) && weft__asym) {
+        if (!c->c_capacity) {
+            weft__asym_heavy();
+        } else {
+            coll_unlock_side(c, side);
+            WEFT__YIELD(); /* a changer pops and signals w here */
+            weft__asym_heavy();
+            coll_lock_side(c, side);
+            /* relaxed: written by the signaller under the list's lock,
+             * which we hold again (pairs through it); signalled means
+             * already off the list. */
+            if (atomic_load_explicit(&w->w_state, memory_order_relaxed) == COLL_W_SIGNALLED)
+                return 0;
+        }
+    }
+    if (side_ready(c, side)) {
+        wlist_remove(l, w);
+        return 0;
+    }
+    coll_unlock_side(c, side);
+    WEFT__YIELD();
+    int r = waiter_sleep(w, abs);
+    coll_lock_side(c, side);
+    /* relaxed: the signaller wrote it under the list's lock, which we hold
+     * (pairs through it). */
+    if (atomic_load_explicit(&w->w_state, memory_order_relaxed) != COLL_W_SIGNALLED)
+        wlist_remove(l, w);
+    return r;
+}
+
+/* ---- the wait step ------------------------------------------------------ */
+
+/* Shared by the add, take and join loops; the deadline is computed once, on
+ * the first wait. */
+int weft__coll_wait_step(weft_collection *c, int side, coll_wlist *l, coll_wait *wt)
+{
+    if (wt->wt_timeout == WEFT_NO_WAIT)
+        return EAGAIN;
+    if (wt->wt_timed_out)
+        return ETIMEDOUT;
+    if (wt->wt_timeout > 0 && !wt->wt_have_deadline) {
+        weft__coll_deadline(wt->wt_timeout, &wt->wt_abs);
+        wt->wt_have_deadline = true;
+    }
+    coll_waiter w;
+    wt->wt_timed_out =
+        wait_on(c, side, l, &w, wt->wt_have_deadline ? &wt->wt_abs : NULL) == ETIMEDOUT;
+    return 0;
+}
