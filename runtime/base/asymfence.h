@@ -10,8 +10,8 @@
  * process execute a full barrier, so a light side that does "store;
  * compiler fence; load" and a heavy side that does "store; membarrier;
  * load" cannot both miss the other's store (the pattern of membarrier(2)'s
- * man page; liburcu's urcu-memb uses it the same way; the idea is Dice, Lev
- * and Moir, "Asymmetric Dekker Synchronization", 2001).
+ * man page; liburcu's urcu-memb uses it the same way; the idea is Dice,
+ * Huang and Yang, "Asymmetric Dekker Synchronization", 2001).
  *
  * Without membarrier (an old kernel, seccomp, valgrind) or under TSan
  * (which models only C11 orders), weft__asym is 0 and the light side must
@@ -22,11 +22,13 @@
 
 #include <stdbool.h>
 
+#include "cpu.h"
+
 /* 1 once membarrier is registered for this process (weft__asym_init).
  * Written once, under pthread_once, before the first object that uses it
  * exists; every later reader is ordered after that by whatever gave it the
  * object. */
-extern int weft__asym;
+extern int weft__asym WEFT__INTERNAL;
 
 /* Register membarrier (once per process; idempotent, any thread). */
 void weft__asym_init(void);

@@ -3,6 +3,8 @@
  *
  * All futexes are process-private (FUTEX_*_PRIVATE): weft never shares a
  * word between processes. A wait may return spuriously; callers loop.
+ * Includers define _GNU_SOURCE (for syscall()), as every runtime source
+ * does first.
  */
 #ifndef WEFT_RUNTIME_BASE_FUTEX_H
 #define WEFT_RUNTIME_BASE_FUTEX_H

@@ -4,7 +4,7 @@
  * A futex lock with two protocols, chosen once per process by weft__asym
  * (base/asymfence.h):
  *   - with membarrier: an asymmetric lock whose uncontended acquire/release
- *     pair costs one locked instruction (Dice, Lev and Moir, "Asymmetric
+ *     pair costs one locked instruction (Dice, Huang and Yang, "Asymmetric
  *     Dekker Synchronization", 2001); l_word is COLL_LOCK_FREE or
  *     COLL_LOCK_HELD, and a thread that must sleep raises l_waiters first;
  *   - without (an old kernel, valgrind, TSan): U. Drepper's mutex #3
@@ -42,14 +42,6 @@
 #else
 #define COLL_INLINE static inline
 #define COLL_NOINLINE
-#endif
-
-/* Read on every lock release and index publication. Declared hidden here
- * (base/asymfence.h declares it with default visibility) so that the fast
- * paths read it PC-relative rather than hold its GOT address in a register
- * (docs/design/collection.md, 'Cost of the uncontended paths'). */
-#if defined(__GNUC__)
-extern int weft__asym __attribute__((visibility("hidden")));
 #endif
 
 enum { COLL_LOCK_FREE = 0, COLL_LOCK_HELD = 1, COLL_LOCK_CONTENDED = 2 };

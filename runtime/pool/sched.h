@@ -140,8 +140,8 @@ struct weft__sched {
 };
 enum { WEFT__PARK_NOT = 0, WEFT__PARK_BRIEFLY = 1, WEFT__PARK_SLEEP = 2 };
 
-extern const struct weft__sched weft__sched_stealing; /* steal.c */
-extern const struct weft__sched weft__sched_shared;   /* shared.c */
+extern const struct weft__sched weft__sched_stealing WEFT__INTERNAL; /* steal.c */
+extern const struct weft__sched weft__sched_shared WEFT__INTERNAL;   /* shared.c */
 
 /* ---- the pool --------------------------------------------------------------- */
 
@@ -215,7 +215,8 @@ struct weft_pool {
 /* ---- shared by the files of runtime/pool/ ----------------------------------- */
 
 /* The calling thread's worker, NULL off a worker. One %fs-relative load. */
-extern _Thread_local weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+extern _Thread_local weft__worker *weft__tls_worker WEFT__INTERNAL
+    __attribute__((tls_model("initial-exec")));
 
 /* The number of slots (workers and spares) a victim scan covers. */
 static inline unsigned weft__nslots(weft_pool *p)
@@ -282,7 +283,7 @@ bool weft__spare_excess(weft_pool *p);
 /* How long a spare off duty keeps its thread, and how often a parked spare
  * checks whether it is still needed (tests lower it); abs = now + ns on
  * CLOCK_MONOTONIC. */
-extern int64_t weft__spare_keepalive_ns;
+extern int64_t weft__spare_keepalive_ns WEFT__INTERNAL;
 void weft__deadline_after(int64_t ns, struct timespec *abs);
 bool weft__spare_retire(weft__worker *w);
 void weft__spares_stop_join(weft_pool *p);
@@ -362,7 +363,7 @@ void weft__group_leave(struct weft__group_impl *g);
  * that test, which sets it before it creates any thread. A yield point in
  * the WEFT_DEBUG_YIELD build. */
 enum { WEFT__RACE_ENQUEUED = 1, WEFT__RACE_REFUSED = 2 };
-extern void (*weft__pool_race_hook)(int where);
+extern void (*weft__pool_race_hook)(int where) WEFT__INTERNAL;
 #define WEFT__RACE_POINT(where)                                                              \
     do {                                                                                     \
         WEFT__YIELD();                                                                       \
@@ -374,7 +375,7 @@ extern void (*weft__pool_race_hook)(int where);
 /* Debug builds: how many times weft_sync found a newer unsynced spawn of the
  * same thread above its task (out-of-LIFO-order syncs), and the report of
  * one (spawn.c). */
-extern atomic_ulong weft__debug_out_of_order;
+extern atomic_ulong weft__debug_out_of_order WEFT__INTERNAL;
 void weft__report_out_of_order(const struct weft__task_impl *t,
                                const struct weft__task_impl *newer);
 #endif
