@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include "collection/coll.h"
 
+#include <weft/pool.h> /* weft_blocking_begin/end around sleeps */
+
 #include <errno.h>
 #include <limits.h>
 
@@ -133,7 +135,9 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
             continue; /* read any_gen, then rescan */
         }
         WEFT__YIELD();
+        weft_blocking_begin(); /* on a worker: see waiter_sleep (wait.c) */
         timed_out = weft__futex_wait_until(&any_gen, gen, have_deadline ? &abs : NULL) == ETIMEDOUT;
+        weft_blocking_end();
     }
     if (registered)
         for (size_t i = 0; i < n; i++)

@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include "collection/coll.h"
 
+#include <weft/pool.h> /* weft_blocking_begin/end around sleeps */
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -102,7 +104,9 @@ void weft__coll_deadline(int64_t ns, struct timespec *abs)
 
 /* Sleep until w is signalled or abs passes. Returns 0 (signalled or a
  * spurious wake-up) or ETIMEDOUT; the caller re-checks under its side's
- * lock. */
+ * lock. On a pool's worker the sleep is a blocking section (weft/pool.h):
+ * the worker's tasks become stealable and a spare may run in its place. A
+ * signal meanwhile makes the futex wait return at once. */
 static int waiter_sleep(coll_waiter *w, const struct timespec *abs)
 {
     uint32_t expect = COLL_W_AWAKE;
@@ -110,14 +114,20 @@ static int waiter_sleep(coll_waiter *w, const struct timespec *abs)
     if (!atomic_compare_exchange_strong_explicit(&w->w_state, &expect, COLL_W_SLEEPING,
                                                  memory_order_acquire, memory_order_acquire))
         return 0; /* already signalled */
+    weft_blocking_begin();
+    int r;
     for (;;) {
-        int r = weft__futex_wait_until(&w->w_state, COLL_W_SLEEPING, abs);
+        r = weft__futex_wait_until(&w->w_state, COLL_W_SLEEPING, abs);
         /* acquire: pairs with the signaller's release exchange. */
-        if (atomic_load_explicit(&w->w_state, memory_order_acquire) == COLL_W_SIGNALLED)
-            return 0;
+        if (atomic_load_explicit(&w->w_state, memory_order_acquire) == COLL_W_SIGNALLED) {
+            r = 0;
+            break;
+        }
         if (r == ETIMEDOUT)
-            return ETIMEDOUT;
+            break;
     }
+    weft_blocking_end();
+    return r == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
 /* Whether a waiter of side may stop waiting: the re-check after it pushed

@@ -3,7 +3,8 @@
 #
 #   bash tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 #
-# Compiles the collection's runtime sources and tests/fuzz/fuzz_collection.c
+# Compiles the runtime's sources (the collection calls the pool's
+# weft_blocking_begin/end around its sleeps) and tests/fuzz/fuzz_collection.c
 # with clang -fsanitize=fuzzer,address,undefined (the main build uses gcc;
 # libFuzzer needs clang) into build/fuzz/, then fuzzes for SECONDS (default
 # 60) starting from the committed seed corpus tests/fuzz/corpus. New
@@ -23,8 +24,8 @@ mkdir -p "$out/corpus"
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Wpedantic ${FUZZ_CFLAGS:-} \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/runtime" \
-    "$root"/runtime/collection/*.c "$root"/runtime/base/*.c \
-    "$root/tests/fuzz/fuzz_collection.c" -lpthread -o "$out/fuzz_collection"
+    "$root"/runtime/collection/*.c "$root"/runtime/base/*.c "$root"/runtime/pool/*.c \
+    "$root/tests/fuzz/fuzz_collection.c" -lurcu-common -lpthread -o "$out/fuzz_collection"
 cd "$out"
 # -timeout: a single-threaded wrong answer shows up as a hang (see the
 # harness); -max_len keeps the model's linear scans cheap.

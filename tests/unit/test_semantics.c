@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <weft/collection.h>
 #include <weft/fj.h>
 #include <weft/pool.h>
 #include <weft/task.h>
@@ -267,6 +268,88 @@ START_TEST(test_blocking_tasks_get_spares)
     blockers_then_poster(WEFT_SCHED_STEALING, 8);
     blockers_then_poster(WEFT_SCHED_SHARED, 2);
     blockers_then_poster(WEFT_SCHED_SHARED, 8);
+}
+END_TEST
+
+/*
+ * The first program a C# or Python user writes: one group with k consumer
+ * tasks (while (take(q) == 0) ...) and one producer task, on a 2-worker
+ * pool. Regression: both workers sat in take and the producer never ran.
+ * Collection waits are blocking sections by themselves. The producer also
+ * waits in join for the consumers' task_done, and the `any` variant takes
+ * with take_from_any; every wait is bounded (ETIMEDOUT fails the test).
+ */
+#define NITEMS_PC 1000
+struct prodcons {
+    weft_collection *pc_q[2];
+    bool pc_any;
+    _Atomic long pc_taken;
+};
+
+static int consumer_task(void *arg)
+{
+    struct prodcons *c = arg;
+    void *item;
+    size_t idx;
+    for (;;) {
+        int r = c->pc_any ? weft_collection_take_from_any(c->pc_q, 2, &item, &idx,
+                                                          (int64_t)(BOUND_S * 1e9))
+                          : weft_collection_try_take(c->pc_q[0], &item, (int64_t)(BOUND_S * 1e9));
+        if (r == EPIPE)
+            return 0;
+        if (r != 0)
+            return r;
+        /* Relaxed: a count, read after the group wait. */
+        atomic_fetch_add_explicit(&c->pc_taken, 1, memory_order_relaxed);
+        if (weft_collection_task_done(c->pc_any ? c->pc_q[idx] : c->pc_q[0]) != 0)
+            return 99;
+    }
+}
+
+static int producer_task(void *arg)
+{
+    struct prodcons *c = arg;
+    int nq = c->pc_any ? 2 : 1;
+    for (long i = 0; i < NITEMS_PC; i++)
+        if (weft_collection_add(c->pc_q[i % nq], (void *)(intptr_t)(i + 1)) != 0)
+            return 98;
+    for (int i = 0; i < nq; i++) {
+        if (weft_collection_try_join(c->pc_q[i], (int64_t)(BOUND_S * 1e9)) != 0)
+            return 97;
+        weft_collection_complete_adding(c->pc_q[i]);
+    }
+    return 0;
+}
+
+static void consumers_and_producer(weft_scheduler mode, int k, bool any, size_t capacity)
+{
+    weft_pool *p = make_pool(2, mode);
+    struct prodcons c = {.pc_any = any};
+    weft_collection_options co = {.capacity = capacity};
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(weft_collection_create(&c.pc_q[i], &co), 0);
+    weft_group g;
+    ck_assert_int_eq(weft_group_init(&g, p), 0);
+    for (int i = 0; i < k; i++)
+        ck_assert_int_eq(weft_group_spawn(&g, consumer_task, &c), 0);
+    ck_assert_int_eq(weft_group_spawn(&g, producer_task, &c), 0);
+    ck_assert_int_eq(weft_group_wait(&g), 0);
+    ck_assert_int_eq(atomic_load_explicit(&c.pc_taken, memory_order_relaxed), NITEMS_PC);
+    for (int i = 0; i < 2; i++)
+        weft_collection_destroy(c.pc_q[i]);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+
+START_TEST(test_consumers_and_producer_in_one_group)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_scheduler mode = m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING;
+        consumers_and_producer(mode, 2, false, 0);
+        consumers_and_producer(mode, 8, false, 0);
+        consumers_and_producer(mode, 8, false, 4); /* the producer blocks too */
+        consumers_and_producer(mode, 2, true, 0);
+        consumers_and_producer(mode, 8, true, 4);
+    }
 }
 END_TEST
 
@@ -526,6 +609,7 @@ int main(void)
     WEFT_TEST_CASE(s, test_spawned_task_visible_while_owner_busy, 120);
     WEFT_TEST_CASE(s, test_typed_task_visible_while_owner_busy, 120);
     WEFT_TEST_CASE(s, test_blocking_tasks_get_spares, 120);
+    WEFT_TEST_CASE(s, test_consumers_and_producer_in_one_group, 120);
     WEFT_TEST_CASE(s, test_deep_group_wait_completes, 120);
     WEFT_TEST_CASE(s, test_sync_misuse_einval, 120);
     WEFT_TEST_CASE(s, test_stalled_injection_queue_idles, 120);
