@@ -94,6 +94,10 @@ int weft_group_wait(weft_group *gp)
     struct weft__group_impl *g = group_of(gp);
     if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
         return EINVAL;
+    /* Relaxed: see weft__callers_enter (pool.c). In a child of fork() the
+     * group's tasks will never run. */
+    if (atomic_load_explicit(&g->g_pool->p_forked, memory_order_relaxed))
+        return EPIPE;
     weft__worker *w = weft__worker_of(g->g_pool);
     if (w != NULL) {
         /* A worker of the group's pool helps until the count is 0, or

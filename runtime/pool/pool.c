@@ -22,6 +22,9 @@ void (*weft__pool_race_hook)(int where);
 
 int weft__callers_enter(weft_pool *p)
 {
+    /* Relaxed: set before any thread of this (child) process could call. */
+    if (atomic_load_explicit(&p->p_forked, memory_order_relaxed))
+        return EPIPE; /* inherited through fork(): no workers */
     /* Relaxed: the CAS below validates the value. */
     uint32_t v = atomic_load_explicit(&p->p_callers, memory_order_relaxed);
     do {
@@ -84,12 +87,16 @@ static size_t worker_stack_size(void)
 
 static void pool_free(weft_pool *p)
 {
+    /* Relaxed: see weft__callers_enter. A pool inherited through fork()
+     * may hold locks of threads that do not exist: free, do not destroy. */
+    bool forked = atomic_load_explicit(&p->p_forked, memory_order_relaxed);
     /* Relaxed: every thread that used the deques has been joined. */
     for (unsigned i = 0; i < atomic_load_explicit(&p->p_nslots, memory_order_relaxed); i++)
         weft__deque_fini(&p->p_workers[i].w_dq);
     weft__free(p->p_workers);
-    weft__sq_fini(&p->p_sq);
-    pthread_mutex_destroy(&p->p_spare_lock);
+    weft__sq_fini(&p->p_sq, forked);
+    if (!forked)
+        pthread_mutex_destroy(&p->p_spare_lock);
     weft__free(p);
 }
 
@@ -140,6 +147,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         return ENOMEM;
     memset(p, 0, sizeof(*p));
     atomic_init(&p->p_nslots, 0); /* no deque to free yet */
+    atomic_init(&p->p_forked, false);
     p->p_nworkers = n;
     p->p_max_spares = o.max_spares != 0 ? o.max_spares : WEFT__DEFAULT_SPARES;
     p->p_mode = o.scheduler;
@@ -212,6 +220,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         pool_free(p);
         return rc;
     }
+    weft__registry_add(p);
     *out = p;
     return 0;
 }
@@ -222,6 +231,12 @@ int weft_pool_destroy(weft_pool *p)
         return 0;
     if (weft__worker_of(p) != NULL)
         return EPERM;
+    weft__registry_remove(p);
+    /* Relaxed: see weft__callers_enter. */
+    if (atomic_load_explicit(&p->p_forked, memory_order_relaxed)) {
+        pool_free(p); /* inherited through fork(): its threads do not exist */
+        return 0;
+    }
     /* Refuse new outside callers and wait until the admitted ones have left
      * the pool (their tasks are counted by then); then only workers add
      * tasks, so the count can fall to 0 and stay there. */

@@ -166,7 +166,9 @@ struct weft__sharedq {
 };
 
 struct weft_pool {
-    /* Read-only after create. */
+    /* Read-only after create (p_forked: set in a child of fork, fork.c). */
+    struct weft_pool *p_next, *p_prev; /* the registry of live pools (fork.c) */
+    _Atomic bool p_forked;
     unsigned p_nworkers;
     unsigned p_max_spares;
     weft_scheduler p_mode;
@@ -337,7 +339,12 @@ bool weft__inj_stalled(weft_pool *p);
 
 /* shared.c: the SHARED queue's life cycle (0 or ENOMEM). */
 int weft__sq_init(struct weft__sharedq *q);
-void weft__sq_fini(struct weft__sharedq *q);
+void weft__sq_fini(struct weft__sharedq *q, bool forked);
+
+/* fork.c: the registry of live pools, whose members a child of fork()
+ * marks forked. */
+void weft__registry_add(weft_pool *p);
+void weft__registry_remove(weft_pool *p);
 
 /* pool.c: admit an outside caller (0, or EPIPE once destroy began: then
  * nothing of the pool was written), and let it go (its last access). */

@@ -27,10 +27,11 @@ int weft__sq_init(struct weft__sharedq *q)
     return q->sq_ring == NULL ? ENOMEM : 0;
 }
 
-void weft__sq_fini(struct weft__sharedq *q)
+void weft__sq_fini(struct weft__sharedq *q, bool forked)
 {
     weft__free(q->sq_ring);
-    pthread_mutex_destroy(&q->sq_lock);
+    if (!forked) /* a child of fork may find it locked by a thread that is gone */
+        pthread_mutex_destroy(&q->sq_lock);
 }
 
 /* Push t at the tail: 0 or ENOMEM (the ring could not grow); the caller

@@ -801,6 +801,37 @@ START_TEST(test_wait_idle_vs_destroy)
 }
 END_TEST
 
+/* Both schedulers count the same events. Regression: in SHARED mode group
+ * spawns and submits made from a worker were not counted in `spawned`. */
+static int spawn_some(void *arg)
+{
+    _Atomic long *counter = arg;
+    weft_group g;
+    if (weft_group_init(&g, NULL) != 0)
+        return 1;
+    for (int i = 0; i < 100; i++)
+        if (weft_group_spawn(&g, count_task, counter) != 0
+            || weft_pool_submit(weft_pool_current(), count_task, counter) != 0)
+            return 2;
+    return weft_group_wait(&g);
+}
+
+START_TEST(test_stats_same_in_both_modes)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(2, m ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING);
+        _Atomic long counter = 0;
+        ck_assert_int_eq(weft_pool_call(p, spawn_some, &counter), 0);
+        ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+        weft_worker_stats st[2];
+        ck_assert_int_eq(weft_pool_stats(p, st, 2), 0);
+        ck_assert_uint_eq(st[0].spawned + st[1].spawned, 200);
+        ck_assert_uint_eq(st[0].executed + st[1].executed, 201); /* and the root */
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -821,6 +852,7 @@ static Suite *pool_suite(void)
         {"enomem", test_enomem},
         {"idle_pool_parks", test_idle_pool_parks},
         {"wait_idle_vs_destroy", test_wait_idle_vs_destroy},
+        {"stats_same_in_both_modes", test_stats_same_in_both_modes},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         weft_test_case(s, cases[i].name, cases[i].fn, 60);
