@@ -36,8 +36,10 @@
  *                                     valid (and unmoved) until the sync.
  *   WEFT_SYNC(name, frame)            name(args)'s result (void for void
  *                                     tasks): runs it here if nobody stole
- *                                     it, else works on other tasks (never
- *                                     sleeps) until the thief is done.
+ *                                     it, else works on other tasks until
+ *                                     the thief is done (and sleeps, in a
+ *                                     blocking section, when there are
+ *                                     none).
  *   WEFT_CALL(name, args...)          name(args) as a plain call (cheaper
  *                                     than calling name() directly).
  * Argument and result types must not be const-qualified at the top level
@@ -57,6 +59,11 @@
  * Typed tasks that their spawner runs itself are not counted in
  * weft_pool_stats' spawned/executed (they cost no more than a call); stolen
  * ones count as steals and as executed by the thief.
+ * Typed spawns keep weft/pool.h's guarantees: a spawned task becomes
+ * stealable whatever the body does next (an idle worker publishes it if
+ * the body does not answer), and a body may block in weft calls or inside
+ * weft_blocking_begin/end. Misusing WEFT_SYNC (twice on a frame) cannot
+ * return an error: its result is then unspecified, but it never hangs.
  *
  * Define WEFT_STATIC_EXE before including this header in files of a
  * program that links weft statically into its executable (not into a

@@ -15,6 +15,32 @@
  *
  * Several pools may live in one process; a task of one pool may wait on work
  * of another (from a worker of A, pool B is "outside").
+ *
+ * Visibility: a spawned task becomes stealable by an idle worker within
+ * about one idle search (tens of microseconds), whatever its owner does
+ * next - spawn more, compute, block. Workers that run out of work ask the
+ * owners for more; an owner that does not answer (busy in its own code, or
+ * blocked) has its tasks published for it, which needs membarrier(2)
+ * (Linux 4.14; where seccomp forbids it, an owner that does not answer
+ * keeps its tasks until its next spawn or sync).
+ *
+ * Blocking: see weft_blocking_begin. weft's own waits need nothing.
+ *
+ * Destroy: weft_pool_submit, weft_pool_call, weft_group_spawn and
+ * weft_group_wait (of p's groups), weft_pool_wait_idle, weft_pool_stats
+ * and weft_pool_size may be called by other threads while one thread
+ * destroys p: each completes as if called before destroy began, or
+ * refuses with EPIPE (size: 0). Any other use of p once destroy began, and
+ * every use after it returned, is undefined.
+ *
+ * fork(): a child process may create, use and destroy new pools. On a pool
+ * it inherited (one that was alive in the parent at the fork), every call
+ * returns EPIPE (weft_pool_size: 0; a wait on one of its groups: EPIPE),
+ * and weft_pool_destroy frees its memory and returns 0.
+ *
+ * Limits: where a thread, a mapping or memory cannot be had, calls return
+ * EAGAIN or ENOMEM (and change nothing); weft never aborts for them. Worker
+ * stacks are RLIMIT_STACK clamped to [8 MiB, 64 MiB].
  */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
@@ -41,7 +67,8 @@ typedef struct {
     unsigned workers;         /* 0: one per CPU in the affinity mask */
     weft_scheduler scheduler; /* STEALING (default) or SHARED */
     size_t deque_capacity;    /* initial slots per worker deque, 0: default;
-                                 deques grow, never abort */
+                                 deques grow (and keep the rings they
+                                 outgrew until destroy), never abort */
     uint64_t seed;            /* victim selection; same seed, same choices */
     bool pin_workers;         /* pin worker i to the i-th allowed CPU */
     unsigned max_spares;      /* spare threads that may run while workers
@@ -55,12 +82,14 @@ typedef struct {
 WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_options *opts);
 
 /* Refuse further outside submissions (EPIPE), run everything already
- * submitted and everything it spawns to the end, join the workers, free the
- * pool. NULL: returns 0. Returns 0; EPERM (called from a worker of p:
- * nothing happens). Blocks. Call once, from outside the pool. */
+ * submitted and everything it spawns to the end, join the workers (and any
+ * spare threads), free the pool. NULL: returns 0. Returns 0; EPERM (called
+ * from a worker of p: nothing happens). Blocks (on a worker of another
+ * pool, inside a blocking section). Call once, from outside the pool; see
+ * "Destroy" above for the calls other threads may make meanwhile. */
 WEFT_API int weft_pool_destroy(weft_pool *p);
 
-/* Number of workers (0 for NULL). Any thread. */
+/* Number of workers (0 for NULL, and once destroy began). Any thread. */
 WEFT_API unsigned weft_pool_size(const weft_pool *p);
 
 /* Fire-and-forget: run fn(arg) on the pool; its result is ignored.
@@ -77,7 +106,8 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg);
 WEFT_API int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg);
 
 /* Wait until all submitted work and everything it spawned has finished.
- * From outside p only. Returns 0; EINVAL (p NULL); EPERM (on a worker of p).
+ * From outside p only. Returns 0; EINVAL (p NULL); EPERM (on a worker of p);
+ * EPIPE (destroy has begun).
  * Blocks; on a worker of another pool, inside a blocking section. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p);
 
@@ -135,7 +165,7 @@ typedef struct {
  * workers: executed, spawned, steals, injected, blocked and spares are
  * exact once the pool is idle; failed_steals and parks keep counting while
  * idle workers look for work and park. Returns 0; EINVAL (p or per_worker
- * NULL, n == 0). Any thread. */
+ * NULL, n == 0); EPIPE (destroy has begun). Any thread. */
 WEFT_API int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n);
 
 #ifdef __cplusplus
