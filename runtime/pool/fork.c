@@ -20,6 +20,7 @@
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft_pool *registry; /* live pools, linked by p_next/p_prev (registry_lock) */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+_Atomic uint32_t weft__forks;
 
 static void atfork_prepare(void)
 {
@@ -38,6 +39,8 @@ static void atfork_child(void)
          * are ordered after this by their creation. */
         atomic_store_explicit(&p->p_forked, true, memory_order_relaxed);
     registry = NULL; /* the inherited pools are no one's to track */
+    /* Relaxed: as above. */
+    atomic_fetch_add_explicit(&weft__forks, 1, memory_order_relaxed);
     /* The thread that forked may have been a worker: it is none here. */
     weft__tls_worker = NULL;
     weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;

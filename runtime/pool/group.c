@@ -55,6 +55,8 @@ int weft_group_init(weft_group *gp, weft_pool *p)
     atomic_init(&g->g_error, 0);
     atomic_init(&g->g_state, 0);
     g->g_magic = WEFT__GROUP_MAGIC;
+    /* Relaxed: see weft_group_wait. */
+    g->g_forks = atomic_load_explicit(&weft__forks, memory_order_relaxed);
     return 0;
 }
 
@@ -94,9 +96,10 @@ int weft_group_wait(weft_group *gp)
     struct weft__group_impl *g = group_of(gp);
     if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
         return EINVAL;
-    /* Relaxed: see weft__callers_enter (pool.c). In a child of fork() the
-     * group's tasks will never run. */
-    if (atomic_load_explicit(&g->g_pool->p_forked, memory_order_relaxed))
+    /* Relaxed: the count changes only in a child's atfork handler, before
+     * any other thread exists there. In a child of fork() the tasks of a
+     * group initialised before the fork will never run. */
+    if (g->g_forks != atomic_load_explicit(&weft__forks, memory_order_relaxed))
         return EPIPE;
     weft__worker *w = weft__worker_of(g->g_pool);
     if (w != NULL) {

@@ -50,6 +50,7 @@ struct weft__group_impl {
     _Atomic int32_t g_error;  /* first non-zero result (CAS from 0) */
     _Atomic uint32_t g_state; /* WEFT__GROUP_CANCELLED | WEFT__GROUP_WAITED */
     uint32_t g_magic;         /* WEFT__GROUP_MAGIC once initialised */
+    uint32_t g_forks;         /* weft__forks at init (fork.c) */
 };
 #define WEFT__GROUP_CANCELLED 1u /* cancelled, or a task failed */
 #define WEFT__GROUP_WAITED    2u /* a wait returned: the next spawn starts a new round */
@@ -342,9 +343,12 @@ int weft__sq_init(struct weft__sharedq *q);
 void weft__sq_fini(struct weft__sharedq *q, bool forked);
 
 /* fork.c: the registry of live pools, whose members a child of fork()
- * marks forked. */
+ * marks forked; the number of forks this process is a child of (a group
+ * initialised before the last one belongs to an inherited pool: checked
+ * without touching the pool, which may be gone). */
 void weft__registry_add(weft_pool *p);
 void weft__registry_remove(weft_pool *p);
+extern _Atomic uint32_t weft__forks WEFT__INTERNAL;
 
 /* pool.c: admit an outside caller (0, or EPIPE once destroy began: then
  * nothing of the pool was written), and let it go (its last access). */
