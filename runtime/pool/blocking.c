@@ -43,7 +43,7 @@ static int spare_slot_make(weft_pool *p, unsigned k)
     w->w_rng = ((uint64_t)w->w_index * 0x9E3779B97F4A7C15ull) | 1;
     w->w_force_victim = -1;
     if (p->p_mode == WEFT_SCHED_SHARED)
-        w->w_dq.dq_q.q_mask = -1; /* as the workers' (pool.c) */
+        w->w_dq.dq_q.q_limit = INT64_MIN; /* as the workers' (pool.c) */
     atomic_init(&w->w_spare_state, WEFT__SPARE_ON);
     return 0;
 }

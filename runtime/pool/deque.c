@@ -62,7 +62,7 @@ int weft__deque_init(weft__deque *dq, size_t capacity)
     atomic_init(&dq->dq_q.q_hungry, 0);
     atomic_init(&dq->dq_q.q_priv, 0);
     dq->dq_q.q_bot = 0;
-    dq->dq_q.q_top_cache = 0;
+    dq->dq_q.q_limit = cap;
     dq->dq_q.q_mask = b->b_mask;
     dq->dq_q.q_slots = b->b_slots;
     dq->dq_retired = NULL;
@@ -89,9 +89,9 @@ int weft__deque_make_room(weft__deque *dq)
     /* Acquire, LPCZ push line 3 (load_acquire(&q->top)): the slots below
      * top were read by their thieves before top moved past them. */
     int64_t t = atomic_load_explicit(&dq->dq_top, memory_order_acquire);
-    dq->dq_q.q_top_cache = t;
+    dq->dq_q.q_limit = t + dq->dq_q.q_mask + 1;
     int64_t p = weft__fjq_priv(&dq->dq_q);
-    if (p - t <= dq->dq_q.q_mask)
+    if (p < dq->dq_q.q_limit)
         return 0;
     int64_t cap = (dq->dq_q.q_mask + 1) * 2;
     if (cap > WEFT__DQ_MAX_CAPACITY)
@@ -113,6 +113,7 @@ int weft__deque_make_room(weft__deque *dq)
     atomic_store_explicit(&dq->dq_buf, nb, memory_order_release);
     dq->dq_q.q_slots = nb->b_slots;
     dq->dq_q.q_mask = nb->b_mask;
+    dq->dq_q.q_limit = t + cap;
     dq->dq_grown++;
     WEFT__YIELD();
     /* The old ring is never written again; a thief may still read it, so
@@ -191,7 +192,7 @@ static weft__task_impl *dq_take(weft__deque *dq)
     atomic_store_explicit(&dq->dq_bottom, b, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     /* Acquire, LPCZ take line 5 (relaxed there, ordered by the fence):
-     * acquire because t becomes q_top_cache, and a push overwrites the
+     * acquire because t bounds q_limit, and a push overwrites the
      * slots below it (pairs with the thieves' seq_cst CAS of top). */
     t = atomic_load_explicit(&dq->dq_top, memory_order_acquire);
 #endif
@@ -203,7 +204,7 @@ static weft__task_impl *dq_take(weft__deque *dq)
         if (t == b) {
             /* The last element: race the thieves for it. seq_cst CAS,
              * LPCZ take line 10; acquire on failure (LPCZ: relaxed) since
-             * the value read becomes q_top_cache, as above. */
+             * the value read bounds q_limit, as above. */
             if (!atomic_compare_exchange_strong_explicit(&dq->dq_top, &t, t + 1,
                                                          memory_order_seq_cst,
                                                          memory_order_acquire))
@@ -222,7 +223,8 @@ static weft__task_impl *dq_take(weft__deque *dq)
     dq->dq_q.q_bot = b;
     /* Relaxed: inside the bracket no thief reads it (none can force). */
     atomic_store_explicit(&dq->dq_q.q_priv, b, memory_order_relaxed);
-    dq->dq_q.q_top_cache = t; /* a value top had (or passed): never above it */
+    /* t: a value top had (or passed), never above it. */
+    dq->dq_q.q_limit = t + dq->dq_q.q_mask + 1;
     return x;
 }
 

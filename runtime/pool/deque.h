@@ -45,8 +45,8 @@ typedef struct weft__deque {
     _Atomic(struct weft__dq_buf *) dq_buf; /* the owner writes it on growth only */
     /* Two lines laid out in weft/bits/fjq.h: q_hungry (thieves set it, the
      * owner clears it), then the owner-private state: q_priv, q_bot (the
-     * owner's copy of dq_bottom), q_top_cache (a past value of dq_top),
-     * q_mask, q_slots (the current ring's slots). */
+     * owner's copy of dq_bottom), q_limit (a past value of dq_top plus
+     * the capacity), q_mask, q_slots (the current ring's slots). */
     struct weft__fjq dq_q;
     struct weft__dq_buf *dq_retired; /* rings retired by growth, freed by fini */
     unsigned long dq_grown;          /* growths so far (owner) */

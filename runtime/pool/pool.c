@@ -185,7 +185,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         /* A SHARED worker's fast paths must always fail into the
          * scheduler's (sched.h); its deque is never used. */
         if (o.scheduler == WEFT_SCHED_SHARED)
-            w->w_dq.dq_q.q_mask = -1;
+            w->w_dq.dq_q.q_limit = INT64_MIN;
         w->w_pool = p;
         w->w_index = i;
         w->w_force_victim = -1;

@@ -110,7 +110,7 @@ enum { WEFT__SPARE_ON = 0, WEFT__SPARE_OFF = 1, WEFT__SPARE_EXIT = 2 };
 
 /* What differs between WEFT_SCHED_STEALING (steal.c) and WEFT_SCHED_SHARED
  * (shared.c). The spawn/sync fast paths need no test of the mode: a SHARED
- * worker's deque has q_mask -1, so they always take the slow path, which
+ * worker's deque has q_limit INT64_MIN, so they always take the slow path, which
  * calls these. */
 struct weft__sched {
     /* A strict spawn the fast path could not do: push t for worker w.

@@ -19,7 +19,7 @@
  * their slow paths (never NULL: one load, no test). The cast drops const
  * only for the pointer's type: nothing writes through it (a bug that did
  * would fault on read-only memory). */
-const struct weft__fjq weft__fjq_none = {.q_mask = -1};
+const struct weft__fjq weft__fjq_none = {.q_limit = INT64_MIN};
 _Thread_local struct weft__fjq *weft__tls_fjq
     __attribute__((tls_model("initial-exec"))) = (struct weft__fjq *)&weft__fjq_none;
 

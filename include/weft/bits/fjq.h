@@ -77,13 +77,16 @@ struct weft__fjq {
      * only, read by a forcing thief. */
     alignas(64) _Atomic int64_t q_priv;
     int64_t q_bot;       /* the owner's copy of bottom: private part [q_bot, q_priv) */
-    int64_t q_top_cache; /* a past value of the shared top index */
-    int64_t q_mask;      /* ring capacity - 1; -1: every push is slow */
+    /* The first index a push may not use without looking at the shared top
+     * again: a past value of top plus the ring's capacity. INT64_MIN: every
+     * push is slow (no worker, a SHARED worker). */
+    int64_t q_limit;
+    int64_t q_mask; /* ring capacity - 1 */
     _Atomic(struct weft__task_impl *) *q_slots;
 };
 
 /* The calling worker's queue; on a thread that is no worker of a STEALING
- * pool, &weft__fjq_none, whose q_mask -1 makes every fast path fail (and
+ * pool, &weft__fjq_none, whose q_limit makes every fast path fail (and
  * which is never written). Tasks do not move between threads, so a body
  * finds the same queue at each of its spawns and syncs. */
 #ifdef WEFT_STATIC_EXE
@@ -136,7 +139,7 @@ static inline __attribute__((always_inline)) void weft__fjq_set_priv(struct weft
 static inline __attribute__((always_inline)) bool
 weft__fjq_try_push(struct weft__fjq *q, int64_t h, struct weft__task_impl *t)
 {
-    if (__builtin_expect(weft__fjq_priv(q) != h || h - q->q_top_cache > q->q_mask, 0))
+    if (__builtin_expect(weft__fjq_priv(q) != h || h >= q->q_limit, 0))
         return false;
     /* Relaxed: a private slot; thieves see it only after it is published
      * (a release fence, then the store of the shared bottom). */
