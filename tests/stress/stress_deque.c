@@ -1,6 +1,6 @@
 /*
  * tests/stress/stress_deque.c - the split Chase-Lev deque (runtime/deque.h)
- * under an owner racing 1..4 thieves (issue 6, item 1).
+ * under an owner racing 1..4 thieves.
  *
  * Each round pushes every item of a 64 Ki array exactly once; the owner
  * mixes bursts of pushes with private pops and shared takes (Le et al.

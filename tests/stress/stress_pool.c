@@ -1,6 +1,5 @@
 /*
- * tests/stress/stress_pool.c - the pool under random fork-join work (issue
- * 6, items 2 and 8).
+ * tests/stress/stress_pool.c - the pool under random fork-join work.
  *
  * random_forests: each round builds a seeded random forest and runs it on a
  * pool of 1, 2, 8 or 32 workers (8 and 32 oversubscribe the 2-core target),

@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_alloc_fail.c - allocation failure at every point of a
- * scenario (issue 6, item 5), with the test-only hook weft__alloc_fail_at(k)
- * of runtime/alloc.h.
+ * scenario, with the test-only hook weft__alloc_fail_at(k)
+ * of runtime/base/alloc.h.
  *
  * Method: run a scenario once to count its allocations (n), then run it
  * again for every k = 1..n+slack with the k-th allocation failing. In the

@@ -1,6 +1,6 @@
 /*
  * tests/unit/test_badinput.c - every public function with invalid arguments
- * (issue 6, item 7), beyond the per-component bad_arguments tests in
+ * beyond the per-component bad_arguments tests in
  * test_collection.c and test_pool.c:
  *   - EINVAL is checked first: a bad argument gives EINVAL in every state of
  *     the object (open, full, completed, shut down, pool being destroyed),
