@@ -19,6 +19,7 @@
 #include "base/asymfence.h"
 #include "base/debug.h"
 #include "base/futex.h"
+#include "pool/trace.h"
 
 /* The generation every any-variant call sleeps on. */
 static _Atomic uint32_t any_gen;
@@ -135,9 +136,11 @@ static int any_op(weft_collection *const *cs, size_t n, bool is_take, void **ite
             continue; /* read any_gen, then rescan */
         }
         WEFT__YIELD();
+        uint64_t tr = weft__trace_coll_begin(); /* 0 unless a trace runs */
         weft_blocking_begin(); /* on a worker: see waiter_sleep (wait.c) */
         timed_out = weft__futex_wait_until(&any_gen, gen, have_deadline ? &abs : NULL) == ETIMEDOUT;
         weft_blocking_end();
+        weft__trace_coll_end(tr, NULL, is_take ? 1 : 0, timed_out);
     }
     if (registered)
         for (size_t i = 0; i < n; i++)

@@ -22,6 +22,7 @@
 #include "base/asymfence.h"
 #include "base/debug.h"
 #include "base/futex.h"
+#include "pool/trace.h"
 
 /* ---- lists (under the list's lock) -------------------------------------- */
 
@@ -186,7 +187,9 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     }
     coll_unlock_side(c, side);
     WEFT__YIELD();
+    uint64_t tr = weft__trace_coll_begin(); /* 0 unless a trace runs */
     int r = waiter_sleep(w, abs);
+    weft__trace_coll_end(tr, c, side, r == ETIMEDOUT);
     coll_lock_side(c, side);
     /* relaxed: the signaller wrote it under the list's lock, which we hold
      * (pairs through it). */

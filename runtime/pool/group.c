@@ -101,6 +101,8 @@ int weft_group_wait(weft_group *gp)
      * group initialised before the fork will never run. */
     if (g->g_forks != atomic_load_explicit(&weft__forks, memory_order_relaxed))
         return EPIPE;
+    bool adm;
+    uint64_t t0 = weft__trace_join_begin(g->g_pool, &adm); /* 0 unless traced */
     weft__worker *w = weft__worker_of(g->g_pool);
     if (w != NULL) {
         /* A worker of the group's pool helps until the count is 0, or
@@ -109,6 +111,7 @@ int weft_group_wait(weft_group *gp)
          * blocks below, and a spare helps in its place. Acquire: pairs
          * with each task's acq_rel decrement. */
         const struct weft__sched *s = g->g_pool->p_sched;
+        unsigned prev = weft__tstate_set(w, WEFT__ST_SEARCH); /* a wait that helps */
         for (unsigned spins = 0;
              (atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0
              && spins < WEFT__SPINS_BEFORE_BLOCK;) {
@@ -117,6 +120,7 @@ int weft_group_wait(weft_group *gp)
             else
                 weft__backoff(&spins);
         }
+        weft__tstate_set(w, prev);
     }
     /* Acquire: as above. */
     if ((atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0) {
@@ -128,6 +132,8 @@ int weft_group_wait(weft_group *gp)
         /* Relaxed: every task is done; only we touch the word now. */
         atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
     }
+    if (t0 != 0)
+        weft__trace_join_end(g->g_pool, t0, adm, g, WEFT__HK_GROUP);
     /* Relaxed: ordered by the acquire of the final count above. */
     int r = atomic_load_explicit(&g->g_error, memory_order_relaxed);
     /* Relaxed: the flags are hints; a cancel racing with the end of the

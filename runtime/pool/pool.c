@@ -90,6 +90,7 @@ static void pool_free(weft_pool *p)
     /* Relaxed: see weft__callers_enter. A pool inherited through fork()
      * may hold locks of threads that do not exist: free, do not destroy. */
     bool forked = atomic_load_explicit(&p->p_forked, memory_order_relaxed);
+    weft__trace_pool_destroy(p); /* writes a running trace; frees the buffers */
     /* Relaxed: every thread that used the deques has been joined. */
     for (unsigned i = 0; i < atomic_load_explicit(&p->p_nslots, memory_order_relaxed); i++)
         weft__deque_fini(&p->p_workers[i].w_dq);
@@ -164,6 +165,8 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     __cds_wfcq_init(&p->p_inj_head, &p->p_inj_tail);
     atomic_init(&p->p_blocked, 0);
     atomic_init(&p->p_spares_on, 0);
+    atomic_init(&p->p_trace_on, 0);
+    atomic_init(&p->p_trace, NULL);
     pthread_mutex_init(&p->p_spare_lock, NULL);
     int sq_rc = weft__sq_init(&p->p_sq);
     /* Room for the spare slots too; they are made (and touched) on first
@@ -221,6 +224,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         return rc;
     }
     weft__registry_add(p);
+    weft__trace_pool_created(p); /* WEFT_TRACE */
     *out = p;
     return 0;
 }
@@ -308,6 +312,12 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
         per_worker[i].parks = atomic_load_explicit(&w->w_parks, memory_order_relaxed);
         per_worker[i].blocked = atomic_load_explicit(&w->w_blocked, memory_order_relaxed);
         per_worker[i].spares = atomic_load_explicit(&w->w_spares, memory_order_relaxed);
+        uint64_t ns[WEFT__ST_N];
+        weft__tstate_read(w, ns);
+        per_worker[i].run_ns = ns[WEFT__ST_RUN];
+        per_worker[i].search_ns = ns[WEFT__ST_SEARCH];
+        per_worker[i].park_ns = ns[WEFT__ST_PARK];
+        per_worker[i].blocked_ns = ns[WEFT__ST_BLOCK];
     }
     if (admitted)
         weft__callers_leave((weft_pool *)p);

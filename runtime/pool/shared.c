@@ -169,7 +169,9 @@ static int shared_spawn(weft__worker *w, struct weft__task_impl *t)
     return rc;
 }
 
-static int shared_sync(weft__worker *w, struct weft__task_impl *t)
+/* shared_sync's loop; *prev: the state before its first wait for another
+ * worker (WEFT__ST_N until then). */
+static int shared_sync_loop(weft__worker *w, struct weft__task_impl *t, unsigned *prev)
 {
     for (unsigned spins = 0;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
@@ -183,6 +185,8 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
             if (mine < 0)
                 return EINVAL;
             if (mine > 0) {
+                if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
+                    return weft__trace_dag_inline(w, t); /* trace.h */
                 weft__stat_inc(&w->w_executed);
                 return t->ti_fn(t->ti_arg);
             }
@@ -190,7 +194,9 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
         }
         /* Another worker runs t: help with the oldest queued work while the
          * stack has room (file comment); when there is none for a while,
-         * sleep until t is done. */
+         * sleep until t is done. Counted as searching. */
+        if (*prev == WEFT__ST_N)
+            *prev = weft__tstate_set(w, WEFT__ST_SEARCH);
         struct weft__task_impl *x = weft__stack_room(w) ? sq_take_oldest(w) : NULL;
         if (x != NULL) {
             weft__run_task(w, x);
@@ -201,6 +207,15 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
             weft__backoff(&spins);
         }
     }
+}
+
+static int shared_sync(weft__worker *w, struct weft__task_impl *t)
+{
+    unsigned prev = WEFT__ST_N;
+    int r = shared_sync_loop(w, t, &prev);
+    if (prev != WEFT__ST_N)
+        weft__tstate_set(w, prev);
+    return r;
 }
 
 static int shared_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht,

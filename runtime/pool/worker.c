@@ -48,6 +48,16 @@ uint64_t weft__rng_next(weft__worker *w)
 
 void weft__run_task(weft__worker *w, struct weft__task_impl *x)
 {
+    /* Not running tasks yet (a task found while waiting), or tracing. */
+    if (WEFT__UNLIKELY(w->w_ts_cur != WEFT__ST_RUN || WEFT__TRACE_FLAGS(w->w_pool) != 0)) {
+        weft__trace_run(w, x);
+        return;
+    }
+    weft__run_task_body(w, x);
+}
+
+void weft__run_task_body(weft__worker *w, struct weft__task_impl *x)
+{
     /* Relaxed: the state was published with the task (deque release /
      * queue lock), or written by this thread (a thief's mark); only the
      * HEAP and SELF_ARG bits are looked at here. */
@@ -103,6 +113,15 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
     return weft__frame_result(t, s);
 }
 
+/* A spare goes off duty (weft__spare_retire), counted as parked. */
+static bool spare_off_duty(weft__worker *w)
+{
+    unsigned prev = weft__tstate_set(w, WEFT__ST_PARK);
+    bool recalled = weft__spare_retire(w);
+    weft__tstate_set(w, prev);
+    return recalled;
+}
+
 void *weft__worker_main(void *arg)
 {
     weft__worker *w = arg;
@@ -114,6 +133,8 @@ void *weft__worker_main(void *arg)
     /* The stack grows down from about here; half of it is the limit below
      * which a waiting worker stops running unrelated tasks. */
     w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
+    weft__tstate_start(w);
+    weft__trace_worker_start(w);
     bool searching = false; /* this worker is counted in p_searching */
     for (;;) {
         struct weft__task_impl *x = s->s_find(w);
@@ -124,6 +145,7 @@ void *weft__worker_main(void *arg)
                 atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
                 searching = true;
             }
+            weft__tstate_set(w, WEFT__ST_SEARCH);
             for (unsigned r = 0; r < WEFT__IDLE_ROUNDS && x == NULL; r++) {
                 for (unsigned i = 0; i < WEFT__IDLE_PAUSES; i++)
                     weft__cpu_relax();
@@ -135,11 +157,12 @@ void *weft__worker_main(void *arg)
                 weft__found_work(p);
                 searching = false;
             }
+            weft__tstate_set(w, WEFT__ST_RUN);
             weft__run_task(w, x);
             /* A spare no longer needed goes off duty between tasks, once
              * its own deque is empty (blocking.c). */
             if (spare && weft__spare_excess(p) && !weft__deque_has_shared(&w->w_dq)
-                && !weft__spare_retire(w))
+                && !spare_off_duty(w))
                 break;
             continue;
         }
@@ -153,7 +176,7 @@ void *weft__worker_main(void *arg)
             break;
         if (spare && weft__spare_excess(p)) {
             /* Off duty instead of parking; recalled: search again. */
-            if (!weft__spare_retire(w))
+            if (!spare_off_duty(w))
                 break;
             continue;
         }
@@ -165,6 +188,7 @@ void *weft__worker_main(void *arg)
         atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
         searching = true;
     }
+    weft__tstate_exit(w);
     weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
     weft__tls_worker = NULL;
     return NULL;

@@ -1,0 +1,40 @@
+/*
+ * runtime/pool/trace_impl.h - a pool's trace session, shared by trace.c
+ * (sessions, recording) and trace_write.c (the JSON file).
+ */
+#ifndef WEFT_RUNTIME_POOL_TRACE_IMPL_H
+#define WEFT_RUNTIME_POOL_TRACE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool/trace.h"
+
+/* One per pool, made at its first session, freed with the pool. */
+struct weft__trace {
+    pthread_mutex_t t_lock;
+    uint64_t t_uid; /* unique in the process (read-only) */
+    /* The session: bumped (release) at each start; a buffer whose b_gen
+     * differs belongs to an older one. */
+    _Atomic uint32_t t_gen;
+    /* Parameters of the running session, read by recorders (relaxed). */
+    _Atomic uint64_t t_min_ticks; /* WEFT_TRACE_MIN_NS in ticks */
+    _Atomic size_t t_max_bytes;   /* WEFT_TRACE_MAX_MB */
+    _Atomic size_t t_bytes;       /* chunk bytes taken so far (relaxed RMW) */
+    /* Under t_lock: */
+    bool t_active;
+    unsigned t_flags; /* WEFT__TRACE_DAG */
+    char *t_path;
+    double t_tsc_per_ns; /* ticks per ns (1 when the ticks are ns) */
+    uint64_t t_tick0, t_ns0, t_tick1, t_ns1; /* start and stop */
+    struct weft__tbuf *t_outside; /* threads that are no workers of the pool */
+};
+
+/* trace_write.c: write the session that just stopped to t_path (under
+ * t_lock). 0 or the errno of the file's creation or writing. */
+int weft__trace_write(struct weft_pool *p, struct weft__trace *t);
+
+#endif /* WEFT_RUNTIME_POOL_TRACE_IMPL_H */

@@ -1,0 +1,595 @@
+/*
+ * runtime/pool/trace_write.c - a stopped trace session as Chrome
+ * trace-event JSON (Perfetto and chrome://tracing open it), with the raw
+ * events that tools/weft-prof reads in a "weft" member, and task function
+ * names from dladdr or the ELF symbol table (docs/design/tracing.md,
+ * "The file").
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <weft/version.h>
+
+#include "base/alloc.h"
+#include "pool/sched.h"
+#include "pool/trace_impl.h"
+
+/* ---- names of functions --------------------------------------------------------- */
+
+static char *dupstr(const char *s)
+{
+    size_t l = strlen(s) + 1;
+    char *d = weft__malloc(l);
+    if (d != NULL)
+        memcpy(d, s, l);
+    return d;
+}
+
+
+/* A module's function symbols (.symtab, else .dynsym), sorted by address. */
+struct sym {
+    uintptr_t s_lo, s_hi; /* run-time addresses */
+    const char *s_name;   /* in s_mod's mapping */
+};
+struct symmod {
+    struct symmod *m_next;
+    char *m_path;
+    void *m_map;
+    size_t m_len;
+    struct sym *m_syms;
+    size_t m_n;
+};
+
+static int sym_cmp(const void *a, const void *b)
+{
+    uintptr_t x = ((const struct sym *)a)->s_lo, y = ((const struct sym *)b)->s_lo;
+    return (x > y) - (x < y);
+}
+
+/* Read the function symbols of the ELF file at path, loaded at base. */
+static struct symmod *symmod_load(const char *path, uintptr_t base)
+{
+    struct symmod *m = weft__calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->m_path = dupstr(path);
+    if (m->m_path == NULL) {
+        weft__free(m);
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(Elf64_Ehdr)) {
+        if (fd >= 0)
+            close(fd);
+        return m; /* no symbols: names fall back to module+offset */
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return m;
+    m->m_map = map;
+    m->m_len = (size_t)st.st_size;
+    const Elf64_Ehdr *eh = map;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64
+        || eh->e_shoff == 0 || eh->e_shentsize != sizeof(Elf64_Shdr)
+        || eh->e_shoff + (size_t)eh->e_shnum * sizeof(Elf64_Shdr) > m->m_len)
+        return m;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)((const char *)map + eh->e_shoff);
+    uintptr_t bias = eh->e_type == ET_DYN ? base : 0;
+    for (int pass = 0; pass < 2 && m->m_n == 0; pass++) {
+        Elf64_Word want = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+        for (unsigned i = 0; i < eh->e_shnum; i++) {
+            if (sh[i].sh_type != want || sh[i].sh_link >= eh->e_shnum
+                || sh[i].sh_entsize != sizeof(Elf64_Sym)
+                || sh[i].sh_offset + sh[i].sh_size > m->m_len)
+                continue;
+            const Elf64_Shdr *strs = &sh[sh[i].sh_link];
+            if (strs->sh_offset + strs->sh_size > m->m_len)
+                continue;
+            const Elf64_Sym *syms = (const Elf64_Sym *)((const char *)map + sh[i].sh_offset);
+            size_t n = sh[i].sh_size / sizeof(Elf64_Sym);
+            struct sym *out = weft__malloc((n > 0 ? n : 1) * sizeof(*out));
+            if (out == NULL)
+                continue;
+            size_t k = 0;
+            for (size_t j = 0; j < n; j++) {
+                if (ELF64_ST_TYPE(syms[j].st_info) != STT_FUNC || syms[j].st_value == 0
+                    || syms[j].st_name >= strs->sh_size)
+                    continue;
+                out[k].s_lo = bias + syms[j].st_value;
+                out[k].s_hi = out[k].s_lo + (syms[j].st_size > 0 ? syms[j].st_size : 1);
+                out[k].s_name = (const char *)map + strs->sh_offset + syms[j].st_name;
+                k++;
+            }
+            qsort(out, k, sizeof(*out), sym_cmp);
+            weft__free(m->m_syms);
+            m->m_syms = out;
+            m->m_n = k;
+            break;
+        }
+    }
+    return m;
+}
+
+static void symmods_free(struct symmod *m)
+{
+    while (m != NULL) {
+        struct symmod *next = m->m_next;
+        if (m->m_map != NULL)
+            munmap(m->m_map, m->m_len);
+        weft__free(m->m_path);
+        weft__free(m->m_syms);
+        weft__free(m);
+        m = next;
+    }
+}
+
+/* The name of the function at addr into buf: its symbol, else
+ * "module+0xoffset", else the address. */
+static void sym_name(struct symmod **mods, uintptr_t addr, char *buf, size_t len)
+{
+    Dl_info di;
+    if (dladdr((void *)addr, &di) == 0 || di.dli_fname == NULL) {
+        snprintf(buf, len, "0x%" PRIxPTR, addr);
+        return;
+    }
+    if (di.dli_sname != NULL && di.dli_saddr == (void *)addr) {
+        snprintf(buf, len, "%s", di.dli_sname);
+        return;
+    }
+    struct symmod *m = *mods;
+    while (m != NULL && strcmp(m->m_path, di.dli_fname) != 0)
+        m = m->m_next;
+    if (m == NULL && (m = symmod_load(di.dli_fname, (uintptr_t)di.dli_fbase)) != NULL) {
+        m->m_next = *mods;
+        *mods = m;
+    }
+    if (m != NULL && m->m_n > 0) {
+        size_t lo = 0, hi = m->m_n;
+        while (hi - lo > 1) {
+            size_t mid = (lo + hi) / 2;
+            if (m->m_syms[mid].s_lo <= addr)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        if (m->m_syms[lo].s_lo <= addr && addr < m->m_syms[lo].s_hi) {
+            if (addr == m->m_syms[lo].s_lo)
+                snprintf(buf, len, "%s", m->m_syms[lo].s_name);
+            else
+                snprintf(buf, len, "%s+0x%" PRIxPTR, m->m_syms[lo].s_name,
+                         addr - m->m_syms[lo].s_lo);
+            return;
+        }
+    }
+    if (di.dli_sname != NULL) {
+        snprintf(buf, len, "%s+0x%" PRIxPTR, di.dli_sname, addr - (uintptr_t)di.dli_saddr);
+        return;
+    }
+    const char *base = strrchr(di.dli_fname, '/');
+    snprintf(buf, len, "%s+0x%" PRIxPTR, base != NULL ? base + 1 : di.dli_fname,
+             addr - (uintptr_t)di.dli_fbase);
+}
+
+/* ---- the session's buffers --------------------------------------------------------- */
+
+struct thr {
+    const struct weft__tbuf *t_buf;
+    int t_slot; /* worker or spare slot, -1 for other threads */
+    long t_tid; /* in the file */
+};
+
+/* Reading a buffer's published events, oldest first. */
+struct evit {
+    const struct weft__tchunk *it_c;
+    uint32_t it_i, it_n;
+};
+
+static uint32_t chunk_count(const struct weft__tchunk *c)
+{
+    /* Acquire: pairs with tbuf_commit's release (the events). */
+    return c != NULL ? atomic_load_explicit(&((struct weft__tchunk *)c)->c_n, memory_order_acquire)
+                     : 0;
+}
+
+static void evit_init(struct evit *it, const struct weft__tbuf *b)
+{
+    it->it_c = b->b_head;
+    it->it_i = 0;
+    it->it_n = chunk_count(it->it_c);
+}
+
+static const struct weft__tev *evit_next(struct evit *it)
+{
+    while (it->it_c != NULL) {
+        if (it->it_i < it->it_n)
+            return &it->it_c->c_ev[it->it_i++];
+        /* Acquire: pairs with the owner's release of the link. */
+        it->it_c = atomic_load_explicit(&((struct weft__tchunk *)it->it_c)->c_next,
+                                        memory_order_acquire);
+        it->it_i = 0;
+        it->it_n = chunk_count(it->it_c);
+    }
+    return NULL;
+}
+
+static int cmp_uptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+struct wctx {
+    FILE *f;
+    const struct weft__trace *t;
+    long pid;
+    unsigned nworkers;
+    uint64_t flow;
+    bool first;
+    uintptr_t *fns; /* sorted, distinct */
+    char **names;
+    size_t nfns;
+};
+
+/* ns since the session's start for tick value v (may be negative). */
+static double rel_ns(const struct weft__trace *t, uint64_t v)
+{
+    double d = (double)(int64_t)(v - t->t_tick0);
+    return d / t->t_tsc_per_ns;
+}
+
+static long long rel_ns_ll(const struct weft__trace *t, uint64_t v)
+{
+    double d = rel_ns(t, v);
+    return (long long)(d < 0 ? d - 0.5 : d + 0.5);
+}
+
+static const char *fn_name(const struct wctx *x, uintptr_t fn)
+{
+    size_t lo = 0, hi = x->nfns;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x->fns[mid] < fn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < x->nfns && x->fns[lo] == fn && x->names[lo] != NULL ? x->names[lo] : "task";
+}
+
+static void put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void ev_head(struct wctx *x, const char *ph, long tid, double ts_ns)
+{
+    fprintf(x->f, "%s\n{\"ph\":\"%s\",\"pid\":%ld,\"tid\":%ld,\"ts\":%.3f", x->first ? "" : ",", ph,
+            x->pid, tid, ts_ns < 0 ? 0.0 : ts_ns / 1000.0);
+    x->first = false;
+}
+
+static void ev_slice(struct wctx *x, long tid, double b_ns, double e_ns, const char *name,
+                     const char *cat)
+{
+    if (b_ns < 0)
+        b_ns = 0;
+    if (e_ns < b_ns)
+        e_ns = b_ns;
+    ev_head(x, "X", tid, b_ns);
+    fprintf(x->f, ",\"dur\":%.3f,\"cat\":\"%s\",\"name\":", (e_ns - b_ns) / 1000.0, cat);
+    put_str(x->f, name);
+}
+
+static const char *const state_names[WEFT__ST_N] = {"running", "searching", "parked", "blocked"};
+static const char *const side_names[3] = {"add", "take", "join"};
+static const char *const join_names[4] = {"group wait (submit)", "group wait",
+                                          "weft_pool_call wait", "weft_pool_wait_idle"};
+
+static long tid_of_slot(unsigned slot)
+{
+    return (long)slot + 1;
+}
+
+/* One thread's events as trace events. */
+static void write_thread(struct wctx *x, const struct thr *th)
+{
+    const struct weft__trace *t = x->t;
+    double stop_ns = rel_ns(t, t->t_tick1);
+    int state = -1; /* unknown until the first state event */
+    double since = 0;
+    char name[160];
+    struct evit it;
+    evit_init(&it, th->t_buf);
+    for (const struct weft__tev *e; (e = evit_next(&it)) != NULL;) {
+        double ts = rel_ns(t, e->e_ts);
+        switch (e->e_kind) {
+        case WEFT__EV_TASK: {
+            double te = rel_ns(t, e->e_d);
+            ev_slice(x, th->t_tid, ts, te, fn_name(x, (uintptr_t)e->e_b), "task");
+            const char *how = (e->e_aux & WEFT__TF_STOLEN)   ? "stolen"
+                              : (e->e_aux & WEFT__TF_INLINE) ? "inline (its sync)"
+                              : (e->e_aux & WEFT__TF_HEAP)   ? "queued (heap task)"
+                                                             : "own deque";
+            fprintf(x->f, ",\"args\":{\"task\":\"0x%" PRIx64 "\",\"how\":\"%s\"", e->e_a, how);
+            if (e->e_aux & WEFT__TF_STOLEN)
+                fprintf(x->f, ",\"victim\":\"worker %u\"", e->e_c);
+            if (e->e_aux & WEFT__TF_NESTED)
+                fprintf(x->f, ",\"nested\":true");
+            fprintf(x->f, "}}");
+            if (e->e_aux & WEFT__TF_STOLEN) {
+                /* thief <- victim: a flow from a point on the victim's
+                 * track to the stolen task's slice. */
+                uint64_t id = ++x->flow;
+                long vt = tid_of_slot(e->e_c);
+                snprintf(name, sizeof name, "stolen by %s %d",
+                         th->t_slot >= (int)x->nworkers ? "spare" : "worker",
+                         th->t_slot >= (int)x->nworkers ? th->t_slot - (int)x->nworkers
+                                                        : th->t_slot);
+                ev_slice(x, vt, ts, ts, name, "steal");
+                fprintf(x->f, "}");
+                ev_head(x, "s", vt, ts);
+                fprintf(x->f, ",\"id\":%" PRIu64 ",\"cat\":\"steal\",\"name\":\"steal\"}", id);
+                ev_head(x, "f", th->t_tid, ts);
+                fprintf(x->f,
+                        ",\"bp\":\"e\",\"id\":%" PRIu64 ",\"cat\":\"steal\",\"name\":\"steal\"}",
+                        id);
+            }
+            break;
+        }
+        case WEFT__EV_STATE: {
+            unsigned from = e->e_aux < WEFT__ST_N ? e->e_aux : WEFT__ST_RUN;
+            unsigned to = e->e_c < WEFT__ST_N ? e->e_c : WEFT__ST_RUN;
+            if (state < 0) {
+                state = (int)from; /* the state the session found it in */
+                since = 0;
+            }
+            if (state != WEFT__ST_RUN && ts > since) {
+                ev_slice(x, th->t_tid, since, ts, state_names[state], "idle");
+                fprintf(x->f, "}");
+            }
+            if (to == WEFT__ST_PARK) {
+                ev_head(x, "i", th->t_tid, ts);
+                fprintf(x->f, ",\"s\":\"t\",\"cat\":\"idle\",\"name\":\"park\"}");
+            } else if (state == WEFT__ST_PARK) {
+                ev_head(x, "i", th->t_tid, ts);
+                fprintf(x->f, ",\"s\":\"t\",\"cat\":\"idle\",\"name\":\"woken\"}");
+            }
+            state = (int)to;
+            since = ts;
+            break;
+        }
+        case WEFT__EV_WAKE:
+            ev_head(x, "i", th->t_tid, ts);
+            fprintf(x->f, ",\"s\":\"t\",\"cat\":\"idle\",\"name\":\"wake a worker\"}");
+            break;
+        case WEFT__EV_COLL_WAIT:
+            snprintf(name, sizeof name, "%s wait (%s)",
+                     e->e_a != 0 ? "collection" : "collection any", side_names[e->e_c % 3]);
+            ev_slice(x, th->t_tid, ts, rel_ns(t, e->e_d), name, "wait");
+            fprintf(x->f, ",\"args\":{\"collection\":\"0x%" PRIx64 "\",\"timed_out\":%s}}",
+                    e->e_a, e->e_aux ? "true" : "false");
+            break;
+        case WEFT__EV_SYNC:
+            ev_slice(x, th->t_tid, ts, rel_ns(t, e->e_d), "sync wait", "wait");
+            fprintf(x->f, ",\"args\":{\"task\":\"0x%" PRIx64 "\"}}", e->e_a);
+            break;
+        case WEFT__EV_JOIN:
+            ev_slice(x, th->t_tid, ts, rel_ns(t, e->e_d), join_names[e->e_c % 4], "wait");
+            fprintf(x->f, "}");
+            break;
+        default: /* STEAL, SPAWN, HSPAWN: in the raw events only */
+            break;
+        }
+    }
+    if (state > WEFT__ST_RUN && stop_ns > since) {
+        ev_slice(x, th->t_tid, since, stop_ns, state_names[state], "idle");
+        fprintf(x->f, "}");
+    }
+}
+
+static void write_raw_thread(struct wctx *x, const struct thr *th, bool first)
+{
+    const struct weft__trace *t = x->t;
+    fprintf(x->f, "%s\n{\"tid\":%ld,\"slot\":%d,\"events\":[", first ? "" : ",", th->t_tid,
+            th->t_slot);
+    bool f1 = true;
+    struct evit it;
+    evit_init(&it, th->t_buf);
+    for (const struct weft__tev *e; (e = evit_next(&it)) != NULL;) {
+        long long d = 0;
+        switch (e->e_kind) {
+        case WEFT__EV_TASK:
+        case WEFT__EV_COLL_WAIT:
+        case WEFT__EV_SYNC:
+        case WEFT__EV_JOIN:
+            d = rel_ns_ll(t, e->e_d);
+            break;
+        case WEFT__EV_STEAL:
+            d = (long long)((double)e->e_d / t->t_tsc_per_ns + 0.5);
+            break;
+        default:
+            break;
+        }
+        fprintf(x->f, "%s[%u,%lld,%" PRIu64 ",%" PRIu64 ",%u,%u,%lld]", f1 ? "" : ",",
+                e->e_kind, rel_ns_ll(t, e->e_ts), e->e_a, e->e_b, e->e_c, e->e_aux, d);
+        f1 = false;
+    }
+    fprintf(x->f, "]}");
+}
+
+int weft__trace_write(weft_pool *p, struct weft__trace *t)
+{
+    uint32_t gen = atomic_load_explicit(&t->t_gen, memory_order_relaxed); /* ours (t_lock) */
+    unsigned nslots = weft__nslots(p);
+    size_t nthr = nslots;
+    for (const struct weft__tbuf *b = t->t_outside; b != NULL; b = b->b_next)
+        nthr++;
+    struct thr *thr = weft__calloc(nthr > 0 ? nthr : 1, sizeof(*thr));
+    if (thr == NULL)
+        return ENOMEM;
+    size_t n = 0;
+    uint64_t dropped = 0;
+    /* Acquire (b_gen): pairs with tbuf_reset's release, so that b_head is
+     * the buffer's. A buffer of an older session was not written to in
+     * this one. */
+    for (unsigned i = 0; i < nslots; i++) {
+        const struct weft__tbuf *b = &p->p_workers[i].w_tbuf;
+        if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen)
+            thr[n++] = (struct thr){b, (int)i, tid_of_slot(i)};
+    }
+    long k = 0;
+    for (const struct weft__tbuf *b = t->t_outside; b != NULL; b = b->b_next, k++)
+        /* Acquire: as above. */
+        if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen)
+            thr[n++] = (struct thr){b, -1, 100000 + k};
+    /* Sessions of over a few ms measure the TSC rate themselves. */
+    if (t->t_tsc_per_ns != 1.0 && t->t_ns1 - t->t_ns0 > 20000000 && t->t_tick1 > t->t_tick0)
+        t->t_tsc_per_ns = (double)(t->t_tick1 - t->t_tick0) / (double)(t->t_ns1 - t->t_ns0);
+
+    /* The functions named in the trace. */
+    size_t nf = 0, capf = 0;
+    uintptr_t *fns = NULL;
+    for (size_t i = 0; i < n; i++) {
+        /* b_dropped: the owner's count; read racily as a report only when
+         * the owner still records (a session stopped under a busy pool). */
+        struct evit it;
+        evit_init(&it, thr[i].t_buf);
+        for (const struct weft__tev *e; (e = evit_next(&it)) != NULL;) {
+            if ((e->e_kind == WEFT__EV_TASK || e->e_kind == WEFT__EV_SPAWN) && e->e_b != 0) {
+                if (nf == capf) {
+                    size_t nc = capf ? capf * 2 : 256;
+                    uintptr_t *nfns = weft__malloc(nc * sizeof(*nfns));
+                    if (nfns == NULL)
+                        continue; /* that name stays unknown */
+                    if (nf > 0)
+                        memcpy(nfns, fns, nf * sizeof(*fns));
+                    weft__free(fns);
+                    fns = nfns;
+                    capf = nc;
+                }
+                fns[nf++] = (uintptr_t)e->e_b;
+                if (nf == capf) { /* dedupe before growing */
+                    qsort(fns, nf, sizeof(*fns), cmp_uptr);
+                    size_t u = 0;
+                    for (size_t j = 0; j < nf; j++)
+                        if (u == 0 || fns[u - 1] != fns[j])
+                            fns[u++] = fns[j];
+                    nf = u;
+                }
+            }
+        }
+    }
+    if (nf > 0) {
+        qsort(fns, nf, sizeof(*fns), cmp_uptr);
+        size_t u = 0;
+        for (size_t j = 0; j < nf; j++)
+            if (u == 0 || fns[u - 1] != fns[j])
+                fns[u++] = fns[j];
+        nf = u;
+    }
+    char **names = weft__calloc(nf > 0 ? nf : 1, sizeof(*names));
+    struct symmod *mods = NULL;
+    for (size_t j = 0; names != NULL && j < nf; j++) {
+        char buf[256];
+        sym_name(&mods, fns[j], buf, sizeof buf);
+        names[j] = dupstr(buf);
+    }
+    symmods_free(mods);
+
+    int rc = 0;
+    FILE *f = fopen(t->t_path, "w");
+    if (f == NULL) {
+        rc = errno;
+    } else {
+        setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+        struct wctx x = {.f = f,
+                         .t = t,
+                         .pid = (long)getpid(),
+                         .nworkers = p->p_nworkers,
+                         .first = true,
+                         .fns = fns,
+                         .names = names,
+                         .nfns = names != NULL ? nf : 0};
+        const char *mode = p->p_mode == WEFT_SCHED_SHARED ? "shared" : "stealing";
+        fprintf(f, "{\"displayTimeUnit\":\"ns\",\n\"traceEvents\":[");
+        ev_head(&x, "M", 0, 0);
+        fprintf(f, ",\"name\":\"process_name\",\"args\":{\"name\":\"weft pool (%s, %u workers)\"}}",
+                mode, p->p_nworkers);
+        for (size_t i = 0; i < n; i++) {
+            char tn[64];
+            if (thr[i].t_slot < 0)
+                snprintf(tn, sizeof tn, "thread %d%s%s%s", thr[i].t_buf->b_tid,
+                         thr[i].t_buf->b_name[0] ? " (" : "", thr[i].t_buf->b_name,
+                         thr[i].t_buf->b_name[0] ? ")" : "");
+            else if (thr[i].t_slot < (int)p->p_nworkers)
+                snprintf(tn, sizeof tn, "worker %d", thr[i].t_slot);
+            else
+                snprintf(tn, sizeof tn, "spare %d", thr[i].t_slot - (int)p->p_nworkers);
+            ev_head(&x, "M", thr[i].t_tid, 0);
+            fprintf(f, ",\"name\":\"thread_name\",\"args\":{\"name\":");
+            put_str(f, tn);
+            fprintf(f, "}}");
+            ev_head(&x, "M", thr[i].t_tid, 0);
+            fprintf(f, ",\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":%ld}}",
+                    thr[i].t_slot < 0 ? 100000 + (long)i : (long)thr[i].t_slot);
+        }
+        for (size_t i = 0; i < n; i++)
+            write_thread(&x, &thr[i]);
+        for (size_t i = 0; i < n; i++)
+            dropped += thr[i].t_buf->b_dropped;
+        fprintf(f, "\n],\n\"otherData\":{\"weft_version\":\"%s\",\"scheduler\":\"%s\","
+                   "\"workers\":%u,\"dag\":%s,\"dropped_events\":%" PRIu64 "},\n",
+                weft_version(), mode, p->p_nworkers,
+                (t->t_flags & WEFT__TRACE_DAG) ? "true" : "false", dropped);
+        fprintf(f,
+                "\"weft\":{\"version\":1,\"scheduler\":\"%s\",\"workers\":%u,\"dag\":%s,"
+                "\"clock\":\"%s\",\"duration_ns\":%lld,\"start_monotonic_ns\":%" PRIu64
+                ",\"min_task_ns\":%.0f,\"dropped_events\":%" PRIu64 ",\n\"symbols\":{",
+                mode, p->p_nworkers, (t->t_flags & WEFT__TRACE_DAG) ? "true" : "false",
+                t->t_tsc_per_ns != 1.0 ? "tsc" : "monotonic", rel_ns_ll(t, t->t_tick1),
+                t->t_ns0,
+                (double)atomic_load_explicit(&t->t_min_ticks, memory_order_relaxed)
+                    / t->t_tsc_per_ns,
+                dropped);
+        for (size_t j = 0; j < x.nfns; j++) {
+            fprintf(f, "%s\"%" PRIuPTR "\":", j ? "," : "", fns[j]);
+            put_str(f, names[j] != NULL ? names[j] : "task");
+        }
+        fprintf(f, "},\n\"threads\":[");
+        for (size_t i = 0; i < n; i++)
+            write_raw_thread(&x, &thr[i], i == 0);
+        fprintf(f, "\n]}}\n");
+        if (ferror(f))
+            rc = EIO;
+        if (fclose(f) != 0 && rc == 0)
+            rc = errno != 0 ? errno : EIO;
+    }
+    for (size_t j = 0; names != NULL && j < nf; j++)
+        weft__free(names[j]);
+    weft__free(names);
+    weft__free(fns);
+    weft__free(thr);
+    return rc;
+}
