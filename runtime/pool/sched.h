@@ -112,6 +112,12 @@ typedef struct weft__worker {
     struct weft__tbuf w_tbuf;
     struct weft__task_impl *w_tr_stolen;
     unsigned w_tr_victim;
+    struct weft__trun *w_tr_cur; /* trace.c: the traced run of a task under way */
+    /* trace.c, SHARED: queue lock operations this session: count, ticks
+     * held, ticks waited, operations that waited (owner-written, relaxed;
+     * read by the writer); the session they count for (owner). */
+    _Atomic uint64_t w_tr_lock[4];
+    _Atomic uint32_t w_tr_lock_gen;
 } weft__worker;
 
 enum { WEFT__SPARE_ON = 0, WEFT__SPARE_OFF = 1, WEFT__SPARE_EXIT = 2 };

@@ -17,6 +17,29 @@
 
 #define WEFT__SQ_INITIAL 256
 
+/* The queue lock, timed while the pool traces (trace.h: weft__trace_lock):
+ * when the thread asked for it and when it got it. */
+struct sq_held {
+    uint64_t h_ask, h_got;
+};
+
+static void sq_lock(struct weft__sharedq *q, struct sq_held *h)
+{
+    weft_pool *p = (weft_pool *)(void *)((char *)q - offsetof(weft_pool, p_sq));
+    h->h_ask = WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0) ? weft__trace_now() : 0;
+    pthread_mutex_lock(&q->sq_lock);
+    if (h->h_ask != 0)
+        h->h_got = weft__trace_now();
+}
+
+static void sq_unlock(struct weft__sharedq *q, const struct sq_held *h)
+{
+    uint64_t rel = h->h_ask != 0 ? weft__trace_now() : 0;
+    pthread_mutex_unlock(&q->sq_lock);
+    if (rel != 0)
+        weft__trace_lock(h->h_ask, h->h_got, rel);
+}
+
 int weft__sq_init(struct weft__sharedq *q)
 {
     pthread_mutex_init(&q->sq_lock, NULL);
@@ -38,14 +61,15 @@ void weft__sq_fini(struct weft__sharedq *q, bool forked)
  * notifies. */
 static int sq_push(struct weft__sharedq *q, struct weft__task_impl *t)
 {
-    pthread_mutex_lock(&q->sq_lock);
+    struct sq_held held;
+    sq_lock(q, &held);
     /* Relaxed: written only under sq_lock, which we hold. */
     size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
     if (n == q->sq_cap) {
         size_t ncap = q->sq_cap * 2;
         struct weft__task_impl **nr = weft__malloc(ncap * sizeof(*nr));
         if (nr == NULL) {
-            pthread_mutex_unlock(&q->sq_lock);
+            sq_unlock(q, &held);
             return ENOMEM;
         }
         for (size_t i = 0; i < n; i++)
@@ -59,7 +83,7 @@ static int sq_push(struct weft__sharedq *q, struct weft__task_impl *t)
     /* seq_cst store (under the lock): read without the lock by the parking
      * re-check; the caller's notify supplies the notifier's fence. */
     atomic_store_explicit(&q->sq_count, n + 1, memory_order_seq_cst);
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     return 0;
 }
 
@@ -78,13 +102,14 @@ static void sq_remove_at(struct weft__sharedq *q, size_t i, size_t n)
  * `injected` statistic. */
 static struct weft__task_impl *sq_take_oldest(weft__worker *w)
 {
+    struct sq_held held;
     struct weft__sharedq *q = &w->w_pool->p_sq;
     /* Relaxed: a lock-free peek to skip the lock when empty; the value is
      * re-read under the lock. */
     if (atomic_load_explicit(&q->sq_count, memory_order_relaxed) == 0)
         return NULL;
     struct weft__task_impl *t = NULL;
-    pthread_mutex_lock(&q->sq_lock);
+    sq_lock(q, &held);
     size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
     if (n > 0) {
         t = q->sq_ring[q->sq_head];
@@ -96,7 +121,7 @@ static struct weft__task_impl *sq_take_oldest(weft__worker *w)
         if (!(atomic_load_explicit(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
             atomic_store_explicit(&t->ti_state, (int32_t)w->w_index + 1, memory_order_relaxed);
     }
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     if (t != NULL)
         weft__stat_inc(&w->w_injected);
     return t;
@@ -107,12 +132,13 @@ static struct weft__task_impl *sq_take_oldest(weft__worker *w)
 static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft__group_impl *g,
                                              size_t window)
 {
+    struct sq_held held;
     struct weft__sharedq *q = &w->w_pool->p_sq;
     /* Relaxed: a peek, re-read under the lock. */
     if (atomic_load_explicit(&q->sq_count, memory_order_relaxed) == 0)
         return NULL;
     struct weft__task_impl *x = NULL;
-    pthread_mutex_lock(&q->sq_lock);
+    sq_lock(q, &held);
     size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
     size_t mask = q->sq_cap - 1;
     for (size_t i = n, seen = 0; i-- > 0 && seen < window; seen++) {
@@ -125,7 +151,7 @@ static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft_
             break;
         }
     }
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     if (x != NULL)
         weft__stat_inc(&w->w_injected);
     return x;
@@ -136,8 +162,9 @@ static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft_
  * before, never spawned, or another thread's: misuse). */
 static int sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
 {
+    struct sq_held held;
     int found = 0;
-    pthread_mutex_lock(&q->sq_lock);
+    sq_lock(q, &held);
     /* Relaxed, under sq_lock: every taker marks the frame under it. */
     if (atomic_load_explicit(&want->ti_state, memory_order_relaxed) == WEFT__TS_SPAWNED) {
         size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
@@ -153,7 +180,7 @@ static int sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
             }
         }
     }
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     return found;
 }
 

@@ -71,6 +71,8 @@ void weft__heap_task_run(struct weft__heap_task *ht)
     if (g == NULL
         || (atomic_load_explicit(&g->g_state, memory_order_relaxed) & WEFT__GROUP_CANCELLED) == 0)
         r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0))
+        weft__trace_heap_ran(ht); /* its end, before the waiters are woken */
     if (g != NULL) {
         if (r != 0) {
             int32_t zero = 0;

@@ -468,19 +468,35 @@ static struct weft__tchunk *chunk_new(struct weft__trace *t)
     struct weft__tchunk *c = weft__malloc(sizeof(*c));
     if (c == NULL)
         return NULL;
+    memset(c, 0, sizeof(*c)); /* its page faults now, inside the GAP event */
     atomic_init(&c->c_next, NULL);
     atomic_init(&c->c_n, 0);
     return c;
 }
 
+/* Record, as the first event of the fresh chunk c, the time the recorder
+ * took to get it (from g0), so that tools can leave it out. */
+static void chunk_gap(struct weft__tchunk *c, uint64_t g0)
+{
+    struct weft__tev *e = &c->c_ev[0];
+    memset(e, 0, sizeof(*e));
+    e->e_kind = WEFT__EV_GAP;
+    e->e_ts = g0;
+    e->e_d = weft__trace_now();
+    /* Release: as in tbuf_commit. */
+    atomic_store_explicit(&c->c_n, 1, memory_order_release);
+}
+
 /* The owner starts its buffer over for session generation gen: the writer
  * of the previous session has finished with it (trace.h). */
-static void tbuf_reset(struct weft__trace *t, struct weft__tbuf *b, uint32_t gen)
+static void tbuf_reset(struct weft__trace *t, struct weft__tbuf *b, uint32_t gen, uint64_t g0)
 {
     tbuf_free_chunks(b);
     b->b_dropped = 0;
     b->b_head = b->b_cur = chunk_new(t);
     b->b_full = b->b_head == NULL;
+    if (!b->b_full)
+        chunk_gap(b->b_head, g0);
     /* Release: the writer that reads gen (acquire) sees b_head. */
     atomic_store_explicit(&b->b_gen, gen, memory_order_release);
 }
@@ -493,7 +509,7 @@ static struct weft__tev *tbuf_slot(struct weft__trace *t, struct weft__tbuf *b)
     uint32_t gen = atomic_load_explicit(&t->t_gen, memory_order_acquire);
     /* Relaxed: only the owner writes b_gen. */
     if (atomic_load_explicit(&b->b_gen, memory_order_relaxed) != gen)
-        tbuf_reset(t, b, gen);
+        tbuf_reset(t, b, gen, weft__trace_now());
     if (b->b_full) {
         b->b_dropped++;
         return NULL;
@@ -502,17 +518,19 @@ static struct weft__tev *tbuf_slot(struct weft__trace *t, struct weft__tbuf *b)
     /* Relaxed: only the owner writes c_n. */
     uint32_t n = atomic_load_explicit(&c->c_n, memory_order_relaxed);
     if (n == WEFT__TCHUNK_EVENTS) {
+        uint64_t g0 = weft__trace_now();
         struct weft__tchunk *nc = chunk_new(t);
         if (nc == NULL) {
             b->b_full = true;
             b->b_dropped++;
             return NULL;
         }
+        chunk_gap(nc, g0);
         /* Release: the writer that follows the link sees the chunk's
-         * initialised counters. */
+         * counters and its first event. */
         atomic_store_explicit(&c->c_next, nc, memory_order_release);
         b->b_cur = c = nc;
-        n = 0;
+        n = 1;
     }
     return &c->c_ev[n];
 }
@@ -554,6 +572,7 @@ static struct weft__tbuf *outside_buf(struct weft__trace *t)
 {
     if (outside_tls.o_uid == t->t_uid)
         return outside_tls.o_buf;
+    uint64_t g0 = weft__trace_now();
     struct weft__tbuf *b = weft__calloc(1, sizeof(*b));
     if (b == NULL)
         return NULL;
@@ -570,6 +589,9 @@ static struct weft__tbuf *outside_buf(struct weft__trace *t)
      * pool, which the calling thread is using. */
     outside_tls.o_uid = t->t_uid;
     outside_tls.o_buf = b;
+    /* Acquire: as in tbuf_slot. The registration's time goes into the
+     * first chunk's GAP event. */
+    tbuf_reset(t, b, atomic_load_explicit(&t->t_gen, memory_order_acquire), g0);
     return b;
 }
 
@@ -595,6 +617,33 @@ static void record(weft_pool *p, struct weft__tbuf *b, unsigned kind, unsigned a
         tbuf_put(t, b, kind, aux, c, ts, a, bb, d);
 }
 
+/* A task weft__trace_run runs, until its event is recorded: at its end,
+ * or (a heap task) when its function returned, before it wakes whoever
+ * waits for it - a waiter may stop the session, and may take this
+ * thread's CPU. */
+struct weft__trun {
+    struct weft__trun *r_outer; /* the run this one is nested in */
+    struct weft__task_impl *r_task;
+    weft_task_fn r_fn;
+    uint64_t r_t0;
+    unsigned r_flags, r_victim;
+    bool r_always; /* recorded whatever its length (stolen, heap, DAG) */
+    bool r_done;
+};
+
+static void trun_record(weft__worker *w, struct weft__trun *r, uint64_t t1)
+{
+    r->r_done = true;
+    /* Acquire: pairs with session_get's release. */
+    struct weft__trace *t = atomic_load_explicit(&w->w_pool->p_trace, memory_order_acquire);
+    /* Relaxed: a parameter (session_start). */
+    if (t != NULL
+        && (r->r_always
+            || t1 - r->r_t0 >= atomic_load_explicit(&t->t_min_ticks, memory_order_relaxed)))
+        tbuf_put(t, &w->w_tbuf, WEFT__EV_TASK, r->r_flags, r->r_victim, r->r_t0,
+                 (uintptr_t)r->r_task, (uintptr_t)r->r_fn, t1);
+}
+
 void weft__trace_run(weft__worker *w, struct weft__task_impl *x)
 {
     unsigned prev = weft__tstate_set(w, WEFT__ST_RUN);
@@ -607,28 +656,57 @@ void weft__trace_run(weft__worker *w, struct weft__task_impl *x)
     }
     /* Read before the run: a heap task is freed by it. Relaxed: as in
      * weft__run_task_body. */
-    weft_task_fn fn = x->ti_fn;
-    unsigned flags = (atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP)
-                         ? WEFT__TF_HEAP
-                         : 0;
+    struct weft__trun r = {.r_outer = w->w_tr_cur, .r_task = x, .r_fn = x->ti_fn};
+    r.r_flags = (atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP)
+                    ? WEFT__TF_HEAP
+                    : 0;
     if (prev != WEFT__ST_RUN)
-        flags |= WEFT__TF_NESTED;
-    bool stolen = w->w_tr_stolen == x;
+        r.r_flags |= WEFT__TF_NESTED;
+    if (w->w_tr_stolen == x) {
+        r.r_flags |= WEFT__TF_STOLEN;
+        r.r_victim = w->w_tr_victim;
+    }
     w->w_tr_stolen = NULL;
-    if (stolen)
-        flags |= WEFT__TF_STOLEN;
-    uint64_t t0 = weft__trace_now();
+    r.r_always = (on & WEFT__TRACE_DAG) || (r.r_flags & (WEFT__TF_STOLEN | WEFT__TF_HEAP));
+    w->w_tr_cur = &r;
+    r.r_t0 = weft__trace_now();
     weft__run_task_body(w, x);
-    uint64_t t1 = weft__trace_now();
-    /* Acquire: pairs with session_get's release. */
-    struct weft__trace *t = atomic_load_explicit(&p->p_trace, memory_order_acquire);
-    /* Relaxed: a parameter (session_start). */
-    if (t != NULL
-        && ((on & WEFT__TRACE_DAG) || stolen || (flags & WEFT__TF_HEAP)
-            || t1 - t0 >= atomic_load_explicit(&t->t_min_ticks, memory_order_relaxed)))
-        tbuf_put(t, &w->w_tbuf, WEFT__EV_TASK, flags, stolen ? w->w_tr_victim : 0, t0,
-                 (uintptr_t)x, (uintptr_t)fn, t1);
+    if (!r.r_done)
+        trun_record(w, &r, weft__trace_now());
+    w->w_tr_cur = r.r_outer;
     weft__tstate_set(w, prev);
+}
+
+void weft__trace_heap_ran(struct weft__heap_task *ht)
+{
+    weft__worker *w = weft__tls_worker;
+    if (w != NULL && w->w_tr_cur != NULL && w->w_tr_cur->r_task == &ht->ht_task
+        && !w->w_tr_cur->r_done)
+        trun_record(w, w->w_tr_cur, weft__trace_now());
+}
+
+void weft__trace_lock(uint64_t t0, uint64_t t1, uint64_t t2)
+{
+    weft__worker *w = weft__tls_worker;
+    if (w == NULL)
+        return;
+    /* Acquire: pairs with session_get's release. */
+    struct weft__trace *t = atomic_load_explicit(&w->w_pool->p_trace, memory_order_acquire);
+    if (t == NULL)
+        return;
+    /* Acquire: as in tbuf_slot. */
+    uint32_t gen = atomic_load_explicit(&t->t_gen, memory_order_acquire);
+    uint64_t add[4] = {1, t2 - t1, t1 - t0, t1 - t0 > 100 ? 1 : 0};
+    for (int i = 0; i < 4; i++) {
+        /* Relaxed load + store: only the owner writes them; the writer
+         * wants values, not an order. */
+        uint64_t v = atomic_load_explicit(&w->w_tr_lock_gen, memory_order_relaxed) == gen
+                         ? atomic_load_explicit(&w->w_tr_lock[i], memory_order_relaxed)
+                         : 0;
+        atomic_store_explicit(&w->w_tr_lock[i], v + add[i], memory_order_relaxed);
+    }
+    /* Relaxed: read by the writer to tell this session's sums (a report). */
+    atomic_store_explicit(&w->w_tr_lock_gen, gen, memory_order_relaxed);
 }
 
 void weft__trace_steal(weft__worker *w, struct weft__task_impl *x, unsigned victim, uint64_t t0)
@@ -646,7 +724,8 @@ void weft__trace_state(weft__worker *w, unsigned from, unsigned to)
 
 void weft__trace_wake(weft_pool *p, int n)
 {
-    record(p, my_buf(p), WEFT__EV_WAKE, 0, (uint32_t)n, weft__trace_now(), 0, 0, 0);
+    struct weft__tbuf *b = my_buf(p); /* before the clock: it may be made now */
+    record(p, b, WEFT__EV_WAKE, 0, (uint32_t)n, weft__trace_now(), 0, 0, 0);
 }
 
 /* ---- the DAG mode ------------------------------------------------------------------ */
@@ -711,7 +790,8 @@ void weft__trace_heap_spawn(weft_pool *p, struct weft__heap_task *ht)
                     : ht->ht_group != NULL ? WEFT__HK_GROUP
                                            : WEFT__HK_SUBMIT;
     uintptr_t with = ht->ht_call != NULL ? (uintptr_t)ht->ht_call : (uintptr_t)ht->ht_group;
-    record(p, my_buf(p), WEFT__EV_HSPAWN, 0, kind, weft__trace_now(), (uintptr_t)ht, with, 0);
+    struct weft__tbuf *b = my_buf(p); /* before the clock: it may be made now */
+    record(p, b, WEFT__EV_HSPAWN, 0, kind, weft__trace_now(), (uintptr_t)ht, with, 0);
 }
 
 uint64_t weft__trace_join_begin(weft_pool *p, bool *admitted)
@@ -723,6 +803,7 @@ uint64_t weft__trace_join_begin(weft_pool *p, bool *admitted)
         if (weft__callers_enter(p) != 0)
             return 0; /* destroy began: not recorded */
         *admitted = true;
+        (void)my_buf(p); /* made before the clock is read */
     }
     return weft__trace_now();
 }

@@ -67,6 +67,7 @@ enum {
     WEFT__EV_HSPAWN,    /* DAG: a=heap task, b=group or call, c=kind (WEFT__HK_*) */
     WEFT__EV_SYNC,      /* DAG, complete: a=frame; a sync that waited */
     WEFT__EV_JOIN,      /* DAG, complete: a=group / call task / 0 (wait_idle), c=kind */
+    WEFT__EV_GAP,       /* complete: the recorder itself took a new buffer chunk */
     WEFT__EV_N
 };
 /* WEFT__EV_TASK flags. */
@@ -83,7 +84,7 @@ struct weft__tev {
     uint32_t e_c;
 };
 
-#define WEFT__TCHUNK_EVENTS 4096
+#define WEFT__TCHUNK_EVENTS 2048
 struct weft__tchunk {
     _Atomic(struct weft__tchunk *) c_next; /* owner writes (release), writer reads */
     _Atomic uint32_t c_n;                  /* events published (release by the owner) */
@@ -149,6 +150,12 @@ void weft__trace_worker_start(struct weft__worker *w);
  * not in RUN or the pool traces: the state change, the task's event, then
  * weft__run_task_body. */
 void weft__trace_run(struct weft__worker *w, struct weft__task_impl *x);
+/* A heap task's function returned (weft__heap_task_run, before it wakes
+ * anyone waiting for it): its end for the trace. */
+void weft__trace_heap_ran(struct weft__heap_task *ht);
+/* SHARED: the calling worker asked for the queue lock at t0, got it at t1,
+ * released it at t2 (summed per worker for the session). */
+void weft__trace_lock(uint64_t t0, uint64_t t1, uint64_t t2);
 void weft__trace_steal(struct weft__worker *w, struct weft__task_impl *x, unsigned victim,
                        uint64_t t0);
 void weft__trace_state(struct weft__worker *w, unsigned from, unsigned to);

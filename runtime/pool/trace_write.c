@@ -188,6 +188,7 @@ struct thr {
     const struct weft__tbuf *t_buf;
     int t_slot; /* worker or spare slot, -1 for other threads */
     long t_tid; /* in the file */
+    _Atomic uint64_t *t_lock; /* a worker's lock sums for this session, or NULL */
 };
 
 /* Reading a buffer's published events, oldest first. */
@@ -243,6 +244,13 @@ struct wctx {
 };
 
 /* ns since the session's start for tick value v (may be negative). */
+/* An end (of a complete event) after the stop is the stop: a thread
+ * descheduled between its work and its record. */
+static uint64_t clamp_end(const struct weft__trace *t, uint64_t v)
+{
+    return (int64_t)(v - t->t_tick1) > 0 ? t->t_tick1 : v;
+}
+
 static double rel_ns(const struct weft__trace *t, uint64_t v)
 {
     double d = (double)(int64_t)(v - t->t_tick0);
@@ -323,10 +331,12 @@ static void write_thread(struct wctx *x, const struct thr *th)
     struct evit it;
     evit_init(&it, th->t_buf);
     for (const struct weft__tev *e; (e = evit_next(&it)) != NULL;) {
+        if ((int64_t)(e->e_ts - t->t_tick1) > 0)
+            continue; /* recorded after the stop */
         double ts = rel_ns(t, e->e_ts);
         switch (e->e_kind) {
         case WEFT__EV_TASK: {
-            double te = rel_ns(t, e->e_d);
+            double te = rel_ns(t, clamp_end(t, e->e_d));
             ev_slice(x, th->t_tid, ts, te, fn_name(x, (uintptr_t)e->e_b), "task");
             const char *how = (e->e_aux & WEFT__TF_STOLEN)   ? "stolen"
                               : (e->e_aux & WEFT__TF_INLINE) ? "inline (its sync)"
@@ -387,16 +397,21 @@ static void write_thread(struct wctx *x, const struct thr *th)
         case WEFT__EV_COLL_WAIT:
             snprintf(name, sizeof name, "%s wait (%s)",
                      e->e_a != 0 ? "collection" : "collection any", side_names[e->e_c % 3]);
-            ev_slice(x, th->t_tid, ts, rel_ns(t, e->e_d), name, "wait");
+            ev_slice(x, th->t_tid, ts, rel_ns(t, clamp_end(t, e->e_d)), name, "wait");
             fprintf(x->f, ",\"args\":{\"collection\":\"0x%" PRIx64 "\",\"timed_out\":%s}}",
                     e->e_a, e->e_aux ? "true" : "false");
             break;
         case WEFT__EV_SYNC:
-            ev_slice(x, th->t_tid, ts, rel_ns(t, e->e_d), "sync wait", "wait");
+            ev_slice(x, th->t_tid, ts, rel_ns(t, clamp_end(t, e->e_d)), "sync wait", "wait");
             fprintf(x->f, ",\"args\":{\"task\":\"0x%" PRIx64 "\"}}", e->e_a);
             break;
         case WEFT__EV_JOIN:
-            ev_slice(x, th->t_tid, ts, rel_ns(t, e->e_d), join_names[e->e_c % 4], "wait");
+            ev_slice(x, th->t_tid, ts, rel_ns(t, clamp_end(t, e->e_d)), join_names[e->e_c % 4],
+                     "wait");
+            fprintf(x->f, "}");
+            break;
+        case WEFT__EV_GAP:
+            ev_slice(x, th->t_tid, ts, rel_ns(t, clamp_end(t, e->e_d)), "trace buffer", "weft");
             fprintf(x->f, "}");
             break;
         default: /* STEAL, SPAWN, HSPAWN: in the raw events only */
@@ -412,28 +427,42 @@ static void write_thread(struct wctx *x, const struct thr *th)
 static void write_raw_thread(struct wctx *x, const struct thr *th, bool first)
 {
     const struct weft__trace *t = x->t;
-    fprintf(x->f, "%s\n{\"tid\":%ld,\"slot\":%d,\"events\":[", first ? "" : ",", th->t_tid,
-            th->t_slot);
+    fprintf(x->f, "%s\n{\"tid\":%ld,\"slot\":%d,", first ? "" : ",", th->t_tid, th->t_slot);
+    if (th->t_lock != NULL) {
+        /* Relaxed: sums the owner wrote this session (it may still add). */
+        uint64_t v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = atomic_load_explicit(&th->t_lock[i], memory_order_relaxed);
+        fprintf(x->f, "\"lock\":{\"ops\":%" PRIu64 ",\"hold_ns\":%.0f,\"wait_ns\":%.0f,"
+                      "\"waited\":%" PRIu64 "},",
+                v[0], (double)v[1] / t->t_tsc_per_ns, (double)v[2] / t->t_tsc_per_ns, v[3]);
+    }
+    fprintf(x->f, "\"events\":[");
     bool f1 = true;
     struct evit it;
     evit_init(&it, th->t_buf);
     for (const struct weft__tev *e; (e = evit_next(&it)) != NULL;) {
-        long long d = 0;
+        if ((int64_t)(e->e_ts - t->t_tick1) > 0)
+            continue; /* recorded after the stop */
+        double d = 0;
         switch (e->e_kind) {
         case WEFT__EV_TASK:
         case WEFT__EV_COLL_WAIT:
         case WEFT__EV_SYNC:
         case WEFT__EV_JOIN:
-            d = rel_ns_ll(t, e->e_d);
+        case WEFT__EV_GAP:
+            d = rel_ns(t, clamp_end(t, e->e_d));
             break;
         case WEFT__EV_STEAL:
-            d = (long long)((double)e->e_d / t->t_tsc_per_ns + 0.5);
+            d = (double)e->e_d / t->t_tsc_per_ns;
             break;
         default:
             break;
         }
-        fprintf(x->f, "%s[%u,%lld,%" PRIu64 ",%" PRIu64 ",%u,%u,%lld]", f1 ? "" : ",",
-                e->e_kind, rel_ns_ll(t, e->e_ts), e->e_a, e->e_b, e->e_c, e->e_aux, d);
+        /* Times in ns with a fraction: TSC ticks are finer than a ns, and
+         * tools order the events of a thread by them. */
+        fprintf(x->f, "%s[%u,%.2f,%" PRIu64 ",%" PRIu64 ",%u,%u,%.2f]", f1 ? "" : ",",
+                e->e_kind, rel_ns(t, e->e_ts), e->e_a, e->e_b, e->e_c, e->e_aux, d);
         f1 = false;
     }
     fprintf(x->f, "]}");
@@ -456,14 +485,19 @@ int weft__trace_write(weft_pool *p, struct weft__trace *t)
      * this one. */
     for (unsigned i = 0; i < nslots; i++) {
         const struct weft__tbuf *b = &p->p_workers[i].w_tbuf;
-        if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen)
-            thr[n++] = (struct thr){b, (int)i, tid_of_slot(i)};
+        if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen) {
+            weft__worker *w = &p->p_workers[i];
+            /* Relaxed: a report; sums of an older session are left out. */
+            bool sums = p->p_mode == WEFT_SCHED_SHARED
+                        && atomic_load_explicit(&w->w_tr_lock_gen, memory_order_relaxed) == gen;
+            thr[n++] = (struct thr){b, (int)i, tid_of_slot(i), sums ? w->w_tr_lock : NULL};
+        }
     }
     long k = 0;
     for (const struct weft__tbuf *b = t->t_outside; b != NULL; b = b->b_next, k++)
         /* Acquire: as above. */
         if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen)
-            thr[n++] = (struct thr){b, -1, 100000 + k};
+            thr[n++] = (struct thr){b, -1, 100000 + k, NULL};
     /* Sessions of over a few ms measure the TSC rate themselves. */
     if (t->t_tsc_per_ns != 1.0 && t->t_ns1 - t->t_ns0 > 20000000 && t->t_tick1 > t->t_tick0)
         t->t_tsc_per_ns = (double)(t->t_tick1 - t->t_tick0) / (double)(t->t_ns1 - t->t_ns0);
