@@ -101,8 +101,7 @@ int weft_group_wait(weft_group *gp)
      * group initialised before the fork will never run. */
     if (g->g_forks != atomic_load_explicit(&weft__forks, memory_order_relaxed))
         return EPIPE;
-    bool adm;
-    uint64_t t0 = weft__trace_join_begin(g->g_pool, &adm); /* 0 unless traced */
+    uint64_t t0 = weft__trace_group_begin(g->g_pool); /* 0 unless traced */
     weft__worker *w = weft__worker_of(g->g_pool);
     if (w != NULL) {
         /* A worker of the group's pool helps until the count is 0, or
@@ -132,8 +131,7 @@ int weft_group_wait(weft_group *gp)
         /* Relaxed: every task is done; only we touch the word now. */
         atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
     }
-    if (t0 != 0)
-        weft__trace_join_end(g->g_pool, t0, adm, g, WEFT__HK_GROUP);
+    weft__trace_group_end(g->g_pool, t0, g);
     /* Relaxed: ordered by the acquire of the final count above. */
     int r = atomic_load_explicit(&g->g_error, memory_order_relaxed);
     /* Relaxed: the flags are hints; a cancel racing with the end of the

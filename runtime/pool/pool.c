@@ -195,6 +195,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         w->w_rng = splitmix64(o.seed ^ splitmix64(i + 1)) | 1;
     }
 
+    weft__trace_clock_setup(); /* before any worker starts */
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) {
         pool_free(p);

@@ -36,11 +36,16 @@ uint64_t weft__mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Whether the trace clock is the TSC (set once, before the first session
- * records: trace_clock_init runs under pthread_once). */
-static bool use_tsc;
-static double tsc_per_ns = 1.0; /* a first estimate; sessions refine it */
+/* Whether the trace clock is the TSC: decided once, at the first pool's
+ * creation (before its workers exist), from CPUID alone. Relaxed: set
+ * before any session can record (sessions need a pool, whose creator ran
+ * the once first); recorders on other threads see it through the pool's
+ * publication. */
+static _Atomic bool use_tsc;
 static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+/* Ticks per ns, measured at the first session's start (under the global
+ * lock; read only by session_start, under it). */
+static double tsc_per_ns;
 
 static void trace_clock_init(void)
 {
@@ -50,24 +55,35 @@ static void trace_clock_init(void)
      * power state (an "invariant TSC"), synchronised across the cores. */
     const char *env = getenv("WEFT_TRACE_CLOCK");
     if ((env == NULL || strcmp(env, "monotonic") != 0)
-        && __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8))) {
+        && __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
+        atomic_store_explicit(&use_tsc, true, memory_order_relaxed);
+#endif
+}
+
+/* The TSC's rate: 2 ms against CLOCK_MONOTONIC (sessions over 20 ms
+ * measure their own). Under trace_global_lock. */
+static double tsc_rate(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (tsc_per_ns == 0.0) {
         uint64_t n0 = weft__mono_ns(), t0 = __rdtsc(), n1, t1;
         do {
             n1 = weft__mono_ns();
             t1 = __rdtsc();
-        } while (n1 - n0 < 2000000); /* 2 ms */
-        if (t1 > t0) {
-            tsc_per_ns = (double)(t1 - t0) / (double)(n1 - n0);
-            use_tsc = true;
-        }
+        } while (n1 - n0 < 2000000);
+        tsc_per_ns = t1 > t0 ? (double)(t1 - t0) / (double)(n1 - n0) : 1.0;
     }
+    return tsc_per_ns;
+#else
+    return 1.0;
 #endif
 }
 
 uint64_t weft__trace_now(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (use_tsc)
+    /* Relaxed: see use_tsc. */
+    if (atomic_load_explicit(&use_tsc, memory_order_relaxed))
         return __rdtsc();
 #endif
     return weft__mono_ns();
@@ -209,6 +225,7 @@ static int session_get(weft_pool *p, struct weft__trace **out)
         atomic_init(&t->t_max_bytes, 0);
         /* Relaxed RMW: a unique number. */
         t->t_uid = atomic_fetch_add_explicit(&trace_uids, 1, memory_order_relaxed) + 1;
+        t->t_pool = p;
         /* Release: a recorder that loads the pointer (acquire) sees the
          * initialised state. */
         atomic_store_explicit(&p->p_trace, t, memory_order_release);
@@ -238,9 +255,9 @@ static int session_start(weft_pool *p, const char *path, unsigned flags)
     memcpy(copy, path, len + 1);
     weft__free(t->t_path);
     t->t_path = copy;
-    pthread_once(&clock_once, trace_clock_init);
     t->t_flags = flags;
-    t->t_tsc_per_ns = use_tsc ? tsc_per_ns : 1.0;
+    /* Relaxed: see use_tsc. */
+    t->t_tsc_per_ns = atomic_load_explicit(&use_tsc, memory_order_relaxed) ? tsc_rate() : 1.0;
     /* Relaxed: parameters; a recorder of the previous session that reads
      * the new value does no harm. */
     atomic_store_explicit(
@@ -354,6 +371,11 @@ static int env_path(const char *tmpl, unsigned n, char *out, size_t len)
     }
     out[o] = '\0';
     return 0;
+}
+
+void weft__trace_clock_setup(void)
+{
+    pthread_once(&clock_once, trace_clock_init);
 }
 
 void weft__trace_pool_created(weft_pool *p)
@@ -816,6 +838,40 @@ void weft__trace_join_end(weft_pool *p, uint64_t t0, bool admitted, const void *
                weft__trace_now());
     if (admitted)
         weft__callers_leave(p);
+}
+
+uint64_t weft__trace_group_begin(const weft_pool *p)
+{
+    if (weft__worker_of(p) != NULL)
+        return WEFT__TRACE_FLAGS(p) != 0 ? weft__trace_now() : 0;
+    /* Another thread must not touch p (it may be destroyed meanwhile):
+     * relaxed, a hint, as in weft__trace_coll_begin. */
+    return atomic_load_explicit(&trace_running, memory_order_relaxed) > 0 ? weft__trace_now()
+                                                                          : 0;
+}
+
+void weft__trace_group_end(const weft_pool *p, uint64_t t0, const void *g)
+{
+    if (t0 == 0)
+        return;
+    uint64_t t1 = weft__trace_now();
+    weft__worker *w = weft__worker_of(p);
+    if (w != NULL) {
+        if (WEFT__TRACE_FLAGS(w->w_pool) != 0)
+            record(w->w_pool, &w->w_tbuf, WEFT__EV_JOIN, 0, WEFT__HK_GROUP, t0, (uintptr_t)g, 0,
+                   t1);
+        return;
+    }
+    /* Into p's session only if it is the running one the global lock
+     * guards (its address is compared, p is not touched). */
+    pthread_mutex_lock(&trace_global_lock);
+    struct weft__trace *t = trace_outside_session;
+    if (t != NULL && t->t_pool == p) {
+        struct weft__tbuf *b = outside_buf(t);
+        if (b != NULL)
+            tbuf_put(t, b, WEFT__EV_JOIN, 0, WEFT__HK_GROUP, t0, (uintptr_t)g, 0, t1);
+    }
+    pthread_mutex_unlock(&trace_global_lock);
 }
 
 /* ---- collection waits -------------------------------------------------------------- */

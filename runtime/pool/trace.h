@@ -138,6 +138,8 @@ void weft__tstate_exit(struct weft__worker *w);
 /* The ns spent in each state so far, including the current one (any thread). */
 void weft__tstate_read(const struct weft__worker *w, uint64_t out[WEFT__ST_N]);
 
+/* Decide the trace clock, once, before the first pool's workers start. */
+void weft__trace_clock_setup(void);
 /* Pool life cycle: WEFT_TRACE at create (0 or an errno, which create
  * ignores), stop and free at destroy (after the threads were joined). */
 void weft__trace_pool_created(struct weft_pool *p);
@@ -179,6 +181,11 @@ void weft__trace_heap_spawn(struct weft_pool *p, struct weft__heap_task *ht);
 uint64_t weft__trace_join_begin(struct weft_pool *p, bool *admitted);
 void weft__trace_join_end(struct weft_pool *p, uint64_t t0, bool admitted, const void *what,
                           unsigned kind);
+/* A group wait: a thread that is no worker of p must not touch p (destroy
+ * may free it meanwhile), so its wait is recorded only into the running
+ * session of trace.c's global lock, if it is p's. */
+uint64_t weft__trace_group_begin(const struct weft_pool *p);
+void weft__trace_group_end(const struct weft_pool *p, uint64_t t0, const void *g);
 /* A collection wait (any thread): the start (0 when no session records
  * it), then the end, with the collection (NULL: an any-variant), its side
  * and whether it timed out. */

@@ -17,6 +17,7 @@
 struct weft__trace {
     pthread_mutex_t t_lock;
     uint64_t t_uid; /* unique in the process (read-only) */
+    const struct weft_pool *t_pool; /* its pool, compared only (read-only) */
     /* The session: bumped (release) at each start; a buffer whose b_gen
      * differs belongs to an older one. */
     _Atomic uint32_t t_gen;
