@@ -217,9 +217,15 @@ START_TEST(test_state_times)
         for (int i = 0; i < 10; i++)
             ck_assert_int_eq(weft_pool_submit(p, spin_task, &us), 0);
         ck_assert_int_eq(weft_pool_wait_idle(p), 0);
-        usleep(20000); /* parked for a while */
+        /* Until both have parked for a while (an idle search takes 50-100
+         * us; much longer under a sanitizer on a loaded machine). */
         weft_worker_stats st[2];
-        ck_assert_int_eq(weft_pool_stats(p, st, 2), 0);
+        for (int i = 0; i < 500; i++) {
+            usleep(10000);
+            ck_assert_int_eq(weft_pool_stats(p, st, 2), 0);
+            if (st[0].park_ns > 5000000 && st[1].park_ns > 5000000)
+                break;
+        }
         double life = now_s() - t0;
         uint64_t run = 0;
         for (int i = 0; i < 2; i++) {
