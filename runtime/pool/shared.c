@@ -18,15 +18,21 @@
 #define WEFT__SQ_INITIAL 256
 
 /* The queue lock, timed while the pool traces (trace.h: weft__trace_lock):
- * when the thread asked for it and when it got it. */
+ * when the thread asked for it and when it got it. One operation in
+ * WEFT__LOCK_SAMPLE is timed, which keeps three clock reads off the rest. */
+#define WEFT__LOCK_SAMPLE 16
 struct sq_held {
     uint64_t h_ask, h_got;
 };
 
+static _Thread_local unsigned sq_sample; /* this thread's operations, traced or not */
+
 static void sq_lock(struct weft__sharedq *q, struct sq_held *h)
 {
     weft_pool *p = (weft_pool *)(void *)((char *)q - offsetof(weft_pool, p_sq));
-    h->h_ask = WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0) ? weft__trace_now() : 0;
+    h->h_ask = WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0) && ++sq_sample % WEFT__LOCK_SAMPLE == 0
+                   ? weft__trace_now()
+                   : 0;
     pthread_mutex_lock(&q->sq_lock);
     if (h->h_ask != 0)
         h->h_got = weft__trace_now();

@@ -156,7 +156,8 @@ void weft__trace_run(struct weft__worker *w, struct weft__task_impl *x);
  * anyone waiting for it): its end for the trace. */
 void weft__trace_heap_ran(struct weft__heap_task *ht);
 /* SHARED: the calling worker asked for the queue lock at t0, got it at t1,
- * released it at t2 (summed per worker for the session). */
+ * released it at t2 (summed per worker for the session; shared.c times one
+ * operation in 16). */
 void weft__trace_lock(uint64_t t0, uint64_t t1, uint64_t t2);
 void weft__trace_steal(struct weft__worker *w, struct weft__task_impl *x, unsigned victim,
                        uint64_t t0);

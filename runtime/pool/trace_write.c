@@ -433,8 +433,8 @@ static void write_raw_thread(struct wctx *x, const struct thr *th, bool first)
         uint64_t v[4];
         for (int i = 0; i < 4; i++)
             v[i] = atomic_load_explicit(&th->t_lock[i], memory_order_relaxed);
-        fprintf(x->f, "\"lock\":{\"ops\":%" PRIu64 ",\"hold_ns\":%.0f,\"wait_ns\":%.0f,"
-                      "\"waited\":%" PRIu64 "},",
+        fprintf(x->f, "\"lock\":{\"sampled_ops\":%" PRIu64 ",\"hold_ns\":%.0f,"
+                      "\"wait_ns\":%.0f,\"waited\":%" PRIu64 "},",
                 v[0], (double)v[1] / t->t_tsc_per_ns, (double)v[2] / t->t_tsc_per_ns, v[3]);
     }
     fprintf(x->f, "\"events\":[");
