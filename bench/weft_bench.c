@@ -34,7 +34,8 @@
 wb_env wb_env_g;
 
 const wb_variant wb_task_variants[WB_NTASK_VARIANTS] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
+    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"},
+    {WB_TBB, "tbb"}};
 
 static const wb_workload *const all_workloads[] = {&wb_fib,    &wb_nqueens, &wb_uts,
                                                    &wb_fanout, &wb_skewed,  &wb_sort,
@@ -56,6 +57,7 @@ typedef struct {
     size_t o_nworkers;
     char o_variants[256]; /* comma list, empty: all */
     bool o_no_omp;
+    bool o_no_tbb;
     bool o_pin;
     bool o_quiet;
     const char *o_json;
@@ -81,6 +83,7 @@ typedef struct {
     double rw_ref1;                /* reference median in the 1-worker block */
     double rw_shared_over;         /* stealing rows: T(shared) / T(stealing) */
     double rw_omp_over;            /* stealing rows: T(omp) / T(stealing) */
+    double rw_tbb_over;            /* stealing rows: T(tbb) / T(stealing) */
     double rw_steals, rw_parks;    /* median per run; NAN for non-weft variants */
     long rw_rss_kb;                /* peak RSS of the process so far */
     uint64_t rw_tasks;
@@ -110,7 +113,7 @@ static wb_row *row_new(void)
 
 static bool is_parallel(wb_kind k)
 {
-    return k == WB_STEALING || k == WB_SHARED || k == WB_OMP;
+    return k == WB_STEALING || k == WB_SHARED || k == WB_OMP || k == WB_TBB;
 }
 
 static bool is_weft_pool(wb_kind k)
@@ -199,25 +202,27 @@ static void put_num(char *buf, size_t len, double v, const char *fmt)
 
 static void print_header(void)
 {
-    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %6s %6s %9s %8s %7s\n",
+    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %6s %6s %6s %9s %8s %7s\n",
            "workload", "case", "w", "variant", "median_ms", "min_ms", "max_ms", "T1/Ts",
-           "T1/Tp", "Ts/Tp", "ns/task", "sh/st", "omp/st", "steals", "parks", "rss_MB");
+           "T1/Tp", "Ts/Tp", "ns/task", "sh/st", "omp/st", "tbb/st", "steals", "parks",
+           "rss_MB");
 }
 
 static void print_row(const wb_row *r)
 {
-    char ovh[16], spd[16], vs[16], nst[16], sh[16], om[16], st[24], pk[24];
+    char ovh[16], spd[16], vs[16], nst[16], sh[16], om[16], tb[16], st[24], pk[24];
     put_num(ovh, sizeof ovh, row_overhead(r), "%.2f");
     put_num(spd, sizeof spd, row_speedup(r), "%.2f");
     put_num(vs, sizeof vs, row_vs_ref(r), "%.2f");
     put_num(nst, sizeof nst, row_ns_per_task(r), "%.1f");
     put_num(sh, sizeof sh, r->rw_shared_over, "%.2f");
     put_num(om, sizeof om, r->rw_omp_over, "%.2f");
+    put_num(tb, sizeof tb, r->rw_tbb_over, "%.2f");
     put_num(st, sizeof st, r->rw_steals, "%.0f");
     put_num(pk, sizeof pk, r->rw_parks, "%.0f");
-    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %6s %6s %9s %8s %7.1f\n",
+    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %6s %6s %6s %9s %8s %7.1f\n",
            r->rw_w->w_name, r->rw_case, r->rw_workers, r->rw_variant, r->rw_med * 1e3,
-           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, sh, om, st, pk,
+           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, sh, om, tb, st, pk,
            (double)r->rw_rss_kb / 1024.0);
     fflush(stdout);
 }
@@ -458,6 +463,7 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
             0
 #endif
     );
+    fprintf(f, "  \"tbb\": \"%s\",\n", WB_HAVE_TBB ? wb_tbb_version() : "");
     const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
     fprintf(f, "  \"omp_wait_policy\": \"%s\", \"gomp_spincount\": \"%s\",\n", wp ? wp : "",
             sc ? sc : "");
@@ -483,6 +489,7 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
         json_num(f, "ns_per_task", row_ns_per_task(r), true);
         json_num(f, "shared_over_stealing", r->rw_shared_over, true);
         json_num(f, "omp_over_stealing", r->rw_omp_over, true);
+        json_num(f, "tbb_over_stealing", r->rw_tbb_over, true);
         json_num(f, "steals", r->rw_steals, true);
         json_num(f, "parks", r->rw_parks, true);
         fprintf(f, "\"peak_rss_kb\": %ld, \"tasks\": %llu, \"answer\": \"%llu\"}%s\n",
@@ -508,7 +515,8 @@ static int write_csv(const char *path)
         return errno;
     fprintf(f, "workload,case,variant,workers,reps,median_s,min_s,max_s,ref_s,t1_s,"
                "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,"
-               "shared_over_stealing,omp_over_stealing,steals,parks,peak_rss_kb,tasks,answer\n");
+               "shared_over_stealing,omp_over_stealing,tbb_over_stealing,steals,parks,peak_rss_kb,"
+               "tasks,answer\n");
     for (size_t i = 0; i < nrows_g; i++) {
         const wb_row *r = &rows_g[i];
         /* case labels contain commas: quote them */
@@ -525,6 +533,7 @@ static int write_csv(const char *path)
         csv_num(f, row_ns_per_task(r));
         csv_num(f, r->rw_shared_over);
         csv_num(f, r->rw_omp_over);
+        csv_num(f, r->rw_tbb_over);
         csv_num(f, r->rw_steals);
         csv_num(f, r->rw_parks);
         fprintf(f, ",%ld,%llu,%llu\n", r->rw_rss_kb, (unsigned long long)r->rw_tasks,
@@ -578,6 +587,8 @@ static bool variant_available(wb_kind k)
     switch (k) {
     case WB_OMP:
         return WB_HAVE_OMP;
+    case WB_TBB:
+        return WB_HAVE_TBB;
     default:
         return true;
     }
@@ -606,6 +617,8 @@ static size_t pick_variants(const wb_workload *W, const wb_opts *o, size_t *idx)
             if (!variant_available(va->v_kind))
                 continue;
             if (va->v_kind == WB_OMP && o->o_no_omp)
+                continue;
+            if (va->v_kind == WB_TBB && o->o_no_tbb)
                 continue;
             if (o->o_variants[0] != '\0' && !name_in_list(va->v_name, o->o_variants))
                 continue;
@@ -642,6 +655,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
     int reps = o->o_reps;
     double times[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps], parks[MAX_VARIANTS][reps];
     weft_pool *pools[2] = {NULL, NULL}; /* stealing, shared */
+    wb_tbb *tbb = NULL;
     int rc = 0;
 
     for (size_t i = 0; i < nv && rc == 0; i++) {
@@ -657,6 +671,15 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (rc != 0)
             fprintf(stderr, "weft-bench: weft_pool_create(%u workers): %s\n", w, strerror(rc));
     }
+#if WB_HAVE_TBB
+    for (size_t i = 0; i < nv && rc == 0; i++) {
+        if (W->w_variants[vidx[i]].v_kind != WB_TBB || tbb != NULL)
+            continue;
+        rc = wb_tbb_create(w, &tbb);
+        if (rc != 0)
+            fprintf(stderr, "weft-bench: oneTBB arena (%u workers): %s\n", w, strerror(rc));
+    }
+#endif
 
     for (int rep = -o->o_warmup; rep < reps && rc == 0; rep++) {
         char what[64];
@@ -671,6 +694,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
                         .r_workers = w,
                         .r_pool = is_weft_pool(va->v_kind) ? pools[va->v_kind == WB_SHARED]
                                                            : NULL,
+                        .r_tbb = va->v_kind == WB_TBB ? tbb : NULL,
                         .r_state = c->c_state};
             double t = 0, s = 0, p = 0;
             rc = run_one(W, &r, &t, &s, &p);
@@ -707,6 +731,9 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (rd != 0 && rc == 0)
             rc = rd;
     }
+#if WB_HAVE_TBB
+    wb_tbb_destroy(tbb);
+#endif
     if (rc != 0)
         return rc;
 
@@ -728,7 +755,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         r->rw_tasks = c->c_tasks;
         r->rw_answer = c->c_ref_answer;
         r->rw_rss_kb = rss;
-        r->rw_shared_over = r->rw_omp_over = NAN;
+        r->rw_shared_over = r->rw_omp_over = r->rw_tbb_over = NAN;
         if (is_weft_pool(va->v_kind)) {
             double lo, hi;
             summarize(steals[i], reps, &r->rw_steals, &lo, &hi);
@@ -741,13 +768,15 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (i == 0 && w == 1)
             c->c_ref1 = r->rw_med;
     }
-    double t_shared = NAN, t_omp = NAN;
+    double t_shared = NAN, t_omp = NAN, t_tbb = NAN;
     for (size_t i = 0; i < nv; i++) {
         wb_kind k = W->w_variants[vidx[i]].v_kind;
         if (k == WB_SHARED)
             t_shared = med[i];
         if (k == WB_OMP)
             t_omp = med[i];
+        if (k == WB_TBB)
+            t_tbb = med[i];
     }
     for (size_t i = 0; i < nv; i++) {
         wb_row *r = &rows_g[first + i];
@@ -757,6 +786,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (r->rw_kind == WB_STEALING) {
             r->rw_shared_over = t_shared / r->rw_med;
             r->rw_omp_over = t_omp / r->rw_med;
+            r->rw_tbb_over = t_tbb / r->rw_med;
         }
         print_row(r);
     }
@@ -842,6 +872,7 @@ static void usage(FILE *f)
             "                      - serial, or mutex for queue - always runs)\n"
             "      --no-omp        skip the OpenMP variants (TSan builds: libgomp is not\n"
             "                      instrumented)\n"
+            "      --no-tbb        skip the oneTBB variants (TSan builds leave them out)\n"
             "      --pin           pin weft workers to CPUs\n"
             "      --seed N        inputs (uts tree, skewed costs, sort data) and victim\n"
             "                      choice (default 42)\n"
@@ -948,7 +979,9 @@ static int parse_workload(const char *arg, wb_opts *o)
     if (eq != NULL && parse_long(eq + 1, 0, 4000000000L, &size) != 0)
         return EINVAL;
     for (size_t i = 0; i < N_WORKLOADS; i++) {
-        if (strcmp(all_workloads[i]->w_name, name) == 0) {
+        const char *alias = all_workloads[i]->w_alias;
+        if (strcmp(all_workloads[i]->w_name, name) == 0
+            || (alias != NULL && strcmp(alias, name) == 0)) {
             o->o_sel[o->o_nsel] = all_workloads[i];
             o->o_size[o->o_nsel++] = size;
             return 0;
@@ -959,7 +992,7 @@ static int parse_workload(const char *arg, wb_opts *o)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
+    enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_NO_TBB, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
            OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST };
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'},
@@ -967,6 +1000,7 @@ int main(int argc, char **argv)
         {"warmup", required_argument, NULL, OPT_WARMUP},
         {"variants", required_argument, NULL, OPT_VARIANTS},
         {"no-omp", no_argument, NULL, OPT_NO_OMP},
+        {"no-tbb", no_argument, NULL, OPT_NO_TBB},
         {"pin", no_argument, NULL, OPT_PIN},
         {"seed", required_argument, NULL, OPT_SEED},
         {"json", required_argument, NULL, OPT_JSON},
@@ -1009,6 +1043,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_OMP:
             o.o_no_omp = true;
+            break;
+        case OPT_NO_TBB:
+            o.o_no_tbb = true;
             break;
         case OPT_PIN:
             o.o_pin = true;
@@ -1076,11 +1113,17 @@ int main(int argc, char **argv)
 #endif
     calibrate_spin();
     printf("# weft-bench %s: %ld CPUs, %s mode, %d reps (median [min max]), %d warm-up, "
-           "seed %llu, spin %.0f iters/us%s\n",
+           "seed %llu, spin %.0f iters/us%s%s\n",
            weft_version(), sysconf(_SC_NPROCESSORS_ONLN), mode_name(o.o_mode), o.o_reps,
            o.o_warmup, (unsigned long long)wb_env_g.e_seed, wb_env_g.e_spin_iters_per_us,
            WB_HAVE_OMP ? (o.o_no_omp ? "; OpenMP skipped (--no-omp)" : "")
-                       : "; built without OpenMP");
+                       : "; built without OpenMP",
+           WB_HAVE_TBB ? (o.o_no_tbb ? "; oneTBB skipped (--no-tbb)" : "")
+                       : "; built without oneTBB");
+#if WB_HAVE_TBB
+    if (!o.o_no_tbb)
+        printf("# oneTBB %s\n", wb_tbb_version());
+#endif
     if (getenv("OMP_WAIT_POLICY") != NULL || getenv("GOMP_SPINCOUNT") != NULL)
         printf("# OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
                getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "",
