@@ -79,7 +79,9 @@ typedef struct {
     unsigned rw_workers;
     int rw_reps;
     double rw_med, rw_min, rw_max; /* seconds */
+    double rw_cpu;                 /* median process CPU seconds per run (see run_one) */
     double rw_ref;                 /* reference variant's median, same block */
+    double rw_ref_cpu;             /* reference variant's median CPU time, same block */
     double rw_t1;                  /* this variant's median at 1 worker (NAN: none) */
     double rw_ref1;                /* reference median in the 1-worker block */
     double rw_shared_over;         /* stealing rows: T(shared) / T(stealing) */
@@ -163,6 +165,28 @@ static double row_ns_per_task(const wb_row *r)
     return (r->rw_med * r->rw_workers - r->rw_ref) * 1e9 / (double)r->rw_tasks;
 }
 
+/* Wall-clock time per task, ns: the reference's is the work of a task;
+ * a parallel variant's the inverse of its throughput. */
+static double row_wall_per_task(const wb_row *r)
+{
+    if (r->rw_tasks == 0 || is_queue(r->rw_kind))
+        return NAN;
+    return r->rw_med * 1e9 / (double)r->rw_tasks;
+}
+
+/* Parallel variants: the CPU time the process spent per task beyond the
+ * work, measured ((CPU - CPUserial) / tasks, ns): scheduling, idle
+ * spinning, the submitting thread's time, whatever the runtime burns.
+ * Unlike ns/task it does not assume that every worker is busy all the
+ * time, and CPU times do not count time the threads wait for a CPU that
+ * other processes hold. */
+static double row_cpu_per_task(const wb_row *r)
+{
+    if (r->rw_tasks == 0 || !is_parallel(r->rw_kind))
+        return NAN;
+    return (r->rw_cpu - r->rw_ref_cpu) * 1e9 / (double)r->rw_tasks;
+}
+
 /* ---- statistics ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -203,27 +227,32 @@ static void put_num(char *buf, size_t len, double v, const char *fmt)
 
 static void print_header(void)
 {
-    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %6s %6s %6s %9s %8s %7s\n",
+    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %9s %8s %6s %6s %6s %9s %8s "
+           "%7s\n",
            "workload", "case", "w", "variant", "median_ms", "min_ms", "max_ms", "T1/Ts",
-           "T1/Tp", "Ts/Tp", "ns/task", "sh/st", "omp/st", "tbb/st", "steals", "parks",
-           "rss_MB");
+           "T1/Tp", "Ts/Tp", "ns/task", "wall/task", "cpu/task", "sh/st", "omp/st", "tbb/st",
+           "steals", "parks", "rss_MB");
 }
 
 static void print_row(const wb_row *r)
 {
-    char ovh[16], spd[16], vs[16], nst[16], sh[16], om[16], tb[16], st[24], pk[24];
+    char ovh[16], spd[16], vs[16], nst[16], wpt[16], cpt[16], sh[16], om[16], tb[16], st[24],
+        pk[24];
     put_num(ovh, sizeof ovh, row_overhead(r), "%.2f");
     put_num(spd, sizeof spd, row_speedup(r), "%.2f");
     put_num(vs, sizeof vs, row_vs_ref(r), "%.2f");
     put_num(nst, sizeof nst, row_ns_per_task(r), "%.1f");
+    put_num(wpt, sizeof wpt, row_wall_per_task(r), "%.1f");
+    put_num(cpt, sizeof cpt, row_cpu_per_task(r), "%.1f");
     put_num(sh, sizeof sh, r->rw_shared_over, "%.2f");
     put_num(om, sizeof om, r->rw_omp_over, "%.2f");
     put_num(tb, sizeof tb, r->rw_tbb_over, "%.2f");
     put_num(st, sizeof st, r->rw_steals, "%.0f");
     put_num(pk, sizeof pk, r->rw_parks, "%.0f");
-    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %6s %6s %6s %9s %8s %7.1f\n",
+    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %9s %8s %6s %6s %6s %9s %8s "
+           "%7.1f\n",
            r->rw_w->w_name, r->rw_case, r->rw_workers, r->rw_variant, r->rw_med * 1e3,
-           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, sh, om, tb, st, pk,
+           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, wpt, cpt, sh, om, tb, st, pk,
            (double)r->rw_rss_kb / 1024.0);
     fflush(stdout);
 }
@@ -235,15 +264,17 @@ static void print_row(const wb_row *r)
  * microseconds, and the run is over before they help. */
 #define WB_SMALL_MS 5.0
 
+#define SUMMARY_COLS 12
+
 typedef struct {
-    char sr_cell[10][96]; /* the cells, as printed */
+    char sr_cell[SUMMARY_COLS][96]; /* the cells, as printed */
     bool sr_small;        /* reference under WB_SMALL_MS */
     bool sr_loses;        /* the fastest variant is slower than the reference */
 } wb_summary_row;
 
-static const char *const summary_head[10] = {
-    "workload", "case", "work/task", "reference", "w", "fastest",
-    "speed-up", "runner-up", "by", "note"};
+static const char *const summary_head[SUMMARY_COLS] = {
+    "workload", "case", "work/task", "reference", "w",      "fastest",
+    "speed-up", "runner-up", "by",      "omp/st",   "tbb/st", "note"};
 
 static void fmt_duration(char *buf, size_t len, double secs)
 {
@@ -282,13 +313,15 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
             w = first[i].rw_workers;
     /* At w: the reference (the block's first row), and the contenders:
      * the parallel variants (queue: both sides). */
-    const wb_row *ref = NULL, *best = NULL, *second = NULL;
+    const wb_row *ref = NULL, *best = NULL, *second = NULL, *st = NULL;
     for (size_t i = 0; i < n; i++) {
         const wb_row *r = &first[i];
         if (r->rw_workers != w)
             continue;
         if (ref == NULL)
             ref = r;
+        if (r->rw_kind == WB_STEALING)
+            st = r;
         if (!is_parallel(r->rw_kind) && !is_queue(r->rw_kind))
             continue;
         if (best == NULL || r->rw_med < best->rw_med) {
@@ -315,6 +348,10 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
     snprintf(c[6], sizeof c[6], "-");
     snprintf(c[7], sizeof c[7], "-");
     snprintf(c[8], sizeof c[8], "-");
+    /* the STEALING row holds the ratios of the other runtimes to it */
+    put_num(c[9], sizeof c[9], st ? st->rw_omp_over : NAN, "%.2f");
+    put_num(c[10], sizeof c[10], st ? st->rw_tbb_over : NAN, "%.2f");
+    snprintf(c[11], sizeof c[11], "-");
     if (best == NULL || ref == NULL)
         return;
     snprintf(c[6], sizeof c[6], "%.2fx", ref->rw_med / best->rw_med);
@@ -325,9 +362,10 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
 
     /* The notes, most important first. */
     double ref_ms = ref->rw_med * 1e3;
-    char *note = c[9];
+    char *note = c[11];
+    note[0] = '\0';
     fmt_duration(d, sizeof d, ref->rw_med);
-#define NOTE(...) add_note(note, sizeof c[9], __VA_ARGS__)
+#define NOTE(...) add_note(note, sizeof c[11], __VA_ARGS__)
     if (w < 2) {
         NOTE("one worker: no parallelism");
     } else if (!is_queue(ref->rw_kind)) {
@@ -344,7 +382,147 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
         NOTE("noisy: min-max %.0f%% of median", 100 * (best->rw_max - best->rw_min) / best->rw_med);
 #undef NOTE
     if (note[0] == '\0')
-        snprintf(note, sizeof c[9], "-");
+        snprintf(note, sizeof c[11], "-");
+}
+
+/* ---- more tables: Markdown, padded so that they also read as plain text ---- */
+
+#define MD_MAX_COLS 12
+#define MD_CELL 96
+
+typedef struct {
+    size_t md_ncols, md_nrows, md_cap;
+    char md_head[MD_MAX_COLS][MD_CELL];
+    char (*md_cells)[MD_MAX_COLS][MD_CELL];
+} md_table;
+
+/* Append a row; returns its cells (all "-"), or NULL when out of memory. */
+static char (*md_row(md_table *t))[MD_CELL]
+{
+    if (t->md_nrows == t->md_cap) {
+        size_t nc = t->md_cap ? 2 * t->md_cap : 16;
+        void *nr = realloc(t->md_cells, nc * sizeof *t->md_cells);
+        if (nr == NULL)
+            return NULL;
+        t->md_cells = nr;
+        t->md_cap = nc;
+    }
+    char(*c)[MD_CELL] = t->md_cells[t->md_nrows++];
+    for (size_t i = 0; i < MD_MAX_COLS; i++)
+        snprintf(c[i], MD_CELL, "-");
+    return c;
+}
+
+static void md_print(FILE *f, md_table *t)
+{
+    size_t width[MD_MAX_COLS];
+    for (size_t c = 0; c < t->md_ncols; c++) {
+        width[c] = strlen(t->md_head[c]);
+        for (size_t r = 0; r < t->md_nrows; r++)
+            if (strlen(t->md_cells[r][c]) > width[c])
+                width[c] = strlen(t->md_cells[r][c]);
+    }
+    for (size_t c = 0; c < t->md_ncols; c++)
+        fprintf(f, "| %-*s ", (int)width[c], t->md_head[c]);
+    fprintf(f, "|\n");
+    for (size_t c = 0; c < t->md_ncols; c++) {
+        fprintf(f, "| ");
+        for (size_t i = 0; i < width[c]; i++)
+            fputc('-', f);
+        fputc(' ', f);
+    }
+    fprintf(f, "|\n");
+    for (size_t r = 0; r < t->md_nrows; r++) {
+        for (size_t c = 0; c < t->md_ncols; c++)
+            fprintf(f, "| %-*s ", (int)width[c], t->md_cells[r][c]);
+        fprintf(f, "|\n");
+    }
+    free(t->md_cells);
+    t->md_cells = NULL;
+    t->md_nrows = t->md_cap = 0;
+}
+
+/* Rows [i, j) of rows_g: one block (one case, one worker count). */
+static size_t block_end(size_t i)
+{
+    size_t j = i + 1;
+    while (j < nrows_g && rows_g[j].rw_w == rows_g[i].rw_w
+           && rows_g[j].rw_workers == rows_g[i].rw_workers
+           && strcmp(rows_g[j].rw_case, rows_g[i].rw_case) == 0)
+        j++;
+    return j;
+}
+
+static const wb_row *block_find(size_t i, size_t j, wb_kind k)
+{
+    for (; i < j; i++)
+        if (rows_g[i].rw_kind == k)
+            return &rows_g[i];
+    return NULL;
+}
+
+/* The fan-out workloads (fanout, skewed: tasks submitted one by one from a
+ * thread outside the pool): per task, wall-clock time (Tp / N) and CPU time
+ * beyond the work ((CPU - Tserial) / N), per variant and worker count. */
+static void print_fanout(FILE *f)
+{
+    static const wb_kind kinds[] = {WB_STEALING, WB_SHARED, WB_TBB, WB_OMP};
+    static const char *const names[] = {"stealing", "shared", "tbb", "omp"};
+    bool present[4] = {false, false, false, false};
+    bool any = false;
+    for (size_t i = 0; i < nrows_g; i++) {
+        if (rows_g[i].rw_w != &wb_fanout && rows_g[i].rw_w != &wb_skewed)
+            continue;
+        any = true;
+        for (int k = 0; k < 4; k++)
+            present[k] |= rows_g[i].rw_kind == kinds[k];
+    }
+    if (!any)
+        return;
+    md_table t = {.md_ncols = 3};
+    snprintf(t.md_head[0], MD_CELL, "case");
+    snprintf(t.md_head[1], MD_CELL, "w");
+    snprintf(t.md_head[2], MD_CELL, "work/task");
+    for (int k = 0; k < 4; k++)
+        if (present[k]) {
+            snprintf(t.md_head[t.md_ncols++], MD_CELL, "%s wall", names[k]);
+            snprintf(t.md_head[t.md_ncols++], MD_CELL, "%s cpu+", names[k]);
+        }
+    for (size_t i = 0; i < nrows_g;) {
+        size_t j = block_end(i);
+        const wb_row *ref = &rows_g[i];
+        if ((ref->rw_w == &wb_fanout || ref->rw_w == &wb_skewed) && ref->rw_tasks > 0) {
+            char(*c)[MD_CELL] = md_row(&t);
+            if (c == NULL)
+                break;
+            snprintf(c[0], MD_CELL, "%s %s", ref->rw_w->w_name, ref->rw_case);
+            snprintf(c[1], MD_CELL, "%u", ref->rw_workers);
+            put_num(c[2], MD_CELL, row_wall_per_task(ref), "%.1f");
+            size_t col = 3;
+            for (int k = 0; k < 4; k++) {
+                if (!present[k])
+                    continue;
+                const wb_row *r = block_find(i, j, kinds[k]);
+                if (r != NULL) {
+                    put_num(c[col], MD_CELL, row_wall_per_task(r), "%.1f");
+                    put_num(c[col + 1], MD_CELL, row_cpu_per_task(r), "%.1f");
+                }
+                col += 2;
+            }
+        }
+        i = j;
+    }
+    fprintf(f, "\n## Fan-out: cost per task (ns), tasks submitted one by one from one outside "
+               "thread\n\n");
+    md_print(f, &t);
+    fprintf(f, "\n"
+               "work/task: the serial loop's time per task. wall: Tp / N, wall-clock time per\n"
+               "task (the inverse of throughput; ideal: work/task / w). cpu+: (CPU - CPUserial) / N,\n"
+               "the process CPU time per task beyond the work (scheduling, queue contention,\n"
+               "idle spinning until the workers sleep, the submitting thread), measured with\n"
+               "CLOCK_PROCESS_CPUTIME_ID. stealing and shared: weft_pool_submit; tbb:\n"
+               "task_arena::enqueue into an arena of w workers; omp: task from a `single`\n"
+               "thread that is one of the w.\n");
 }
 
 /* Print the summary as a Markdown table, padded so that it also reads as
@@ -373,17 +551,17 @@ static void print_summary(FILE *f, const wb_opts *o)
         k++;
         i = j;
     }
-    size_t width[10];
-    for (int c = 0; c < 10; c++) {
+    size_t width[SUMMARY_COLS];
+    for (int c = 0; c < SUMMARY_COLS; c++) {
         width[c] = strlen(summary_head[c]);
         for (size_t r = 0; r < ncases; r++)
             if (strlen(sum[r].sr_cell[c]) > width[c])
                 width[c] = strlen(sum[r].sr_cell[c]);
     }
-    for (int c = 0; c < 10; c++)
+    for (int c = 0; c < SUMMARY_COLS; c++)
         fprintf(f, "| %-*s ", (int)width[c], summary_head[c]);
     fprintf(f, "|\n");
-    for (int c = 0; c < 10; c++) {
+    for (int c = 0; c < SUMMARY_COLS; c++) {
         fprintf(f, "| ");
         for (size_t i = 0; i < width[c]; i++)
             fputc('-', f);
@@ -391,7 +569,7 @@ static void print_summary(FILE *f, const wb_opts *o)
     }
     fprintf(f, "|\n");
     for (size_t r = 0; r < ncases; r++) {
-        for (int c = 0; c < 10; c++)
+        for (int c = 0; c < SUMMARY_COLS; c++)
             fprintf(f, "| %-*s ", (int)width[c], sum[r].sr_cell[c]);
         fprintf(f, "|\n");
     }
@@ -399,7 +577,8 @@ static void print_summary(FILE *f, const wb_opts *o)
                "w: the largest worker count run (queue: threads). work/task: the reference's\n"
                "time per task. speed-up: the reference's time over the fastest variant's\n"
                "(queue: mutex over weft). by: how many times longer the runner-up took.\n"
-               "T1/Ts: the fastest variant on one worker over serial (its overhead).\n");
+               "omp/st, tbb/st: OpenMP's and oneTBB's time over STEALING's (>1: weft is\n"
+               "faster). T1/Ts: the fastest variant on one worker over serial (its overhead).\n");
     if (nsmall > 0)
         fprintf(f,
                 "\n%zu of %zu cases are too small for parallelism to pay: their serial run takes\n"
@@ -415,6 +594,7 @@ static void print_summary(FILE *f, const wb_opts *o)
                    "see their notes.\n",
                 nloses - nsmall);
     free(sum);
+    print_fanout(f);
 }
 
 /* ---- JSON and CSV ---- */
@@ -488,6 +668,10 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
         json_num(f, "speedup_t1_over_tp", row_speedup(r), true);
         json_num(f, "speedup_vs_ref", row_vs_ref(r), true);
         json_num(f, "ns_per_task", row_ns_per_task(r), true);
+        json_num(f, "cpu_s", r->rw_cpu, true);
+        json_num(f, "ref_cpu_s", r->rw_ref_cpu, true);
+        json_num(f, "wall_ns_per_task", row_wall_per_task(r), true);
+        json_num(f, "cpu_ns_per_task", row_cpu_per_task(r), true);
         json_num(f, "shared_over_stealing", r->rw_shared_over, true);
         json_num(f, "omp_over_stealing", r->rw_omp_over, true);
         json_num(f, "tbb_over_stealing", r->rw_tbb_over, true);
@@ -515,7 +699,8 @@ static int write_csv(const char *path)
     if (f == NULL)
         return errno;
     fprintf(f, "workload,case,variant,workers,reps,median_s,min_s,max_s,ref_s,t1_s,"
-               "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,"
+               "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,cpu_s,ref_cpu_s,"
+               "wall_ns_per_task,cpu_ns_per_task,"
                "shared_over_stealing,omp_over_stealing,tbb_over_stealing,steals,parks,peak_rss_kb,"
                "tasks,answer\n");
     for (size_t i = 0; i < nrows_g; i++) {
@@ -532,6 +717,10 @@ static int write_csv(const char *path)
         csv_num(f, row_speedup(r));
         csv_num(f, row_vs_ref(r));
         csv_num(f, row_ns_per_task(r));
+        csv_num(f, r->rw_cpu);
+        csv_num(f, r->rw_ref_cpu);
+        csv_num(f, row_wall_per_task(r));
+        csv_num(f, row_cpu_per_task(r));
         csv_num(f, r->rw_shared_over);
         csv_num(f, r->rw_omp_over);
         csv_num(f, r->rw_tbb_over);
@@ -558,8 +747,41 @@ static void pool_counts(weft_pool *p, unsigned w, double *steals, double *parks)
     }
 }
 
-/* One run: prepare, time, finish, check. */
-static int run_one(const wb_workload *W, wb_run *r, double *secs, double *steals,
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* After a parallel run, wait until the process is idle: every runtime's
+ * workers spin a while before they sleep (weft before parking, libgomp
+ * GOMP_SPINCOUNT, TBB), and that CPU belongs to the run that left them
+ * spinning, not to the next variant's. Idle: the process used under 5% of
+ * a CPU over the last millisecond (or 200 ms have passed). Returns the
+ * process CPU time then. */
+#define SETTLE_STEP_NS 1000000L
+#define SETTLE_IDLE_S 50e-6
+#define SETTLE_MAX_STEPS 200
+
+static double settle(void)
+{
+    double c0 = cpu_now();
+    for (int i = 0; i < SETTLE_MAX_STEPS; i++) {
+        struct timespec d = {0, SETTLE_STEP_NS};
+        nanosleep(&d, NULL);
+        double c1 = cpu_now();
+        if (c1 - c0 < SETTLE_IDLE_S)
+            return c1;
+        c0 = c1;
+    }
+    return c0;
+}
+
+/* One run: prepare, time, finish, check. *secs is the wall time of the
+ * run; *cpu the process's CPU time from its start until it is idle again
+ * (parallel variants; the reference: its own). */
+static int run_one(const wb_workload *W, wb_run *r, double *secs, double *cpu, double *steals,
                    double *parks)
 {
     int rc = W->w_prepare != NULL ? W->w_prepare(r) : 0;
@@ -568,16 +790,19 @@ static int run_one(const wb_workload *W, wb_run *r, double *secs, double *steals
     double s0 = 0, p0 = 0, s1 = 0, p1 = 0;
     if (r->r_pool != NULL)
         pool_counts(r->r_pool, r->r_workers, &s0, &p0);
+    double c0 = cpu_now();
     double t0 = wb_now();
     rc = W->w_run(r);
     double t1 = wb_now();
-    if (r->r_pool != NULL)
+    double c1 = is_parallel(r->r_kind) ? settle() : cpu_now();
+    if (r->r_pool != NULL) /* exact now: the pool is idle */
         pool_counts(r->r_pool, r->r_workers, &s1, &p1);
     if (rc != 0)
         return rc;
     if (W->w_finish != NULL && (rc = W->w_finish(r)) != 0)
         return rc;
     *secs = t1 - t0;
+    *cpu = c1 - c0;
     *steals = s1 - s0;
     *parks = p1 - p0;
     return 0;
@@ -654,7 +879,8 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
 {
     const wb_workload *W = c->c_w;
     int reps = o->o_reps;
-    double times[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps], parks[MAX_VARIANTS][reps];
+    double times[MAX_VARIANTS][reps], cpus[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps],
+        parks[MAX_VARIANTS][reps];
     weft_pool *pools[2] = {NULL, NULL}; /* stealing, shared */
     wb_tbb *tbb = NULL;
     int rc = 0;
@@ -697,8 +923,8 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
                                                            : NULL,
                         .r_tbb = va->v_kind == WB_TBB ? tbb : NULL,
                         .r_state = c->c_state};
-            double t = 0, s = 0, p = 0;
-            rc = run_one(W, &r, &t, &s, &p);
+            double t = 0, cp = 0, s = 0, p = 0;
+            rc = run_one(W, &r, &t, &cp, &s, &p);
             if (rc != 0) {
                 fprintf(stderr, "\nweft-bench: %s %s w=%u %s: error: %s\n", W->w_name,
                         c->c_label, w, va->v_name, strerror(rc));
@@ -718,6 +944,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
             }
             if (rep >= 0) {
                 times[i][rep] = t;
+                cpus[i][rep] = cp;
                 steals[i][rep] = s;
                 parks[i][rep] = p;
             }
@@ -752,6 +979,10 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         r->rw_workers = w;
         r->rw_reps = reps;
         summarize(times[i], reps, &r->rw_med, &r->rw_min, &r->rw_max);
+        {
+            double lo, hi;
+            summarize(cpus[i], reps, &r->rw_cpu, &lo, &hi);
+        }
         med[i] = r->rw_med;
         r->rw_tasks = c->c_tasks;
         r->rw_answer = c->c_ref_answer;
@@ -782,6 +1013,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
     for (size_t i = 0; i < nv; i++) {
         wb_row *r = &rows_g[first + i];
         r->rw_ref = med[0];
+        r->rw_ref_cpu = rows_g[first].rw_cpu;
         r->rw_t1 = c->c_t1[i];
         r->rw_ref1 = c->c_ref1;
         if (r->rw_kind == WB_STEALING) {
@@ -894,20 +1126,28 @@ static void usage(FILE *f)
             "Columns: median/min/max in ms; T1/Ts = one-worker time over serial time\n"
             "(overhead); T1/Tp = speed-up over the same variant on one worker; Ts/Tp =\n"
             "speed-up over the reference (queue: mutex time over weft time); ns/task =\n"
-            "(Tp*p - Ts)/tasks, the CPU time a task costs beyond its work (queue: wall\n"
-            "ns per item); sh/st and omp/st = time of SHARED and of OpenMP over time of\n"
-            "STEALING (>1: stealing is faster); steals, parks = medians per run from\n"
-            "weft_pool_stats; rss_MB = peak RSS of the process so far.\n"
+            "(Tp*p - Ts)/tasks, the CPU time a task costs beyond its work if all p\n"
+            "workers are busy throughout (queue: wall ns per item); wall/task = Tp/tasks\n"
+            "in ns (serial: the work of a task); cpu/task = (CPU - CPUserial)/tasks in\n"
+            "ns, the process CPU time measured per task beyond the work, until the\n"
+            "workers are idle again; sh/st, omp/st and tbb/st = time of SHARED, of\n"
+            "OpenMP and of oneTBB over time of STEALING (>1: stealing is faster);\n"
+            "steals, parks = medians per run from weft_pool_stats; rss_MB = peak RSS\n"
+            "of the process so far.\n"
             "\n"
             "After the table, a summary (Markdown; --summary FILE writes it too): per\n"
             "case, the fastest variant at the largest worker count, its speed-up over\n"
-            "the reference, the runner-up, and notes on cases too small for parallelism\n"
-            "to pay (serial under 5 ms: --quick and --smoke sizes), variants slower than\n"
-            "serial, and noisy runs.\n"
+            "the reference, the runner-up, OpenMP's and oneTBB's time over STEALING's,\n"
+            "and notes on cases too small for parallelism to pay (serial under 5 ms:\n"
+            "--quick and --smoke sizes), variants slower than serial, and noisy runs;\n"
+            "then the fan-out cost per task (wall and CPU, per variant and grain) and,\n"
+            "where fib ran on 1 and 2 workers, the fib table (T1/Tserial, T2/Tserial).\n"
             "\n"
-            "libgomp's idle threads spin for a while after each parallel region\n"
-            "(GOMP_SPINCOUNT) and may overlap the next variant; run with\n"
-            "OMP_WAIT_POLICY=passive to rule that out (both are recorded).\n");
+            "After each parallel run the driver waits (untimed, up to 200 ms) until the\n"
+            "process is idle: the runtimes' workers spin a while before they sleep\n"
+            "(libgomp: GOMP_SPINCOUNT), and that must neither overlap the next variant\n"
+            "nor be charged to it. OMP_WAIT_POLICY=passive removes libgomp's spinning\n"
+            "(both settings are recorded).\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
