@@ -65,8 +65,11 @@ typedef struct {
     const char *o_csv;
     const char *o_summary; /* --summary FILE: the summary table alone, Markdown */
     const wb_workload *o_sel[N_WORKLOADS * 4];
-    long o_size[N_WORKLOADS * 4]; /* -1: the mode's size */
+    long o_size[N_WORKLOADS * 4];          /* -1: the mode's size */
+    int o_case[N_WORKLOADS * 4];           /* only this case; -1: all */
+    const char *o_selvar[N_WORKLOADS * 4]; /* variants for this one; NULL: o_variants */
     size_t o_nsel;
+    long o_fib_table[2]; /* --fib-table N,M; 0: not asked */
 } wb_opts;
 
 /* ---- results ---- */
@@ -525,6 +528,144 @@ static void print_fanout(FILE *f)
                "thread that is one of the w.\n");
 }
 
+/* A fib row's n and whether its case is the typed one. */
+static int fib_case_n(const wb_row *r, bool *typed)
+{
+    int n = -1;
+    if (sscanf(r->rw_case, "n=%d", &n) != 1)
+        n = -1;
+    *typed = strstr(r->rw_case, "typed") != NULL;
+    return n;
+}
+
+static void fib_runtime_name(char *buf, size_t len, wb_kind k, bool typed, int n)
+{
+    switch (k) {
+    case WB_STEALING:
+    case WB_SHARED:
+        snprintf(buf, len, "weft %s, %s, fib(%d)",
+                 typed ? "typed (weft/fj.h)" : "untyped (weft_spawn/weft_sync)",
+                 k == WB_SHARED ? "SHARED" : "STEALING", n);
+        break;
+    case WB_TBB:
+        snprintf(buf, len, "oneTBB task_group, fib(%d)", n);
+        break;
+    case WB_OMP:
+        snprintf(buf, len, "OpenMP tasks (libgomp), fib(%d)", n);
+        break;
+    default:
+        snprintf(buf, len, "?");
+    }
+}
+
+/* The fib comparison (--fib-table): per runtime, T1/Tserial and T2/Tserial,
+ * each against the plain -O2 serial fib of the same n in the same block.
+ * Printed whenever fib ran on 1 and 2 workers. OpenMP and oneTBB appear
+ * once per n (they run the same code in both cases). */
+static void print_fib_table(FILE *f)
+{
+    md_table t = {.md_ncols = 3};
+    snprintf(t.md_head[0], MD_CELL, "runtime");
+    snprintf(t.md_head[1], MD_CELL, "T1/Tserial");
+    snprintf(t.md_head[2], MD_CELL, "T2/Tserial");
+    int ns[8];
+    double ts[8];
+    size_t nn = 0;
+    struct {
+        wb_kind k;
+        int n;
+    } seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < nrows_g;) {
+        size_t j = block_end(i);
+        const wb_row *ser1 = &rows_g[i];
+        bool typed;
+        int n = fib_case_n(ser1, &typed);
+        if (ser1->rw_w != &wb_fib || ser1->rw_workers != 1 || n < 0) {
+            i = j;
+            continue;
+        }
+        /* the 2-worker block of the same case */
+        size_t i2 = j, j2 = j;
+        while (i2 < nrows_g) {
+            j2 = block_end(i2);
+            if (rows_g[i2].rw_w == &wb_fib && rows_g[i2].rw_workers == 2
+                && strcmp(rows_g[i2].rw_case, ser1->rw_case) == 0)
+                break;
+            i2 = j2;
+        }
+        if (i2 >= nrows_g) {
+            i = j;
+            continue;
+        }
+        const wb_row *ser2 = &rows_g[i2];
+        bool have_n = false;
+        for (size_t k = 0; k < nn; k++)
+            have_n |= ns[k] == n;
+        if (!have_n && nn < 8) {
+            ns[nn] = n;
+            ts[nn++] = ser1->rw_med;
+        }
+        for (size_t k = i + 1; k < j; k++) {
+            const wb_row *r1 = &rows_g[k];
+            const wb_row *r2 = block_find(i2, j2, r1->rw_kind);
+            if (r2 == NULL)
+                continue;
+            if (r1->rw_kind == WB_TBB || r1->rw_kind == WB_OMP) {
+                bool dup = false;
+                for (size_t q = 0; q < nseen; q++)
+                    dup |= seen[q].k == r1->rw_kind && seen[q].n == n;
+                if (dup || nseen == 16)
+                    continue;
+                seen[nseen].k = r1->rw_kind;
+                seen[nseen++].n = n;
+            }
+            char(*c)[MD_CELL] = md_row(&t);
+            if (c == NULL)
+                break;
+            fib_runtime_name(c[0], MD_CELL, r1->rw_kind, typed, n);
+            put_num(c[1], MD_CELL, r1->rw_med / ser1->rw_med, "%.2f");
+            put_num(c[2], MD_CELL, r2->rw_med / ser2->rw_med, "%.2f");
+        }
+        i = j;
+    }
+    if (t.md_nrows == 0) {
+        free(t.md_cells);
+        return;
+    }
+    /* The reference rows, explicit, first. */
+    size_t nrun = t.md_nrows;
+    for (size_t k = 0; k < nn; k++) {
+        char(*c)[MD_CELL] = md_row(&t);
+        if (c == NULL)
+            break;
+        char d[32];
+        fmt_duration(d, sizeof d, ts[k]);
+        snprintf(c[0], MD_CELL, "serial int fib(int n), -O2, fib(%d): Tserial %s", ns[k], d);
+        snprintf(c[1], MD_CELL, "1.00");
+        snprintf(c[2], MD_CELL, "1.00");
+    }
+    if (t.md_nrows > nrun) { /* rotate them to the top */
+        size_t nref = t.md_nrows - nrun;
+        char(*tmp)[MD_MAX_COLS][MD_CELL] = malloc(t.md_nrows * sizeof *tmp);
+        if (tmp != NULL) {
+            memcpy(tmp, t.md_cells + nrun, nref * sizeof *tmp);
+            memcpy(tmp + nref, t.md_cells, nrun * sizeof *tmp);
+            memcpy(t.md_cells, tmp, t.md_nrows * sizeof *tmp);
+            free(tmp);
+        }
+    }
+    fprintf(f, "\n## fib: a spawn per call, no cutoff, against the plain serial fib\n\n");
+    md_print(f, &t);
+    fprintf(f, "\n"
+               "Tserial: the plain serial int fib(int n) { return n < 2 ? n : fib(n-1) +\n"
+               "fib(n-2); } as this build compiled it (release: gcc -O2), median of the\n"
+               "1-worker block; T2/Tserial uses the 2-worker block's. T1, T2: the runtime on\n"
+               "1 and 2 workers. A runtime run at a smaller n than weft is compared with the\n"
+               "serial fib of that n: with a spawn per call both times grow as fib(n), so the\n"
+               "ratio hardly depends on n.\n");
+}
+
 /* Print the summary as a Markdown table, padded so that it also reads as
  * plain text; the same format heads bench/RESULTS.md. */
 static void print_summary(FILE *f, const wb_opts *o)
@@ -595,6 +736,7 @@ static void print_summary(FILE *f, const wb_opts *o)
                 nloses - nsmall);
     free(sum);
     print_fanout(f);
+    print_fib_table(f);
 }
 
 /* ---- JSON and CSV ---- */
@@ -833,8 +975,10 @@ static bool name_in_list(const char *name, const char *list)
     return false;
 }
 
-/* The variants of W that run (index 0, the reference, always does). */
-static size_t pick_variants(const wb_workload *W, const wb_opts *o, size_t *idx)
+/* The variants of W that run (index 0, the reference, always does): those
+ * in `only` (a comma list; empty: all) that are built and not skipped. */
+static size_t pick_variants(const wb_workload *W, const wb_opts *o, const char *only,
+                            size_t *idx)
 {
     size_t n = 0;
     for (size_t v = 0; v < W->w_nvariants && n < MAX_VARIANTS; v++) {
@@ -846,7 +990,7 @@ static size_t pick_variants(const wb_workload *W, const wb_opts *o, size_t *idx)
                 continue;
             if (va->v_kind == WB_TBB && o->o_no_tbb)
                 continue;
-            if (o->o_variants[0] != '\0' && !name_in_list(va->v_name, o->o_variants))
+            if (only[0] != '\0' && !name_in_list(va->v_name, only))
                 continue;
         }
         idx[n++] = v;
@@ -1026,12 +1170,17 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
     return 0;
 }
 
-static int run_workload(const wb_opts *o, const wb_workload *W, long size)
+/* Run W's cases (only case `icase` if it is >= 0) with the variants in
+ * `only` (NULL: --variants). */
+static int run_workload(const wb_opts *o, const wb_workload *W, long size, int icase,
+                        const char *only)
 {
     size_t vidx[MAX_VARIANTS];
-    size_t nv = pick_variants(W, o, vidx);
+    size_t nv = pick_variants(W, o, only != NULL ? only : o->o_variants, vidx);
     int rc = 0;
     for (size_t ic = 0; ic < W->w_ncases; ic++) {
+        if (icase >= 0 && ic != (size_t)icase)
+            continue;
         char label[64];
         wb_case c;
         memset(&c, 0, sizeof c);
@@ -1063,6 +1212,35 @@ static int run_workload(const wb_opts *o, const wb_workload *W, long size)
         W->w_teardown(c.c_state);
     }
     return rc;
+}
+
+/* --fib-table: fib on 1 and 2 workers; serial and weft (both cases) at n,
+ * serial, oneTBB and OpenMP (the void* case) at m. */
+static void fib_table_plan(wb_opts *o)
+{
+    long dflt = o->o_mode == MODE_SMOKE   ? wb_fib.w_smoke_size
+                : o->o_mode == MODE_QUICK ? wb_fib.w_quick_size
+                                          : 40;
+    long n = o->o_fib_table[0] > 0 ? o->o_fib_table[0] : dflt;
+    long m = o->o_fib_table[1] > 0 ? o->o_fib_table[1]
+             : o->o_fib_table[0] > 0 || o->o_mode != MODE_DEFAULT ? n
+                                                                  : 35;
+    o->o_nworkers = 2;
+    o->o_workers[0] = 1;
+    o->o_workers[1] = 2;
+    o->o_nsel = 0;
+    for (int ic = 0; ic < 2; ic++) {
+        o->o_sel[o->o_nsel] = &wb_fib;
+        o->o_size[o->o_nsel] = n;
+        o->o_case[o->o_nsel] = ic;
+        o->o_selvar[o->o_nsel++] = ic == 1 && m == n ? "stealing,tbb,omp" : "stealing";
+    }
+    if (m != n) {
+        o->o_sel[o->o_nsel] = &wb_fib;
+        o->o_size[o->o_nsel] = m;
+        o->o_case[o->o_nsel] = 1;
+        o->o_selvar[o->o_nsel++] = "tbb,omp";
+    }
 }
 
 /* ---- calibration ---- */
@@ -1114,6 +1292,12 @@ static void usage(FILE *f)
             "      --summary FILE  write the summary table (Markdown) to FILE too\n"
             "      --quick         small sizes, 3 reps, no warm-up: a few seconds in all\n"
             "      --smoke         tiny sizes, 1 rep, no warm-up: checks answers (CTest)\n"
+            "      --fib-table[=N[,M]]\n"
+            "                      print the fib comparison: T1/Tserial and T2/Tserial\n"
+            "                      for weft typed and untyped (STEALING) at fib(N), oneTBB\n"
+            "                      and OpenMP at fib(M), each against the plain -O2 serial\n"
+            "                      fib of its n; workers 1,2; runs fib alone (default\n"
+            "                      N=40, M=35; --quick/--smoke: their fib size for both)\n"
             "  -q, --quiet         no progress line on stderr\n"
             "      --list          list the workloads and their sizes\n"
             "  -h, --help          this text\n"
@@ -1224,6 +1408,8 @@ static int parse_workload(const char *arg, wb_opts *o)
         if (strcmp(all_workloads[i]->w_name, name) == 0
             || (alias != NULL && strcmp(alias, name) == 0)) {
             o->o_sel[o->o_nsel] = all_workloads[i];
+            o->o_case[o->o_nsel] = -1;
+            o->o_selvar[o->o_nsel] = NULL;
             o->o_size[o->o_nsel++] = size;
             return 0;
         }
@@ -1234,7 +1420,7 @@ static int parse_workload(const char *arg, wb_opts *o)
 int main(int argc, char **argv)
 {
     enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_NO_TBB, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
-           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST };
+           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST, OPT_FIB_TABLE };
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'},
         {"reps", required_argument, NULL, 'r'},
@@ -1251,6 +1437,7 @@ int main(int argc, char **argv)
         {"smoke", no_argument, NULL, OPT_SMOKE},
         {"quiet", no_argument, NULL, 'q'},
         {"list", no_argument, NULL, OPT_LIST},
+        {"fib-table", optional_argument, NULL, OPT_FIB_TABLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     wb_opts o;
@@ -1311,6 +1498,19 @@ int main(int argc, char **argv)
         case OPT_SMOKE:
             o.o_mode = MODE_SMOKE;
             break;
+        case OPT_FIB_TABLE: {
+            o.o_fib_table[0] = o.o_fib_table[1] = 0;
+            long n = 0, m = 0;
+            char tail;
+            int got = optarg == NULL ? 0 : sscanf(optarg, "%ld,%ld%c", &n, &m, &tail);
+            if (optarg != NULL && (got < 1 || got > 2 || n < 2 || n > 46 || (got == 2 && (m < 2 || m > 46)))) {
+                fprintf(stderr, "weft-bench: bad --fib-table '%s' (N or N,M; 2..46)\n", optarg);
+                return 2;
+            }
+            o.o_fib_table[0] = optarg == NULL ? -1 : n; /* -1: the mode's sizes */
+            o.o_fib_table[1] = got == 2 ? m : 0;
+            break;
+        }
         case 'q':
             o.o_quiet = true;
             break;
@@ -1337,10 +1537,18 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.o_nsel == 0) {
+    if (o.o_fib_table[0] != 0 && o.o_nsel > 0) {
+        fprintf(stderr, "weft-bench: --fib-table runs fib alone: name no workload\n");
+        return 2;
+    }
+    if (o.o_fib_table[0] != 0) {
+        fib_table_plan(&o);
+    } else if (o.o_nsel == 0) {
         for (size_t i = 0; i < N_WORKLOADS; i++) {
             o.o_sel[i] = all_workloads[i];
             o.o_size[i] = -1;
+            o.o_case[i] = -1;
+            o.o_selvar[i] = NULL;
         }
         o.o_nsel = N_WORKLOADS;
     }
@@ -1378,7 +1586,7 @@ int main(int argc, char **argv)
                     : o.o_mode == MODE_SMOKE ? W->w_smoke_size
                     : o.o_mode == MODE_QUICK ? W->w_quick_size
                                              : W->w_default_size;
-        if (run_workload(&o, W, size) != 0)
+        if (run_workload(&o, W, size, o.o_case[i], o.o_selvar[i]) != 0)
             status = 1;
     }
     if (nrows_g > 0) {
