@@ -160,9 +160,9 @@ static int fib_run(wb_run *r)
 
 const wb_workload wb_fib = {
     .w_name = "fib",
-    .w_help = "fib(n), a spawn per call, no cutoff: pure spawn/sync, against the plain"
-              " -O2 serial fib; typed (weft/fj.h) and void* (weft_spawn) cases; size n <= 46"
-              " (default 32; --fib-table: n=40)",
+    .w_help = "fib(n), a spawn per call, no cutoff (Lace's and BOTS's fib): pure"
+              " spawn/sync, against the plain -O2 serial fib; typed (weft/fj.h) and void*"
+              " (weft_spawn) cases; size n <= 46 (default 32; --fib-table: n=40)",
     .w_default_size = 32,
     .w_quick_size = 27,
     .w_smoke_size = 15,

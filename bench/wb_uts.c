@@ -283,7 +283,8 @@ static int uts_run(wb_run *r)
 
 const wb_workload wb_uts = {
     .w_name = "uts",
-    .w_help = "Unbalanced Tree Search, T3-like binomial (q=0.124875, m=8), task per node;"
+    .w_help = "Unbalanced Tree Search (UTS, in BOTS and Lace), T3-like binomial"
+              " (q=0.124875, m=8), task per node;"
               " typed and void* cases; size b0 = root children (default 2000; tree shape"
               " follows --seed)",
     .w_default_size = 2000,

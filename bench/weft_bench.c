@@ -1,8 +1,8 @@
 /*
- * bench/weft_bench.c - weft-bench: the benchmark driver (issue 4).
+ * bench/weft_bench.c - weft-bench: the benchmark driver.
  *
  * For each workload, case and worker count it runs every variant (serial C,
- * weft STEALING, weft SHARED, OpenMP tasks, ...) in one process, interleaved
+ * weft STEALING, weft SHARED, OpenMP tasks, oneTBB, ...) in one process, interleaved
  * A B C D A B C D ... so that drift (frequency, noise) hits them all alike.
  * Each figure is the median of the repetitions, with min and max. Every run's
  * answer is checked against the reference variant's (a wrong answer is an
@@ -1264,13 +1264,23 @@ static void calibrate_spin(void)
 
 /* ---- command line ---- */
 
+/* Where the recursive workloads come from (--list, --help). */
+static const char sources_text[] =
+    "Sources: BOTS = Duran et al., \"Barcelona OpenMP Tasks Suite: a set of\n"
+    "benchmarks targeting the exploitation of task parallelism in OpenMP\", ICPP\n"
+    "2009; Lace = van Dijk & van de Pol, \"Lace: non-blocking split deque for\n"
+    "work-stealing\", Euro-Par 2014 workshops; UTS = Olivier et al.,\n"
+    "\"UTS: an Unbalanced Tree Search benchmark\", LCPC 2006. Runtimes are compared\n"
+    "on fib, cilksort (here: sort), dfs, knapsack, matmul, pi, queens, strassen and\n"
+    "uts in those suites.\n";
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: weft-bench [OPTIONS] [WORKLOAD[=SIZE]...]\n"
             "\n"
             "Runs each workload's variants (serial C, weft STEALING, weft SHARED, OpenMP\n"
-            "tasks, ...) interleaved in one process, for each worker count; prints the\n"
+            "tasks, oneTBB, ...) interleaved in one process, for each worker count; prints the\n"
             "median, min and max time of --reps runs and derived figures. Every answer\n"
             "is checked against the serial one: a mismatch is an error (exit status 1).\n"
             "\n"
@@ -1283,7 +1293,12 @@ static void usage(FILE *f)
             "                      - serial, or mutex for queue - always runs)\n"
             "      --no-omp        skip the OpenMP variants (TSan builds: libgomp is not\n"
             "                      instrumented)\n"
-            "      --no-tbb        skip the oneTBB variants (TSan builds leave them out)\n"
+            "      --no-tbb        skip the oneTBB variants (TSan builds leave them out).\n"
+            "                      oneTBB runs in task_arena(s) of w slots under a\n"
+            "                      global_control of w + 1 threads: recursive workloads\n"
+            "                      use task_group (the calling thread takes one slot),\n"
+            "                      fanout/skewed task_arena::enqueue from the outside\n"
+            "                      thread, pfor parallel_for\n"
             "      --pin           pin weft workers to CPUs\n"
             "      --seed N        inputs (uts tree, skewed costs, sort data) and victim\n"
             "                      choice (default 42)\n"
@@ -1302,9 +1317,10 @@ static void usage(FILE *f)
             "      --list          list the workloads and their sizes\n"
             "  -h, --help          this text\n"
             "\n"
-            "Workloads (default: all, in this order):\n");
+            "Workloads (default: all, in this order; sort is also named cilksort):\n");
     for (size_t i = 0; i < N_WORKLOADS; i++)
         fprintf(f, "  %-8s %s\n", all_workloads[i]->w_name, all_workloads[i]->w_help);
+    fprintf(f, "\n%s", sources_text);
     fprintf(f,
             "\n"
             "Columns: median/min/max in ms; T1/Ts = one-worker time over serial time\n"
@@ -1515,11 +1531,15 @@ int main(int argc, char **argv)
             o.o_quiet = true;
             break;
         case OPT_LIST:
-            for (size_t i = 0; i < N_WORKLOADS; i++)
-                printf("%-8s default %ld, --quick %ld, --smoke %ld: %s\n",
-                       all_workloads[i]->w_name, all_workloads[i]->w_default_size,
-                       all_workloads[i]->w_quick_size, all_workloads[i]->w_smoke_size,
-                       all_workloads[i]->w_help);
+            for (size_t i = 0; i < N_WORKLOADS; i++) {
+                const wb_workload *W = all_workloads[i];
+                char alias[32] = "";
+                if (W->w_alias != NULL)
+                    snprintf(alias, sizeof alias, " (or %s)", W->w_alias);
+                printf("%-8s%s default %ld, --quick %ld, --smoke %ld: %s\n", W->w_name, alias,
+                       W->w_default_size, W->w_quick_size, W->w_smoke_size, W->w_help);
+            }
+            printf("\n%s", sources_text);
             return 0;
         case 'h':
             usage(stdout);
