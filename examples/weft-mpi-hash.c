@@ -27,11 +27,14 @@
  *           slot asks rank 0 and gets one batch, or nothing once the queue
  *           is empty (then it stops asking). Every batch passes rank 0.
  *   steal   a rank with an empty queue and a free slot asks a random other
- *           rank, which gives half of its queue, rounded up, from the end
- *           it would take last (the smallest batches). A thief is a victim
- *           like any other, so the work spreads and most requests no longer
- *           reach rank 0. An empty answer makes the thief wait before it
- *           asks again (RETRY_MIN doubling up to RETRY_MAX).
+ *           rank, which gives every other batch of its queue, starting
+ *           with the first: half of the batches, rounded up, and, the queue
+ *           being sorted by size, about half of the bytes, the largest
+ *           batch to the thief (which is idle, its victim is not). Both
+ *           queues stay largest first. A thief is a victim like any other,
+ *           so the work spreads and most requests no longer reach rank 0.
+ *           An empty answer makes the thief wait before it asks again
+ *           (RETRY_MIN doubling up to RETRY_MAX).
  *
  * Results and termination (both policies): a rank sends the results of
  * each batch it finished to rank 0 (TAG_RESULT: index, error and hash per
@@ -444,7 +447,7 @@ static int message_count(MPI_Status *s, MPI_Datatype type)
 }
 
 /* Another rank asks for work: master gives one batch from the front of the
- * queue (the largest left), steal half, rounded up, from the back. */
+ * queue (the largest left), steal every other batch from the front. */
 static void answer_request(rank_state *st, MPI_Status *s)
 {
     MPI_Recv(NULL, 0, MPI_INT, s->MPI_SOURCE, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
@@ -456,8 +459,14 @@ static void answer_request(rank_state *st, MPI_Status *s)
         if (st->policy == BALANCE_MASTER) {
             ids[0] = st->queue[st->qhead++];
         } else {
-            st->qtail -= give;
-            memcpy(ids, st->queue + st->qtail, (size_t)give * sizeof *ids);
+            int k = 0, keep = st->qhead;
+            for (int i = st->qhead; i < st->qtail; i++) {
+                if ((i - st->qhead) % 2 == 0)
+                    ids[k++] = st->queue[i];
+                else
+                    st->queue[keep++] = st->queue[i];
+            }
+            st->qtail = keep;
         }
     }
     st->stats.given += (uint64_t)give;
