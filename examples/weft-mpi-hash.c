@@ -120,6 +120,8 @@ typedef struct {
     uint64_t usec;                  /* when its last batch was done, from the start */
 } rank_stats;
 #define RANK_STATS_WORDS (sizeof(rank_stats) / sizeof(uint64_t))
+_Static_assert(sizeof(rank_stats) == RANK_STATS_WORDS * sizeof(uint64_t),
+               "rank_stats is gathered as an array of MPI_UINT64_T");
 
 /* Owned by the rank's main thread, except done (pushed by tasks) and the
  * entries and batches that tasks of the pool write. */
