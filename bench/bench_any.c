@@ -12,6 +12,13 @@
  * waiters of other collections shows up as CPU per item and context
  * switches.
  *
+ * Two pacings. free: the producer adds as fast as it can; consumers that
+ * fall behind find items waiting and do not sleep, so how often they wait
+ * depends on the scheduler. lockstep: after each add the producer takes an
+ * acknowledgement (a plain collection the consumer adds to after each
+ * item), so every item finds its consumer asleep and costs exactly one
+ * wake-up of it (plus one of the producer), in both forms.
+ *
  * Printed per run: items delivered, wall time, CPU time per item (user +
  * system of the whole process, getrusage) and context switches (voluntary +
  * involuntary, getrusage) in total and per item. A run that reaches the
@@ -19,9 +26,10 @@
  * collection) and is marked "limit"; its figures cover the items delivered.
  *
  * Usage: bench_any [--k K[,K...]] [--items N] [--limit SECONDS]
- *                  [--mode take|any|both] [--reps R]
- *   defaults: --k 16,64,256 --items 160000 --limit 100 --mode both --reps 1
- *   (with --reps R > 1 the row with the median wall time is printed).
+ *                  [--mode take|any|both] [--pace free|lockstep] [--reps R]
+ *   defaults: --k 16,64,256 --items 160000 --limit 100 --mode both
+ *   --pace free --reps 1 (with --reps R > 1 the row with the median wall
+ *   time is printed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +45,7 @@
 
 typedef struct {
     weft_collection *cn_pair[2]; /* A_i, B_i */
+    weft_collection *cn_ack;     /* lockstep: acknowledge each item; else NULL */
     int cn_any;                  /* 1: take_from_any over the pair */
     pthread_barrier_t *cn_start;
     uint64_t cn_items; /* delivered to this consumer */
@@ -49,8 +58,9 @@ static void *consumer_main(void *arg)
     void *item;
     pthread_barrier_wait(cn->cn_start);
     for (;;) {
-        int r = cn->cn_any ? weft_collection_take_from_any(cn->cn_pair, 2, &item, NULL, WEFT_FOREVER)
-                           : weft_collection_take(cn->cn_pair[0], &item);
+        int r = cn->cn_any
+                    ? weft_collection_take_from_any(cn->cn_pair, 2, &item, NULL, WEFT_FOREVER)
+                    : weft_collection_take(cn->cn_pair[0], &item);
         if (r == EPIPE)
             break;
         if (r != 0) {
@@ -59,6 +69,8 @@ static void *consumer_main(void *arg)
         }
         cn->cn_items++;
         cn->cn_sum += (uintptr_t)item;
+        if (cn->cn_ack && weft_collection_add(cn->cn_ack, NULL) != 0)
+            abort();
     }
     return NULL;
 }
@@ -82,7 +94,7 @@ typedef struct {
     int rs_limit;           /* 1: stopped at the time limit */
 } result;
 
-static result run_once(int k, int any, uint64_t n, double limit)
+static result run_once(int k, int any, int lockstep, uint64_t n, double limit)
 {
     weft_collection **cs = calloc(2 * (size_t)k, sizeof *cs);
     consumer *cn = calloc((size_t)k, sizeof *cn);
@@ -92,10 +104,13 @@ static result run_once(int k, int any, uint64_t n, double limit)
     for (int i = 0; i < 2 * k; i++)
         if (weft_collection_create(&cs[i], NULL) != 0)
             abort();
+    weft_collection *ack = NULL;
+    if (lockstep && weft_collection_create(&ack, NULL) != 0)
+        abort();
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, (unsigned)k + 1);
     for (int i = 0; i < k; i++) {
-        cn[i] = (consumer){{cs[2 * i], cs[2 * i + 1]}, any, &start, 0, 0};
+        cn[i] = (consumer){{cs[2 * i], cs[2 * i + 1]}, ack, any, &start, 0, 0};
         if (pthread_create(&th[i], NULL, consumer_main, &cn[i]) != 0)
             abort();
     }
@@ -106,7 +121,9 @@ static result run_once(int k, int any, uint64_t n, double limit)
     result res = {0};
     uint64_t added = 0;
     for (uint64_t j = 1; j <= n; j++) {
-        if (weft_collection_add(cs[2 * (int)(j % (uint64_t)k)], (void *)(uintptr_t)j) != 0)
+        void *a;
+        if (weft_collection_add(cs[2 * (int)(j % (uint64_t)k)], (void *)(uintptr_t)j) != 0 ||
+            (ack && weft_collection_take(ack, &a) != 0))
             abort();
         added++;
         if ((j & 255) == 0 && now_s() - t0 > limit) {
@@ -133,6 +150,7 @@ static result run_once(int k, int any, uint64_t n, double limit)
     pthread_barrier_destroy(&start);
     for (int i = 0; i < 2 * k; i++)
         weft_collection_destroy(cs[i]);
+    weft_collection_destroy(ack);
     free(cs);
     free(cn);
     free(th);
@@ -149,6 +167,7 @@ int main(int argc, char **argv)
 {
     int ks[16] = {16, 64, 256}, nk = 3, reps = 1;
     int modes = 3; /* bit 0: take, bit 1: any */
+    int lockstep = 0;
     uint64_t n = 160000;
     double limit = 100;
     for (int i = 1; i < argc; i++) {
@@ -162,12 +181,14 @@ int main(int argc, char **argv)
             limit = atof(argv[++i]);
         } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--pace") == 0 && i + 1 < argc) {
+            lockstep = strcmp(argv[++i], "lockstep") == 0;
         } else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
             i++;
             modes = strcmp(argv[i], "take") == 0 ? 1 : strcmp(argv[i], "any") == 0 ? 2 : 3;
         } else {
             fprintf(stderr, "usage: bench_any [--k K[,K...]] [--items N] [--limit S] "
-                            "[--mode take|any|both] [--reps R]\n");
+                            "[--mode take|any|both] [--pace free|lockstep] [--reps R]\n");
             return 2;
         }
     }
@@ -178,9 +199,9 @@ int main(int argc, char **argv)
         }
     if (reps < 1 || reps > 15 || n == 0)
         return 2;
-    printf("bench_any: %llu items, one producer, K consumers on unrelated collections, "
-           "time limit %.0f s\n",
-           (unsigned long long)n, limit);
+    printf("bench_any: %llu items, one producer (%s), K consumers on unrelated collections, "
+           "time limit %.0f s, median of %d\n",
+           (unsigned long long)n, lockstep ? "lockstep" : "free", limit, reps);
     printf("%-5s %-14s %9s %9s %11s %11s %9s\n", "K", "consumers use", "items", "wall s",
            "CPU us/item", "ctx switch", "csw/item");
     for (int i = 0; i < nk; i++) {
@@ -189,7 +210,7 @@ int main(int argc, char **argv)
                 continue;
             result rs[15];
             for (int r = 0; r < reps; r++)
-                rs[r] = run_once(ks[i], any, n, limit);
+                rs[r] = run_once(ks[i], any, lockstep, n, limit);
             qsort(rs, (size_t)reps, sizeof rs[0], cmp_wall);
             result m = rs[reps / 2];
             double items = m.rs_items ? (double)m.rs_items : 1.0;
