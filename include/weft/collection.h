@@ -99,17 +99,22 @@ WEFT_API int weft_collection_try_take(weft_collection *c, void **item, int64_t t
 /* Add to the first of cs[0..n-1] (lowest index first) that can take the item
  * now, waiting up to timeout_ns for any of them. Members whose adding is
  * completed are skipped. Sets *index (if index is not NULL) to the member used.
- * Returns 0; EINVAL (cs NULL, n == 0, a NULL member, bad timeout); ENOMEM;
- * EAGAIN; ETIMEDOUT; EPIPE (every member has adding completed); ECANCELED
- * (a member that would otherwise be chosen or waited on is shut down). No
- * limit on n. The same collection may appear more than once. */
+ * Returns 0; EINVAL (cs NULL, n == 0, a NULL member, bad timeout); ENOMEM
+ * (storage growth, or n > 16 and this thread's table of wait links could
+ * not grow); EAGAIN; ETIMEDOUT; EPIPE (every member has adding completed);
+ * ECANCELED (a member that would otherwise be chosen or waited on is shut
+ * down). No limit on n. The same collection may appear more than once.
+ * Blocks (timeout_ns permitting); a change of one member wakes only calls
+ * waiting on that member. Any thread. */
 WEFT_API int weft_collection_add_to_any(weft_collection *const *cs, size_t n, void *item,
                                         size_t *index, int64_t timeout_ns);
 
 /* Take from the first of cs[0..n-1] (lowest index first) that has an item,
  * waiting up to timeout_ns. Completed members are skipped. Sets *item and
- * *index (if index is not NULL). Returns 0; EINVAL; EAGAIN; ETIMEDOUT; EPIPE
- * (every member is completed); ECANCELED (a member is shut down). */
+ * *index (if index is not NULL). Returns 0; EINVAL; ENOMEM (n > 16 and this
+ * thread's table of wait links could not grow); EAGAIN; ETIMEDOUT; EPIPE
+ * (every member is completed); ECANCELED (a member is shut down). Blocks as
+ * add_to_any does. */
 WEFT_API int weft_collection_take_from_any(weft_collection *const *cs, size_t n, void **item,
                                            size_t *index, int64_t timeout_ns);
 

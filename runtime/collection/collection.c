@@ -52,7 +52,6 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
     atomic_init(&c->c_takers.wl_n, 0);
     atomic_init(&c->c_adders.wl_n, 0);
     atomic_init(&c->c_joiners.wl_n, 0);
-    atomic_init(&c->c_any_waiters, 0);
     atomic_init(&c->c_done, 0);
     atomic_init(&c->c_state, 0);
     *out = c;
@@ -188,7 +187,6 @@ void weft_collection_complete_adding(weft_collection *c)
 {
     if (!c)
         return;
-    bool wake_any = false;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
     if (!(st & COLL_ST_ADDING_DONE)) {
@@ -201,18 +199,15 @@ void weft_collection_complete_adding(weft_collection *c)
         if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
             atomic_load_explicit(&c->c_head, memory_order_relaxed))
             weft__coll_wlist_signal_all(&c->c_takers);
-        wake_any = coll_any_waiting(c);
     }
     unlock_both(c);
-    if (wake_any)
-        weft__coll_any_wake();
 }
 
 void weft_collection_shutdown(weft_collection *c)
 {
     if (!c)
         return;
-    bool wake_any = false, zero = false;
+    bool zero = false;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
     if (!(st & COLL_ST_SHUTDOWN)) {
@@ -236,13 +231,10 @@ void weft_collection_shutdown(weft_collection *c)
         zero = nd == a;
         weft__coll_wlist_signal_all(&c->c_adders);
         weft__coll_wlist_signal_all(&c->c_takers);
-        wake_any = coll_any_waiting(c);
     }
     unlock_both(c);
     if (zero)
         wake_joiners(c);
-    if (wake_any)
-        weft__coll_any_wake();
 }
 
 /* ---- task_done / join --------------------------------------------------- */
@@ -341,6 +333,5 @@ size_t weft__collection_waiters(const weft_collection *c)
     /* relaxed: snapshots for the test hook; pair with nothing. */
     return atomic_load_explicit(&c->c_takers.wl_n, memory_order_relaxed) +
            atomic_load_explicit(&c->c_adders.wl_n, memory_order_relaxed) +
-           atomic_load_explicit(&c->c_joiners.wl_n, memory_order_relaxed) +
-           atomic_load_explicit(&c->c_any_waiters, memory_order_relaxed);
+           atomic_load_explicit(&c->c_joiners.wl_n, memory_order_relaxed);
 }

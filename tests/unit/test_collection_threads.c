@@ -523,6 +523,172 @@ START_TEST(any_blocked_woken_by_member)
 }
 END_TEST
 
+/* ---- any-variants: only a member's change wakes a call -------------------- */
+
+/* Regression: take_from_any and add_to_any used to sleep on one
+ * process-wide generation word, and every change of a collection with
+ * any-waiters bumped it and woke every any-waiter in the process (K
+ * unrelated waiters: K wake-ups per item; bench_any). Two calls blocked on
+ * collections nobody touches must not wake while other any-calls are woken
+ * ROUNDS times by their own members. Counted with the wake-up hook, not
+ * timed. */
+START_TEST(any_unrelated_not_woken)
+{
+    enum { ROUNDS = 50 };
+    weft_collection *mine[2], *mine_full[2], *other[2], *other_full[2];
+    for (int i = 0; i < 2; i++) {
+        mine[i] = coll_make(0, WEFT_ORDER_FIFO, NULL);
+        mine_full[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
+        other[i] = coll_make(0, WEFT_ORDER_FIFO, NULL);
+        other_full[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
+        ck_assert_int_eq(weft_collection_add(mine_full[i], COLL_ITEM(i)), 0);
+        ck_assert_int_eq(weft_collection_add(other_full[i], COLL_ITEM(i)), 0);
+    }
+    coll_op t, a;
+    coll_op_start_any(&t, COLL_OP_TAKE_ANY, mine, 2, NULL, WEFT_FOREVER);
+    coll_op_start_any(&a, COLL_OP_ADD_ANY, mine_full, 2, COLL_ITEM(7), WEFT_FOREVER);
+    coll_wait_waiters(mine[1], 1);
+    coll_wait_waiters(mine_full[1], 1);
+    void *it;
+    for (int r = 0; r < ROUNDS; r++) {
+        /* A take_from_any woken by an add, an add_to_any by a take. */
+        coll_op o;
+        coll_op_start_any(&o, COLL_OP_TAKE_ANY, other, 2, NULL, WEFT_FOREVER);
+        coll_wait_waiters(other[1], 1);
+        ck_assert_int_eq(weft_collection_add(other[r % 2], COLL_ITEM(100 + r)), 0);
+        ck_assert_int_eq(coll_op_join(&o), 0);
+        ck_assert_ptr_eq(o.op_item, COLL_ITEM(100 + r));
+        coll_op_start_any(&o, COLL_OP_ADD_ANY, other_full, 2, COLL_ITEM(200 + r), WEFT_FOREVER);
+        coll_wait_waiters(other_full[1], 1);
+        ck_assert_int_eq(weft_collection_take(other_full[r % 2], &it), 0);
+        ck_assert_int_eq(coll_op_join(&o), 0);
+        ck_assert_uint_eq(o.op_index, (size_t)(r % 2));
+    }
+    ck_assert(!coll_op_returned(&t));
+    ck_assert(!coll_op_returned(&a));
+    ck_assert_int_eq(weft_collection_add(mine[1], COLL_ITEM(5)), 0);
+    ck_assert_int_eq(coll_op_join(&t), 0);
+    ck_assert_uint_eq(t.op_index, 1);
+    ck_assert_int_eq(weft_collection_take(mine_full[1], &it), 0);
+    ck_assert_int_eq(coll_op_join(&a), 0);
+    ck_assert_uint_eq(a.op_index, 1);
+    /* Each woke once (its own member's change), or not at all if that
+     * change came before it fell asleep. */
+    ck_assert_uint_le(t.op_wakeups, 1);
+    ck_assert_uint_le(a.op_wakeups, 1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(weft__collection_waiters(mine[i]), 0);
+        ck_assert_uint_eq(weft__collection_waiters(mine_full[i]), 0);
+        weft_collection_destroy(mine[i]);
+        weft_collection_destroy(mine_full[i]);
+        weft_collection_destroy(other[i]);
+        weft_collection_destroy(other_full[i]);
+    }
+}
+END_TEST
+
+/* A change signals one waiter of the member. An any-call whose link on Y
+ * was signalled but which took from X (a lower index) must pass Y's signal
+ * on when it leaves; otherwise Y's next waiter sleeps beside Y's item. The
+ * plain waiter on Y registers after the any-call's link, so the add to Y
+ * signals the link first; a lost signal shows as a hang (the test's
+ * timeout). Rounds, because the any-call may also see both items at once. */
+START_TEST(any_passes_on_unused_signal)
+{
+    enum { ROUNDS = 30 };
+    for (int r = 0; r < ROUNDS; r++) {
+        /* take_from_any over {X, Y}; a plain take on Y. */
+        weft_collection *xy[2] = {coll_make(0, WEFT_ORDER_FIFO, NULL),
+                                  coll_make(0, WEFT_ORDER_FIFO, NULL)};
+        coll_op w1, w2;
+        coll_op_start_any(&w1, COLL_OP_TAKE_ANY, xy, 2, NULL, WEFT_FOREVER);
+        coll_wait_waiters(xy[1], 1);
+        coll_op_start(&w2, COLL_OP_TAKE, xy[1], NULL, WEFT_FOREVER);
+        coll_wait_waiters(xy[1], 2);
+        ck_assert_int_eq(weft_collection_add(xy[0], COLL_ITEM(1)), 0);
+        ck_assert_int_eq(weft_collection_add(xy[1], COLL_ITEM(2)), 0);
+        ck_assert_int_eq(coll_op_join(&w1), 0);
+        ck_assert_int_eq(coll_op_join(&w2), 0);
+        ck_assert_uint_eq(COLL_VAL(w1.op_item) + COLL_VAL(w2.op_item), 3);
+        ck_assert_ptr_eq(w2.op_item, COLL_ITEM(2)); /* w2 takes from Y only */
+
+        /* add_to_any over full {X, Y}; a plain add to Y. */
+        weft_collection *f[2] = {coll_make(1, WEFT_ORDER_FIFO, NULL),
+                                 coll_make(1, WEFT_ORDER_FIFO, NULL)};
+        void *it;
+        ck_assert_int_eq(weft_collection_add(f[0], COLL_ITEM(10)), 0);
+        ck_assert_int_eq(weft_collection_add(f[1], COLL_ITEM(11)), 0);
+        coll_op_start_any(&w1, COLL_OP_ADD_ANY, f, 2, COLL_ITEM(12), WEFT_FOREVER);
+        coll_wait_waiters(f[1], 1);
+        coll_op_start(&w2, COLL_OP_ADD, f[1], COLL_ITEM(13), WEFT_FOREVER);
+        coll_wait_waiters(f[1], 2);
+        ck_assert_int_eq(weft_collection_take(f[0], &it), 0);
+        ck_assert_int_eq(weft_collection_take(f[1], &it), 0);
+        ck_assert_int_eq(coll_op_join(&w1), 0);
+        ck_assert_int_eq(coll_op_join(&w2), 0);
+        ck_assert_uint_eq(weft_collection_count(f[0]) + weft_collection_count(f[1]), 2);
+        for (int i = 0; i < 2; i++) {
+            weft_collection_destroy(xy[i]);
+            weft_collection_destroy(f[i]);
+        }
+    }
+}
+END_TEST
+
+/* More members than the call keeps on its stack (16): the links come from
+ * the thread's table, which grows; the same collection 1000 times is 1000
+ * links on one list. */
+START_TEST(any_many_members)
+{
+    enum { N = 40, DUP = 1000 };
+    weft_collection *cs[N], *full[N];
+    for (int i = 0; i < N; i++) {
+        cs[i] = coll_make(0, i % 3 == 0 ? WEFT_ORDER_LIFO : WEFT_ORDER_FIFO, NULL);
+        full[i] = coll_make(1, i % 3 == 1 ? WEFT_ORDER_PRIORITY : WEFT_ORDER_FIFO,
+                            coll_cmp_uintptr);
+        ck_assert_int_eq(weft_collection_add(full[i], COLL_ITEM(i)), 0);
+    }
+    coll_op o;
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, cs, N, NULL, WEFT_FOREVER);
+    coll_wait_waiters(cs[N - 1], 1);
+    ck_assert_int_eq(weft_collection_add(cs[37], COLL_ITEM(37)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_eq(o.op_index, 37);
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(37));
+
+    coll_op_start_any(&o, COLL_OP_ADD_ANY, full, N, COLL_ITEM(99), WEFT_FOREVER);
+    coll_wait_waiters(full[N - 1], 1);
+    void *it;
+    ck_assert_int_eq(weft_collection_take(full[25], &it), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_eq(o.op_index, 25);
+    ck_assert_int_eq(weft_collection_take(full[25], &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(99));
+
+    weft_collection **dup = malloc(DUP * sizeof *dup);
+    ck_assert_ptr_nonnull(dup);
+    for (int i = 0; i < DUP; i++)
+        dup[i] = cs[5];
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, dup, DUP, NULL, WEFT_FOREVER);
+    coll_wait_waiters(cs[5], DUP);
+    ck_assert_int_eq(weft_collection_add(cs[5], COLL_ITEM(55)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_lt(o.op_index, DUP); /* its rescan may be under way */
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(55));
+    ck_assert_uint_eq(weft__collection_waiters(cs[5]), 0);
+    /* Bad input with many members: a NULL one is EINVAL, nothing waits. */
+    dup[DUP - 1] = NULL;
+    ck_assert_int_eq(weft_collection_take_from_any(dup, DUP, &it, NULL, WEFT_FOREVER), EINVAL);
+    ck_assert_int_eq(weft_collection_add_to_any(dup, DUP, NULL, NULL, WEFT_FOREVER), EINVAL);
+    ck_assert_uint_eq(weft__collection_waiters(cs[5]), 0);
+    free(dup);
+    for (int i = 0; i < N; i++) {
+        weft_collection_destroy(cs[i]);
+        weft_collection_destroy(full[i]);
+    }
+}
+END_TEST
+
 /* ---- join blocked until the last task_done from another thread ---------- */
 
 typedef struct {
@@ -577,6 +743,9 @@ static Suite *collection_threads_suite(void)
     WEFT_TEST_CASE(s, mpmc_priority, 60);
     WEFT_TEST_CASE(s, mpmc_any, 60);
     WEFT_TEST_CASE(s, any_blocked_woken_by_member, 60);
+    WEFT_TEST_CASE(s, any_unrelated_not_woken, 60);
+    WEFT_TEST_CASE(s, any_passes_on_unused_signal, 60);
+    WEFT_TEST_CASE(s, any_many_members, 60);
     WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
 }
