@@ -50,6 +50,9 @@ typedef enum {
     WEFT_ORDER_PRIORITY = 2 /* smallest by compare first; equal items FIFO */
 } weft_order;
 
+/* Options for weft_collection_create. All-zero is an unbounded FIFO with
+ * nothing else; fields may be added at the end in later versions, so
+ * initialise with designated initialisers or zero the whole struct. */
 typedef struct {
     /* 0: unbounded; otherwise an add blocks while count == capacity. */
     size_t capacity;
@@ -60,6 +63,13 @@ typedef struct {
      * like strcmp. Called with the collection's lock held: it must not call
      * back into the collection. Never called on an item already taken. */
     int (*compare)(const void *a, const void *b);
+    /* NULL: none. Otherwise weft_collection_destroy calls
+     * release(item, release_arg) for every item still inside, in take order,
+     * on the destroying thread, with no lock held; it must not call into the
+     * collection being destroyed. Items already taken or drained are the
+     * caller's, as always. */
+    void (*release)(void *item, void *arg);
+    void *release_arg;
 } weft_collection_options;
 
 #define WEFT_NO_WAIT ((int64_t)0)
@@ -70,8 +80,10 @@ typedef struct {
  * compare); ENOMEM. Never blocks. */
 WEFT_API int weft_collection_create(weft_collection **out, const weft_collection_options *opts);
 
-/* Free the collection. Items still inside are not freed (drain them first if
- * they own memory). NULL is fine. No other call may be in progress. */
+/* Free the collection. Items still inside go to the release option, in take
+ * order, if one was given; otherwise they are dropped (drain them first if
+ * they own memory). NULL is fine. No other call may be in progress. Never
+ * blocks on waiters; cannot fail. */
 WEFT_API void weft_collection_destroy(weft_collection *c);
 
 /* Add an item, waiting while the collection is full: try_add(c, item, WEFT_FOREVER).

@@ -153,6 +153,8 @@ struct weft_collection {
     size_t c_capacity; /* 0: unbounded */
     weft_order c_order;
     int (*c_compare)(const void *a, const void *b);
+    void (*c_release)(void *item, void *arg); /* destroy's, or NULL */
+    void *c_release_arg;
 };
 
 /* Each group stays within its own line (alignas starts it). */

@@ -19,7 +19,7 @@
 
 int weft_collection_create(weft_collection **out, const weft_collection_options *opts)
 {
-    weft_collection_options o = {0, WEFT_ORDER_FIFO, NULL};
+    weft_collection_options o = {0};
     if (!out)
         return EINVAL;
     if (opts)
@@ -37,6 +37,8 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
     c->c_capacity = o.capacity;
     c->c_order = o.order;
     c->c_compare = o.order == WEFT_ORDER_PRIORITY ? o.compare : NULL;
+    c->c_release = o.release;
+    c->c_release_arg = o.release_arg;
     if (weft__coll_store_init(c) != 0) {
         weft__free(c);
         return ENOMEM;
@@ -62,6 +64,14 @@ void weft_collection_destroy(weft_collection *c)
 {
     if (!c)
         return;
+    if (c->c_release) {
+        /* In take order, with no lock held while release runs. */
+        void *batch[64];
+        size_t k;
+        while ((k = weft_collection_drain(c, batch, 64)) > 0)
+            for (size_t i = 0; i < k; i++)
+                c->c_release(batch[i], c->c_release_arg);
+    }
     weft__coll_store_fini(c);
     weft__free(c);
 }

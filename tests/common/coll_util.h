@@ -30,7 +30,7 @@
 static inline weft_collection *coll_make(size_t capacity, weft_order order,
                                          int (*compare)(const void *, const void *))
 {
-    weft_collection_options o = {capacity, order, compare};
+    weft_collection_options o = {.capacity = capacity, .order = order, .compare = compare};
     weft_collection *c = NULL;
     ck_assert_int_eq(weft_collection_create(&c, &o), 0);
     ck_assert_ptr_nonnull(c);

@@ -483,7 +483,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_model m = {0};
     m.m_order = (weft_order)(h % 3);
     m.m_capacity = caps[(h >> 2) & 7];
-    weft_collection_options o = {m.m_capacity, m.m_order, fz_compare};
+    weft_collection_options o = {
+        .capacity = m.m_capacity, .order = m.m_order, .compare = fz_compare};
     weft_collection *c = NULL;
     FZ_CHECK(weft_collection_create(&c, &o) == 0);
     atomic_uint_fast32_t next_id;

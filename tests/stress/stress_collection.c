@@ -443,7 +443,7 @@ static void run_round(stress_rng *g, weft_order order, size_t capacity, size_t n
     atomic_init(&r->r_okops, 0);
     atomic_init(&r->r_producers_left, r->r_np);
     for (size_t i = 0; i < ncs; i++) {
-        weft_collection_options o = {capacity, order, cmp_item};
+        weft_collection_options o = {.capacity = capacity, .order = order, .compare = cmp_item};
         ck_assert_int_eq(weft_collection_create(&r->r_cs[i], &o), 0);
         atomic_init(&r->r_shut[i], false);
     }

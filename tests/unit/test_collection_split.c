@@ -506,7 +506,7 @@ static void *fork_consumer(void *arg)
  * the membarrier path where it is used. Returns 0 when all went through. */
 static int fork_ping_pong(void)
 {
-    weft_collection_options o = {1, WEFT_ORDER_FIFO, NULL};
+    weft_collection_options o = {.capacity = 1, .order = WEFT_ORDER_FIFO};
     weft_collection *c = NULL;
     pthread_t th;
     void *bad = NULL;

@@ -689,6 +689,68 @@ START_TEST(any_many_members)
 }
 END_TEST
 
+/* ---- destroy after threads stopped halfway -------------------------------- */
+
+typedef struct {
+    weft_collection *hw_c;
+    int hw_n; /* items to add, or to take */
+} halfway;
+
+static void *halfway_producer(void *arg)
+{
+    halfway *h = arg;
+    for (int i = 0; i < h->hw_n; i++) {
+        int *box = malloc(sizeof *box);
+        if (!box || weft_collection_add(h->hw_c, box) != 0)
+            abort();
+    }
+    return NULL;
+}
+
+static void *halfway_consumer(void *arg)
+{
+    halfway *h = arg;
+    void *it;
+    for (int i = 0; i < h->hw_n; i++) {
+        if (weft_collection_take(h->hw_c, &it) != 0)
+            abort();
+        free(it);
+    }
+    return NULL;
+}
+
+static void release_free(void *item, void *arg)
+{
+    /* relaxed: counted on the destroying thread, read by it after. */
+    atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+    free(item);
+}
+
+/* Producers and consumers stop halfway; destroy hands back (and the release
+ * frees) exactly the items nobody took. */
+START_TEST(destroy_releases_after_threads)
+{
+    enum { P = 3, C = 2, PER_P = 1000, PER_C = 700 };
+    atomic_int released;
+    atomic_init(&released, 0);
+    weft_collection_options o = {.release = release_free, .release_arg = &released};
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
+    pthread_t th[P + C];
+    halfway hp = {c, PER_P}, hc = {c, PER_C};
+    for (int i = 0; i < P + C; i++)
+        ck_assert_int_eq(
+            pthread_create(&th[i], NULL, i < P ? halfway_producer : halfway_consumer,
+                           i < P ? (void *)&hp : (void *)&hc),
+            0);
+    for (int i = 0; i < P + C; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_uint_eq(weft_collection_count(c), P * PER_P - C * PER_C);
+    weft_collection_destroy(c);
+    ck_assert_int_eq(atomic_load_explicit(&released, memory_order_relaxed), P * PER_P - C * PER_C);
+}
+END_TEST
+
 /* ---- join blocked until the last task_done from another thread ---------- */
 
 typedef struct {
@@ -746,6 +808,7 @@ static Suite *collection_threads_suite(void)
     WEFT_TEST_CASE(s, any_unrelated_not_woken, 60);
     WEFT_TEST_CASE(s, any_passes_on_unused_signal, 60);
     WEFT_TEST_CASE(s, any_many_members, 60);
+    WEFT_TEST_CASE(s, destroy_releases_after_threads, 60);
     WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
 }
