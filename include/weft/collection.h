@@ -145,6 +145,24 @@ WEFT_API size_t weft_collection_drain(weft_collection *c, void **out, size_t max
  * changes nothing. Never blocks on waiters. */
 WEFT_API void weft_collection_complete_adding(weft_collection *c);
 
+/* Producer counting (.NET's bounded producer/consumer, crossbeam's "all
+ * senders dropped"): each producer calls add_producer before it starts and
+ * producer_done when it has added its last item (from any thread, not
+ * necessarily the same). When the count returns to 0, adding completes by
+ * itself, as with complete_adding. Plain adds need no registration; the
+ * count only decides when adding completes.
+ *
+ * add_producer returns 0 (counted); EINVAL (c NULL); EPIPE (adding is
+ * already completed: not counted, do not call producer_done); ECANCELED
+ * (shut down: not counted). Never blocks on waiters. Any thread. */
+WEFT_API int weft_collection_add_producer(weft_collection *c);
+
+/* One registered producer is done. Returns 0 (counted down; at 0 adding is
+ * now completed, waking waiters as complete_adding does, unless it was
+ * already completed); EINVAL (c NULL, or no producer registered: nothing
+ * changes). Never blocks on waiters. Any thread. */
+WEFT_API int weft_collection_producer_done(weft_collection *c);
+
 /* Shut down at once (Python 3.13 shutdown(immediate=True), without losing
  * data): completes adding, wakes every waiter with ECANCELED, and lowers the
  * unfinished count by the items still inside (so join returns once the items

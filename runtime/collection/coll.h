@@ -146,6 +146,7 @@ struct weft_collection {
 
     /* Rarely written: changed only with both locks held. */
     alignas(WEFT__CACHE_LINE) _Atomic uint32_t c_state; /* COLL_ST_* bits */
+    size_t c_producers; /* add_producer minus producer_done; both locks */
     size_t c_slots;     /* allocated slots (ring: a power of two) */
     void **c_ring;      /* FIFO/LIFO storage */
     coll_entry *c_heap; /* PRIORITY storage */

@@ -1,7 +1,8 @@
 /*
  * runtime/collection/collection.c - the blocking collection's API
  * (include/weft/collection.h): create/destroy, add/take, drain,
- * complete_adding, shutdown, task_done/join and the snapshots. The
+ * complete_adding (also by producer count), shutdown, task_done/join and
+ * the snapshots. The
  * helpers, the lock order and the synchronization table are in coll.h;
  * the design in docs/design/collection.md.
  */
@@ -193,24 +194,67 @@ static void wake_joiners(weft_collection *c)
     }
 }
 
+/* Both locks held, adding open (state st): complete it. Every adder is
+ * signalled (EPIPE), and, if the collection is empty, every taker (EPIPE);
+ * the any-variant links among them are marked. */
+static void close_adding_locked(weft_collection *c, uint32_t st)
+{
+    /* release: every add so far (made under c_add_lock, which we hold)
+     * happens before a lock-free reader that sees the bit with acquire
+     * (pairs with is_completed); lock holders see it through the locks. */
+    atomic_store_explicit(&c->c_state, st | COLL_ST_ADDING_DONE, memory_order_release);
+    weft__coll_wlist_signal_all(&c->c_adders);
+    /* relaxed: both locks held, the indices are final now. */
+    if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
+        atomic_load_explicit(&c->c_head, memory_order_relaxed))
+        weft__coll_wlist_signal_all(&c->c_takers);
+}
+
 void weft_collection_complete_adding(weft_collection *c)
 {
     if (!c)
         return;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
-    if (!(st & COLL_ST_ADDING_DONE)) {
-        /* release: every add so far (made under c_add_lock, which we hold)
-         * happens before a lock-free reader that sees the bit with acquire
-         * (pairs with is_completed); lock holders see it through the locks. */
-        atomic_store_explicit(&c->c_state, st | COLL_ST_ADDING_DONE, memory_order_release);
-        weft__coll_wlist_signal_all(&c->c_adders);
-        /* relaxed: both locks held, the indices are final now. */
-        if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
-            atomic_load_explicit(&c->c_head, memory_order_relaxed))
-            weft__coll_wlist_signal_all(&c->c_takers);
+    if (!(st & COLL_ST_ADDING_DONE))
+        close_adding_locked(c, st);
+    unlock_both(c);
+}
+
+/* ---- producer counting ---------------------------------------------------- */
+
+int weft_collection_add_producer(weft_collection *c)
+{
+    if (!c)
+        return EINVAL;
+    int r = 0;
+    lock_both(c);
+    uint32_t st = coll_state_locked(c);
+    if (st & COLL_ST_SHUTDOWN)
+        r = ECANCELED;
+    else if (st & COLL_ST_ADDING_DONE)
+        r = EPIPE;
+    else
+        c->c_producers++;
+    unlock_both(c);
+    return r;
+}
+
+int weft_collection_producer_done(weft_collection *c)
+{
+    if (!c)
+        return EINVAL;
+    int r = 0;
+    lock_both(c);
+    if (c->c_producers == 0) {
+        r = EINVAL;
+    } else {
+        uint32_t st = coll_state_locked(c);
+        if (--c->c_producers == 0 && !(st & COLL_ST_ADDING_DONE))
+            close_adding_locked(c, st);
     }
     unlock_both(c);
+    return r;
 }
 
 void weft_collection_shutdown(weft_collection *c)

@@ -436,6 +436,57 @@ START_TEST(drain_before_close)
 }
 END_TEST
 
+/* ---- producer counting ------------------------------------------------------ */
+
+START_TEST(producer_counting)
+{
+    ck_assert_int_eq(weft_collection_add_producer(NULL), EINVAL);
+    ck_assert_int_eq(weft_collection_producer_done(NULL), EINVAL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    void *it;
+    /* done without a producer: EINVAL, nothing changes. */
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    ck_assert(!weft_collection_is_adding_completed(c));
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert(!weft_collection_is_adding_completed(c)); /* one left */
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0); /* adds need no registration */
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);     /* back to two */
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);    /* zero: completes */
+    ck_assert(weft_collection_is_adding_completed(c));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(3)), EPIPE);
+    ck_assert_int_eq(weft_collection_add_producer(c), EPIPE); /* too late: not counted */
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+
+    /* complete_adding first: the producers still count down, without error. */
+    c = coll_make(2, WEFT_ORDER_LIFO, NULL);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    weft_collection_complete_adding(c);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    ck_assert(weft_collection_is_completed(c));
+    weft_collection_destroy(c);
+
+    /* After shutdown: ECANCELED, not counted. */
+    c = coll_make(0, WEFT_ORDER_PRIORITY, coll_cmp_uintptr);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    weft_collection_shutdown(c);
+    ck_assert_int_eq(weft_collection_add_producer(c), ECANCELED);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    weft_collection_destroy(c);
+}
+END_TEST
+
 /* ---- destroy releases the items left inside ------------------------------ */
 
 typedef struct {
@@ -596,6 +647,7 @@ static Suite *collection_suite(void)
     WEFT_TEST_CASE(s, task_done_join_counting, 30);
     WEFT_TEST_CASE(s, shutdown_items_inside_and_taken, 30);
     WEFT_TEST_CASE(s, drain_before_close, 30);
+    WEFT_TEST_CASE(s, producer_counting, 30);
     WEFT_TEST_CASE(s, destroy_releases_items_left, 30);
     WEFT_TEST_CASE(s, alloc_fail_create, 30);
     WEFT_TEST_CASE(s, alloc_fail_growth, 30);

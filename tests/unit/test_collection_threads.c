@@ -689,6 +689,90 @@ START_TEST(any_many_members)
 }
 END_TEST
 
+/* ---- producer counting with threads ---------------------------------------- */
+
+typedef struct {
+    weft_collection *pc_c;
+    uintptr_t pc_first, pc_n;
+} counted_producer;
+
+static void *counted_producer_main(void *arg)
+{
+    counted_producer *p = arg;
+    for (uintptr_t i = p->pc_first; i < p->pc_first + p->pc_n; i++)
+        if (weft_collection_add(p->pc_c, COLL_ITEM(i)) != 0)
+            abort();
+    if (weft_collection_producer_done(p->pc_c) != 0)
+        abort();
+    return NULL;
+}
+
+typedef struct {
+    weft_collection *cc_c;
+    uint64_t cc_sum, cc_n;
+    int cc_end; /* the code that ended the loop */
+} counting_consumer;
+
+static void *counting_consumer_main(void *arg)
+{
+    counting_consumer *k = arg;
+    void *it;
+    while ((k->cc_end = weft_collection_take(k->cc_c, &it)) == 0) {
+        k->cc_sum += COLL_VAL(it);
+        k->cc_n++;
+    }
+    return NULL;
+}
+
+/* Producers registered before they start; consumers take until the
+ * collection completes by itself (nobody calls complete_adding), each
+ * item exactly once. Then: a taker blocked on an empty collection is woken
+ * (EPIPE) by the last producer_done, from another thread. */
+START_TEST(producers_complete_by_count)
+{
+    enum { P = 4, C = 3, PER = 5000 };
+    weft_collection *c = coll_make(16, WEFT_ORDER_FIFO, NULL);
+    counted_producer ps[P];
+    counting_consumer cs[C];
+    pthread_t pt[P], ct[C];
+    for (int i = 0; i < P; i++)
+        ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    for (int i = 0; i < C; i++) {
+        cs[i] = (counting_consumer){c, 0, 0, -1};
+        ck_assert_int_eq(pthread_create(&ct[i], NULL, counting_consumer_main, &cs[i]), 0);
+    }
+    for (int i = 0; i < P; i++) {
+        ps[i] = (counted_producer){c, 1 + (uintptr_t)i * PER, PER};
+        ck_assert_int_eq(pthread_create(&pt[i], NULL, counted_producer_main, &ps[i]), 0);
+    }
+    uint64_t sum = 0, n = 0, total = (uint64_t)P * PER;
+    for (int i = 0; i < P; i++)
+        pthread_join(pt[i], NULL);
+    for (int i = 0; i < C; i++) {
+        pthread_join(ct[i], NULL);
+        ck_assert_int_eq(cs[i].cc_end, EPIPE);
+        sum += cs[i].cc_sum;
+        n += cs[i].cc_n;
+    }
+    ck_assert_uint_eq(n, total);
+    ck_assert_uint_eq(sum, total * (total + 1) / 2);
+    ck_assert(weft_collection_is_completed(c));
+    weft_collection_destroy(c);
+
+    c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    coll_op t;
+    coll_op_start(&t, COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    counted_producer last = {c, 1, 0}; /* adds nothing, then is done */
+    pthread_t lt;
+    ck_assert_int_eq(pthread_create(&lt, NULL, counted_producer_main, &last), 0);
+    pthread_join(lt, NULL);
+    ck_assert_int_eq(coll_op_join(&t), EPIPE);
+    weft_collection_destroy(c);
+}
+END_TEST
+
 /* ---- destroy after threads stopped halfway -------------------------------- */
 
 typedef struct {
@@ -808,6 +892,7 @@ static Suite *collection_threads_suite(void)
     WEFT_TEST_CASE(s, any_unrelated_not_woken, 60);
     WEFT_TEST_CASE(s, any_passes_on_unused_signal, 60);
     WEFT_TEST_CASE(s, any_many_members, 60);
+    WEFT_TEST_CASE(s, producers_complete_by_count, 60);
     WEFT_TEST_CASE(s, destroy_releases_after_threads, 60);
     WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
