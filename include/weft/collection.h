@@ -17,6 +17,12 @@
  *              take from a completed collection (adding completed and empty).
  *   ECANCELED  the collection was shut down: every add and take form gets it,
  *              blocked or not, empty or not (ECANCELED beats EPIPE).
+ * One code comes from the caller instead: a collection closed with
+ * weft_collection_complete_adding_error(c, err) makes the take forms
+ * return err where they would return EPIPE. err is refused (EINVAL) if it
+ * is one of EINVAL, ENOMEM, EAGAIN, ETIMEDOUT and ECANCELED, so a take
+ * form's result other than 0 and those five means the collection is
+ * completed: EPIPE (closed without an error) or the caller's err.
  *
  * Timeouts are in nanoseconds, measured on CLOCK_MONOTONIC:
  *   WEFT_NO_WAIT (0) never blocks, WEFT_FOREVER (-1) waits without limit,
@@ -98,14 +104,15 @@ WEFT_API int weft_collection_try_add(weft_collection *c, void *item, int64_t tim
 
 /* Take an item, waiting while empty: try_take(c, item, WEFT_FOREVER).
  * Returns 0 and sets *item; EINVAL; EPIPE (completed: adding completed and
- * empty, also while blocked); ECANCELED. Blocks while empty.
+ * empty, also while blocked), or instead the err of complete_adding_error;
+ * ECANCELED. Blocks while empty.
  * The consuming loop: while (weft_collection_take(c, &item) == 0) { ... } */
 WEFT_API int weft_collection_take(weft_collection *c, void **item);
 
 /* Take an item, waiting at most timeout_ns while empty.
  * Returns 0 and sets *item; EINVAL; EAGAIN; ETIMEDOUT; EPIPE (at once on a
- * completed collection, whatever the timeout); ECANCELED. *item is only
- * written on success. */
+ * completed collection, whatever the timeout) or the err of
+ * complete_adding_error; ECANCELED. *item is only written on success. */
 WEFT_API int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns);
 
 /* Add to the first of cs[0..n-1] (lowest index first) that can take the item
@@ -125,8 +132,9 @@ WEFT_API int weft_collection_add_to_any(weft_collection *const *cs, size_t n, vo
  * waiting up to timeout_ns. Completed members are skipped. Sets *item and
  * *index (if index is not NULL). Returns 0; EINVAL; ENOMEM (n > 16 and this
  * thread's table of wait links could not grow); EAGAIN; ETIMEDOUT; EPIPE
- * (every member is completed); ECANCELED (a member is shut down). Blocks as
- * add_to_any does. */
+ * (every member is completed), or instead the err of the first member (by
+ * index) closed with complete_adding_error; ECANCELED (a member is shut
+ * down). Blocks as add_to_any does. */
 WEFT_API int weft_collection_take_from_any(weft_collection *const *cs, size_t n, void **item,
                                            size_t *index, int64_t timeout_ns);
 
@@ -144,6 +152,20 @@ WEFT_API size_t weft_collection_drain(weft_collection *c, void **out, size_t max
  * if empty, every blocked taker (EPIPE) has been woken. After shutdown it
  * changes nothing. Never blocks on waiters. */
 WEFT_API void weft_collection_complete_adding(weft_collection *c);
+
+/* Close the collection for adding with an error (.NET's TryComplete(ex)):
+ * as complete_adding, and once it is empty the take forms (take, try_take,
+ * and take_from_any when every member is completed) return err where they
+ * would return EPIPE. Adders still get EPIPE; drain is unaffected.
+ * err must be positive and none of EINVAL, ENOMEM, EAGAIN, ETIMEDOUT,
+ * ECANCELED (the take forms' own status codes; see the top of this file);
+ * err == EPIPE is a plain close. The first close wins.
+ * Returns 0 (closed now, with err); EINVAL (c NULL or err refused: nothing
+ * changes); EPIPE (adding was already completed, by complete_adding,
+ * producer_done or an earlier complete_adding_error: nothing changes, the
+ * earlier close stands); ECANCELED (shut down: nothing changes). Never
+ * blocks on waiters. Any thread. */
+WEFT_API int weft_collection_complete_adding_error(weft_collection *c, int err);
 
 /* Producer counting (.NET's bounded producer/consumer, crossbeam's "all
  * senders dropped"): each producer calls add_producer before it starts and

@@ -109,14 +109,16 @@ enum { COLL_SCAN_NONE, COLL_SCAN_DONE, COLL_SCAN_ALL_CLOSED };
 
 /* One pass over the members in index order; takes or adds at most once.
  * Returns COLL_SCAN_DONE with *r set (0, ECANCELED or ENOMEM) and *index,
- * COLL_SCAN_ALL_CLOSED with *r set (EPIPE) when every member is closed for
- * the operation, else COLL_SCAN_NONE. The counts are read fresh (seq_cst): the
+ * COLL_SCAN_ALL_CLOSED with *r set (EPIPE, or for takes the err of the
+ * first member closed with complete_adding_error) when every member is
+ * closed for the operation, else COLL_SCAN_NONE. The counts are read fresh (seq_cst): the
  * scan's half of the handshake with the members' changers. Each member's
  * link, if registered, loses its mark as the scan looks at the member,
  * under the member's lock. */
 static int scan_any(any_call *ac, void **item, size_t *index, int *r)
 {
     bool all_closed = true;
+    int closed_code = EPIPE;
     bool is_take = ac->ac_side == COLL_SIDE_TAKE;
     for (size_t i = 0; i < ac->ac_n; i++) {
         weft_collection *c = ac->ac_cs[i];
@@ -135,6 +137,8 @@ static int scan_any(any_call *ac, void **item, size_t *index, int *r)
                 done = true;
             } else if (!(st & COLL_ST_ADDING_DONE)) {
                 all_closed = false;
+            } else if (closed_code == EPIPE) {
+                closed_code = coll_closed_code(c);
             }
         } else if (!(st & COLL_ST_ADDING_DONE)) {
             size_t cnt = coll_add_count(c, true);
@@ -159,7 +163,7 @@ static int scan_any(any_call *ac, void **item, size_t *index, int *r)
     }
     if (!all_closed)
         return COLL_SCAN_NONE;
-    *r = EPIPE;
+    *r = closed_code;
     return COLL_SCAN_ALL_CLOSED;
 }
 

@@ -48,6 +48,7 @@
 
 #include <weft/collection.h>
 
+#include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -146,6 +147,7 @@ struct weft_collection {
 
     /* Rarely written: changed only with both locks held. */
     alignas(WEFT__CACHE_LINE) _Atomic uint32_t c_state; /* COLL_ST_* bits */
+    int c_error;        /* complete_adding_error's err, 0 if none; both locks */
     size_t c_producers; /* add_producer minus producer_done; both locks */
     size_t c_slots;     /* allocated slots (ring: a power of two) */
     void **c_ring;      /* FIFO/LIFO storage */
@@ -256,6 +258,13 @@ COLL_INLINE void coll_unlock_side(weft_collection *c, int side)
 COLL_INLINE uint32_t coll_state_locked(const weft_collection *c)
 {
     return atomic_load_explicit(&c->c_state, memory_order_relaxed);
+}
+
+/* Either lock held, adding completed and the collection empty: what a take
+ * reports, the err of complete_adding_error or EPIPE. */
+COLL_INLINE int coll_closed_code(const weft_collection *c)
+{
+    return c->c_error ? c->c_error : EPIPE;
 }
 
 /* ---- the handshakes, changer's half ------------------------------------ */

@@ -1,8 +1,8 @@
 /*
  * runtime/collection/collection.c - the blocking collection's API
  * (include/weft/collection.h): create/destroy, add/take, drain,
- * complete_adding (also by producer count), shutdown, task_done/join and
- * the snapshots. The
+ * complete_adding (plain, with an error, by producer count), shutdown,
+ * task_done/join and the snapshots. The
  * helpers, the lock order and the synchronization table are in coll.h;
  * the design in docs/design/collection.md.
  */
@@ -137,7 +137,7 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
          * adding is completed (we see the bit under the lock), c_tail was
          * final before it was set, so the collection is completed. */
         if (st & COLL_ST_ADDING_DONE) {
-            r = EPIPE;
+            r = coll_closed_code(c);
             break;
         }
         if ((r = weft__coll_wait_step(c, COLL_SIDE_TAKE, &c->c_takers, &wt)) != 0)
@@ -194,11 +194,12 @@ static void wake_joiners(weft_collection *c)
     }
 }
 
-/* Both locks held, adding open (state st): complete it. Every adder is
- * signalled (EPIPE), and, if the collection is empty, every taker (EPIPE);
- * the any-variant links among them are marked. */
-static void close_adding_locked(weft_collection *c, uint32_t st)
+/* Both locks held, adding open (state st): complete it, with err (0:
+ * none). Every adder is signalled (EPIPE), and, if the collection is empty,
+ * every taker (EPIPE or err); the any-variant links among them are marked. */
+static void close_adding_locked(weft_collection *c, uint32_t st, int err)
 {
+    c->c_error = err;
     /* release: every add so far (made under c_add_lock, which we hold)
      * happens before a lock-free reader that sees the bit with acquire
      * (pairs with is_completed); lock holders see it through the locks. */
@@ -210,15 +211,37 @@ static void close_adding_locked(weft_collection *c, uint32_t st)
         weft__coll_wlist_signal_all(&c->c_takers);
 }
 
-void weft_collection_complete_adding(weft_collection *c)
+/* Close for adding with err (0: none): 0 if this call closed it; EPIPE if
+ * adding was already completed, ECANCELED if shut down (nothing changes). */
+static int close_adding(weft_collection *c, int err)
 {
-    if (!c)
-        return;
+    int r = 0;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
-    if (!(st & COLL_ST_ADDING_DONE))
-        close_adding_locked(c, st);
+    if (st & COLL_ST_SHUTDOWN)
+        r = ECANCELED;
+    else if (st & COLL_ST_ADDING_DONE)
+        r = EPIPE;
+    else
+        close_adding_locked(c, st, err);
     unlock_both(c);
+    return r;
+}
+
+void weft_collection_complete_adding(weft_collection *c)
+{
+    if (c)
+        (void)close_adding(c, 0);
+}
+
+int weft_collection_complete_adding_error(weft_collection *c, int err)
+{
+    /* The take forms' own codes other than EPIPE: err must not be mistaken
+     * for one of them (collection.h, top comment). */
+    if (!c || err <= 0 || err == EINVAL || err == ENOMEM || err == EAGAIN || err == ETIMEDOUT ||
+        err == ECANCELED)
+        return EINVAL;
+    return close_adding(c, err == EPIPE ? 0 : err);
 }
 
 /* ---- producer counting ---------------------------------------------------- */
@@ -251,7 +274,7 @@ int weft_collection_producer_done(weft_collection *c)
     } else {
         uint32_t st = coll_state_locked(c);
         if (--c->c_producers == 0 && !(st & COLL_ST_ADDING_DONE))
-            close_adding_locked(c, st);
+            close_adding_locked(c, st, 0);
     }
     unlock_both(c);
     return r;

@@ -487,6 +487,85 @@ START_TEST(producer_counting)
 }
 END_TEST
 
+/* ---- closing with an error ------------------------------------------------- */
+
+START_TEST(complete_adding_error_codes)
+{
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    void *it = COLL_ITEM(77);
+    /* Refused: NULL, not positive, one of the take forms' own codes. */
+    ck_assert_int_eq(weft_collection_complete_adding_error(NULL, EIO), EINVAL);
+    const int refused[] = {0, -1, -EIO, EINVAL, ENOMEM, EAGAIN, ETIMEDOUT, ECANCELED};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        ck_assert_int_eq(weft_collection_complete_adding_error(c, refused[i]), EINVAL);
+    ck_assert(!weft_collection_is_adding_completed(c)); /* nothing changed */
+
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), 0);
+    ck_assert(weft_collection_is_adding_completed(c));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(3)), EPIPE); /* adders: EPIPE */
+    ck_assert_int_eq(weft_collection_take(c, &it), 0); /* the items come first */
+    ck_assert_ptr_eq(it, COLL_ITEM(1));
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(2));
+    it = COLL_ITEM(77);
+    ck_assert_int_eq(weft_collection_take(c, &it), EIO);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EIO);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 1000000), EIO);
+    ck_assert_ptr_eq(it, COLL_ITEM(77)); /* not written */
+    ck_assert(weft_collection_is_completed(c));
+    /* The first close wins. */
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, ENOSPC), EPIPE);
+    weft_collection_complete_adding(c);
+    ck_assert_int_eq(weft_collection_take(c, &it), EIO);
+    /* Shutdown beats the error, as it beats EPIPE. */
+    weft_collection_shutdown(c);
+    ck_assert_int_eq(weft_collection_take(c, &it), ECANCELED);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), ECANCELED);
+    weft_collection_destroy(c);
+
+    /* complete_adding first: the error is refused, takes say EPIPE. */
+    c = coll_make(0, WEFT_ORDER_LIFO, NULL);
+    weft_collection_complete_adding(c);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), EPIPE);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+    /* The last producer_done closes without an error. */
+    c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), EPIPE);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+    /* err == EPIPE is a plain close. */
+    c = coll_make(4, WEFT_ORDER_PRIORITY, coll_cmp_uintptr);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EPIPE), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+
+    /* take_from_any: the err of the first member (by index) closed with one;
+     * EPIPE if none was; add_to_any: EPIPE. */
+    weft_collection *m[3] = {coll_make(0, WEFT_ORDER_FIFO, NULL),
+                             coll_make(0, WEFT_ORDER_LIFO, NULL),
+                             coll_make(0, WEFT_ORDER_PRIORITY, coll_cmp_uintptr)};
+    size_t idx = 99;
+    weft_collection_complete_adding(m[0]);
+    ck_assert_int_eq(weft_collection_complete_adding_error(m[1], EIO), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 2, &it, &idx, WEFT_NO_WAIT), EIO);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 1, &it, &idx, WEFT_NO_WAIT), EPIPE);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 3, &it, &idx, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_complete_adding_error(m[2], ENOSPC), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 3, &it, &idx, WEFT_FOREVER), EIO);
+    weft_collection *rev[3] = {m[2], m[1], m[0]};
+    ck_assert_int_eq(weft_collection_take_from_any(rev, 3, &it, &idx, WEFT_FOREVER), ENOSPC);
+    ck_assert_int_eq(weft_collection_add_to_any(m, 3, NULL, &idx, WEFT_FOREVER), EPIPE);
+    ck_assert_uint_eq(idx, 99);
+    for (int i = 0; i < 3; i++)
+        weft_collection_destroy(m[i]);
+}
+END_TEST
+
 /* ---- destroy releases the items left inside ------------------------------ */
 
 typedef struct {
@@ -648,6 +727,7 @@ static Suite *collection_suite(void)
     WEFT_TEST_CASE(s, shutdown_items_inside_and_taken, 30);
     WEFT_TEST_CASE(s, drain_before_close, 30);
     WEFT_TEST_CASE(s, producer_counting, 30);
+    WEFT_TEST_CASE(s, complete_adding_error_codes, 30);
     WEFT_TEST_CASE(s, destroy_releases_items_left, 30);
     WEFT_TEST_CASE(s, alloc_fail_create, 30);
     WEFT_TEST_CASE(s, alloc_fail_growth, 30);

@@ -773,6 +773,45 @@ START_TEST(producers_complete_by_count)
 }
 END_TEST
 
+/* ---- closing with an error wakes the blocked takers ------------------------ */
+
+/* Blocked takers (plain and take_from_any) get the err once the collection
+ * is empty; blocked adders get EPIPE; a consumer that drains items first
+ * sees them all, then the err. */
+START_TEST(complete_adding_error_wakes_blocked)
+{
+    weft_collection *c = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *other = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *cs[2] = {other, c};
+    coll_op t, any;
+    coll_op_start(&t, COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+    coll_op_start_any(&any, COLL_OP_TAKE_ANY, cs, 2, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, 2);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), 0);
+    ck_assert_int_eq(coll_op_join(&t), EIO);
+    ck_assert(!coll_op_returned(&any)); /* other is still open */
+    ck_assert_int_eq(weft_collection_complete_adding_error(other, ENOSPC), 0);
+    ck_assert_int_eq(coll_op_join(&any), ENOSPC); /* the first by index */
+    weft_collection_destroy(c);
+    weft_collection_destroy(other);
+
+    c = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    coll_op a;
+    coll_op_start(&a, COLL_OP_ADD, c, COLL_ITEM(2), WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    counting_consumer k = {c, 0, 0, -1};
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EPROTO), 0);
+    ck_assert_int_eq(coll_op_join(&a), EPIPE);
+    pthread_t kt;
+    ck_assert_int_eq(pthread_create(&kt, NULL, counting_consumer_main, &k), 0);
+    pthread_join(kt, NULL);
+    ck_assert_uint_eq(k.cc_n, 1);
+    ck_assert_int_eq(k.cc_end, EPROTO);
+    weft_collection_destroy(c);
+}
+END_TEST
+
 /* ---- destroy after threads stopped halfway -------------------------------- */
 
 typedef struct {
@@ -893,6 +932,7 @@ static Suite *collection_threads_suite(void)
     WEFT_TEST_CASE(s, any_passes_on_unused_signal, 60);
     WEFT_TEST_CASE(s, any_many_members, 60);
     WEFT_TEST_CASE(s, producers_complete_by_count, 60);
+    WEFT_TEST_CASE(s, complete_adding_error_wakes_blocked, 60);
     WEFT_TEST_CASE(s, destroy_releases_after_threads, 60);
     WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
