@@ -78,6 +78,29 @@ typedef struct {
     void *release_arg;
 } weft_collection_options;
 
+/* Counters of a collection since its creation, filled by the function of
+ * the same name (a struct tag, as with struct stat and stat()). A wait is one sleep of a blocked call (a call that had to wait may sleep
+ * more than once; one that found its condition met on re-checking does not
+ * count); the time is the time asleep. A blocked take_from_any or
+ * add_to_any counts its sleeps, and the time, at each member occurrence. */
+struct weft_collection_stats {
+    uint64_t added;       /* items added (add, try_add, add_to_any) */
+    uint64_t taken;       /* items taken (take, try_take, take_from_any) */
+    uint64_t drained;     /* items removed by drain (also destroy's release) */
+    /* The largest count seen: exact for LIFO and PRIORITY; a FIFO
+     * collection counts where one side reads the other's position (an
+     * adder that finds it full by its cached view, a taker that finds it
+     * empty, this call), so a short peak in between may be missed: a lower
+     * bound, equal to the capacity once the collection was ever full. */
+    uint64_t max_count;
+    uint64_t add_waits;   /* adders' sleeps while full */
+    uint64_t add_wait_ns; /* their time asleep, ns */
+    uint64_t take_waits;  /* takers' sleeps while empty */
+    uint64_t take_wait_ns;
+    uint64_t join_waits; /* join/try_join's sleeps */
+    uint64_t join_wait_ns;
+};
+
 #define WEFT_NO_WAIT ((int64_t)0)
 #define WEFT_FOREVER ((int64_t)-1)
 
@@ -216,6 +239,12 @@ WEFT_API bool weft_collection_is_adding_completed(const weft_collection *c);
 
 /* true once adding is completed and the collection is empty (false for NULL). */
 WEFT_API bool weft_collection_is_completed(const weft_collection *c);
+
+/* Fill *out with the collection's counters (struct weft_collection_stats). The
+ * counters are kept always, at no cost to the uncontended add and take.
+ * Returns 0; EINVAL (c or out NULL). A consistent snapshot: it takes the
+ * collection's locks for a moment (never blocks on waiters). Any thread. */
+WEFT_API int weft_collection_stats(weft_collection *c, struct weft_collection_stats *out);
 
 #ifdef __cplusplus
 }

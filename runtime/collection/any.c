@@ -95,9 +95,10 @@ uint64_t weft__collection_any_wakeups(void)
 typedef struct {
     weft_collection *const *ac_cs;
     size_t ac_n;
-    int ac_side;              /* COLL_SIDE_TAKE or COLL_SIDE_ADD */
-    coll_waiter *ac_links;    /* one per member; NULL until registered */
-    _Atomic uint32_t ac_word; /* the futex word every link signals */
+    int ac_side;                     /* COLL_SIDE_TAKE or COLL_SIDE_ADD */
+    coll_waiter *ac_links;           /* one per member; NULL until registered */
+    _Atomic uint32_t ac_word;        /* the futex word every link signals */
+    uint64_t ac_sleeps, ac_slept_ns; /* for the members' statistics */
 } any_call;
 
 static coll_wlist *any_list(weft_collection *c, int side)
@@ -133,6 +134,7 @@ static int scan_any(any_call *ac, void **item, size_t *index, int *r)
         } else if (is_take) {
             if (coll_take_count(c, true) > 0) {
                 *item = coll_take_locked(c);
+                c->c_st_taken++;
                 *r = 0;
                 done = true;
             } else if (!(st & COLL_ST_ADDING_DONE)) {
@@ -197,7 +199,8 @@ static void any_register(any_call *ac, coll_waiter *links)
 
 /* Take every link off its list. A link still marked got a signal this call
  * did not use (the scan did not look at that member again after it): pass
- * it on to the member's next waiter. */
+ * it on to the member's next waiter. The call's sleeps count as waits of
+ * each member's side. */
 static void any_unregister(any_call *ac)
 {
     for (size_t i = 0; i < ac->ac_n; i++) {
@@ -208,6 +211,15 @@ static void any_unregister(any_call *ac)
         weft__coll_wlist_remove(l, w);
         if (w->w_marked)
             weft__coll_wlist_signal_one(l);
+        if (ac->ac_sleeps) {
+            if (ac->ac_side == COLL_SIDE_TAKE) {
+                c->c_st_take_waits += ac->ac_sleeps;
+                c->c_st_take_wait_ns += ac->ac_slept_ns;
+            } else {
+                c->c_st_add_waits += ac->ac_sleeps;
+                c->c_st_add_wait_ns += ac->ac_slept_ns;
+            }
+        }
         coll_unlock_side(c, ac->ac_side);
     }
 }
@@ -256,10 +268,13 @@ static int any_op(weft_collection *const *cs, size_t n, int side, void **item, s
             continue; /* rescan: the re-check of the handshake */
         }
         WEFT__YIELD();
-        bool slept;
-        timed_out = weft__coll_sleep(&ac.ac_word, have_deadline ? &abs : NULL, &slept) == ETIMEDOUT;
-        if (slept)
+        uint64_t ns;
+        timed_out = weft__coll_sleep(&ac.ac_word, have_deadline ? &abs : NULL, &ns) == ETIMEDOUT;
+        if (ns) {
+            ac.ac_sleeps++;
+            ac.ac_slept_ns += ns;
             any_wakeups++;
+        }
         /* acquire: pairs with the signallers' release exchange; the signal
          * is consumed here, before the rescan that looks for its cause. */
         atomic_exchange_explicit(&ac.ac_word, COLL_W_AWAKE, memory_order_acquire);

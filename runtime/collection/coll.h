@@ -41,6 +41,7 @@
  *                  relaxed sub)                    condition-word write
  *   *w_word        signaller, list's lock          the waiter (acquire)
  *                  (release exchange)
+ *   c_st_*         the lock named at the field     none (stats takes the locks)
  *   everything else: guarded by the lock named at the field, or immutable.
  */
 #ifndef WEFT_RUNTIME_COLLECTION_COLL_H
@@ -110,20 +111,30 @@ typedef struct {
  * Cache lines: in a 1-producer 1-consumer FIFO run each side writes only its
  * own lines, and the waiter lists' line stays read-shared until somebody
  * waits (docs/design/collection.md, 'Cache-line layout'; there is no shared
- * item count, 'No shared count').
+ * item count, 'No shared count'). The statistics (c_st_*) sit on the line
+ * of the lock that guards them, which their writer already holds.
  */
 struct weft_collection {
     /* Add side: c_add_lock and what it guards. */
     alignas(WEFT__CACHE_LINE) coll_lock c_add_lock;
     size_t c_head_cache; /* a past value of c_head (<= c_head); c_add_lock */
+    size_t c_head_read_at; /* c_tail when c_head_cache was read; c_add_lock */
     uint64_t c_seq;      /* PRIORITY: next sequence number; both locks */
     /* Items ever added (wraps; only differences count). Written under
      * c_add_lock, read without it by task_done and joiners. */
     atomic_size_t c_added;
+    uint64_t c_st_max;         /* the largest count adders saw; c_add_lock */
+    uint64_t c_st_add_waits;   /* adders' sleeps; c_add_lock */
+    uint64_t c_st_add_wait_ns; /* time they slept; c_add_lock */
 
     /* Take side: c_take_lock and what it guards. */
     alignas(WEFT__CACHE_LINE) coll_lock c_take_lock;
     size_t c_tail_cache; /* FIFO: a past value of c_tail (<= c_tail); c_take_lock */
+    uint64_t c_st_max_take;     /* the largest count takers saw; c_take_lock */
+    uint64_t c_st_taken;        /* items taken by take forms; c_take_lock */
+    uint64_t c_st_drained;      /* items removed by drain; c_take_lock */
+    uint64_t c_st_take_waits;   /* takers' sleeps; c_take_lock */
+    uint64_t c_st_take_wait_ns; /* time they slept; c_take_lock */
 
     /* Items sit at ring indices [c_head, c_tail) (free-running, masked by
      * c_slots - 1; PRIORITY: heap[0 .. c_tail), c_head stays 0). c_tail is
@@ -143,7 +154,9 @@ struct weft_collection {
      * c_added - c_done. Changed by seq_cst CAS (no lock). */
     alignas(WEFT__CACHE_LINE) atomic_size_t c_done;
     coll_lock c_join_lock;
-    coll_wlist c_joiners; /* c_join_lock */
+    coll_wlist c_joiners;       /* c_join_lock */
+    uint64_t c_st_join_waits;   /* joiners' sleeps; c_join_lock */
+    uint64_t c_st_join_wait_ns; /* time they slept; c_join_lock */
 
     /* Rarely written: changed only with both locks held. */
     alignas(WEFT__CACHE_LINE) _Atomic uint32_t c_state; /* COLL_ST_* bits */
@@ -190,8 +203,8 @@ void weft__coll_wlist_signal_all(coll_wlist *l);
 /* wait.c. No lock held: sleep on *word until a signaller sets it to
  * COLL_W_SIGNALLED or abs (CLOCK_MONOTONIC; NULL: no limit) passes, inside
  * a blocking section. Returns 0 (signalled, or *word was not COLL_W_AWAKE)
- * or ETIMEDOUT; *slept (if slept is not NULL) whether it slept. */
-int weft__coll_sleep(_Atomic uint32_t *word, const struct timespec *abs, bool *slept);
+ * or ETIMEDOUT; *slept_ns is the time asleep, 0 if it did not sleep. */
+int weft__coll_sleep(_Atomic uint32_t *word, const struct timespec *abs, uint64_t *slept_ns);
 /* abs = now (CLOCK_MONOTONIC) + ns, saturating at the largest time_t. */
 void weft__coll_deadline(int64_t ns, struct timespec *abs);
 
@@ -310,10 +323,13 @@ COLL_INLINE size_t coll_add_count(weft_collection *c, bool fresh)
     size_t lim = c->c_slots;
     if (c->c_capacity && c->c_capacity < lim)
         lim = c->c_capacity;
-    if (fresh)
+    if (fresh) {
         c->c_head_cache = atomic_load_explicit(&c->c_head, memory_order_seq_cst);
-    else if (t - c->c_head_cache >= lim)
+        c->c_head_read_at = t;
+    } else if (t - c->c_head_cache >= lim) {
         c->c_head_cache = atomic_load_explicit(&c->c_head, memory_order_acquire);
+        c->c_head_read_at = t;
+    }
     return t - c->c_head_cache;
 }
 
@@ -335,6 +351,11 @@ COLL_INLINE size_t coll_take_count(weft_collection *c, bool fresh)
         c->c_tail_cache = atomic_load_explicit(&c->c_tail, memory_order_seq_cst);
     else if (c->c_tail_cache == h)
         c->c_tail_cache = atomic_load_explicit(&c->c_tail, memory_order_acquire);
+    else
+        return c->c_tail_cache - h;
+    /* Just read: the count is exact here, a look for the statistics. */
+    if (c->c_tail_cache - h > c->c_st_max_take)
+        c->c_st_max_take = c->c_tail_cache - h;
     return c->c_tail_cache - h;
 }
 
@@ -380,6 +401,11 @@ COLL_INLINE int coll_add_locked(weft_collection *c, void *item, size_t n)
         weft__coll_heap_push(c, item, t);
     else
         c->c_ring[t & (c->c_slots - 1)] = item;
+    /* n is exact where c_head never moves (LIFO, PRIORITY) or was read at
+     * this very c_tail; elsewhere it only bounds the count from above and
+     * the maximum is left to the next look ('Statistics'). */
+    if (n + 1 > c->c_st_max && (!coll_split(c) || c->c_head_read_at == t))
+        c->c_st_max = n + 1;
     /* Publishes the slot to the taker that reads the new c_tail (acquire),
      * and is the adder's half of the handshake with c_takers.wl_n, read
      * after it (coll_add_notify). */

@@ -2,7 +2,7 @@
  * runtime/collection/collection.c - the blocking collection's API
  * (include/weft/collection.h): create/destroy, add/take, drain,
  * complete_adding (plain, with an error, by producer count), shutdown,
- * task_done/join and the snapshots. The
+ * task_done/join, the snapshots and the statistics. The
  * helpers, the lock order and the synchronization table are in coll.h;
  * the design in docs/design/collection.md.
  */
@@ -130,6 +130,7 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
         }
         if (coll_take_count(c, false) > 0) {
             *item = coll_take_locked(c);
+            c->c_st_taken++;
             r = 0;
             break;
         }
@@ -164,6 +165,7 @@ size_t weft_collection_drain(weft_collection *c, void **out, size_t max)
     size_t k = 0;
     while (k < max && coll_take_count(c, false) > 0)
         out[k++] = coll_take_locked(c);
+    c->c_st_drained += k;
     coll_unlock_side(c, COLL_SIDE_TAKE);
     if (k > 0)
         coll_take_notify(c, k);
@@ -402,6 +404,41 @@ bool weft_collection_is_completed(const weft_collection *c)
     return c && (atomic_load_explicit(&c->c_state, memory_order_acquire) & COLL_ST_ADDING_DONE) &&
            snap_count(c) == 0;
 }
+
+/* ---- statistics (docs/design/collection.md, 'Statistics') ---------------- */
+
+int weft_collection_stats(weft_collection *c, struct weft_collection_stats *out)
+{
+    if (!c || !out)
+        return EINVAL;
+    struct weft_collection_stats s;
+    lock_both(c); /* lock order: add, take, then join */
+    coll_lock_acquire(&c->c_join_lock);
+    /* relaxed: c_added changes only under c_add_lock, which we hold. */
+    s.added = atomic_load_explicit(&c->c_added, memory_order_relaxed);
+    s.taken = c->c_st_taken;
+    s.drained = c->c_st_drained;
+    /* relaxed: both locks held, the indices are stable (the locks pair). */
+    uint64_t now = atomic_load_explicit(&c->c_tail, memory_order_relaxed) -
+                   atomic_load_explicit(&c->c_head, memory_order_relaxed);
+    s.max_count = c->c_st_max;
+    if (c->c_st_max_take > s.max_count)
+        s.max_count = c->c_st_max_take;
+    if (now > s.max_count)
+        s.max_count = now;
+    s.add_waits = c->c_st_add_waits;
+    s.add_wait_ns = c->c_st_add_wait_ns;
+    s.take_waits = c->c_st_take_waits;
+    s.take_wait_ns = c->c_st_take_wait_ns;
+    s.join_waits = c->c_st_join_waits;
+    s.join_wait_ns = c->c_st_join_wait_ns;
+    coll_lock_release(&c->c_join_lock);
+    unlock_both(c);
+    *out = s;
+    return 0;
+}
+
+/* ---- test hooks (hooks.h) ------------------------------------------------ */
 
 size_t weft__collection_waiters(const weft_collection *c)
 {

@@ -139,18 +139,27 @@ void weft__coll_deadline(int64_t ns, struct timespec *abs)
 
 /* ---- sleeping ----------------------------------------------------------- */
 
+/* The time between two CLOCK_MONOTONIC readings, in ns (at least 1: "slept"). */
+static uint64_t elapsed_ns(const struct timespec *t0, const struct timespec *t1)
+{
+    int64_t ns = (int64_t)(t1->tv_sec - t0->tv_sec) * 1000000000 + (t1->tv_nsec - t0->tv_nsec);
+    return ns > 0 ? (uint64_t)ns : 1;
+}
+
 /* On a pool's worker the sleep is a blocking section (weft/pool.h): the
  * worker's tasks become stealable and a spare may run in its place. A
- * signal meanwhile makes the futex wait return at once. */
-int weft__coll_sleep(_Atomic uint32_t *word, const struct timespec *abs, bool *slept)
+ * signal meanwhile makes the futex wait return at once. The clock is read
+ * only around a real sleep ('Statistics'). */
+int weft__coll_sleep(_Atomic uint32_t *word, const struct timespec *abs, uint64_t *slept_ns)
 {
     uint32_t expect = COLL_W_AWAKE;
-    if (slept)
-        *slept = false;
+    *slept_ns = 0;
     /* acquire on failure: pairs with the signaller's release exchange. */
     if (!atomic_compare_exchange_strong_explicit(word, &expect, COLL_W_SLEEPING,
                                                  memory_order_acquire, memory_order_acquire))
         return 0; /* already signalled */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     weft_blocking_begin();
     int r;
     for (;;) {
@@ -164,9 +173,29 @@ int weft__coll_sleep(_Atomic uint32_t *word, const struct timespec *abs, bool *s
             break;
     }
     weft_blocking_end();
-    if (slept)
-        *slept = true;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *slept_ns = elapsed_ns(&t0, &t1);
     return r == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+/* Side locked, after a sleep of ns (> 0): count it in the side's
+ * statistics, guarded by the lock the caller holds again. */
+static void note_wait(weft_collection *c, int side, uint64_t ns)
+{
+    switch (side) {
+    case COLL_SIDE_TAKE:
+        c->c_st_take_waits++;
+        c->c_st_take_wait_ns += ns;
+        break;
+    case COLL_SIDE_ADD:
+        c->c_st_add_waits++;
+        c->c_st_add_wait_ns += ns;
+        break;
+    default:
+        c->c_st_join_waits++;
+        c->c_st_join_wait_ns += ns;
+        break;
+    }
 }
 
 /* Whether a waiter of side may stop waiting: the re-check after it pushed
@@ -228,8 +257,11 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     }
     coll_unlock_side(c, side);
     WEFT__YIELD();
-    int r = weft__coll_sleep(&w->w_state, abs, NULL);
+    uint64_t ns;
+    int r = weft__coll_sleep(&w->w_state, abs, &ns);
     coll_lock_side(c, side);
+    if (ns)
+        note_wait(c, side, ns);
     /* relaxed: the signaller wrote it under the list's lock, which we hold
      * (pairs through it). */
     if (atomic_load_explicit(&w->w_state, memory_order_relaxed) != COLL_W_SIGNALLED)

@@ -566,6 +566,118 @@ START_TEST(complete_adding_error_codes)
 }
 END_TEST
 
+/* ---- statistics ------------------------------------------------------------ */
+
+static struct weft_collection_stats stats_of(weft_collection *c)
+{
+    struct weft_collection_stats s;
+    ck_assert_int_eq(weft_collection_stats(c, &s), 0);
+    return s;
+}
+
+START_TEST(stats_counts)
+{
+    struct weft_collection_stats s;
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_stats(NULL, &s), EINVAL);
+    ck_assert_int_eq(weft_collection_stats(c, NULL), EINVAL);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.added + s.taken + s.drained + s.max_count, 0);
+    ck_assert_uint_eq(s.add_waits + s.take_waits + s.join_waits, 0);
+
+    void *it, *out[4];
+    size_t idx;
+    weft_collection *cs[1] = {c};
+    for (uintptr_t i = 0; i < 5; i++)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_uint_eq(weft_collection_drain(c, out, 2), 2);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 1, NULL, &idx, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 1, &it, &idx, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EAGAIN); /* no wait */
+    s = stats_of(c);
+    ck_assert_uint_eq(s.added, 6);
+    ck_assert_uint_eq(s.taken, 4);
+    ck_assert_uint_eq(s.drained, 2);
+    ck_assert_uint_eq(s.max_count, 5);
+    ck_assert_uint_eq(s.add_waits + s.take_waits + s.join_waits, 0);
+    ck_assert_uint_eq(s.add_wait_ns + s.take_wait_ns + s.join_wait_ns, 0);
+    weft_collection_destroy(c);
+
+    /* The high-water mark: an add, a take, many times (count never above
+     * 1), then a burst of 100 (the ring grows past its first 64 slots). */
+    weft_order orders[3] = {WEFT_ORDER_FIFO, WEFT_ORDER_LIFO, WEFT_ORDER_PRIORITY};
+    for (int o = 0; o < 3; o++) {
+        c = coll_make(0, orders[o], coll_cmp_uintptr);
+        for (uintptr_t i = 0; i < 1000; i++) {
+            ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+            ck_assert_int_eq(weft_collection_take(c, &it), 0);
+        }
+        ck_assert_uint_eq(stats_of(c).max_count, 1);
+        for (uintptr_t i = 0; i < 100; i++)
+            ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+        ck_assert_uint_eq(stats_of(c).max_count, 100);
+        while (weft_collection_try_take(c, &it, WEFT_NO_WAIT) == 0)
+            ;
+        s = stats_of(c);
+        ck_assert_uint_eq(s.max_count, 100);
+        ck_assert_uint_eq(s.added, 1100);
+        ck_assert_uint_eq(s.taken, 1100);
+        weft_collection_destroy(c);
+    }
+    /* Bounded: full is the maximum. */
+    c = coll_make(3, WEFT_ORDER_FIFO, NULL);
+    for (int r = 0; r < 10; r++) {
+        while (weft_collection_try_add(c, NULL, WEFT_NO_WAIT) == 0)
+            ;
+        ck_assert_int_eq(weft_collection_take(c, &it), 0);
+        ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    }
+    ck_assert_uint_eq(stats_of(c).max_count, 3);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* A wait is a sleep: a timed call that runs out has slept (once or more),
+ * and the time asleep is counted; take_from_any counts at each member. */
+START_TEST(stats_waits)
+{
+    void *it;
+    weft_collection *c = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *d = coll_make(0, WEFT_ORDER_LIFO, NULL);
+    int64_t t0 = coll_now_ns();
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 2000000), ETIMEDOUT);
+    int64_t dt = coll_now_ns() - t0;
+    struct weft_collection_stats s = stats_of(c);
+    ck_assert_uint_ge(s.take_waits, 1);
+    ck_assert_uint_gt(s.take_wait_ns, 0);
+    ck_assert_uint_le(s.take_wait_ns, (uint64_t)dt);
+    ck_assert_uint_eq(s.add_waits + s.join_waits, 0);
+
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(2), 1000000), ETIMEDOUT);
+    ck_assert_int_eq(weft_collection_try_join(c, 1000000), ETIMEDOUT);
+    s = stats_of(c);
+    ck_assert_uint_ge(s.add_waits, 1);
+    ck_assert_uint_gt(s.add_wait_ns, 0);
+    ck_assert_uint_ge(s.join_waits, 1);
+    ck_assert_uint_gt(s.join_wait_ns, 0);
+
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    uint64_t before = stats_of(c).take_waits;
+    weft_collection *cs[2] = {c, d};
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 2, &it, NULL, 1000000), ETIMEDOUT);
+    ck_assert_uint_gt(stats_of(c).take_waits, before);
+    ck_assert_uint_ge(stats_of(d).take_waits, 1);
+    ck_assert_uint_gt(stats_of(d).take_wait_ns, 0);
+    ck_assert_uint_eq(stats_of(d).add_waits, 0);
+    weft_collection_destroy(c);
+    weft_collection_destroy(d);
+}
+END_TEST
+
 /* ---- destroy releases the items left inside ------------------------------ */
 
 typedef struct {
@@ -729,6 +841,8 @@ static Suite *collection_suite(void)
     WEFT_TEST_CASE(s, producer_counting, 30);
     WEFT_TEST_CASE(s, complete_adding_error_codes, 30);
     WEFT_TEST_CASE(s, destroy_releases_items_left, 30);
+    WEFT_TEST_CASE(s, stats_counts, 30);
+    WEFT_TEST_CASE(s, stats_waits, 30);
     WEFT_TEST_CASE(s, alloc_fail_create, 30);
     WEFT_TEST_CASE(s, alloc_fail_growth, 30);
     return s;

@@ -812,6 +812,82 @@ START_TEST(complete_adding_error_wakes_blocked)
 }
 END_TEST
 
+/* ---- statistics under threads ----------------------------------------------- */
+
+typedef struct {
+    weft_collection *sm_c;
+    atomic_int *sm_stop;
+    size_t sm_cap;
+    int sm_bad; /* a non-zero line: the first broken rule */
+    uint64_t sm_snapshots;
+} stats_monitor;
+
+/* Snapshots taken while producers and consumers run are consistent: the
+ * count they imply is within [0, capacity], the maximum too, and nothing
+ * goes backwards. */
+static void *stats_monitor_main(void *arg)
+{
+    stats_monitor *m = arg;
+    struct weft_collection_stats prev = {0}, s;
+    /* relaxed: a stop flag; the main thread joins us after setting it. */
+    while (!atomic_load_explicit(m->sm_stop, memory_order_relaxed)) {
+        if (weft_collection_stats(m->sm_c, &s) != 0)
+            m->sm_bad = __LINE__;
+        uint64_t out = s.taken + s.drained;
+        if (!m->sm_bad && (out > s.added || s.added - out > m->sm_cap || s.max_count > m->sm_cap ||
+                           s.added < prev.added || s.taken < prev.taken ||
+                           s.max_count < prev.max_count || s.take_waits < prev.take_waits ||
+                           s.add_wait_ns < prev.add_wait_ns))
+            m->sm_bad = __LINE__;
+        prev = s;
+        m->sm_snapshots++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+START_TEST(stats_under_threads)
+{
+    enum { P = 3, C = 3, PER = 20000, CAP = 8 };
+    weft_collection *c = coll_make(CAP, WEFT_ORDER_FIFO, NULL);
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    stats_monitor m = {c, &stop, CAP, 0, 0};
+    pthread_t mt, pt[P], ct[C];
+    counted_producer ps[P];
+    counting_consumer cs[C];
+    ck_assert_int_eq(pthread_create(&mt, NULL, stats_monitor_main, &m), 0);
+    for (int i = 0; i < P; i++)
+        ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    for (int i = 0; i < C; i++) {
+        cs[i] = (counting_consumer){c, 0, 0, -1};
+        ck_assert_int_eq(pthread_create(&ct[i], NULL, counting_consumer_main, &cs[i]), 0);
+    }
+    for (int i = 0; i < P; i++) {
+        ps[i] = (counted_producer){c, 1 + (uintptr_t)i * PER, PER};
+        ck_assert_int_eq(pthread_create(&pt[i], NULL, counted_producer_main, &ps[i]), 0);
+    }
+    for (int i = 0; i < P; i++)
+        pthread_join(pt[i], NULL);
+    for (int i = 0; i < C; i++)
+        pthread_join(ct[i], NULL);
+    atomic_store_explicit(&stop, 1, memory_order_relaxed);
+    pthread_join(mt, NULL);
+    ck_assert_msg(m.sm_bad == 0, "inconsistent snapshot (rule at line %d)", m.sm_bad);
+    struct weft_collection_stats s;
+    ck_assert_int_eq(weft_collection_stats(c, &s), 0);
+    ck_assert_uint_eq(s.added, (uint64_t)P * PER);
+    ck_assert_uint_eq(s.taken, (uint64_t)P * PER);
+    ck_assert_uint_eq(s.drained, 0);
+    ck_assert_uint_ge(s.max_count, 1);
+    ck_assert_uint_le(s.max_count, CAP);
+    /* Waits and their time come together. */
+    ck_assert((s.add_waits == 0) == (s.add_wait_ns == 0));
+    ck_assert((s.take_waits == 0) == (s.take_wait_ns == 0));
+    weft_collection_destroy(c);
+}
+END_TEST
+
 /* ---- destroy after threads stopped halfway -------------------------------- */
 
 typedef struct {
@@ -933,6 +1009,7 @@ static Suite *collection_threads_suite(void)
     WEFT_TEST_CASE(s, any_many_members, 60);
     WEFT_TEST_CASE(s, producers_complete_by_count, 60);
     WEFT_TEST_CASE(s, complete_adding_error_wakes_blocked, 60);
+    WEFT_TEST_CASE(s, stats_under_threads, 60);
     WEFT_TEST_CASE(s, destroy_releases_after_threads, 60);
     WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
