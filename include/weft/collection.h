@@ -7,14 +7,27 @@
  * valid item. An item that was added is delivered exactly once: by a take
  * form, or by drain.
  *
- * Return values are pthreads-style: 0 on success or a positive errno value:
+ * Return values. Every function that returns int returns 0 on success or a
+ * positive errno value (pthreads-style), and results go through
+ * out-pointers. The other functions return a result, never an error code:
+ *   size_t     drain (items taken), count (items inside), capacity (as
+ *              given at create): 0 for a NULL handle;
+ *   bool       is_adding_completed, is_completed: false for NULL;
+ *   void       destroy, complete_adding, shutdown: they cannot fail, and a
+ *              NULL handle is ignored.
+ * The codes weft itself returns:
  *   EINVAL     a bad argument (NULL handle or out-pointer, n == 0, a NULL
- *              member of cs, timeout < -1); checked first, nothing changes.
+ *              member of cs, timeout < -1, a refused err) or a call the
+ *              state does not allow (task_done with nothing unfinished,
+ *              producer_done with no producer); checked first, nothing
+ *              changes.
  *   ENOMEM     an allocation failed; nothing changed.
  *   EAGAIN     timeout WEFT_NO_WAIT and the operation cannot proceed now.
  *   ETIMEDOUT  a positive timeout ran out (any positive timeout, even 1 ns).
- *   EPIPE      closed for this operation: an add after complete_adding, or a
- *              take from a completed collection (adding completed and empty).
+ *   EPIPE      closed for this operation: an add after adding was completed,
+ *              or a take from a completed collection (adding completed and
+ *              empty); complete_adding_error and add_producer on a closed
+ *              collection.
  *   ECANCELED  the collection was shut down: every add and take form gets it,
  *              blocked or not, empty or not (ECANCELED beats EPIPE).
  * One code comes from the caller instead: a collection closed with
@@ -22,7 +35,8 @@
  * return err where they would return EPIPE. err is refused (EINVAL) if it
  * is one of EINVAL, ENOMEM, EAGAIN, ETIMEDOUT and ECANCELED, so a take
  * form's result other than 0 and those five means the collection is
- * completed: EPIPE (closed without an error) or the caller's err.
+ * completed: EPIPE (closed without an error) or the caller's err. No other
+ * function returns err.
  *
  * Timeouts are in nanoseconds, measured on CLOCK_MONOTONIC:
  *   WEFT_NO_WAIT (0) never blocks, WEFT_FOREVER (-1) waits without limit,
