@@ -101,11 +101,11 @@ struct weft_collection_stats {
     uint64_t added;       /* items added (add, try_add, add_to_any) */
     uint64_t taken;       /* items taken (take, try_take, take_from_any) */
     uint64_t drained;     /* items removed by drain (also destroy's release) */
-    /* The largest count seen: exact for LIFO and PRIORITY; a FIFO
+    /* The largest count seen: exact for LIFO and PRIORITY. A FIFO
      * collection counts where one side reads the other's position (an
      * adder that finds it full by its cached view, a taker that finds it
-     * empty, this call), so a short peak in between may be missed: a lower
-     * bound, equal to the capacity once the collection was ever full. */
+     * empty) and at this call, so a short peak in between may be missed: a
+     * lower bound (the capacity if an adder ever found it full). */
     uint64_t max_count;
     uint64_t add_waits;   /* adders' sleeps while full */
     uint64_t add_wait_ns; /* their time asleep, ns */

@@ -323,13 +323,17 @@ COLL_INLINE size_t coll_add_count(weft_collection *c, bool fresh)
     size_t lim = c->c_slots;
     if (c->c_capacity && c->c_capacity < lim)
         lim = c->c_capacity;
-    if (fresh) {
+    if (fresh)
         c->c_head_cache = atomic_load_explicit(&c->c_head, memory_order_seq_cst);
-        c->c_head_read_at = t;
-    } else if (t - c->c_head_cache >= lim) {
+    else if (t - c->c_head_cache >= lim)
         c->c_head_cache = atomic_load_explicit(&c->c_head, memory_order_acquire);
-        c->c_head_read_at = t;
-    }
+    else
+        return t - c->c_head_cache;
+    /* Just read: the count is exact here, a look for the statistics (and
+     * coll_add_locked's, if it adds at this c_tail). */
+    c->c_head_read_at = t;
+    if (t - c->c_head_cache > c->c_st_max)
+        c->c_st_max = t - c->c_head_cache;
     return t - c->c_head_cache;
 }
 
