@@ -47,6 +47,9 @@
  * concurrently with any other, except weft_collection_destroy, which needs
  * that no other call on the collection is in progress or follows it
  * (destroying a collection that still has blocked waiters is undefined).
+ * After fork(), as with a pthread mutex, the child may use a collection it
+ * inherited only if no other thread was inside a call on it at the fork
+ * (blocked calls included); new collections in the child are fine.
  */
 #ifndef WEFT_COLLECTION_H
 #define WEFT_COLLECTION_H
@@ -93,26 +96,27 @@ typedef struct {
 } weft_collection_options;
 
 /* Counters of a collection since its creation, filled by the function of
- * the same name (a struct tag, as with struct stat and stat()). A wait is one sleep of a blocked call (a call that had to wait may sleep
- * more than once; one that found its condition met on re-checking does not
- * count); the time is the time asleep. A blocked take_from_any or
- * add_to_any counts its sleeps, and the time, at each member occurrence. */
+ * the same name (a struct tag, as with struct stat and stat()). A wait is
+ * one sleep of a blocked call (a call that had to wait may sleep more than
+ * once; one that found its condition met on re-checking does not count);
+ * the time is the time asleep. A blocked take_from_any or add_to_any counts
+ * its sleeps, and the time, at each member occurrence. */
 struct weft_collection_stats {
-    uint64_t added;       /* items added (add, try_add, add_to_any) */
-    uint64_t taken;       /* items taken (take, try_take, take_from_any) */
-    uint64_t drained;     /* items removed by drain (also destroy's release) */
+    uint64_t added;   /* items added (add, try_add, add_to_any) */
+    uint64_t taken;   /* items taken (take, try_take, take_from_any) */
+    uint64_t drained; /* items removed by drain */
     /* The largest count seen: exact for LIFO and PRIORITY. A FIFO
      * collection counts where one side reads the other's position (an
      * adder that finds it full by its cached view, a taker that finds it
      * empty) and at this call, so a short peak in between may be missed: a
      * lower bound (the capacity if an adder ever found it full). */
     uint64_t max_count;
-    uint64_t add_waits;   /* adders' sleeps while full */
-    uint64_t add_wait_ns; /* their time asleep, ns */
-    uint64_t take_waits;  /* takers' sleeps while empty */
-    uint64_t take_wait_ns;
-    uint64_t join_waits; /* join/try_join's sleeps */
-    uint64_t join_wait_ns;
+    uint64_t add_waits;    /* adders' sleeps while full */
+    uint64_t add_wait_ns;  /* adders' time asleep, ns */
+    uint64_t take_waits;   /* takers' sleeps while empty */
+    uint64_t take_wait_ns; /* takers' time asleep, ns */
+    uint64_t join_waits;   /* join/try_join's sleeps while work is unfinished */
+    uint64_t join_wait_ns; /* joiners' time asleep, ns */
 };
 
 #define WEFT_NO_WAIT ((int64_t)0)
