@@ -43,9 +43,13 @@ static pthread_key_t any_key;
 /* Written once under pthread_once, read after it. */
 static bool any_key_ok;
 
+/* The key's destructor, on the exiting thread: forget the table too, in
+ * case another key's destructor makes an any-variant call after this. */
 static void any_table_free(void *p)
 {
     weft__free(p);
+    any_table = NULL;
+    any_table_n = 0;
 }
 
 static void any_key_init(void)
@@ -112,10 +116,10 @@ enum { COLL_SCAN_NONE, COLL_SCAN_DONE, COLL_SCAN_ALL_CLOSED };
  * Returns COLL_SCAN_DONE with *r set (0, ECANCELED or ENOMEM) and *index,
  * COLL_SCAN_ALL_CLOSED with *r set (EPIPE, or for takes the err of the
  * first member closed with complete_adding_error) when every member is
- * closed for the operation, else COLL_SCAN_NONE. The counts are read fresh (seq_cst): the
- * scan's half of the handshake with the members' changers. Each member's
- * link, if registered, loses its mark as the scan looks at the member,
- * under the member's lock. */
+ * closed for the operation, else COLL_SCAN_NONE. The counts are read fresh
+ * (seq_cst): the scan's half of the handshake with the members' changers.
+ * Each member's link, if registered, loses its mark as the scan looks at
+ * the member, under the member's lock. */
 static int scan_any(any_call *ac, void **item, size_t *index, int *r)
 {
     bool all_closed = true;

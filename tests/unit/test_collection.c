@@ -824,6 +824,43 @@ START_TEST(alloc_fail_growth)
 }
 END_TEST
 
+/* take_from_any and add_to_any with more than 16 members keep their links
+ * in this thread's table, grown when a call needs more and then kept: if
+ * it cannot grow, ENOMEM and nothing changed (no link left on a member);
+ * once grown, calls of that size allocate nothing. */
+START_TEST(alloc_fail_any_links)
+{
+    enum { N = 40 };
+    weft_collection *cs[2 * N];
+    void *it = COLL_ITEM(5);
+    for (int i = 0; i < 2 * N; i++)
+        cs[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft__alloc_fail_at(1);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, N, &it, NULL, 1000), ENOMEM);
+    ck_assert_ptr_eq(it, COLL_ITEM(5));
+    for (int i = 0; i < N; i++)
+        ck_assert_uint_eq(weft__collection_waiters(cs[i]), 0);
+    weft__alloc_fail_at(0);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, N, &it, NULL, 1000), ETIMEDOUT);
+    weft__alloc_fail_at(1);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, N, &it, NULL, 1000), ETIMEDOUT);
+    ck_assert_int_eq(weft__alloc_fail_at(0), 0); /* the table was there */
+    /* A bigger call needs a bigger table: add_to_any over 2N full members. */
+    for (int i = 0; i < 2 * N; i++)
+        ck_assert_int_eq(weft_collection_add(cs[i], COLL_ITEM(i)), 0);
+    weft__alloc_fail_at(1);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 2 * N, it, NULL, 1000), ENOMEM);
+    weft__alloc_fail_at(0);
+    for (int i = 0; i < 2 * N; i++) {
+        ck_assert_uint_eq(weft__collection_waiters(cs[i]), 0);
+        ck_assert_uint_eq(weft_collection_count(cs[i]), 1);
+    }
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 2 * N, it, NULL, 1000), ETIMEDOUT);
+    for (int i = 0; i < 2 * N; i++)
+        weft_collection_destroy(cs[i]);
+}
+END_TEST
+
 static Suite *collection_suite(void)
 {
     Suite *s = suite_create("collection");
@@ -845,6 +882,7 @@ static Suite *collection_suite(void)
     WEFT_TEST_CASE(s, stats_waits, 30);
     WEFT_TEST_CASE(s, alloc_fail_create, 30);
     WEFT_TEST_CASE(s, alloc_fail_growth, 30);
+    WEFT_TEST_CASE(s, alloc_fail_any_links, 30);
     return s;
 }
 
