@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* pthread barriers, sched_yield under -std=c11 */
 #include <check.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -827,37 +828,72 @@ END_TEST
 /* take_from_any and add_to_any with more than 16 members keep their links
  * in this thread's table, grown when a call needs more and then kept: if
  * it cannot grow, ENOMEM and nothing changed (no link left on a member);
- * once grown, calls of that size allocate nothing. */
+ * once grown, calls of that size allocate nothing. On a fresh thread, whose
+ * table is empty (earlier tests may have grown this one's). */
+enum { ALF_N = 40, ALF_STEPS = 6 };
+
+typedef struct {
+    weft_collection **af_cs; /* 2 * ALF_N members, capacity 1 */
+    int af_r[ALF_STEPS];     /* each step's result */
+    long af_allocs;          /* allocations of the step that needed none */
+    size_t af_waiters;       /* links left after the failed calls */
+} alf_run;
+
+static size_t alf_waiters(weft_collection **cs, int n)
+{
+    size_t w = 0;
+    for (int i = 0; i < n; i++)
+        w += weft__collection_waiters(cs[i]);
+    return w;
+}
+
+static void *alf_main(void *arg)
+{
+    alf_run *a = arg;
+    weft_collection **cs = a->af_cs;
+    void *it = COLL_ITEM(5);
+    weft__alloc_fail_at(1);
+    a->af_r[0] = weft_collection_take_from_any(cs, ALF_N, &it, NULL, 1000);
+    a->af_waiters = alf_waiters(cs, ALF_N);
+    weft__alloc_fail_at(0);
+    a->af_r[1] = weft_collection_take_from_any(cs, ALF_N, &it, NULL, 1000);
+    weft__alloc_fail_at(1);
+    a->af_r[2] = weft_collection_take_from_any(cs, ALF_N, &it, NULL, 1000);
+    a->af_allocs = weft__alloc_fail_at(0); /* the table was there */
+    a->af_r[3] = it == COLL_ITEM(5) ? 0 : -1;
+    /* A bigger call needs a bigger table: add_to_any over 2N full members. */
+    for (int i = 0; i < 2 * ALF_N; i++)
+        if (weft_collection_add(cs[i], COLL_ITEM(i)) != 0)
+            abort();
+    weft__alloc_fail_at(1);
+    a->af_r[4] = weft_collection_add_to_any(cs, 2 * ALF_N, it, NULL, 1000);
+    a->af_waiters += alf_waiters(cs, 2 * ALF_N);
+    weft__alloc_fail_at(0);
+    a->af_r[5] = weft_collection_add_to_any(cs, 2 * ALF_N, it, NULL, 1000);
+    return NULL;
+}
+
 START_TEST(alloc_fail_any_links)
 {
-    enum { N = 40 };
-    weft_collection *cs[2 * N];
-    void *it = COLL_ITEM(5);
-    for (int i = 0; i < 2 * N; i++)
+    weft_collection *cs[2 * ALF_N];
+    for (int i = 0; i < 2 * ALF_N; i++)
         cs[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
-    weft__alloc_fail_at(1);
-    ck_assert_int_eq(weft_collection_take_from_any(cs, N, &it, NULL, 1000), ENOMEM);
-    ck_assert_ptr_eq(it, COLL_ITEM(5));
-    for (int i = 0; i < N; i++)
-        ck_assert_uint_eq(weft__collection_waiters(cs[i]), 0);
-    weft__alloc_fail_at(0);
-    ck_assert_int_eq(weft_collection_take_from_any(cs, N, &it, NULL, 1000), ETIMEDOUT);
-    weft__alloc_fail_at(1);
-    ck_assert_int_eq(weft_collection_take_from_any(cs, N, &it, NULL, 1000), ETIMEDOUT);
-    ck_assert_int_eq(weft__alloc_fail_at(0), 0); /* the table was there */
-    /* A bigger call needs a bigger table: add_to_any over 2N full members. */
-    for (int i = 0; i < 2 * N; i++)
-        ck_assert_int_eq(weft_collection_add(cs[i], COLL_ITEM(i)), 0);
-    weft__alloc_fail_at(1);
-    ck_assert_int_eq(weft_collection_add_to_any(cs, 2 * N, it, NULL, 1000), ENOMEM);
-    weft__alloc_fail_at(0);
-    for (int i = 0; i < 2 * N; i++) {
-        ck_assert_uint_eq(weft__collection_waiters(cs[i]), 0);
-        ck_assert_uint_eq(weft_collection_count(cs[i]), 1);
-    }
-    ck_assert_int_eq(weft_collection_add_to_any(cs, 2 * N, it, NULL, 1000), ETIMEDOUT);
-    for (int i = 0; i < 2 * N; i++)
+    alf_run a = {.af_cs = cs};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, alf_main, &a), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(a.af_r[0], ENOMEM);
+    ck_assert_int_eq(a.af_r[1], ETIMEDOUT);
+    ck_assert_int_eq(a.af_r[2], ETIMEDOUT);
+    ck_assert_int_eq(a.af_allocs, 0);
+    ck_assert_int_eq(a.af_r[3], 0); /* *item untouched */
+    ck_assert_int_eq(a.af_r[4], ENOMEM);
+    ck_assert_int_eq(a.af_r[5], ETIMEDOUT);
+    ck_assert_uint_eq(a.af_waiters, 0);
+    for (int i = 0; i < 2 * ALF_N; i++) {
+        ck_assert_uint_eq(weft_collection_count(cs[i]), 1); /* nothing added */
         weft_collection_destroy(cs[i]);
+    }
 }
 END_TEST
 
