@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include <weft/export.h>
+#include <weft/timeout.h>
 #include <weft/task.h>
 
 #ifdef __cplusplus
@@ -110,6 +111,13 @@ WEFT_API int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg);
  * EPIPE (destroy has begun).
  * Blocks; on a worker of another pool, inside a blocking section. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p);
+
+/* weft_pool_wait_idle with a timeout (weft/timeout.h). Returns 0 (idle);
+ * EAGAIN (WEFT_NO_WAIT and work remains; never blocks); ETIMEDOUT (a
+ * positive timeout ran out first); EINVAL (p NULL, timeout below -1);
+ * EPERM (on a worker of p); EPIPE (destroy has begun). From outside p only;
+ * on a worker of another pool it blocks inside a blocking section. */
+WEFT_API int weft_pool_try_wait_idle(weft_pool *p, int64_t timeout_ns);
 
 /* Blocking inside a task. A worker that sleeps (in a lock held elsewhere, a
  * read from a pipe, another library's queue) runs no tasks meanwhile; if

@@ -242,7 +242,9 @@ int weft_pool_destroy(weft_pool *p)
      * tasks, so the count can fall to 0 and stay there. */
     weft_blocking_begin(); /* a worker of another pool: compensate there */
     callers_close(p);
-    weft__pool_wait_idle(p);
+    struct weft__timeout forever;
+    weft__timeout_start(&forever, WEFT_FOREVER);
+    weft__pool_wait_idle(p, &forever);
     pool_stop_join(p, p->p_nworkers);
     weft_blocking_end();
     pool_free(p);

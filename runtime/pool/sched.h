@@ -291,6 +291,37 @@ void weft__deadline_after(int64_t ns, struct timespec *abs);
 bool weft__spare_retire(weft__worker *w);
 void weft__spares_stop_join(weft_pool *p);
 
+/* A wait with a timeout (weft/timeout.h): WEFT_NO_WAIT, WEFT_FOREVER, or a
+ * positive number of ns, whose deadline is taken when the wait starts. */
+struct weft__timeout {
+    int64_t to_ns;
+    struct timespec to_abs; /* CLOCK_MONOTONIC; only for to_ns > 0 */
+};
+
+static inline void weft__timeout_start(struct weft__timeout *to, int64_t ns)
+{
+    to->to_ns = ns;
+    if (ns > 0)
+        weft__deadline_after(ns, &to->to_abs);
+}
+
+/* The deadline for a futex wait: NULL for WEFT_FOREVER. */
+static inline const struct timespec *weft__timeout_abs(const struct weft__timeout *to)
+{
+    return to->to_ns > 0 ? &to->to_abs : NULL;
+}
+
+/* Whether a positive timeout has run out (never for WEFT_FOREVER). */
+static inline bool weft__timeout_passed(const struct weft__timeout *to)
+{
+    if (to->to_ns <= 0)
+        return to->to_ns == 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > to->to_abs.tv_sec
+           || (now.tv_sec == to->to_abs.tv_sec && now.tv_nsec >= to->to_abs.tv_nsec);
+}
+
 /* worker.c: run any task a worker obtained (strict frame or heap task);
  * pause a waiting worker a little (cpu_relax, sched_yield after a while);
  * a random number for victim choice; the worker thread's body. */
@@ -319,7 +350,9 @@ void weft__park(weft__worker *w);
 void weft__found_work(weft_pool *p);
 void weft__pool_count_task(weft_pool *p);
 void weft__pool_task_done(weft_pool *p);
-void weft__pool_wait_idle(weft_pool *p);
+/* Wait until the count is 0: 0, or EAGAIN (WEFT_NO_WAIT) or ETIMEDOUT
+ * before that. Blocks in a blocking section (on a worker of another pool). */
+int weft__pool_wait_idle(weft_pool *p, const struct weft__timeout *to);
 
 /* steal.c: the owner, after a push or pop found its hungry flag raised,
  * serves the request and wakes a worker for what it published; popped is
@@ -363,6 +396,17 @@ void weft__callers_leave(weft_pool *p);
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
 int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
 void weft__heap_task_run(struct weft__heap_task *ht);
+
+/* group.c: wait until the count in *word (count_mask; waiter_bit as in
+ * weft__futex_wait_zero_until) is 0. On a worker of p it helps (s_help,
+ * for group g or NULL) until it finds nothing to help with for a while,
+ * then blocks in a blocking section; elsewhere it blocks (in a blocking
+ * section on a worker of another pool). Returns 0; EAGAIN (WEFT_NO_WAIT
+ * and the count is not 0); ETIMEDOUT. Acquire on success: the counted
+ * parties' release decrements happen before the return. */
+int weft__wait_zero(weft_pool *p, _Atomic uint32_t *word, uint32_t count_mask,
+                    uint32_t waiter_bit, const struct weft__group_impl *g,
+                    const struct weft__timeout *to);
 
 /* group.c: a task of g finished (or was undone): count it off and wake a
  * waiter at 0. After it g may be gone. */
