@@ -106,6 +106,40 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg);
  * section (weft_blocking_begin). Any thread. */
 WEFT_API int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg);
 
+/* A future: the handle of a task started by weft_pool_async, through
+ * which its result is waited for. Opaque; freed by weft_future_release
+ * (and by the task, if it ends after the release). */
+typedef struct weft_future weft_future;
+
+/* Run fn(arg) on the pool and return at once, with a handle for its result
+ * in *out (weft_future_wait; free it with weft_future_release). As submit,
+ * the task always runs, exactly once, if this returns 0. Returns 0; EINVAL
+ * (p, out or fn NULL); ENOMEM; EPIPE (destroy has begun and the caller is
+ * not a worker of p: nothing runs). *out is set only on success. Never
+ * blocks. Any thread, workers included. */
+WEFT_API int weft_pool_async(weft_pool *p, weft_future **out, weft_task_fn fn, void *arg);
+
+/* Wait until f's task has finished, at most timeout_ns (weft/timeout.h),
+ * and then store its result in *result (result may be NULL). The task's
+ * result never mixes with weft's status: returns 0 (finished; *result set,
+ * whatever the task returned); EAGAIN (WEFT_NO_WAIT, not finished);
+ * ETIMEDOUT (a positive timeout ran out); EINVAL (f NULL, timeout below
+ * -1); EPIPE (in a child of fork(): the task had not finished when the
+ * process forked, so it never will here). *result is set only with 0.
+ * A worker of f's pool runs other tasks while it waits (its wait may end
+ * later than the timeout by the length of the task it ran), and blocks in a
+ * blocking section when it finds none; any other thread blocks (on a worker
+ * of another pool, in a blocking section). WEFT_NO_WAIT never blocks and
+ * runs nothing. Any thread; several may wait at once, and again after a
+ * wait returned 0 (the same result). */
+WEFT_API int weft_future_wait(weft_future *f, int64_t timeout_ns, int *result);
+
+/* Let go of the handle f (NULL: nothing). The task need not have finished:
+ * it then frees the future when it ends. Call once per handle, after every
+ * wait on it has returned; f is invalid afterwards. Never blocks; any
+ * thread. */
+WEFT_API void weft_future_release(weft_future *f);
+
 /* Wait until all submitted work and everything it spawned has finished.
  * From outside p only. Returns 0; EINVAL (p NULL); EPERM (on a worker of p);
  * EPIPE (destroy has begun).
