@@ -187,6 +187,44 @@ WEFT_API int weft_worker_index(void);
 WEFT_API int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
                                int (*body)(size_t lo, size_t hi, void *arg), void *arg);
 
+/* A deterministic parallel reduction of [begin, end) into *result, an
+ * accumulator of `size` bytes, on p (p NULL: the calling worker's pool).
+ *   init(acc, arg)          makes acc (size bytes, aligned for max_align_t)
+ *                           an identity accumulator;
+ *   body(lo, hi, acc, arg)  folds the sub-range [lo, hi) into acc; non-zero
+ *                           stops the reduction (as in weft_parallel_for);
+ *   combine(acc, other, arg) merges other (the reduction of the sub-range
+ *                           right of acc's) into acc; other is discarded
+ *                           afterwards, so it must hand on anything it owns.
+ * The tree of combinations depends only on (begin, end, grain): a range
+ * longer than grain is split at lo + (hi - lo) / 2, each leaf is folded by
+ * one body call into an identity accumulator, and each split combines its
+ * left result with its right one. So the result is the same, bit for bit
+ * (a floating-point sum included), from run to run, for any number of
+ * workers and either scheduler. grain 0: ceil((end - begin) / 1024), at
+ * most 1024 leaves whatever the number of workers. The root accumulator is
+ * *result itself (init is called on it first); every other accumulator is
+ * combined into its parent exactly once, also after a stop. Accumulators
+ * up to 128 bytes live on the stack, larger ones are malloc'ed (one per
+ * split). body and combine run concurrently on several workers, each on
+ * its own accumulators.
+ * Returns 0 (*result holds the reduction); ECANCELED (a body returned
+ * non-zero: sub-ranges not started by then were skipped, *result holds
+ * what was folded); EINVAL (result, init, body or combine NULL, size 0,
+ * begin > end, p NULL off a worker; nothing is called); ENOMEM (an
+ * accumulator could not be allocated; *result incomplete); EPIPE (destroy
+ * has begun and the caller is not a worker of p: *result is the identity).
+ * Unless it returns EINVAL it sets *body_result (if not NULL) to the first
+ * non-zero body result, or 0: the bodies' results never mix with weft's
+ * status. Blocks until done; from a worker it runs the root itself. Any
+ * thread. */
+WEFT_API int weft_parallel_reduce(weft_pool *p, size_t begin, size_t end, size_t grain,
+                                  void *result, size_t size,
+                                  void (*init)(void *acc, void *arg),
+                                  int (*body)(size_t lo, size_t hi, void *acc, void *arg),
+                                  void (*combine)(void *acc, void *other, void *arg),
+                                  void *arg, int *body_result);
+
 /* Typed tasks (weft/fj.h) that their spawner runs itself are counted in
  * neither `spawned` nor `executed` (that would cost more than the spawn);
  * stolen ones count as steals and as executed by the thief. */
