@@ -212,6 +212,8 @@ START_TEST(idle_bad_input)
     ck_assert_int_eq(weft_pool_try_wait_idle(p, -2), EINVAL);
     ck_assert_int_eq(weft_pool_try_wait_idle(p, INT64_MIN), EINVAL);
     ck_assert_int_eq(weft_pool_call(p, try_idle_self, NULL), EPERM);
+    /* The call's task is counted until just after its caller is woken. */
+    ck_assert_int_eq(weft_pool_try_wait_idle(p, WEFT_FOREVER), 0);
     ck_assert_int_eq(weft_pool_try_wait_idle(p, WEFT_NO_WAIT), 0);
     ck_assert_int_eq(weft_pool_try_wait_idle(p, 1), 0);
     ck_assert_int_eq(weft_pool_try_wait_idle(p, INT64_MAX), 0);
