@@ -64,8 +64,26 @@ typedef enum {
     WEFT_SCHED_SHARED = 1    /* every task through one shared queue */
 } weft_scheduler;
 
+/* Options of weft_pool_create. Zero is the default of every field, so
+ * `weft_pool_options o = {0}` (or a designated initializer) asks for
+ * defaults, and NULL options too.
+ *
+ * Growing: later versions only append fields. A program tells the library
+ * which version of the struct it was built with through `size`, set to
+ * sizeof(weft_pool_options) by WEFT_POOL_OPTIONS_INIT or
+ * weft_pool_options_init; the library reads that many bytes and takes the
+ * defaults for the fields it has and the program does not. size 0 stands
+ * for this version's struct (0.2: the fields below), so programs that
+ * leave it 0 keep working with later libraries, but only with these
+ * fields: a program that sets a field added later must set size. A size
+ * smaller than this version's, or a non-zero byte past the end of the
+ * library's struct (a field the library does not know), is EINVAL. */
 typedef struct {
-    unsigned workers;         /* 0: one per CPU in the affinity mask */
+    size_t size;              /* sizeof(weft_pool_options), or 0: see above */
+    unsigned workers;         /* 0: one per CPU of the affinity mask, and no
+                                 more than the cgroup (v2) CPU quota allows,
+                                 rounded up (cpu.max of the process's cgroup
+                                 and its ancestors); at least 1 */
     weft_scheduler scheduler; /* STEALING (default) or SHARED */
     size_t deque_capacity;    /* initial slots per worker deque, 0: default;
                                  deques grow (and keep the rings they
@@ -75,20 +93,80 @@ typedef struct {
     unsigned max_spares;      /* spare threads that may run while workers
                                  block (weft_blocking_begin); 0: 256; at
                                  most 4095 */
+    const char *name;         /* NULL: "weft". Worker threads are named
+                                 name-0, name-1, ..., spare slots' threads
+                                 name-s0, name-s1, ... (pthread_setname_np),
+                                 the name cut so that the whole fits Linux's
+                                 15 bytes; copied by create; "" is EINVAL */
+    size_t stack_size;        /* bytes of each worker's and spare's stack;
+                                 0: RLIMIT_STACK clamped to [8 MiB, 64 MiB];
+                                 at least 64 KiB (EINVAL below) */
+    /* Called on each worker and spare thread itself: on_worker_start before
+     * its first task, on_worker_stop after its last, with the thread's
+     * weft_worker_index (workers 0..size-1, spares from size on) and
+     * hook_arg; weft_worker_index and weft_pool_current answer there. A
+     * spare's thread ends after a second off duty and a later one in its
+     * slot starts afresh, so a spare index may see several start/stop
+     * pairs; every start has its stop (workers' at destroy, also when
+     * create fails half-way). create does not wait for the start hooks. A
+     * hook must not submit work to the pool or wait for it. NULL: none. */
+    void (*on_worker_start)(unsigned index, void *arg);
+    void (*on_worker_stop)(unsigned index, void *arg);
+    void *hook_arg;
 } weft_pool_options;
+
+/* Options with size set and every other field the default (C, and C++20). */
+#define WEFT_POOL_OPTIONS_INIT {.size = sizeof(weft_pool_options)}
+
+/* The same for existing storage (C and C++): every field the default, size
+ * set. Never fails; any thread. */
+static inline void weft_pool_options_init(weft_pool_options *o)
+{
+#ifdef __cplusplus
+    *o = weft_pool_options();
+#else
+    *o = (weft_pool_options){0};
+#endif
+    o->size = sizeof(weft_pool_options);
+}
 
 /* Create a pool and start its workers. opts NULL: defaults (all zero).
  * Returns 0 and sets *out; EINVAL (out NULL, unknown scheduler, more than
- * 4096 workers); ENOMEM; EAGAIN (a thread could not be started). Any thread. */
+ * 4096 workers, more than 4095 spares, a bad size, name "" or stack_size
+ * below 64 KiB); ENOMEM; EAGAIN (a thread could not be started). Any
+ * thread. */
 WEFT_API int weft_pool_create(weft_pool **out, const weft_pool_options *opts);
 
 /* Refuse further outside submissions (EPIPE), run everything already
  * submitted and everything it spawns to the end, join the workers (and any
  * spare threads), free the pool. NULL: returns 0. Returns 0; EPERM (called
- * from a worker of p: nothing happens). Blocks (on a worker of another
- * pool, inside a blocking section). Call once, from outside the pool; see
- * "Destroy" above for the calls other threads may make meanwhile. */
+ * from a worker of p, or p is weft_pool_default's: nothing happens).
+ * Blocks (on a worker of another pool, inside a blocking section). Call
+ * once, from outside the pool; see "Destroy" above for the calls other
+ * threads may make meanwhile. */
 WEFT_API int weft_pool_destroy(weft_pool *p);
+
+/* The process's default pool, made on first use with default options
+ * (workers = 0; threads named weft-0, weft-1, ...): for code that needs a
+ * pool but has no reason to own one, as .NET's ThreadPool and Python's
+ * default executor. Any thread, concurrently: every caller gets the same pool
+ * (callers during its creation wait for it). Returns NULL if it cannot be
+ * created (ENOMEM, EAGAIN: no thread could be started); a later call tries
+ * again. Blocks only while the pool is being created (on a worker of
+ * another pool, not in a blocking section: creating is quick).
+ * The process owns it: weft_pool_destroy refuses it (EPERM). At exit()
+ * (an atexit handler registered on first use) it is drained as by
+ * weft_pool_destroy: exit waits for the tasks already submitted and what
+ * they spawn, so those must end - they must not rely on objects that
+ * atexit handlers registered after that first use (which run before)
+ * have torn down; a program whose tasks never end should not exit()
+ * with them queued. Its threads are then joined and its memory kept, so
+ * that threads still using it get EPIPE; from then on this returns that
+ * pool, or NULL if there was none. exit() from one of its own tasks skips
+ * the drain (nobody can wait for that task). In a child of fork() the
+ * parent's default pool is inherited (every call on it: EPIPE) and the
+ * child's first call makes a new one. */
+WEFT_API weft_pool *weft_pool_default(void);
 
 /* Number of workers (0 for NULL, and once destroy began). Any thread. */
 WEFT_API unsigned weft_pool_size(const weft_pool *p);

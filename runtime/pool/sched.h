@@ -178,6 +178,11 @@ struct weft_pool {
      * (blocking.c); cache-line aligned. */
     weft__worker *p_workers;
     size_t p_stack_size; /* of each worker thread */
+    char p_name[16];     /* threads are named p_name-i and p_name-sk */
+    void (*p_on_start)(unsigned index, void *arg); /* options' hooks, or NULL */
+    void (*p_on_stop)(unsigned index, void *arg);
+    void *p_hook_arg;
+    bool p_default; /* weft_pool_default's pool: destroy refuses it */
     /* Workers plus spare slots made so far: the victims a thief scans.
      * Grows under p_spare_lock (release); read with acquire. */
     _Atomic unsigned p_nslots;
@@ -382,6 +387,24 @@ void weft__sq_fini(struct weft__sharedq *q, bool forked);
 void weft__registry_add(weft_pool *p);
 void weft__registry_remove(weft_pool *p);
 extern _Atomic uint32_t weft__forks WEFT__INTERNAL;
+
+/* pool.c: the body of every worker and spare thread: name the thread,
+ * run the start hook, the worker loop (weft__worker_main), the stop hook. */
+void *weft__thread_main(void *arg);
+
+/* pool.c: create a pool (weft_pool_create's work, with default set for
+ * weft_pool_default's pool); drain and stop a pool without freeing it (the
+ * default pool at exit: late callers then get EPIPE, not freed memory). */
+int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_default);
+void weft__pool_shutdown(weft_pool *p);
+
+/* cpus.c: the CPU limit of the cgroup (v2) that cgroup_file names
+ * (/proc/self/cgroup), found through mountinfo_file: ceil(quota / period),
+ * the smallest over the cgroup and its ancestors; 0 for none. The workers
+ * of a pool with workers = 0: the affinity mask's CPUs, at most that limit,
+ * at least 1. */
+unsigned weft__cgroup_cpu_limit(const char *cgroup_file, const char *mountinfo_file);
+unsigned weft__default_workers(void);
 
 /* pool.c: admit an outside caller (0, or EPIPE once destroy began: then
  * nothing of the pool was written), and let it go (its last access). */
