@@ -7,7 +7,10 @@
  * valid item. An item that was added is delivered exactly once: by a take
  * form, or by drain.
  *
- * Return values are pthreads-style: 0 on success or a positive errno value:
+ * Return values: the functions that return an int return 0 on success or
+ * a positive errno value (pthreads-style; drain, count and capacity return
+ * a count, the is_ functions a bool, destroy, complete_adding and shutdown
+ * nothing):
  *   EINVAL     a bad argument (NULL handle or out-pointer, n == 0, a NULL
  *              member of cs, timeout < -1); checked first, nothing changes.
  *   ENOMEM     an allocation failed; nothing changed.

@@ -8,10 +8,25 @@
  * spawns included, goes through one shared queue instead, with the same API,
  * so that a program can compare the two schedulers by switching one option.
  *
- * Return values are pthreads-style: 0 or a positive errno value:
- *   EINVAL (bad argument), ENOMEM, EAGAIN (threads could not be created),
- *   EPERM (a call made from the wrong thread, as documented per function),
- *   EPIPE (the pool is being destroyed).
+ * Return values. The functions that return an int return weft's status,
+ * pthreads-style: 0 or a positive errno value -
+ *   EINVAL (bad argument), ENOMEM, EAGAIN (threads could not be created;
+ *   for a wait with WEFT_NO_WAIT: not over yet), ETIMEDOUT (a wait's
+ *   timeout ran out), EPERM (a call made from the wrong thread, as
+ *   documented per function), EPIPE (the pool is being destroyed),
+ *   ECANCELED (weft_parallel_reduce: a body stopped it) -
+ * with two exceptions, kept as they are for compatibility: weft_pool_call
+ * and weft_parallel_for return the task's (the first failing body's)
+ * non-zero result in that same int, so a task that returns EPIPE, say,
+ * cannot be told from a pool being destroyed. Where that matters use
+ * weft_pool_async + weft_future_wait and weft_parallel_reduce, which pass
+ * the task's or body's result through an out-parameter (as does every
+ * function added since 0.1). The others: weft_pool_size returns a count,
+ * weft_worker_index an index (-1: none), weft_pool_current and
+ * weft_pool_default a pointer (NULL: none); weft_blocking_begin,
+ * weft_blocking_end, weft_future_release and weft_pool_options_init
+ * return nothing and never fail. (weft/task.h: weft_sync and
+ * weft_group_wait mix too.)
  *
  * Several pools may live in one process; a task of one pool may wait on work
  * of another (from a worker of A, pool B is "outside").
@@ -26,21 +41,26 @@
  *
  * Blocking: see weft_blocking_begin. weft's own waits need nothing.
  *
- * Destroy: weft_pool_submit, weft_pool_call, weft_group_spawn and
- * weft_group_wait (of p's groups), weft_pool_wait_idle, weft_pool_stats
- * and weft_pool_size may be called by other threads while one thread
- * destroys p: each completes as if called before destroy began, or
- * refuses with EPIPE (size: 0). Any other use of p once destroy began, and
- * every use after it returned, is undefined.
+ * Destroy: weft_pool_submit, weft_pool_call, weft_pool_async,
+ * weft_parallel_reduce, weft_group_spawn, weft_group_wait and
+ * weft_group_try_wait (of p's groups), weft_future_wait (of p's futures),
+ * weft_pool_wait_idle, weft_pool_try_wait_idle, weft_pool_stats and
+ * weft_pool_size may be called by other threads while one thread destroys
+ * p: each completes as if called before destroy began, or refuses with
+ * EPIPE (size: 0). Any other use of p once destroy began, and every use
+ * after it returned, is undefined.
  *
  * fork(): a child process may create, use and destroy new pools. On a pool
  * it inherited (one that was alive in the parent at the fork), every call
- * returns EPIPE (weft_pool_size: 0; a wait on one of its groups: EPIPE),
- * and weft_pool_destroy frees its memory and returns 0.
+ * returns EPIPE (weft_pool_size: 0; a wait on one of its groups, or on one
+ * of its futures whose task had not finished: EPIPE), and
+ * weft_pool_destroy frees its memory and returns 0 (the inherited default
+ * pool: EPERM; the child's weft_pool_default makes a new one).
  *
  * Limits: where a thread, a mapping or memory cannot be had, calls return
  * EAGAIN or ENOMEM (and change nothing); weft never aborts for them. Worker
- * stacks are RLIMIT_STACK clamped to [8 MiB, 64 MiB].
+ * stacks are RLIMIT_STACK clamped to [8 MiB, 64 MiB] unless the options'
+ * stack_size says otherwise.
  */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
@@ -209,7 +229,8 @@ WEFT_API int weft_pool_async(weft_pool *p, weft_future **out, weft_task_fn fn, v
  * blocking section when it finds none; any other thread blocks (on a worker
  * of another pool, in a blocking section). WEFT_NO_WAIT never blocks and
  * runs nothing. Any thread; several may wait at once, and again after a
- * wait returned 0 (the same result). */
+ * wait returned 0 (the same result). A future may be waited for and
+ * released after its pool was destroyed (its task ran by then). */
 WEFT_API int weft_future_wait(weft_future *f, int64_t timeout_ns, int *result);
 
 /* Let go of the handle f (NULL: nothing). The task need not have finished:

@@ -17,9 +17,21 @@
  *     for (...) weft_group_spawn(&g, fn, arg);
  *     int rc = weft_group_wait(&g);
  *
- * Return values are pthreads-style: 0 or a positive errno value.
- * A worker never blocks in weft_sync or weft_group_wait: it runs or steals
- * other tasks until the awaited ones are done.
+ * Return values. The functions that return an int return weft's status,
+ * pthreads-style: 0 or a positive errno value (EINVAL, ENOMEM, EPERM,
+ * EPIPE, EAGAIN and ETIMEDOUT for a wait with a timeout), with two
+ * exceptions, kept as they are for compatibility: weft_sync returns the
+ * task's own result (its only status, EINVAL for misuse, shares that int),
+ * and weft_group_wait returns the first non-zero task result in the same
+ * int as weft's EINVAL and EPIPE (and ECANCELED for a cancelled group), so
+ * a task that returns EPIPE cannot be told from an inherited pool. Where
+ * that matters use weft_group_try_wait, which passes the group's result
+ * through an out-parameter (as does every function added since 0.1).
+ * weft_group_cancel returns nothing; weft_group_cancelled a bool.
+ *
+ * A worker never blocks in weft_sync or weft_group_wait while there are
+ * other tasks it may run: it runs or steals them until the awaited ones
+ * are done, and blocks (in a blocking section) only when it finds none.
  */
 #ifndef WEFT_TASK_H
 #define WEFT_TASK_H
