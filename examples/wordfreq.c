@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include <weft/pool.h>
-#include <weft/task.h>
 
 /* ---- a small string -> count hash table (open addressing) ---- */
 
@@ -339,7 +338,9 @@ int main(int argc, char **argv)
         pool = weft_pool_default();
         rc = pool ? 0 : EAGAIN;
     } else {
-        weft_pool_options opts = {.workers = (unsigned)workers, .name = "wordfreq"};
+        weft_pool_options opts = WEFT_POOL_OPTIONS_INIT; /* size set: fields may grow */
+        opts.workers = (unsigned)workers;
+        opts.name = "wordfreq"; /* threads wordfreq-0, wordfreq-1, ... */
         rc = weft_pool_create(&pool, &opts);
     }
     if (rc != 0) {
@@ -357,7 +358,8 @@ int main(int argc, char **argv)
         while ((rc = weft_future_wait(f, 200 * 1000 * 1000, &reduce_rc)) == ETIMEDOUT)
             if (tty)
                 fprintf(stderr, "\rwordfreq: %zu of %zu inputs counted",
-                        atomic_load_explicit(&j.done, memory_order_relaxed), ninputs);
+                        atomic_load_explicit(&j.done, memory_order_relaxed), /* a counter */
+                        ninputs);
         if (tty)
             fprintf(stderr, "\r\033[K"); /* erase the progress line */
         weft_future_release(f);

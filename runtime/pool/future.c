@@ -16,7 +16,7 @@
 #include "base/futex.h"
 #include "pool/sched.h"
 
-#define FUTURE_PENDING 1u           /* f_pending: the task has not finished */
+#define FUTURE_PENDING 1u          /* f_pending: the task has not finished */
 #define FUTURE_WAITER  0x80000000u /* f_pending: a waiter sleeps on the word */
 
 struct weft_future {

@@ -22,10 +22,10 @@ struct gate {
 static inline int gate_task(void *arg)
 {
     struct gate *g = arg;
-    /* seq_cst: test code; orders are not the point here. */
-    atomic_fetch_add(&g->g_arrived, 1);
+    atomic_fetch_add_explicit(&g->g_arrived, 1, memory_order_relaxed); /* a count */
     weft_blocking_begin();
-    while (!atomic_load(&g->g_open))
+    /* Acquire: pairs with gate_open's release (nothing else to order). */
+    while (!atomic_load_explicit(&g->g_open, memory_order_acquire))
         sched_yield();
     weft_blocking_end();
     return g->g_result;
@@ -33,13 +33,13 @@ static inline int gate_task(void *arg)
 
 static inline void gate_wait_arrived(struct gate *g, int n)
 {
-    while (atomic_load(&g->g_arrived) < n)
+    while (atomic_load_explicit(&g->g_arrived, memory_order_relaxed) < n) /* a count */
         sched_yield();
 }
 
 static inline void gate_open(struct gate *g)
 {
-    atomic_store(&g->g_open, 1);
+    atomic_store_explicit(&g->g_open, 1, memory_order_release); /* pairs with gate_task */
 }
 
 static inline double gate_now(void)

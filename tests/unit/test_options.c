@@ -99,6 +99,10 @@ END_TEST
 
 enum { MAXW = 16 };
 
+/* A start hook writes h_name and h_current, then counts itself in h_starts
+ * with release; the test reads them after an acquire load of h_starts (or
+ * after destroy joined the threads). The other counters are relaxed
+ * counts read after destroy. */
 struct hooks {
     _Atomic int h_starts[MAXW + 4], h_stops[MAXW + 4];
     char h_name[MAXW + 4][16];
@@ -112,16 +116,18 @@ static void on_start(unsigned index, void *arg)
     struct hooks *h = arg;
     ck_assert_uint_lt(index, MAXW + 4);
     pthread_getname_np(pthread_self(), h->h_name[index], 16);
-    atomic_fetch_add(weft_worker_index() == (int)index ? &h->h_index_ok : &h->h_index_bad, 1);
-    atomic_store(&h->h_current[index], weft_pool_current());
-    atomic_fetch_add(&h->h_starts[index], 1);
+    atomic_fetch_add_explicit(weft_worker_index() == (int)index ? &h->h_index_ok : &h->h_index_bad,
+                              1, memory_order_relaxed);
+    atomic_store_explicit(&h->h_current[index], weft_pool_current(), memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->h_starts[index], 1, memory_order_release); /* see struct hooks */
 }
 
 static void on_stop(unsigned index, void *arg)
 {
     struct hooks *h = arg;
-    atomic_fetch_add(weft_worker_index() == (int)index ? &h->h_index_ok : &h->h_index_bad, 1);
-    atomic_fetch_add(&h->h_stops[index], 1);
+    atomic_fetch_add_explicit(weft_worker_index() == (int)index ? &h->h_index_ok : &h->h_index_bad,
+                              1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->h_stops[index], 1, memory_order_relaxed);
 }
 
 static weft_pool *hooked_pool(struct hooks *h, unsigned workers, const char *name,
@@ -144,7 +150,9 @@ static int wait_for_spare(void *arg)
 {
     struct hooks *h = arg;
     weft_blocking_begin();
-    while (atomic_load(&h->h_starts[weft_pool_size(weft_pool_current())]) == 0)
+    /* Acquire: see struct hooks. */
+    while (atomic_load_explicit(&h->h_starts[weft_pool_size(weft_pool_current())],
+                                memory_order_acquire) == 0)
         sched_yield();
     weft_blocking_end();
     return 0;
@@ -161,22 +169,23 @@ START_TEST(names_and_hooks)
         ck_assert_int_eq(weft_pool_wait_idle(p), 0);
         for (int i = 0; i < 3; i++) {
             /* create does not wait for the hooks; the tasks ran after. */
-            while (atomic_load(&h.h_starts[i]) == 0)
+            while (atomic_load_explicit(&h.h_starts[i], memory_order_acquire) == 0)
                 sched_yield();
             char want[16];
             snprintf(want, sizeof(want), "tiny-%d", i);
             ck_assert_str_eq(h.h_name[i], want);
-            ck_assert_ptr_eq(atomic_load(&h.h_current[i]), p);
+            ck_assert_ptr_eq(atomic_load_explicit(&h.h_current[i], memory_order_relaxed), p);
         }
         ck_assert_str_eq(h.h_name[3], "tiny-s0"); /* the spare */
-        ck_assert_ptr_eq(atomic_load(&h.h_current[3]), p);
+        ck_assert_ptr_eq(atomic_load_explicit(&h.h_current[3], memory_order_relaxed), p);
         ck_assert_int_eq(weft_pool_destroy(p), 0);
         /* Every start has its stop (the spare's too), each on its thread. */
         for (int i = 0; i < MAXW + 4; i++)
-            ck_assert_int_eq(atomic_load(&h.h_starts[i]), atomic_load(&h.h_stops[i]));
+            ck_assert_int_eq(atomic_load_explicit(&h.h_starts[i], memory_order_relaxed),
+                             atomic_load_explicit(&h.h_stops[i], memory_order_relaxed));
         for (int i = 0; i < 4; i++)
-            ck_assert_int_ge(atomic_load(&h.h_starts[i]), 1);
-        ck_assert_int_eq(atomic_load(&h.h_index_bad), 0);
+            ck_assert_int_ge(atomic_load_explicit(&h.h_starts[i], memory_order_relaxed), 1);
+        ck_assert_int_eq(atomic_load_explicit(&h.h_index_bad, memory_order_relaxed), 0);
     }
 }
 END_TEST
@@ -214,8 +223,9 @@ static void *make_pools(void *arg)
         bad += weft_pool_create(&p, &o) != 0;
         bad += weft_pool_destroy(p) != 0;
         for (int i = 0; i < 2; i++)
-            bad += atomic_load(&h->h_starts[i]) != 1 || atomic_load(&h->h_stops[i]) != 1;
-        bad += atomic_load(&h->h_index_bad);
+            bad += atomic_load_explicit(&h->h_starts[i], memory_order_relaxed) != 1
+                   || atomic_load_explicit(&h->h_stops[i], memory_order_relaxed) != 1;
+        bad += atomic_load_explicit(&h->h_index_bad, memory_order_relaxed);
         free(h);
     }
     return (void *)bad;
