@@ -279,6 +279,32 @@ START_TEST(idle_timeouts)
 }
 END_TEST
 
+/* Regression: a spare that had been searching went off duty without the
+ * re-check a parker makes, so a task submitted while it searched (whose
+ * notifier skipped the wake-up because someone was searching) waited for
+ * a parked spare's keep-alive tick (1 s) or, once no spare was left, for
+ * ever, while the workers slept. Spares finish the gate tasks and search
+ * just as the next task comes; the timed wait tells a lost task. */
+START_TEST(spare_search_handoff)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(2, modes[m]);
+        for (int it = 0; it < 150; it++) {
+            struct gate gt = {.g_result = 0};
+            for (int i = 0; i < 8; i++)
+                ck_assert_int_eq(weft_pool_submit(p, gate_task, &gt), 0);
+            gate_wait_arrived(&gt, 1);
+            gate_open(&gt);
+            ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+            _Atomic int n = 0;
+            ck_assert_int_eq(weft_pool_submit(p, count_task, &n), 0);
+            ck_assert_int_eq(weft_pool_try_wait_idle(p, 500 * 1000000), 0);
+        }
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
 /* ---- fork ------------------------------------------------------------------ */
 
 START_TEST(after_fork)
@@ -318,6 +344,7 @@ int main(void)
     WEFT_TEST_CASE(s, group_several_threads, 60);
     WEFT_TEST_CASE(s, idle_bad_input, 60);
     WEFT_TEST_CASE(s, idle_timeouts, 60);
+    WEFT_TEST_CASE(s, spare_search_handoff, 240);
     WEFT_TEST_CASE(s, after_fork, 60);
     return weft_test_run(s);
 }
