@@ -130,8 +130,8 @@ static int queued_task(void *arg)
     (void)arg;
     volatile unsigned x = 0;
     for (unsigned i = 0; i < 20000; i++)
-        x += i;
-    return write(out_fd, "t", 1) == 1 ? 0 : EIO;
+        x = x + i; /* some work, so that the others queue up */
+    return write(out_fd, x != 1 ? "t" : "T", 1) == 1 ? 0 : EIO;
 }
 
 /* Registered before the first use, so it runs after the default pool's
