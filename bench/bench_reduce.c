@@ -148,6 +148,13 @@ static void run(weft_pool *pools[2], size_t n, int reps)
                 }
                 t[w][v][r] = (now() - t0) / (double)calls;
                 sum[w][v] = s;
+                /* Untimed: the pool must settle (the calls' heap tasks are
+                 * retired just after their callers wake); a task that never
+                 * ran would make every later figure meaningless. */
+                if (v != V_SERIAL && weft_pool_try_wait_idle(pools[w], 1000000000) != 0) {
+                    fprintf(stderr, "bench_reduce: the pool did not go idle\n");
+                    exit(1);
+                }
             }
         }
     }
