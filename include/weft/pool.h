@@ -130,9 +130,9 @@ typedef struct {
      * pairs; every start has its stop (workers' at destroy, also when
      * create fails half-way). create does not wait for the start hooks. A
      * hook must not submit work to the pool or wait for it. NULL: none. */
-    void (*on_worker_start)(unsigned index, void *arg);
-    void (*on_worker_stop)(unsigned index, void *arg);
-    void *hook_arg;
+    void (*on_worker_start)(unsigned index, void *arg); /* see above; NULL: none */
+    void (*on_worker_stop)(unsigned index, void *arg);  /* see above; NULL: none */
+    void *hook_arg; /* the hooks' second argument */
 } weft_pool_options;
 
 /* Options with size set and every other field the default (C, and C++20). */

@@ -15,7 +15,10 @@
 
 #include <stdint.h>
 
+/* A timeout that polls: never block (EAGAIN if the wait is not over). */
 #define WEFT_NO_WAIT ((int64_t)0)
+
+/* A timeout that waits without limit. */
 #define WEFT_FOREVER ((int64_t)-1)
 
 #endif /* WEFT_TIMEOUT_H */
