@@ -47,7 +47,10 @@
  *
  * Not wrapped (yet): the typed fork-join macros of weft/fj.h (planned, once
  * that header settles; a C++ task can call weft_spawn/weft_sync directly),
- * add_to_any/take_from_any and weft_pool_stats.
+ * add_to_any/take_from_any, weft_pool_stats, and the C API's futures
+ * (weft_pool_async), weft_parallel_reduce, the timed group and idle waits
+ * and weft_pool_default (call the C functions; a pool's handle is
+ * native_handle()).
  */
 #ifndef WEFT_WEFT_HPP
 #define WEFT_WEFT_HPP
