@@ -96,8 +96,9 @@ typedef enum {
  * for this version's struct (0.2: the fields below), so programs that
  * leave it 0 keep working with later libraries, but only with these
  * fields: a program that sets a field added later must set size. A size
- * smaller than this version's, or a non-zero byte past the end of the
- * library's struct (a field the library does not know), is EINVAL. */
+ * smaller than this version's or above 4096, or a non-zero byte past the
+ * end of the library's struct (a field the library does not know), is
+ * EINVAL. */
 typedef struct {
     size_t size;              /* sizeof(weft_pool_options), or 0: see above */
     unsigned workers;         /* 0: one per CPU of the affinity mask, and no

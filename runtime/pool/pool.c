@@ -95,6 +95,8 @@ static size_t worker_stack_size(void)
  * for good: fields appended later are not part of it (and must be laid out
  * without padding, so that a caller's unused tail reads as zeros). */
 #define WEFT__OPTS_SIZE_0 (offsetof(weft_pool_options, hook_arg) + sizeof(void *))
+/* No version's options will be larger. */
+#define WEFT__OPTS_SIZE_MAX ((size_t)4096)
 static_assert(WEFT__OPTS_SIZE_0 == sizeof(weft_pool_options),
               "weft_pool_options grew: keep WEFT__OPTS_SIZE_0 at the 0.2 size");
 
@@ -108,8 +110,8 @@ static int options_read(const weft_pool_options *in, weft_pool_options *o)
     if (in == NULL)
         return 0;
     size_t n = in->size != 0 ? in->size : WEFT__OPTS_SIZE_0;
-    if (n < WEFT__OPTS_SIZE_0)
-        return EINVAL;
+    if (n < WEFT__OPTS_SIZE_0 || n > WEFT__OPTS_SIZE_MAX)
+        return EINVAL; /* no version had it: garbage, not a struct to scan */
     for (size_t i = sizeof(*o); i < n; i++)
         if (((const unsigned char *)in)[i] != 0)
             return EINVAL;

@@ -65,6 +65,10 @@ START_TEST(size_rule)
     ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
     o.size = sizeof(o) - 1;
     ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
+    o.size = 4097; /* garbage: not scanned */
+    ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
+    o.size = SIZE_MAX;
+    ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
     ck_assert_ptr_null(p);
 }
 END_TEST
