@@ -59,6 +59,7 @@
 #include <stdint.h>
 
 #include <weft/export.h>
+#include <weft/timeout.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,8 +120,7 @@ struct weft_collection_stats {
     uint64_t join_wait_ns; /* joiners' time asleep, ns */
 };
 
-#define WEFT_NO_WAIT ((int64_t)0)
-#define WEFT_FOREVER ((int64_t)-1)
+/* WEFT_NO_WAIT (0) and WEFT_FOREVER (-1): weft/timeout.h. */
 
 /* Create a collection. opts NULL: unbounded FIFO.
  * Returns 0 and sets *out; EINVAL (out NULL, order unknown, PRIORITY without

@@ -136,9 +136,9 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
     return c.c_result;
 }
 
-int weft_pool_wait_idle(weft_pool *p)
+static int wait_idle(weft_pool *p, int64_t timeout_ns)
 {
-    if (p == NULL)
+    if (p == NULL || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     if (weft__worker_of(p) != NULL)
         return EPERM;
@@ -146,7 +146,19 @@ int weft_pool_wait_idle(weft_pool *p)
      * while we still touch it. */
     if (weft__callers_enter(p) != 0)
         return EPIPE;
-    weft__pool_wait_idle(p);
+    struct weft__timeout to;
+    weft__timeout_start(&to, timeout_ns);
+    int rc = weft__pool_wait_idle(p, &to);
     weft__callers_leave(p);
-    return 0;
+    return rc;
+}
+
+int weft_pool_wait_idle(weft_pool *p)
+{
+    return wait_idle(p, WEFT_FOREVER);
+}
+
+int weft_pool_try_wait_idle(weft_pool *p, int64_t timeout_ns)
+{
+    return wait_idle(p, timeout_ns);
 }
