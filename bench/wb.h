@@ -93,7 +93,7 @@ typedef struct {
 } wb_workload;
 
 extern const wb_workload wb_fib, wb_nqueens, wb_uts, wb_fanout, wb_skewed, wb_sort, wb_pfor,
-    wb_queue, wb_dfs, wb_pi, wb_knapsack, wb_matmul, wb_strassen;
+    wb_queue, wb_dfs, wb_pi, wb_knapsack, wb_matmul, wb_strassen, wb_reduce;
 
 /* ---- helpers ---- */
 

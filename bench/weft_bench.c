@@ -40,7 +40,8 @@ const wb_variant wb_task_variants[WB_NTASK_VARIANTS] = {
 /* The recursive workloads of the Lace and BOTS suites first, then weft's own. */
 static const wb_workload *const all_workloads[] = {
     &wb_fib,    &wb_nqueens,  &wb_uts,    &wb_sort,   &wb_dfs,  &wb_knapsack, &wb_matmul,
-    &wb_strassen, &wb_pi,     &wb_fanout, &wb_skewed, &wb_pfor, &wb_queue};
+    &wb_strassen, &wb_pi,     &wb_fanout, &wb_skewed, &wb_pfor, &wb_reduce,
+    &wb_queue};
 #define N_WORKLOADS (sizeof all_workloads / sizeof all_workloads[0])
 
 #define MAX_VARIANTS 8
