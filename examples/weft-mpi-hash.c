@@ -59,6 +59,10 @@
  *
  * Usage: mpirun -np N weft-mpi-hash [-p WORKERS] [--balance steal|master]
  *                                   [--stats] [PATH...]
+ *
+ * One file of about 800 lines: one program whose main loop, messages and
+ * termination protocol are one argument, read top to bottom; what it shares
+ * with weft-hash (the walk, the hashing) is in hashtree.c.
  */
 #define _POSIX_C_SOURCE 200809L
 
