@@ -68,6 +68,8 @@ extern "C" {
 /* Opaque: owns a lock and waiters. */
 typedef struct weft_collection weft_collection;
 
+/* The order in which a collection hands out its items
+ * (weft_collection_options.order). */
 typedef enum {
     WEFT_ORDER_FIFO = 0,    /* first added, first taken (the default) */
     WEFT_ORDER_LIFO = 1,    /* last added, first taken */
@@ -93,6 +95,7 @@ typedef struct {
      * collection being destroyed. Items already taken or drained are the
      * caller's, as always. */
     void (*release)(void *item, void *arg);
+    /* Passed to release as its second argument (ignored without release). */
     void *release_arg;
 } weft_collection_options;
 

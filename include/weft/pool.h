@@ -79,6 +79,7 @@ extern "C" {
 
 typedef struct weft_pool weft_pool; /* opaque: owns threads */
 
+/* How a pool hands tasks to its workers (weft_pool_options.scheduler). */
 typedef enum {
     WEFT_SCHED_STEALING = 0, /* per-worker deques and stealing (default) */
     WEFT_SCHED_SHARED = 1    /* every task through one shared queue */
@@ -269,6 +270,9 @@ WEFT_API int weft_pool_try_wait_idle(weft_pool *p, int64_t timeout_ns);
  * thread; if none can be started the pool runs with fewer). Call end on the
  * thread that called begin. */
 WEFT_API void weft_blocking_begin(void);
+/* Ends the blocking section that the same thread's last unmatched
+ * weft_blocking_begin() opened (see above). Never fails, never blocks;
+ * a no-op on a thread that is no weft worker. */
 WEFT_API void weft_blocking_end(void);
 
 /* The calling worker's pool, NULL on a thread that is no weft worker. */

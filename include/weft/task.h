@@ -46,6 +46,8 @@
 extern "C" {
 #endif
 
+/* The pool, opaque (weft/pool.h); declared here too because the group and
+ * spawn functions below take one. */
 typedef struct weft_pool weft_pool;
 
 /* A task body: returns 0 or an error code (kept by the wait that joins it). */
