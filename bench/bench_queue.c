@@ -168,7 +168,7 @@ static double run_once(int use_weft, int np, int nc, size_t capacity, size_t n)
     weft_collection *c = NULL;
     base_queue q;
     if (use_weft) {
-        weft_collection_options o = {capacity, WEFT_ORDER_FIFO, NULL};
+        weft_collection_options o = {.capacity = capacity, .order = WEFT_ORDER_FIFO};
         if (weft_collection_create(&c, &o) != 0)
             abort();
     } else {

@@ -21,6 +21,8 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
+#include "wb_tbb.h"
+
 /* What a variant runs on. */
 typedef enum {
     WB_SERIAL,      /* plain C on the calling thread: the reference answer */
@@ -28,6 +30,7 @@ typedef enum {
     WB_STEALING,    /* weft pool, WEFT_SCHED_STEALING */
     WB_SHARED,      /* weft pool, WEFT_SCHED_SHARED */
     WB_OMP,         /* OpenMP tasks / parallel for (libgomp) */
+    WB_TBB,         /* oneTBB task_group / enqueue / parallel_for (wb_tbb.cpp) */
     WB_QUEUE_MUTEX, /* queue: mutex + two condvars ring (the reference) */
     WB_QUEUE_WEFT   /* queue: weft_collection */
 } wb_kind;
@@ -46,8 +49,8 @@ typedef struct {
 extern wb_env wb_env_g;
 
 /* The variants of a task-parallel workload: serial C (the reference),
- * weft STEALING and SHARED, OpenMP. */
-#define WB_NTASK_VARIANTS 4
+ * weft STEALING and SHARED, OpenMP, oneTBB. */
+#define WB_NTASK_VARIANTS 5
 extern const wb_variant wb_task_variants[WB_NTASK_VARIANTS];
 
 /* One timed run of one variant. */
@@ -55,6 +58,7 @@ typedef struct {
     wb_kind r_kind;
     unsigned r_workers; /* threads the variant may use */
     weft_pool *r_pool;  /* STEALING / SHARED: the pool, else NULL */
+    wb_tbb *r_tbb;      /* TBB: its arenas, limited to r_workers, else NULL */
     void *r_state;      /* the case state made by setup */
     uint64_t r_answer;  /* out (run or finish): must equal the reference's */
 } wb_run;
@@ -64,6 +68,7 @@ typedef struct {
 
 typedef struct {
     const char *w_name;
+    const char *w_alias; /* another name the command line accepts, or NULL */
     const char *w_help;  /* one line for --list and --help: size meaning, default */
     long w_default_size; /* runs in seconds on the 2-core reference machine */
     long w_quick_size;   /* --quick */
@@ -88,7 +93,7 @@ typedef struct {
 } wb_workload;
 
 extern const wb_workload wb_fib, wb_nqueens, wb_uts, wb_fanout, wb_skewed, wb_sort, wb_pfor,
-    wb_queue;
+    wb_queue, wb_dfs, wb_pi, wb_knapsack, wb_matmul, wb_strassen, wb_reduce;
 
 /* ---- helpers ---- */
 
@@ -144,12 +149,26 @@ static inline uint64_t wb_us_to_iters(double us)
 #define WB_OMP_FN(fn) NULL
 #endif
 
+/* For the oneTBB variants: WB_HAVE_TBB is defined (1) by the build when
+ * wb_tbb.cpp is compiled in. */
+#ifndef WB_HAVE_TBB
+#define WB_HAVE_TBB 0
+#endif
+
+/* The TBB root of a workload, or NULL where oneTBB is compiled out. */
+#if WB_HAVE_TBB
+#define WB_TBB_FN(fn) (fn)
+#else
+#define WB_TBB_FN(fn) NULL
+#endif
+
 /* The parallel variants of a recursive workload: weft_fn(arg) on r's pool
- * (STEALING, SHARED), or omp_fn(arg) by one thread of a team of r_workers
- * (`parallel` + `single`, the OpenMP tasking idiom). Returns the root's
- * result; ENOTSUP for any other kind. */
+ * (STEALING, SHARED), omp_fn(arg) by one thread of a team of r_workers
+ * (`parallel` + `single`, the OpenMP tasking idiom), or tbb_fn(arg) on the
+ * calling thread inside an arena of r_workers slots (wb_tbb_call). Returns
+ * the root's result; ENOTSUP for any other kind. */
 static inline int wb_run_root(const wb_run *r, weft_task_fn weft_fn, weft_task_fn omp_fn,
-                              void *arg)
+                              weft_task_fn tbb_fn, void *arg)
 {
     switch (r->r_kind) {
     case WB_STEALING:
@@ -164,8 +183,13 @@ static inline int wb_run_root(const wb_run *r, weft_task_fn weft_fn, weft_task_f
         return rc;
     }
 #endif
+#if WB_HAVE_TBB
+    case WB_TBB:
+        return wb_tbb_call(r->r_tbb, tbb_fn, arg);
+#endif
     default:
         (void)omp_fn;
+        (void)tbb_fn;
         return ENOTSUP;
     }
 }

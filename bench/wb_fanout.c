@@ -12,7 +12,11 @@
  *           among many small ones.
  *
  * The OpenMP version is the usual producer idiom: `parallel` + `single`, one
- * `task` per item, the implicit barrier waits for them.
+ * `task` per item, the implicit barrier waits for them. The oneTBB version
+ * submits as weft does, from the outside thread: task_arena::enqueue into an
+ * arena of w slots none of which is reserved for the submitter (so w TBB
+ * threads run the tasks, as w weft workers do), then waits for a count of
+ * finished tasks (wb_tbb_enqueue, wb_tbb_wait_enqueued).
  */
 #define _GNU_SOURCE /* clock_gettime in wb.h */
 
@@ -69,6 +73,15 @@ static int fan_run(wb_run *r)
         int rw = weft_pool_wait_idle(r->r_pool);
         return rc != 0 ? rc : rw;
     }
+#if WB_HAVE_TBB
+    case WB_TBB: {
+        int rc = 0;
+        for (size_t i = 0; i < s->fs_n && rc == 0; i++)
+            rc = wb_tbb_enqueue(r->r_tbb, fan_task, &s->fs_slots[i]);
+        int rw = wb_tbb_wait_enqueued(r->r_tbb);
+        return rc != 0 ? rc : rw;
+    }
+#endif
 #if WB_HAVE_OMP
     case WB_OMP: {
         fan_slot *slots = s->fs_slots;

@@ -1,6 +1,7 @@
 /*
  * bench/wb_pfor.c - weft-bench workload "pfor": weft_parallel_for (automatic
- * grain) against OpenMP `parallel for schedule(static)` and a plain loop.
+ * grain) against OpenMP `parallel for schedule(static)`, oneTBB's
+ * parallel_for (auto partitioner) and a plain loop.
  *
  *   mem: a STREAM-like triad a[i] = b[i] + k*c[i] over `size` uint64 elements
  *        (3 arrays), PFOR_PASSES passes (one parallel loop each): bound by
@@ -149,6 +150,18 @@ static int pfor_run(wb_run *r)
         }
         return 0;
 #endif
+#if WB_HAVE_TBB
+    case WB_TBB:
+        if (s->ps_cpu)
+            return wb_tbb_parallel_for(r->r_tbb, 0, n, crunch_body, s);
+        for (uint64_t k = 1; k <= PFOR_PASSES; k++) {
+            s->ps_k = k; /* read by the bodies: ordered by the arena's start */
+            int rc = wb_tbb_parallel_for(r->r_tbb, 0, n, triad_body, s);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+#endif
     default:
         return ENOTSUP;
     }
@@ -166,7 +179,8 @@ static int pfor_finish(wb_run *r)
 
 const wb_workload wb_pfor = {
     .w_name = "pfor",
-    .w_help = "weft_parallel_for vs omp parallel for: triad (memory-bound, 8 passes) and"
+    .w_help = "weft_parallel_for vs omp parallel for vs tbb::parallel_for: triad"
+              " (memory-bound, 8 passes) and"
               " hashing (compute-bound, n/8); size n (default 4000000)",
     .w_default_size = 4000000,
     .w_quick_size = 1000000,

@@ -1,14 +1,21 @@
 /*
- * bench/wb_sort.c - weft-bench workload "sort": sort `size` random ints.
+ * bench/wb_sort.c - weft-bench workload "sort" (alias "cilksort"): sort
+ * `size` random ints.
  *
  * Variants: a serial top-down merge sort (the reference), libc qsort, and a
- * parallel merge sort on weft and on OpenMP tasks: the two halves are sorted
- * in parallel and merged by a parallel divide-and-conquer merge (split the
- * larger run at its middle, binary-search that value in the other run:
- * Cormen et al., "Introduction to Algorithms", 3rd ed., ch. 27.3, P-MERGE).
- * Runs ping-pong between the array and one scratch buffer, so no copy back.
- * Below SORT_CUTOFF elements a subtree is sorted serially, below
- * MERGE_CUTOFF a merge is serial.
+ * parallel merge sort on weft, OpenMP tasks and oneTBB: the two halves are
+ * sorted in parallel and merged by a parallel divide-and-conquer merge
+ * (split the larger run at its middle, binary-search that value in the other
+ * run: Cormen et al., "Introduction to Algorithms", 3rd ed., ch. 27.3,
+ * P-MERGE). This is BOTS's cilksort (Duran et al., "Barcelona OpenMP Tasks
+ * Suite", ICPP 2009, after Cilk's): a parallel merge sort with a parallel
+ * merge, serial below a cutoff; BOTS splits four ways and sorts its leaves
+ * with quicksort, this splits two ways (two levels make its four) and sorts
+ * leaves with merge sort. Runs ping-pong between the array and one scratch
+ * buffer, so no copy back. Below SORT_CUTOFF elements a subtree is sorted
+ * serially, below MERGE_CUTOFF a merge is serial.
+ * Two cases, as fib: "typed" (weft/fj.h) and "void*" (weft_spawn/weft_sync);
+ * the tasks are coarse, so the two should be alike.
  */
 #define _GNU_SOURCE /* clock_gettime in wb.h */
 
@@ -18,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/fj.h>
+
 #include "wb.h"
 
 #define SORT_CUTOFF 4096
@@ -26,6 +35,7 @@
 
 typedef struct {
     size_t ss_n;
+    bool ss_typed; /* case 0: weft/fj.h; case 1: weft_spawn/weft_sync */
     int *ss_input; /* the unsorted data, never changed */
     int *ss_a;     /* sorted in place (a fresh copy of the input each run) */
     int *ss_b;     /* scratch */
@@ -171,6 +181,72 @@ static int msort_task(void *p)
     return pmerge_task(&m);
 }
 
+/* The same with typed tasks. */
+WEFT_VOID_TASK_1(pmerge_typed, pm_arg, x)
+{
+    pm_arg l, r;
+    if (pmerge_split(&x, &l, &r))
+        return;
+    WEFT_FRAME(pmerge_typed) f;
+    WEFT_SPAWN(pmerge_typed, &f, l);
+    WEFT_CALL(pmerge_typed, r);
+    WEFT_SYNC(pmerge_typed, &f);
+}
+
+WEFT_VOID_TASK_4(msort_typed, int *, a, int *, b, size_t, n, int, into_b)
+{
+    if (n <= SORT_CUTOFF) {
+        msort_serial(a, b, n, into_b);
+        return;
+    }
+    size_t h = n / 2;
+    WEFT_FRAME(msort_typed) f;
+    WEFT_SPAWN(msort_typed, &f, a, b, h, !into_b);
+    WEFT_CALL(msort_typed, a + h, b + h, n - h, !into_b);
+    WEFT_SYNC(msort_typed, &f);
+    int *src = into_b ? a : b;
+    int *dst = into_b ? b : a;
+    pm_arg m = {src, src + h, h, n - h, dst};
+    WEFT_CALL(pmerge_typed, m);
+}
+
+static int msort_typed_root(void *p)
+{
+    ms_arg *m = p;
+    msort_typed(m->ms_a, m->ms_b, m->ms_n, m->ms_into_b);
+    return 0;
+}
+
+#if WB_HAVE_TBB
+/* oneTBB: the same two-way splits, one half a task of a task_group. */
+static int pmerge_tbb(void *p)
+{
+    pm_arg l, r;
+    if (pmerge_split(p, &l, &r))
+        return 0;
+    return wb_tbb_forkn(pmerge_tbb, &l, sizeof l, 1, pmerge_tbb, &r);
+}
+
+static int msort_tbb(void *p)
+{
+    ms_arg *x = p;
+    if (x->ms_n <= SORT_CUTOFF) {
+        msort_serial(x->ms_a, x->ms_b, x->ms_n, x->ms_into_b);
+        return 0;
+    }
+    size_t h = x->ms_n / 2;
+    ms_arg l = {x->ms_a, x->ms_b, h, !x->ms_into_b};
+    ms_arg r = {x->ms_a + h, x->ms_b + h, x->ms_n - h, !x->ms_into_b};
+    int rc = wb_tbb_forkn(msort_tbb, &l, sizeof l, 1, msort_tbb, &r);
+    if (rc != 0)
+        return rc;
+    int *src = x->ms_into_b ? x->ms_a : x->ms_b;
+    int *dst = x->ms_into_b ? x->ms_b : x->ms_a;
+    pm_arg m = {src, src + h, h, x->ms_n - h, dst};
+    return pmerge_tbb(&m);
+}
+#endif
+
 #if WB_HAVE_OMP
 static void pmerge_omp(const pm_arg *x)
 {
@@ -222,7 +298,6 @@ static void sort_teardown(void *p)
 static int sort_setup(size_t icase, long size, void **state, char *label, size_t len,
                       uint64_t *tasks)
 {
-    (void)icase;
     if (size < 1)
         return EINVAL;
     size_t n = (size_t)size;
@@ -230,6 +305,7 @@ static int sort_setup(size_t icase, long size, void **state, char *label, size_t
     if (s == NULL)
         return ENOMEM;
     s->ss_n = n;
+    s->ss_typed = icase == 0;
     s->ss_input = malloc(n * sizeof(int));
     s->ss_a = malloc(n * sizeof(int));
     s->ss_b = malloc(n * sizeof(int));
@@ -241,7 +317,7 @@ static int sort_setup(size_t icase, long size, void **state, char *label, size_t
         s->ss_input[i] = (int)(uint32_t)wb_rand_at(wb_env_g.e_seed ^ 0x50a7ull, i);
     *state = s;
     *tasks = 0; /* tasks depend on the cutoffs; ns/task would mislead */
-    snprintf(label, len, "n=%zu", n);
+    snprintf(label, len, "cilksort n=%zu %s", n, s->ss_typed ? "typed" : "void*");
     return 0;
 }
 
@@ -264,7 +340,8 @@ static int sort_run(wb_run *r)
         return 0;
     default: {
         ms_arg m = {s->ss_a, s->ss_b, s->ss_n, 0};
-        return wb_run_root(r, msort_task, WB_OMP_FN(msort_omp_root), &m);
+        return wb_run_root(r, s->ss_typed ? msort_typed_root : msort_task,
+                           WB_OMP_FN(msort_omp_root), WB_TBB_FN(msort_tbb), &m);
     }
     }
 }
@@ -289,18 +366,20 @@ static const wb_variant sort_variants[] = {{WB_SERIAL, "serial"},
                                            {WB_SERIAL_ALT, "qsort"},
                                            {WB_STEALING, "stealing"},
                                            {WB_SHARED, "shared"},
-                                           {WB_OMP, "omp"}};
+                                           {WB_OMP, "omp"},
+                                           {WB_TBB, "tbb"}};
 
 const wb_workload wb_sort = {
     .w_name = "sort",
-    .w_help = "parallel merge sort of random ints vs serial merge sort and qsort;"
-              " size n (default 10000000)",
+    .w_alias = "cilksort",
+    .w_help = "cilksort (BOTS): parallel merge sort with parallel merge of random ints vs"
+              " serial merge sort and qsort; typed and void* cases; size n (default 10000000)",
     .w_default_size = 10000000,
     .w_quick_size = 500000,
     .w_smoke_size = 20000,
     .w_variants = sort_variants,
     .w_nvariants = sizeof sort_variants / sizeof sort_variants[0],
-    .w_ncases = 1,
+    .w_ncases = 2,
     .w_setup = sort_setup,
     .w_prepare = sort_prepare,
     .w_run = sort_run,

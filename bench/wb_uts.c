@@ -11,12 +11,17 @@
  * work, standing in for SHA-1's cost), its child count is a threshold test on
  * the digest, and child i's seed is the (i+1)-th splitmix64 value after the
  * digest. The answer is the node count; one task per node (no cutoff).
+ * Two cases, as fib: "typed" (weft/fj.h) and "void*" (weft_spawn/weft_sync);
+ * OpenMP and oneTBB (a task_group per node) run the same tree in both.
  */
 #define _GNU_SOURCE /* clock_gettime in wb.h */
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
+
+#include <weft/fj.h>
 
 #include "wb.h"
 
@@ -28,6 +33,7 @@
 typedef struct {
     uint64_t us_root_seed;
     long us_b0;
+    bool us_typed; /* case 0: weft/fj.h; case 1: weft_spawn/weft_sync */
 } uts_state;
 
 static uint64_t uts_digest(uint64_t seed)
@@ -128,6 +134,82 @@ static int uts_root_task(void *p)
     return rc;
 }
 
+/* The same with typed tasks: the seed in, the subtree's size out. */
+WEFT_TASK_1(uint64_t, uts_typed, uint64_t, seed)
+{
+    uint64_t d = uts_digest(seed);
+    int k = uts_nkids(d);
+    WEFT_FRAME(uts_typed) f[UTS_M];
+    for (int i = 0; i < k; i++)
+        WEFT_SPAWN(uts_typed, &f[i], wb_rand_at(d, (uint64_t)i));
+    uint64_t c = 1;
+    for (int i = k - 1; i >= 0; i--) /* LIFO */
+        c += WEFT_SYNC(uts_typed, &f[i]);
+    return c;
+}
+
+/* The root's b0 children, into frames f[0 .. b0) (on the heap). */
+WEFT_TASK_2(uint64_t, uts_typed_children, const uts_state *, s, WEFT_FRAME(uts_typed) *, f)
+{
+    uint64_t d = uts_digest(s->us_root_seed);
+    for (long i = 0; i < s->us_b0; i++)
+        WEFT_SPAWN(uts_typed, &f[i], wb_rand_at(d, (uint64_t)i));
+    uint64_t c = 1;
+    for (long i = s->us_b0 - 1; i >= 0; i--)
+        c += WEFT_SYNC(uts_typed, &f[i]);
+    return c;
+}
+
+static int uts_typed_root(void *p)
+{
+    uts_root_arg *ra = p;
+    long b0 = ra->ur_s->us_b0;
+    WEFT_FRAME(uts_typed) *f = malloc((size_t)(b0 > 0 ? b0 : 1) * sizeof *f);
+    if (f == NULL)
+        return ENOMEM;
+    ra->ur_count = uts_typed_children(ra->ur_s, f);
+    free(f);
+    return 0;
+}
+
+#if WB_HAVE_TBB
+/* oneTBB: every child a task of the node's task_group, then wait. */
+static int uts_tbb(void *p)
+{
+    uts_arg *a = p;
+    uint64_t d = uts_digest(a->ua_seed);
+    int k = uts_nkids(d);
+    uts_arg kids[UTS_M];
+    for (int i = 0; i < k; i++)
+        kids[i] = (uts_arg){wb_rand_at(d, (uint64_t)i), 0};
+    int rc = wb_tbb_forkn(uts_tbb, kids, sizeof kids[0], (size_t)k, NULL, NULL);
+    uint64_t c = 1;
+    for (int i = 0; i < k; i++)
+        c += kids[i].ua_count;
+    a->ua_count = c;
+    return rc;
+}
+
+static int uts_tbb_root(void *p)
+{
+    uts_root_arg *ra = p;
+    long b0 = ra->ur_s->us_b0;
+    uint64_t d = uts_digest(ra->ur_s->us_root_seed);
+    uts_arg *kids = malloc((size_t)(b0 > 0 ? b0 : 1) * sizeof *kids);
+    if (kids == NULL)
+        return ENOMEM;
+    for (long i = 0; i < b0; i++)
+        kids[i] = (uts_arg){wb_rand_at(d, (uint64_t)i), 0};
+    int rc = wb_tbb_forkn(uts_tbb, kids, sizeof kids[0], (size_t)b0, NULL, NULL);
+    uint64_t c = 1;
+    for (long i = 0; i < b0; i++)
+        c += kids[i].ua_count;
+    free(kids);
+    ra->ur_count = c;
+    return rc;
+}
+#endif
+
 #if WB_HAVE_OMP
 static uint64_t uts_omp(uint64_t seed)
 {
@@ -170,7 +252,6 @@ static int uts_omp_root(void *p)
 static int uts_setup(size_t icase, long size, void **state, char *label, size_t len,
                      uint64_t *tasks)
 {
-    (void)icase;
     if (size < 1 || size > 100000000)
         return EINVAL;
     uts_state *s = malloc(sizeof *s);
@@ -178,9 +259,11 @@ static int uts_setup(size_t icase, long size, void **state, char *label, size_t 
         return ENOMEM;
     s->us_root_seed = wb_env_g.e_seed;
     s->us_b0 = size;
+    s->us_typed = icase == 0;
     *state = s;
     *tasks = uts_serial_root(s) - 1; /* one task per node but the root */
-    snprintf(label, len, "b0=%ld,N=%llu", size, (unsigned long long)(*tasks + 1));
+    snprintf(label, len, "b0=%ld,N=%llu %s", size, (unsigned long long)(*tasks + 1),
+             s->us_typed ? "typed" : "void*");
     return 0;
 }
 
@@ -192,21 +275,24 @@ static int uts_run(wb_run *r)
         return 0;
     }
     uts_root_arg ra = {s, 0};
-    int rc = wb_run_root(r, uts_root_task, WB_OMP_FN(uts_omp_root), &ra);
+    int rc = wb_run_root(r, s->us_typed ? uts_typed_root : uts_root_task,
+                         WB_OMP_FN(uts_omp_root), WB_TBB_FN(uts_tbb_root), &ra);
     r->r_answer = ra.ur_count;
     return rc;
 }
 
 const wb_workload wb_uts = {
     .w_name = "uts",
-    .w_help = "Unbalanced Tree Search, T3-like binomial (q=0.124875, m=8), task per node;"
-              " size b0 = root children (default 2000; tree shape follows --seed)",
+    .w_help = "Unbalanced Tree Search (UTS, in BOTS and Lace), T3-like binomial"
+              " (q=0.124875, m=8), task per node;"
+              " typed and void* cases; size b0 = root children (default 2000; tree shape"
+              " follows --seed)",
     .w_default_size = 2000,
     .w_quick_size = 500,
     .w_smoke_size = 20,
     .w_variants = wb_task_variants,
     .w_nvariants = WB_NTASK_VARIANTS,
-    .w_ncases = 1,
+    .w_ncases = 2,
     .w_setup = uts_setup,
     .w_run = uts_run,
     .w_teardown = free,

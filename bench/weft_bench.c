@@ -1,8 +1,8 @@
 /*
- * bench/weft_bench.c - weft-bench: the benchmark driver (issue 4).
+ * bench/weft_bench.c - weft-bench: the benchmark driver.
  *
  * For each workload, case and worker count it runs every variant (serial C,
- * weft STEALING, weft SHARED, OpenMP tasks, ...) in one process, interleaved
+ * weft STEALING, weft SHARED, OpenMP tasks, oneTBB, ...) in one process, interleaved
  * A B C D A B C D ... so that drift (frequency, noise) hits them all alike.
  * Each figure is the median of the repetitions, with min and max. Every run's
  * answer is checked against the reference variant's (a wrong answer is an
@@ -35,11 +35,14 @@
 wb_env wb_env_g;
 
 const wb_variant wb_task_variants[WB_NTASK_VARIANTS] = {
-    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"}};
+    {WB_SERIAL, "serial"}, {WB_STEALING, "stealing"}, {WB_SHARED, "shared"}, {WB_OMP, "omp"},
+    {WB_TBB, "tbb"}};
 
-static const wb_workload *const all_workloads[] = {&wb_fib,    &wb_nqueens, &wb_uts,
-                                                   &wb_fanout, &wb_skewed,  &wb_sort,
-                                                   &wb_pfor,   &wb_queue};
+/* The recursive workloads of the Lace and BOTS suites first, then weft's own. */
+static const wb_workload *const all_workloads[] = {
+    &wb_fib,    &wb_nqueens,  &wb_uts,    &wb_sort,   &wb_dfs,  &wb_knapsack, &wb_matmul,
+    &wb_strassen, &wb_pi,     &wb_fanout, &wb_skewed, &wb_pfor, &wb_reduce,
+    &wb_queue};
 #define N_WORKLOADS (sizeof all_workloads / sizeof all_workloads[0])
 
 #define MAX_VARIANTS 8
@@ -57,6 +60,7 @@ typedef struct {
     size_t o_nworkers;
     char o_variants[256]; /* comma list, empty: all */
     bool o_no_omp;
+    bool o_no_tbb;
     bool o_pin;
     bool o_quiet;
     const char *o_json;
@@ -64,8 +68,11 @@ typedef struct {
     const char *o_summary; /* --summary FILE: the summary table alone, Markdown */
     const char *o_trace;   /* --trace DIR: one weft_pool_trace file per timed run */
     const wb_workload *o_sel[N_WORKLOADS * 4];
-    long o_size[N_WORKLOADS * 4]; /* -1: the mode's size */
+    long o_size[N_WORKLOADS * 4];          /* -1: the mode's size */
+    int o_case[N_WORKLOADS * 4];           /* only this case; -1: all */
+    const char *o_selvar[N_WORKLOADS * 4]; /* variants for this one; NULL: o_variants */
     size_t o_nsel;
+    long o_fib_table[2]; /* --fib-table N,M; 0: not asked */
 } wb_opts;
 
 /* ---- results ---- */
@@ -78,11 +85,14 @@ typedef struct {
     unsigned rw_workers;
     int rw_reps;
     double rw_med, rw_min, rw_max; /* seconds */
+    double rw_cpu;                 /* median process CPU seconds per run (see run_one) */
     double rw_ref;                 /* reference variant's median, same block */
+    double rw_ref_cpu;             /* reference variant's median CPU time, same block */
     double rw_t1;                  /* this variant's median at 1 worker (NAN: none) */
     double rw_ref1;                /* reference median in the 1-worker block */
     double rw_shared_over;         /* stealing rows: T(shared) / T(stealing) */
     double rw_omp_over;            /* stealing rows: T(omp) / T(stealing) */
+    double rw_tbb_over;            /* stealing rows: T(tbb) / T(stealing) */
     double rw_steals, rw_parks;    /* median per run; NAN for non-weft variants */
     double rw_util;                /* median share of worker time spent running tasks */
     long rw_rss_kb;                /* peak RSS of the process so far */
@@ -113,7 +123,7 @@ static wb_row *row_new(void)
 
 static bool is_parallel(wb_kind k)
 {
-    return k == WB_STEALING || k == WB_SHARED || k == WB_OMP;
+    return k == WB_STEALING || k == WB_SHARED || k == WB_OMP || k == WB_TBB;
 }
 
 static bool is_weft_pool(wb_kind k)
@@ -162,6 +172,28 @@ static double row_ns_per_task(const wb_row *r)
     return (r->rw_med * r->rw_workers - r->rw_ref) * 1e9 / (double)r->rw_tasks;
 }
 
+/* Wall-clock time per task, ns: the reference's is the work of a task;
+ * a parallel variant's the inverse of its throughput. */
+static double row_wall_per_task(const wb_row *r)
+{
+    if (r->rw_tasks == 0 || is_queue(r->rw_kind))
+        return NAN;
+    return r->rw_med * 1e9 / (double)r->rw_tasks;
+}
+
+/* Parallel variants: the CPU time the process spent per task beyond the
+ * work, measured ((CPU - CPUserial) / tasks, ns): scheduling, idle
+ * spinning, the submitting thread's time, whatever the runtime burns.
+ * Unlike ns/task it does not assume that every worker is busy all the
+ * time, and CPU times do not count time the threads wait for a CPU that
+ * other processes hold. */
+static double row_cpu_per_task(const wb_row *r)
+{
+    if (r->rw_tasks == 0 || !is_parallel(r->rw_kind))
+        return NAN;
+    return (r->rw_cpu - r->rw_ref_cpu) * 1e9 / (double)r->rw_tasks;
+}
+
 /* ---- statistics ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -202,27 +234,33 @@ static void put_num(char *buf, size_t len, double v, const char *fmt)
 
 static void print_header(void)
 {
-    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %6s %6s %9s %8s %7s %6s\n",
+    printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %9s %8s %6s %6s %6s %9s %8s "
+           "%7s %6s\n",
            "workload", "case", "w", "variant", "median_ms", "min_ms", "max_ms", "T1/Ts",
-           "T1/Tp", "Ts/Tp", "ns/task", "sh/st", "omp/st", "steals", "parks", "rss_MB",
-           "util%");
+           "T1/Tp", "Ts/Tp", "ns/task", "wall/task", "cpu/task", "sh/st", "omp/st", "tbb/st",
+           "steals", "parks", "rss_MB", "util%");
 }
 
 static void print_row(const wb_row *r)
 {
-    char ovh[16], spd[16], vs[16], nst[16], sh[16], om[16], st[24], pk[24], ut[16];
+    char ovh[16], spd[16], vs[16], nst[16], wpt[16], cpt[16], sh[16], om[16], tb[16], st[24],
+        pk[24], ut[16];
     put_num(ovh, sizeof ovh, row_overhead(r), "%.2f");
     put_num(spd, sizeof spd, row_speedup(r), "%.2f");
     put_num(vs, sizeof vs, row_vs_ref(r), "%.2f");
     put_num(nst, sizeof nst, row_ns_per_task(r), "%.1f");
+    put_num(wpt, sizeof wpt, row_wall_per_task(r), "%.1f");
+    put_num(cpt, sizeof cpt, row_cpu_per_task(r), "%.1f");
     put_num(sh, sizeof sh, r->rw_shared_over, "%.2f");
     put_num(om, sizeof om, r->rw_omp_over, "%.2f");
+    put_num(tb, sizeof tb, r->rw_tbb_over, "%.2f");
     put_num(st, sizeof st, r->rw_steals, "%.0f");
     put_num(pk, sizeof pk, r->rw_parks, "%.0f");
     put_num(ut, sizeof ut, r->rw_util * 100.0, "%.0f");
-    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %6s %6s %9s %8s %7.1f %6s\n",
+    printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %9s %8s %6s %6s %6s %9s %8s "
+           "%7.1f %6s\n",
            r->rw_w->w_name, r->rw_case, r->rw_workers, r->rw_variant, r->rw_med * 1e3,
-           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, sh, om, st, pk,
+           r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, wpt, cpt, sh, om, tb, st, pk,
            (double)r->rw_rss_kb / 1024.0, ut);
     fflush(stdout);
 }
@@ -234,15 +272,17 @@ static void print_row(const wb_row *r)
  * microseconds, and the run is over before they help. */
 #define WB_SMALL_MS 5.0
 
+#define SUMMARY_COLS 12
+
 typedef struct {
-    char sr_cell[10][96]; /* the cells, as printed */
+    char sr_cell[SUMMARY_COLS][96]; /* the cells, as printed */
     bool sr_small;        /* reference under WB_SMALL_MS */
     bool sr_loses;        /* the fastest variant is slower than the reference */
 } wb_summary_row;
 
-static const char *const summary_head[10] = {
-    "workload", "case", "work/task", "reference", "w", "fastest",
-    "speed-up", "runner-up", "by", "note"};
+static const char *const summary_head[SUMMARY_COLS] = {
+    "workload", "case", "work/task", "reference", "w",      "fastest",
+    "speed-up", "runner-up", "by",      "omp/st",   "tbb/st", "note"};
 
 static void fmt_duration(char *buf, size_t len, double secs)
 {
@@ -281,13 +321,15 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
             w = first[i].rw_workers;
     /* At w: the reference (the block's first row), and the contenders:
      * the parallel variants (queue: both sides). */
-    const wb_row *ref = NULL, *best = NULL, *second = NULL;
+    const wb_row *ref = NULL, *best = NULL, *second = NULL, *st = NULL;
     for (size_t i = 0; i < n; i++) {
         const wb_row *r = &first[i];
         if (r->rw_workers != w)
             continue;
         if (ref == NULL)
             ref = r;
+        if (r->rw_kind == WB_STEALING)
+            st = r;
         if (!is_parallel(r->rw_kind) && !is_queue(r->rw_kind))
             continue;
         if (best == NULL || r->rw_med < best->rw_med) {
@@ -314,6 +356,10 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
     snprintf(c[6], sizeof c[6], "-");
     snprintf(c[7], sizeof c[7], "-");
     snprintf(c[8], sizeof c[8], "-");
+    /* the STEALING row holds the ratios of the other runtimes to it */
+    put_num(c[9], sizeof c[9], st ? st->rw_omp_over : NAN, "%.2f");
+    put_num(c[10], sizeof c[10], st ? st->rw_tbb_over : NAN, "%.2f");
+    snprintf(c[11], sizeof c[11], "-");
     if (best == NULL || ref == NULL)
         return;
     snprintf(c[6], sizeof c[6], "%.2fx", ref->rw_med / best->rw_med);
@@ -324,9 +370,10 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
 
     /* The notes, most important first. */
     double ref_ms = ref->rw_med * 1e3;
-    char *note = c[9];
+    char *note = c[11];
+    note[0] = '\0';
     fmt_duration(d, sizeof d, ref->rw_med);
-#define NOTE(...) add_note(note, sizeof c[9], __VA_ARGS__)
+#define NOTE(...) add_note(note, sizeof c[11], __VA_ARGS__)
     if (w < 2) {
         NOTE("one worker: no parallelism");
     } else if (!is_queue(ref->rw_kind)) {
@@ -343,7 +390,285 @@ static void summarize_case(const wb_row *first, size_t n, wb_summary_row *out)
         NOTE("noisy: min-max %.0f%% of median", 100 * (best->rw_max - best->rw_min) / best->rw_med);
 #undef NOTE
     if (note[0] == '\0')
-        snprintf(note, sizeof c[9], "-");
+        snprintf(note, sizeof c[11], "-");
+}
+
+/* ---- more tables: Markdown, padded so that they also read as plain text ---- */
+
+#define MD_MAX_COLS 12
+#define MD_CELL 96
+
+typedef struct {
+    size_t md_ncols, md_nrows, md_cap;
+    char md_head[MD_MAX_COLS][MD_CELL];
+    char (*md_cells)[MD_MAX_COLS][MD_CELL];
+} md_table;
+
+/* Append a row; returns its cells (all "-"), or NULL when out of memory. */
+static char (*md_row(md_table *t))[MD_CELL]
+{
+    if (t->md_nrows == t->md_cap) {
+        size_t nc = t->md_cap ? 2 * t->md_cap : 16;
+        void *nr = realloc(t->md_cells, nc * sizeof *t->md_cells);
+        if (nr == NULL)
+            return NULL;
+        t->md_cells = nr;
+        t->md_cap = nc;
+    }
+    char(*c)[MD_CELL] = t->md_cells[t->md_nrows++];
+    for (size_t i = 0; i < MD_MAX_COLS; i++)
+        snprintf(c[i], MD_CELL, "-");
+    return c;
+}
+
+static void md_print(FILE *f, md_table *t)
+{
+    size_t width[MD_MAX_COLS];
+    for (size_t c = 0; c < t->md_ncols; c++) {
+        width[c] = strlen(t->md_head[c]);
+        for (size_t r = 0; r < t->md_nrows; r++)
+            if (strlen(t->md_cells[r][c]) > width[c])
+                width[c] = strlen(t->md_cells[r][c]);
+    }
+    for (size_t c = 0; c < t->md_ncols; c++)
+        fprintf(f, "| %-*s ", (int)width[c], t->md_head[c]);
+    fprintf(f, "|\n");
+    for (size_t c = 0; c < t->md_ncols; c++) {
+        fprintf(f, "| ");
+        for (size_t i = 0; i < width[c]; i++)
+            fputc('-', f);
+        fputc(' ', f);
+    }
+    fprintf(f, "|\n");
+    for (size_t r = 0; r < t->md_nrows; r++) {
+        for (size_t c = 0; c < t->md_ncols; c++)
+            fprintf(f, "| %-*s ", (int)width[c], t->md_cells[r][c]);
+        fprintf(f, "|\n");
+    }
+    free(t->md_cells);
+    t->md_cells = NULL;
+    t->md_nrows = t->md_cap = 0;
+}
+
+/* Rows [i, j) of rows_g: one block (one case, one worker count). */
+static size_t block_end(size_t i)
+{
+    size_t j = i + 1;
+    while (j < nrows_g && rows_g[j].rw_w == rows_g[i].rw_w
+           && rows_g[j].rw_workers == rows_g[i].rw_workers
+           && strcmp(rows_g[j].rw_case, rows_g[i].rw_case) == 0)
+        j++;
+    return j;
+}
+
+static const wb_row *block_find(size_t i, size_t j, wb_kind k)
+{
+    for (; i < j; i++)
+        if (rows_g[i].rw_kind == k)
+            return &rows_g[i];
+    return NULL;
+}
+
+/* The fan-out workloads (fanout, skewed: tasks submitted one by one from a
+ * thread outside the pool): per task, wall-clock time (Tp / N) and CPU time
+ * beyond the work ((CPU - Tserial) / N), per variant and worker count. */
+static void print_fanout(FILE *f)
+{
+    static const wb_kind kinds[] = {WB_STEALING, WB_SHARED, WB_TBB, WB_OMP};
+    static const char *const names[] = {"stealing", "shared", "tbb", "omp"};
+    bool present[4] = {false, false, false, false};
+    bool any = false;
+    for (size_t i = 0; i < nrows_g; i++) {
+        if (rows_g[i].rw_w != &wb_fanout && rows_g[i].rw_w != &wb_skewed)
+            continue;
+        any = true;
+        for (int k = 0; k < 4; k++)
+            present[k] |= rows_g[i].rw_kind == kinds[k];
+    }
+    if (!any)
+        return;
+    md_table t = {.md_ncols = 3};
+    snprintf(t.md_head[0], MD_CELL, "case");
+    snprintf(t.md_head[1], MD_CELL, "w");
+    snprintf(t.md_head[2], MD_CELL, "work/task");
+    for (int k = 0; k < 4; k++)
+        if (present[k]) {
+            snprintf(t.md_head[t.md_ncols++], MD_CELL, "%s wall", names[k]);
+            snprintf(t.md_head[t.md_ncols++], MD_CELL, "%s cpu+", names[k]);
+        }
+    for (size_t i = 0; i < nrows_g;) {
+        size_t j = block_end(i);
+        const wb_row *ref = &rows_g[i];
+        if ((ref->rw_w == &wb_fanout || ref->rw_w == &wb_skewed) && ref->rw_tasks > 0) {
+            char(*c)[MD_CELL] = md_row(&t);
+            if (c == NULL)
+                break;
+            snprintf(c[0], MD_CELL, "%s %s", ref->rw_w->w_name, ref->rw_case);
+            snprintf(c[1], MD_CELL, "%u", ref->rw_workers);
+            put_num(c[2], MD_CELL, row_wall_per_task(ref), "%.1f");
+            size_t col = 3;
+            for (int k = 0; k < 4; k++) {
+                if (!present[k])
+                    continue;
+                const wb_row *r = block_find(i, j, kinds[k]);
+                if (r != NULL) {
+                    put_num(c[col], MD_CELL, row_wall_per_task(r), "%.1f");
+                    put_num(c[col + 1], MD_CELL, row_cpu_per_task(r), "%.1f");
+                }
+                col += 2;
+            }
+        }
+        i = j;
+    }
+    fprintf(f, "\n## Fan-out: cost per task (ns), tasks submitted one by one from one outside "
+               "thread\n\n");
+    md_print(f, &t);
+    fprintf(f, "\n"
+               "work/task: the serial loop's time per task. wall: Tp / N, wall-clock time per\n"
+               "task (the inverse of throughput; ideal: work/task / w). cpu+: (CPU - CPUserial) / N,\n"
+               "the process CPU time per task beyond the work (scheduling, queue contention,\n"
+               "idle spinning until the workers sleep, the submitting thread), measured with\n"
+               "CLOCK_PROCESS_CPUTIME_ID. stealing and shared: weft_pool_submit; tbb:\n"
+               "task_arena::enqueue into an arena of w workers; omp: task from a `single`\n"
+               "thread that is one of the w.\n");
+}
+
+/* A fib row's n and whether its case is the typed one. */
+static int fib_case_n(const wb_row *r, bool *typed)
+{
+    int n = -1;
+    if (sscanf(r->rw_case, "n=%d", &n) != 1)
+        n = -1;
+    *typed = strstr(r->rw_case, "typed") != NULL;
+    return n;
+}
+
+static void fib_runtime_name(char *buf, size_t len, wb_kind k, bool typed, int n)
+{
+    switch (k) {
+    case WB_STEALING:
+    case WB_SHARED:
+        snprintf(buf, len, "weft %s, %s, fib(%d)",
+                 typed ? "typed (weft/fj.h)" : "untyped (weft_spawn/weft_sync)",
+                 k == WB_SHARED ? "SHARED" : "STEALING", n);
+        break;
+    case WB_TBB:
+        snprintf(buf, len, "oneTBB task_group, fib(%d)", n);
+        break;
+    case WB_OMP:
+        snprintf(buf, len, "OpenMP tasks (libgomp), fib(%d)", n);
+        break;
+    default:
+        snprintf(buf, len, "?");
+    }
+}
+
+/* The fib comparison (--fib-table): per runtime, T1/Tserial and T2/Tserial,
+ * each against the plain -O2 serial fib of the same n in the same block.
+ * Printed whenever fib ran on 1 and 2 workers. OpenMP and oneTBB appear
+ * once per n (they run the same code in both cases). */
+static void print_fib_table(FILE *f)
+{
+    md_table t = {.md_ncols = 3};
+    snprintf(t.md_head[0], MD_CELL, "runtime");
+    snprintf(t.md_head[1], MD_CELL, "T1/Tserial");
+    snprintf(t.md_head[2], MD_CELL, "T2/Tserial");
+    int ns[8];
+    double ts[8];
+    size_t nn = 0;
+    struct {
+        wb_kind k;
+        int n;
+    } seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < nrows_g;) {
+        size_t j = block_end(i);
+        const wb_row *ser1 = &rows_g[i];
+        bool typed;
+        int n = fib_case_n(ser1, &typed);
+        if (ser1->rw_w != &wb_fib || ser1->rw_workers != 1 || n < 0) {
+            i = j;
+            continue;
+        }
+        /* the 2-worker block of the same case */
+        size_t i2 = j, j2 = j;
+        while (i2 < nrows_g) {
+            j2 = block_end(i2);
+            if (rows_g[i2].rw_w == &wb_fib && rows_g[i2].rw_workers == 2
+                && strcmp(rows_g[i2].rw_case, ser1->rw_case) == 0)
+                break;
+            i2 = j2;
+        }
+        if (i2 >= nrows_g) {
+            i = j;
+            continue;
+        }
+        const wb_row *ser2 = &rows_g[i2];
+        bool have_n = false;
+        for (size_t k = 0; k < nn; k++)
+            have_n |= ns[k] == n;
+        if (!have_n && nn < 8) {
+            ns[nn] = n;
+            ts[nn++] = ser1->rw_med;
+        }
+        for (size_t k = i + 1; k < j; k++) {
+            const wb_row *r1 = &rows_g[k];
+            const wb_row *r2 = block_find(i2, j2, r1->rw_kind);
+            if (r2 == NULL)
+                continue;
+            if (r1->rw_kind == WB_TBB || r1->rw_kind == WB_OMP) {
+                bool dup = false;
+                for (size_t q = 0; q < nseen; q++)
+                    dup |= seen[q].k == r1->rw_kind && seen[q].n == n;
+                if (dup || nseen == 16)
+                    continue;
+                seen[nseen].k = r1->rw_kind;
+                seen[nseen++].n = n;
+            }
+            char(*c)[MD_CELL] = md_row(&t);
+            if (c == NULL)
+                break;
+            fib_runtime_name(c[0], MD_CELL, r1->rw_kind, typed, n);
+            put_num(c[1], MD_CELL, r1->rw_med / ser1->rw_med, "%.2f");
+            put_num(c[2], MD_CELL, r2->rw_med / ser2->rw_med, "%.2f");
+        }
+        i = j;
+    }
+    if (t.md_nrows == 0) {
+        free(t.md_cells);
+        return;
+    }
+    /* The reference rows, explicit, first. */
+    size_t nrun = t.md_nrows;
+    for (size_t k = 0; k < nn; k++) {
+        char(*c)[MD_CELL] = md_row(&t);
+        if (c == NULL)
+            break;
+        char d[32];
+        fmt_duration(d, sizeof d, ts[k]);
+        snprintf(c[0], MD_CELL, "serial int fib(int n), -O2, fib(%d): Tserial %s", ns[k], d);
+        snprintf(c[1], MD_CELL, "1.00");
+        snprintf(c[2], MD_CELL, "1.00");
+    }
+    if (t.md_nrows > nrun) { /* rotate them to the top */
+        size_t nref = t.md_nrows - nrun;
+        char(*tmp)[MD_MAX_COLS][MD_CELL] = malloc(t.md_nrows * sizeof *tmp);
+        if (tmp != NULL) {
+            memcpy(tmp, t.md_cells + nrun, nref * sizeof *tmp);
+            memcpy(tmp + nref, t.md_cells, nrun * sizeof *tmp);
+            memcpy(t.md_cells, tmp, t.md_nrows * sizeof *tmp);
+            free(tmp);
+        }
+    }
+    fprintf(f, "\n## fib: a spawn per call, no cutoff, against the plain serial fib\n\n");
+    md_print(f, &t);
+    fprintf(f, "\n"
+               "Tserial: the plain serial int fib(int n) { return n < 2 ? n : fib(n-1) +\n"
+               "fib(n-2); } as this build compiled it (release: gcc -O2), median of the\n"
+               "1-worker block; T2/Tserial uses the 2-worker block's. T1, T2: the runtime on\n"
+               "1 and 2 workers. A runtime run at a smaller n than weft is compared with the\n"
+               "serial fib of that n: with a spawn per call both times grow as fib(n), so the\n"
+               "ratio hardly depends on n.\n");
 }
 
 /* Print the summary as a Markdown table, padded so that it also reads as
@@ -372,17 +697,17 @@ static void print_summary(FILE *f, const wb_opts *o)
         k++;
         i = j;
     }
-    size_t width[10];
-    for (int c = 0; c < 10; c++) {
+    size_t width[SUMMARY_COLS];
+    for (int c = 0; c < SUMMARY_COLS; c++) {
         width[c] = strlen(summary_head[c]);
         for (size_t r = 0; r < ncases; r++)
             if (strlen(sum[r].sr_cell[c]) > width[c])
                 width[c] = strlen(sum[r].sr_cell[c]);
     }
-    for (int c = 0; c < 10; c++)
+    for (int c = 0; c < SUMMARY_COLS; c++)
         fprintf(f, "| %-*s ", (int)width[c], summary_head[c]);
     fprintf(f, "|\n");
-    for (int c = 0; c < 10; c++) {
+    for (int c = 0; c < SUMMARY_COLS; c++) {
         fprintf(f, "| ");
         for (size_t i = 0; i < width[c]; i++)
             fputc('-', f);
@@ -390,7 +715,7 @@ static void print_summary(FILE *f, const wb_opts *o)
     }
     fprintf(f, "|\n");
     for (size_t r = 0; r < ncases; r++) {
-        for (int c = 0; c < 10; c++)
+        for (int c = 0; c < SUMMARY_COLS; c++)
             fprintf(f, "| %-*s ", (int)width[c], sum[r].sr_cell[c]);
         fprintf(f, "|\n");
     }
@@ -398,7 +723,8 @@ static void print_summary(FILE *f, const wb_opts *o)
                "w: the largest worker count run (queue: threads). work/task: the reference's\n"
                "time per task. speed-up: the reference's time over the fastest variant's\n"
                "(queue: mutex over weft). by: how many times longer the runner-up took.\n"
-               "T1/Ts: the fastest variant on one worker over serial (its overhead).\n");
+               "omp/st, tbb/st: OpenMP's and oneTBB's time over STEALING's (>1: weft is\n"
+               "faster). T1/Ts: the fastest variant on one worker over serial (its overhead).\n");
     if (nsmall > 0)
         fprintf(f,
                 "\n%zu of %zu cases are too small for parallelism to pay: their serial run takes\n"
@@ -414,6 +740,8 @@ static void print_summary(FILE *f, const wb_opts *o)
                    "see their notes.\n",
                 nloses - nsmall);
     free(sum);
+    print_fanout(f);
+    print_fib_table(f);
 }
 
 /* ---- JSON and CSV ---- */
@@ -463,6 +791,7 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
             0
 #endif
     );
+    fprintf(f, "  \"tbb\": \"%s\",\n", WB_HAVE_TBB ? wb_tbb_version() : "");
     const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
     fprintf(f, "  \"omp_wait_policy\": \"%s\", \"gomp_spincount\": \"%s\",\n", wp ? wp : "",
             sc ? sc : "");
@@ -486,8 +815,13 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
         json_num(f, "speedup_t1_over_tp", row_speedup(r), true);
         json_num(f, "speedup_vs_ref", row_vs_ref(r), true);
         json_num(f, "ns_per_task", row_ns_per_task(r), true);
+        json_num(f, "cpu_s", r->rw_cpu, true);
+        json_num(f, "ref_cpu_s", r->rw_ref_cpu, true);
+        json_num(f, "wall_ns_per_task", row_wall_per_task(r), true);
+        json_num(f, "cpu_ns_per_task", row_cpu_per_task(r), true);
         json_num(f, "shared_over_stealing", r->rw_shared_over, true);
         json_num(f, "omp_over_stealing", r->rw_omp_over, true);
+        json_num(f, "tbb_over_stealing", r->rw_tbb_over, true);
         json_num(f, "steals", r->rw_steals, true);
         json_num(f, "parks", r->rw_parks, true);
         json_num(f, "utilisation", r->rw_util, true);
@@ -513,9 +847,10 @@ static int write_csv(const char *path)
     if (f == NULL)
         return errno;
     fprintf(f, "workload,case,variant,workers,reps,median_s,min_s,max_s,ref_s,t1_s,"
-               "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,"
-               "shared_over_stealing,omp_over_stealing,steals,parks,peak_rss_kb,tasks,answer,"
-               "utilisation\n");
+               "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,cpu_s,ref_cpu_s,"
+               "wall_ns_per_task,cpu_ns_per_task,"
+               "shared_over_stealing,omp_over_stealing,tbb_over_stealing,steals,parks,peak_rss_kb,"
+               "tasks,answer,utilisation\n");
     for (size_t i = 0; i < nrows_g; i++) {
         const wb_row *r = &rows_g[i];
         /* case labels contain commas: quote them */
@@ -530,8 +865,13 @@ static int write_csv(const char *path)
         csv_num(f, row_speedup(r));
         csv_num(f, row_vs_ref(r));
         csv_num(f, row_ns_per_task(r));
+        csv_num(f, r->rw_cpu);
+        csv_num(f, r->rw_ref_cpu);
+        csv_num(f, row_wall_per_task(r));
+        csv_num(f, row_cpu_per_task(r));
         csv_num(f, r->rw_shared_over);
         csv_num(f, r->rw_omp_over);
+        csv_num(f, r->rw_tbb_over);
         csv_num(f, r->rw_steals);
         csv_num(f, r->rw_parks);
         fprintf(f, ",%ld,%llu,%llu", r->rw_rss_kb, (unsigned long long)r->rw_tasks,
@@ -565,9 +905,43 @@ static void pool_counts(weft_pool *p, unsigned w, wb_counts *c)
     }
 }
 
-/* One run: prepare, time, finish, check. trace: a file for
- * weft_pool_trace_start around the timed part (NULL: none). */
-static int run_one(const wb_workload *W, wb_run *r, const char *trace, double *secs,
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* After a parallel run, wait until the process is idle: every runtime's
+ * workers spin a while before they sleep (weft before parking, libgomp
+ * GOMP_SPINCOUNT, TBB), and that CPU belongs to the run that left them
+ * spinning, not to the next variant's. Idle: the process used under 5% of
+ * a CPU over the last millisecond (or 200 ms have passed). Returns the
+ * process CPU time then. */
+#define SETTLE_STEP_NS 1000000L
+#define SETTLE_IDLE_S 50e-6
+#define SETTLE_MAX_STEPS 200
+
+static double settle(void)
+{
+    double c0 = cpu_now();
+    for (int i = 0; i < SETTLE_MAX_STEPS; i++) {
+        struct timespec d = {0, SETTLE_STEP_NS};
+        nanosleep(&d, NULL);
+        double c1 = cpu_now();
+        if (c1 - c0 < SETTLE_IDLE_S)
+            return c1;
+        c0 = c1;
+    }
+    return c0;
+}
+
+/* One run: prepare, time, finish, check. *secs is the wall time of the
+ * run; *cpu the process's CPU time from its start until it is idle again
+ * (parallel variants; the reference: its own); *util the workers' share of
+ * time running tasks. trace: a file for weft_pool_trace_start around the
+ * timed part (NULL: none). */
+static int run_one(const wb_workload *W, wb_run *r, const char *trace, double *secs, double *cpu,
                    double *steals, double *parks, double *util)
 {
     int rc = W->w_prepare != NULL ? W->w_prepare(r) : 0;
@@ -580,6 +954,7 @@ static int run_one(const wb_workload *W, wb_run *r, const char *trace, double *s
                                                    : ENOENT;
     if (trc != 0 && trc != ENOENT)
         fprintf(stderr, "\nweft-bench: weft_pool_trace_start(%s): %s\n", trace, strerror(trc));
+    double cpu0 = cpu_now();
     double t0 = wb_now();
     rc = W->w_run(r);
     double t1 = wb_now();
@@ -587,13 +962,15 @@ static int run_one(const wb_workload *W, wb_run *r, const char *trace, double *s
         fprintf(stderr, "\nweft-bench: weft_pool_trace_stop(%s): %s\n", trace, strerror(trc));
         errors_g++;
     }
-    if (r->r_pool != NULL)
+    double cpu1 = is_parallel(r->r_kind) ? settle() : cpu_now();
+    if (r->r_pool != NULL) /* exact now: the pool is idle */
         pool_counts(r->r_pool, r->r_workers, &c1);
     if (rc != 0)
         return rc;
     if (W->w_finish != NULL && (rc = W->w_finish(r)) != 0)
         return rc;
     *secs = t1 - t0;
+    *cpu = cpu1 - cpu0;
     *steals = r->r_pool != NULL ? c1.c_steals - c0.c_steals : 0;
     *parks = r->r_pool != NULL ? c1.c_parks - c0.c_parks : 0;
     *util = r->r_pool != NULL && c1.c_all_ns > c0.c_all_ns
@@ -621,6 +998,8 @@ static bool variant_available(wb_kind k)
     switch (k) {
     case WB_OMP:
         return WB_HAVE_OMP;
+    case WB_TBB:
+        return WB_HAVE_TBB;
     default:
         return true;
     }
@@ -639,8 +1018,10 @@ static bool name_in_list(const char *name, const char *list)
     return false;
 }
 
-/* The variants of W that run (index 0, the reference, always does). */
-static size_t pick_variants(const wb_workload *W, const wb_opts *o, size_t *idx)
+/* The variants of W that run (index 0, the reference, always does): those
+ * in `only` (a comma list; empty: all) that are built and not skipped. */
+static size_t pick_variants(const wb_workload *W, const wb_opts *o, const char *only,
+                            size_t *idx)
 {
     size_t n = 0;
     for (size_t v = 0; v < W->w_nvariants && n < MAX_VARIANTS; v++) {
@@ -650,7 +1031,9 @@ static size_t pick_variants(const wb_workload *W, const wb_opts *o, size_t *idx)
                 continue;
             if (va->v_kind == WB_OMP && o->o_no_omp)
                 continue;
-            if (o->o_variants[0] != '\0' && !name_in_list(va->v_name, o->o_variants))
+            if (va->v_kind == WB_TBB && o->o_no_tbb)
+                continue;
+            if (only[0] != '\0' && !name_in_list(va->v_name, only))
                 continue;
         }
         idx[n++] = v;
@@ -683,9 +1066,10 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
 {
     const wb_workload *W = c->c_w;
     int reps = o->o_reps;
-    double times[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps], parks[MAX_VARIANTS][reps],
-        util[MAX_VARIANTS][reps];
+    double times[MAX_VARIANTS][reps], cpus[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps],
+        parks[MAX_VARIANTS][reps], util[MAX_VARIANTS][reps];
     weft_pool *pools[2] = {NULL, NULL}; /* stealing, shared */
+    wb_tbb *tbb = NULL;
     int rc = 0;
 
     for (size_t i = 0; i < nv && rc == 0; i++) {
@@ -701,6 +1085,15 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (rc != 0)
             fprintf(stderr, "weft-bench: weft_pool_create(%u workers): %s\n", w, strerror(rc));
     }
+#if WB_HAVE_TBB
+    for (size_t i = 0; i < nv && rc == 0; i++) {
+        if (W->w_variants[vidx[i]].v_kind != WB_TBB || tbb != NULL)
+            continue;
+        rc = wb_tbb_create(w, &tbb);
+        if (rc != 0)
+            fprintf(stderr, "weft-bench: oneTBB arena (%u workers): %s\n", w, strerror(rc));
+    }
+#endif
 
     for (int rep = -o->o_warmup; rep < reps && rc == 0; rep++) {
         char what[64];
@@ -715,12 +1108,13 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
                         .r_workers = w,
                         .r_pool = is_weft_pool(va->v_kind) ? pools[va->v_kind == WB_SHARED]
                                                            : NULL,
+                        .r_tbb = va->v_kind == WB_TBB ? tbb : NULL,
                         .r_state = c->c_state};
-            double t = 0, s = 0, p = 0, u = NAN;
+            double t = 0, cp = 0, s = 0, p = 0, u = NAN;
             char tp[4096];
             if (o->o_trace != NULL && rep >= 0)
                 trace_path(o, W, c->c_label, va->v_name, w, rep + 1, tp, sizeof tp);
-            rc = run_one(W, &r, o->o_trace != NULL && rep >= 0 ? tp : NULL, &t, &s, &p, &u);
+            rc = run_one(W, &r, o->o_trace != NULL && rep >= 0 ? tp : NULL, &t, &cp, &s, &p, &u);
             if (rc != 0) {
                 fprintf(stderr, "\nweft-bench: %s %s w=%u %s: error: %s\n", W->w_name,
                         c->c_label, w, va->v_name, strerror(rc));
@@ -740,6 +1134,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
             }
             if (rep >= 0) {
                 times[i][rep] = t;
+                cpus[i][rep] = cp;
                 steals[i][rep] = s;
                 parks[i][rep] = p;
                 util[i][rep] = u;
@@ -755,6 +1150,9 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (rd != 0 && rc == 0)
             rc = rd;
     }
+#if WB_HAVE_TBB
+    wb_tbb_destroy(tbb);
+#endif
     if (rc != 0)
         return rc;
 
@@ -772,11 +1170,15 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         r->rw_workers = w;
         r->rw_reps = reps;
         summarize(times[i], reps, &r->rw_med, &r->rw_min, &r->rw_max);
+        {
+            double lo, hi;
+            summarize(cpus[i], reps, &r->rw_cpu, &lo, &hi);
+        }
         med[i] = r->rw_med;
         r->rw_tasks = c->c_tasks;
         r->rw_answer = c->c_ref_answer;
         r->rw_rss_kb = rss;
-        r->rw_shared_over = r->rw_omp_over = NAN;
+        r->rw_shared_over = r->rw_omp_over = r->rw_tbb_over = NAN;
         if (is_weft_pool(va->v_kind)) {
             double lo, hi;
             summarize(steals[i], reps, &r->rw_steals, &lo, &hi);
@@ -790,34 +1192,43 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
         if (i == 0 && w == 1)
             c->c_ref1 = r->rw_med;
     }
-    double t_shared = NAN, t_omp = NAN;
+    double t_shared = NAN, t_omp = NAN, t_tbb = NAN;
     for (size_t i = 0; i < nv; i++) {
         wb_kind k = W->w_variants[vidx[i]].v_kind;
         if (k == WB_SHARED)
             t_shared = med[i];
         if (k == WB_OMP)
             t_omp = med[i];
+        if (k == WB_TBB)
+            t_tbb = med[i];
     }
     for (size_t i = 0; i < nv; i++) {
         wb_row *r = &rows_g[first + i];
         r->rw_ref = med[0];
+        r->rw_ref_cpu = rows_g[first].rw_cpu;
         r->rw_t1 = c->c_t1[i];
         r->rw_ref1 = c->c_ref1;
         if (r->rw_kind == WB_STEALING) {
             r->rw_shared_over = t_shared / r->rw_med;
             r->rw_omp_over = t_omp / r->rw_med;
+            r->rw_tbb_over = t_tbb / r->rw_med;
         }
         print_row(r);
     }
     return 0;
 }
 
-static int run_workload(const wb_opts *o, const wb_workload *W, long size)
+/* Run W's cases (only case `icase` if it is >= 0) with the variants in
+ * `only` (NULL: --variants). */
+static int run_workload(const wb_opts *o, const wb_workload *W, long size, int icase,
+                        const char *only)
 {
     size_t vidx[MAX_VARIANTS];
-    size_t nv = pick_variants(W, o, vidx);
+    size_t nv = pick_variants(W, o, only != NULL ? only : o->o_variants, vidx);
     int rc = 0;
     for (size_t ic = 0; ic < W->w_ncases; ic++) {
+        if (icase >= 0 && ic != (size_t)icase)
+            continue;
         char label[64];
         wb_case c;
         memset(&c, 0, sizeof c);
@@ -851,6 +1262,35 @@ static int run_workload(const wb_opts *o, const wb_workload *W, long size)
     return rc;
 }
 
+/* --fib-table: fib on 1 and 2 workers; serial and weft (both cases) at n,
+ * serial, oneTBB and OpenMP (the void* case) at m. */
+static void fib_table_plan(wb_opts *o)
+{
+    long dflt = o->o_mode == MODE_SMOKE   ? wb_fib.w_smoke_size
+                : o->o_mode == MODE_QUICK ? wb_fib.w_quick_size
+                                          : 40;
+    long n = o->o_fib_table[0] > 0 ? o->o_fib_table[0] : dflt;
+    long m = o->o_fib_table[1] > 0 ? o->o_fib_table[1]
+             : o->o_fib_table[0] > 0 || o->o_mode != MODE_DEFAULT ? n
+                                                                  : 35;
+    o->o_nworkers = 2;
+    o->o_workers[0] = 1;
+    o->o_workers[1] = 2;
+    o->o_nsel = 0;
+    for (int ic = 0; ic < 2; ic++) {
+        o->o_sel[o->o_nsel] = &wb_fib;
+        o->o_size[o->o_nsel] = n;
+        o->o_case[o->o_nsel] = ic;
+        o->o_selvar[o->o_nsel++] = ic == 1 && m == n ? "stealing,tbb,omp" : "stealing";
+    }
+    if (m != n) {
+        o->o_sel[o->o_nsel] = &wb_fib;
+        o->o_size[o->o_nsel] = m;
+        o->o_case[o->o_nsel] = 1;
+        o->o_selvar[o->o_nsel++] = "tbb,omp";
+    }
+}
+
 /* ---- calibration ---- */
 
 static void calibrate_spin(void)
@@ -872,13 +1312,23 @@ static void calibrate_spin(void)
 
 /* ---- command line ---- */
 
+/* Where the recursive workloads come from (--list, --help). */
+static const char sources_text[] =
+    "Sources: BOTS = Duran et al., \"Barcelona OpenMP Tasks Suite: a set of\n"
+    "benchmarks targeting the exploitation of task parallelism in OpenMP\", ICPP\n"
+    "2009; Lace = van Dijk & van de Pol, \"Lace: non-blocking split deque for\n"
+    "work-stealing\", Euro-Par 2014 workshops; UTS = Olivier et al.,\n"
+    "\"UTS: an Unbalanced Tree Search benchmark\", LCPC 2006. Runtimes are compared\n"
+    "on fib, cilksort (here: sort), dfs, knapsack, matmul, pi, queens, strassen and\n"
+    "uts in those suites.\n";
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: weft-bench [OPTIONS] [WORKLOAD[=SIZE]...]\n"
             "\n"
             "Runs each workload's variants (serial C, weft STEALING, weft SHARED, OpenMP\n"
-            "tasks, ...) interleaved in one process, for each worker count; prints the\n"
+            "tasks, oneTBB, ...) interleaved in one process, for each worker count; prints the\n"
             "median, min and max time of --reps runs and derived figures. Every answer\n"
             "is checked against the serial one: a mismatch is an error (exit status 1).\n"
             "\n"
@@ -891,6 +1341,12 @@ static void usage(FILE *f)
             "                      - serial, or mutex for queue - always runs)\n"
             "      --no-omp        skip the OpenMP variants (TSan builds: libgomp is not\n"
             "                      instrumented)\n"
+            "      --no-tbb        skip the oneTBB variants (TSan builds leave them out).\n"
+            "                      oneTBB runs in task_arena(s) of w slots under a\n"
+            "                      global_control of w + 1 threads: recursive workloads\n"
+            "                      use task_group (the calling thread takes one slot),\n"
+            "                      fanout/skewed task_arena::enqueue from the outside\n"
+            "                      thread, pfor parallel_for\n"
             "      --pin           pin weft workers to CPUs\n"
             "      --seed N        inputs (uts tree, skewed costs, sort data) and victim\n"
             "                      choice (default 42)\n"
@@ -902,34 +1358,49 @@ static void usage(FILE *f)
             "                      environment adds the task graph for tools/weft-prof)\n"
             "      --quick         small sizes, 3 reps, no warm-up: a few seconds in all\n"
             "      --smoke         tiny sizes, 1 rep, no warm-up: checks answers (CTest)\n"
+            "      --fib-table[=N[,M]]\n"
+            "                      print the fib comparison: T1/Tserial and T2/Tserial\n"
+            "                      for weft typed and untyped (STEALING) at fib(N), oneTBB\n"
+            "                      and OpenMP at fib(M), each against the plain -O2 serial\n"
+            "                      fib of its n; workers 1,2 (-w and --variants do not\n"
+            "                      apply); runs fib alone (default N=40, M=35;\n"
+            "                      --quick/--smoke: their fib size for both)\n"
             "  -q, --quiet         no progress line on stderr\n"
             "      --list          list the workloads and their sizes\n"
             "  -h, --help          this text\n"
             "\n"
-            "Workloads (default: all, in this order):\n");
+            "Workloads (default: all, in this order; sort is also named cilksort):\n");
     for (size_t i = 0; i < N_WORKLOADS; i++)
         fprintf(f, "  %-8s %s\n", all_workloads[i]->w_name, all_workloads[i]->w_help);
+    fprintf(f, "\n%s", sources_text);
     fprintf(f,
             "\n"
             "Columns: median/min/max in ms; T1/Ts = one-worker time over serial time\n"
             "(overhead); T1/Tp = speed-up over the same variant on one worker; Ts/Tp =\n"
             "speed-up over the reference (queue: mutex time over weft time); ns/task =\n"
-            "(Tp*p - Ts)/tasks, the CPU time a task costs beyond its work (queue: wall\n"
-            "ns per item); sh/st and omp/st = time of SHARED and of OpenMP over time of\n"
-            "STEALING (>1: stealing is faster); steals, parks = medians per run from\n"
-            "weft_pool_stats; rss_MB = peak RSS of the process so far; util%% = the\n"
-            "workers' time running tasks over all their time (the rest: searching,\n"
-            "parked, blocked), median per run.\n"
+            "(Tp*p - Ts)/tasks, the CPU time a task costs beyond its work if all p\n"
+            "workers are busy throughout (queue: wall ns per item); wall/task = Tp/tasks\n"
+            "in ns (serial: the work of a task); cpu/task = (CPU - CPUserial)/tasks in\n"
+            "ns, the process CPU time measured per task beyond the work, until the\n"
+            "workers are idle again; sh/st, omp/st and tbb/st = time of SHARED, of\n"
+            "OpenMP and of oneTBB over time of STEALING (>1: stealing is faster);\n"
+            "steals, parks = medians per run from weft_pool_stats; rss_MB = peak RSS\n"
+            "of the process so far; util%% = the workers' time running tasks over all\n"
+            "their time (the rest: searching, parked, blocked), median per run.\n"
             "\n"
             "After the table, a summary (Markdown; --summary FILE writes it too): per\n"
             "case, the fastest variant at the largest worker count, its speed-up over\n"
-            "the reference, the runner-up, and notes on cases too small for parallelism\n"
-            "to pay (serial under 5 ms: --quick and --smoke sizes), variants slower than\n"
-            "serial, and noisy runs.\n"
+            "the reference, the runner-up, OpenMP's and oneTBB's time over STEALING's,\n"
+            "and notes on cases too small for parallelism to pay (serial under 5 ms:\n"
+            "--quick and --smoke sizes), variants slower than serial, and noisy runs;\n"
+            "then the fan-out cost per task (wall and CPU, per variant and grain) and,\n"
+            "where fib ran on 1 and 2 workers, the fib table (T1/Tserial, T2/Tserial).\n"
             "\n"
-            "libgomp's idle threads spin for a while after each parallel region\n"
-            "(GOMP_SPINCOUNT) and may overlap the next variant; run with\n"
-            "OMP_WAIT_POLICY=passive to rule that out (both are recorded).\n");
+            "After each parallel run the driver waits (untimed, up to 200 ms) until the\n"
+            "process is idle: the runtimes' workers spin a while before they sleep\n"
+            "(libgomp: GOMP_SPINCOUNT), and that must neither overlap the next variant\n"
+            "nor be charged to it. OMP_WAIT_POLICY=passive removes libgomp's spinning\n"
+            "(both settings are recorded).\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -1002,8 +1473,12 @@ static int parse_workload(const char *arg, wb_opts *o)
     if (eq != NULL && parse_long(eq + 1, 0, 4000000000L, &size) != 0)
         return EINVAL;
     for (size_t i = 0; i < N_WORKLOADS; i++) {
-        if (strcmp(all_workloads[i]->w_name, name) == 0) {
+        const char *alias = all_workloads[i]->w_alias;
+        if (strcmp(all_workloads[i]->w_name, name) == 0
+            || (alias != NULL && strcmp(alias, name) == 0)) {
             o->o_sel[o->o_nsel] = all_workloads[i];
+            o->o_case[o->o_nsel] = -1;
+            o->o_selvar[o->o_nsel] = NULL;
             o->o_size[o->o_nsel++] = size;
             return 0;
         }
@@ -1013,14 +1488,15 @@ static int parse_workload(const char *arg, wb_opts *o)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
-           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST, OPT_TRACE };
+    enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_NO_TBB, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
+           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST, OPT_FIB_TABLE, OPT_TRACE };
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'},
         {"reps", required_argument, NULL, 'r'},
         {"warmup", required_argument, NULL, OPT_WARMUP},
         {"variants", required_argument, NULL, OPT_VARIANTS},
         {"no-omp", no_argument, NULL, OPT_NO_OMP},
+        {"no-tbb", no_argument, NULL, OPT_NO_TBB},
         {"pin", no_argument, NULL, OPT_PIN},
         {"seed", required_argument, NULL, OPT_SEED},
         {"json", required_argument, NULL, OPT_JSON},
@@ -1031,6 +1507,7 @@ int main(int argc, char **argv)
         {"smoke", no_argument, NULL, OPT_SMOKE},
         {"quiet", no_argument, NULL, 'q'},
         {"list", no_argument, NULL, OPT_LIST},
+        {"fib-table", optional_argument, NULL, OPT_FIB_TABLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     wb_opts o;
@@ -1065,6 +1542,9 @@ int main(int argc, char **argv)
         case OPT_NO_OMP:
             o.o_no_omp = true;
             break;
+        case OPT_NO_TBB:
+            o.o_no_tbb = true;
+            break;
         case OPT_PIN:
             o.o_pin = true;
             break;
@@ -1091,15 +1571,32 @@ int main(int argc, char **argv)
         case OPT_SMOKE:
             o.o_mode = MODE_SMOKE;
             break;
+        case OPT_FIB_TABLE: {
+            o.o_fib_table[0] = o.o_fib_table[1] = 0;
+            long n = 0, m = 0;
+            char tail;
+            int got = optarg == NULL ? 0 : sscanf(optarg, "%ld,%ld%c", &n, &m, &tail);
+            if (optarg != NULL && (got < 1 || got > 2 || n < 2 || n > 46 || (got == 2 && (m < 2 || m > 46)))) {
+                fprintf(stderr, "weft-bench: bad --fib-table '%s' (N or N,M; 2..46)\n", optarg);
+                return 2;
+            }
+            o.o_fib_table[0] = optarg == NULL ? -1 : n; /* -1: the mode's sizes */
+            o.o_fib_table[1] = got == 2 ? m : 0;
+            break;
+        }
         case 'q':
             o.o_quiet = true;
             break;
         case OPT_LIST:
-            for (size_t i = 0; i < N_WORKLOADS; i++)
-                printf("%-8s default %ld, --quick %ld, --smoke %ld: %s\n",
-                       all_workloads[i]->w_name, all_workloads[i]->w_default_size,
-                       all_workloads[i]->w_quick_size, all_workloads[i]->w_smoke_size,
-                       all_workloads[i]->w_help);
+            for (size_t i = 0; i < N_WORKLOADS; i++) {
+                const wb_workload *W = all_workloads[i];
+                char alias[32] = "";
+                if (W->w_alias != NULL)
+                    snprintf(alias, sizeof alias, " (or %s)", W->w_alias);
+                printf("%-8s%s default %ld, --quick %ld, --smoke %ld: %s\n", W->w_name, alias,
+                       W->w_default_size, W->w_quick_size, W->w_smoke_size, W->w_help);
+            }
+            printf("\n%s", sources_text);
             return 0;
         case 'h':
             usage(stdout);
@@ -1117,10 +1614,18 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.o_nsel == 0) {
+    if (o.o_fib_table[0] != 0 && o.o_nsel > 0) {
+        fprintf(stderr, "weft-bench: --fib-table runs fib alone: name no workload\n");
+        return 2;
+    }
+    if (o.o_fib_table[0] != 0) {
+        fib_table_plan(&o);
+    } else if (o.o_nsel == 0) {
         for (size_t i = 0; i < N_WORKLOADS; i++) {
             o.o_sel[i] = all_workloads[i];
             o.o_size[i] = -1;
+            o.o_case[i] = -1;
+            o.o_selvar[i] = NULL;
         }
         o.o_nsel = N_WORKLOADS;
     }
@@ -1138,11 +1643,17 @@ int main(int argc, char **argv)
 #endif
     calibrate_spin();
     printf("# weft-bench %s: %ld CPUs, %s mode, %d reps (median [min max]), %d warm-up, "
-           "seed %llu, spin %.0f iters/us%s\n",
+           "seed %llu, spin %.0f iters/us%s%s\n",
            weft_version(), sysconf(_SC_NPROCESSORS_ONLN), mode_name(o.o_mode), o.o_reps,
            o.o_warmup, (unsigned long long)wb_env_g.e_seed, wb_env_g.e_spin_iters_per_us,
            WB_HAVE_OMP ? (o.o_no_omp ? "; OpenMP skipped (--no-omp)" : "")
-                       : "; built without OpenMP");
+                       : "; built without OpenMP",
+           WB_HAVE_TBB ? (o.o_no_tbb ? "; oneTBB skipped (--no-tbb)" : "")
+                       : "; built without oneTBB");
+#if WB_HAVE_TBB
+    if (!o.o_no_tbb)
+        printf("# oneTBB %s\n", wb_tbb_version());
+#endif
     if (getenv("OMP_WAIT_POLICY") != NULL || getenv("GOMP_SPINCOUNT") != NULL)
         printf("# OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
                getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "",
@@ -1156,7 +1667,7 @@ int main(int argc, char **argv)
                     : o.o_mode == MODE_SMOKE ? W->w_smoke_size
                     : o.o_mode == MODE_QUICK ? W->w_quick_size
                                              : W->w_default_size;
-        if (run_workload(&o, W, size) != 0)
+        if (run_workload(&o, W, size, o.o_case[i], o.o_selvar[i]) != 0)
             status = 1;
     }
     if (nrows_g > 0) {

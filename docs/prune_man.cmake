@@ -1,10 +1,70 @@
 # SPDX-License-Identifier: MIT
 # cmake -DMAN3=<dir> -P prune_man.cmake: keep the man pages of weft's own
 # names (weft_*, WEFT_*) and headers (*.h.3); drop the rest, which Doxygen's
-# MAN_LINKS makes for struct fields (seed.3, capacity.3, ...).
+# MAN_LINKS makes for struct fields (seed.3, capacity.3, ...); then give a
+# struct's page the function of the same name, if there is one (below).
 file(GLOB pages RELATIVE ${MAN3} ${MAN3}/*)
 foreach(page ${pages})
   if(NOT page MATCHES "^(weft|WEFT)" AND NOT page MATCHES "\\.h\\.3$")
     file(REMOVE ${MAN3}/${page})
   endif()
+endforeach()
+
+# A struct named as a function (struct weft_collection_stats, filled by
+# weft_collection_stats(), as struct stat and stat()) takes the name's page:
+# Doxygen writes the struct's page over the function's link to its header,
+# so `man weft_collection_stats` would show the fields without the call.
+# Append the function's documentation, from the header's page, to it.
+file(GLOB headers ${MAN3}/*.h.3)
+file(GLOB pages RELATIVE ${MAN3} ${MAN3}/weft*.3 ${MAN3}/WEFT*.3)
+foreach(page ${pages})
+  file(READ ${MAN3}/${page} text)
+  if(text MATCHES "^\\.so ")
+    continue()
+  endif()
+  string(REGEX REPLACE "\\.3$" "" name "${page}")
+  foreach(header ${headers})
+    file(READ ${header} htext)
+    string(FIND "${htext}" "\n.SH \"Function Documentation\"" at)
+    if(at EQUAL -1)
+      continue()
+    endif()
+    string(SUBSTRING "${htext}" ${at} -1 functions)
+    # The function's heading: .SS "int \fBNAME\fP (..." (linked, as NAME has
+    # a page) or .SS "int NAME (...".
+    string(FIND "${functions}" "\\fB${name}\\fP (" hit)
+    if(hit EQUAL -1)
+      string(FIND "${functions}" " ${name} (" hit)
+    endif()
+    if(hit EQUAL -1)
+      continue()
+    endif()
+    string(SUBSTRING "${functions}" 0 ${hit} before)
+    string(FIND "${before}" "\n.SS " start REVERSE)
+    if(start EQUAL -1)
+      continue()
+    endif()
+    string(SUBSTRING "${functions}" ${start} -1 section)
+    string(SUBSTRING "${section}" 1 -1 rest)
+    string(REGEX MATCH "\n\\.S[SH] " next "${rest}")
+    if(next)
+      string(FIND "${rest}" "${next}" end)
+      math(EXPR end "${end} + 1")
+      string(SUBSTRING "${section}" 0 ${end} section)
+    endif()
+    get_filename_component(hname ${header} NAME)
+    string(REGEX REPLACE "\\.3$" "" hname "${hname}")
+    string(REPLACE "." "\\&." hman "${hname}")
+    set(added "\n.SH \"Function Documentation\"${section}\n.SH \"SEE ALSO\"\n\\fB${hman}\\fP(3)\n")
+    string(FIND "${text}" "\n.SH \"Author\"" author)
+    if(author EQUAL -1)
+      string(APPEND text "${added}")
+    else()
+      string(SUBSTRING "${text}" 0 ${author} head)
+      string(SUBSTRING "${text}" ${author} -1 tail)
+      set(text "${head}${added}${tail}")
+    endif()
+    file(WRITE ${MAN3}/${page} "${text}")
+    break()
+  endforeach()
 endforeach()

@@ -1,12 +1,17 @@
 /*
  * wordfreq - count words across many text files: map-reduce on a weft pool.
  *
- * Map: the files are taken in batches; each batch gets a task group with
- * one task per file, and each task counts the words of its file into its
- * own hash table (no sharing, no locks). Reduce: when the batch's group is
- * done, the main thread merges the batch's tables into the total and frees
- * them, so memory holds one batch of tables at most. At the end the total
- * is sorted and the most frequent words are printed.
+ * One weft_parallel_reduce over the inputs does both steps. Its
+ * accumulator is a hash table of word counts: a leaf counts the words of
+ * one input into its table (no sharing, no locks), and each combine merges
+ * the table of the inputs to its right into the table to its left and
+ * frees it, so at most a few tables per worker are alive at a time. The
+ * reduction runs as a future (weft_pool_async) while the main thread waits
+ * for it with a timeout and, on a terminal, shows how many inputs are
+ * counted. At the end the total is sorted and the most frequent words are
+ * printed. Without -p it runs on the process's default pool
+ * (weft_pool_default); with -p it makes a pool whose threads are named
+ * wordfreq-0, wordfreq-1, ...
  *
  * A word is a maximal run of ASCII letters, lower-cased: the same as
  *     tr -cs 'A-Za-z' '\n' | tr A-Z a-z
@@ -22,6 +27,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -31,7 +37,6 @@
 #include <unistd.h>
 
 #include <weft/pool.h>
-#include <weft/task.h>
 
 /* ---- a small string -> count hash table (open addressing) ---- */
 
@@ -104,8 +109,7 @@ static void table_free(table *t)
 typedef struct {
     const char *path; /* NULL: generated document number `doc` */
     unsigned doc;
-    table counts;     /* the map result, read after the group wait */
-    int error;        /* 0 or an errno value, likewise */
+    int error;        /* 0 or an errno value; read after the reduction */
 } input;
 
 /* A generated document: sentences of pseudo-words whose frequencies fall off
@@ -179,16 +183,27 @@ static int is_letter(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* The map task: count the words of one input into in->counts. */
-static int count_words(void *arg)
+/* The reduction's accumulator: word counts, and ENOMEM if words were lost
+ * while merging (a merge cannot fail half-way and keep going). */
+typedef struct {
+    table counts;
+    int error;
+} tally;
+
+typedef struct {
+    input *inputs;
+    _Atomic size_t done; /* inputs counted, for the progress line */
+} job;
+
+/* Count the words of one input into t; per-input errors go to in->error. */
+static void count_words(input *in, table *t)
 {
-    input *in = arg;
     size_t len = 0;
     char *text = in->path ? read_file(in->path, &len, &in->error) : generate(in->doc, &len);
     if (!text) {
         if (!in->error)
             in->error = ENOMEM;
-        return 0; /* per-input errors are reported by main */
+        return; /* per-input errors are reported by main */
     }
     for (size_t i = 0; i < len && !in->error;) {
         while (i < len && !is_letter(text[i]))
@@ -198,11 +213,55 @@ static int count_words(void *arg)
             if (text[i] <= 'Z')
                 text[i] = (char)(text[i] - 'A' + 'a'); /* lower-case in place */
         if (i > start)
-            in->error = table_add(&in->counts, text + start, i - start,
-                                  fnv1a(text + start, i - start), 1);
+            in->error = table_add(t, text + start, i - start, fnv1a(text + start, i - start), 1);
     }
     free(text);
-    return 0;
+}
+
+static void tally_init(void *acc, void *arg)
+{
+    (void)arg;
+    *(tally *)acc = (tally){{0}, 0};
+}
+
+/* Map: the inputs [lo, hi) (one, with grain 1) into acc. */
+static int tally_body(size_t lo, size_t hi, void *acc, void *arg)
+{
+    job *j = arg;
+    for (size_t i = lo; i < hi; i++) {
+        count_words(&j->inputs[i], &((tally *)acc)->counts);
+        atomic_fetch_add_explicit(&j->done, 1, memory_order_relaxed); /* a counter only */
+    }
+    return 0; /* an unreadable input does not stop the others */
+}
+
+/* Reduce: merge other's counts into acc's and free other's table. */
+static void tally_combine(void *acc, void *other, void *arg)
+{
+    (void)arg;
+    tally *t = acc, *o = other;
+    if (!t->error)
+        t->error = o->error;
+    for (size_t j = 0; j < o->counts.cap && !t->error; j++)
+        if (o->counts.s[j].word)
+            t->error = table_add(&t->counts, o->counts.s[j].word, strlen(o->counts.s[j].word),
+                                 o->counts.s[j].hash, o->counts.s[j].count);
+    table_free(&o->counts);
+}
+
+typedef struct {
+    job *job;
+    size_t ninputs;
+    tally total; /* the result */
+} count_all_arg;
+
+/* The future's task: the whole map-reduce, on a worker of the pool. Its
+ * result is weft_parallel_reduce's status (the bodies always return 0). */
+static int count_all(void *arg)
+{
+    count_all_arg *c = arg;
+    return weft_parallel_reduce(NULL, 0, c->ninputs, 1, &c->total, sizeof(c->total),
+                                tally_init, tally_body, tally_combine, c->job, NULL);
 }
 
 static int by_count(const void *a, const void *b)
@@ -217,7 +276,7 @@ int main(int argc, char **argv)
 {
     long workers = 0, top = 10;
     int corpus = 0, opt;
-    enum { GEN_DOCS = 64, BATCH = 16 };
+    enum { GEN_DOCS = 64 };
     static const struct option longopts[] = {{"workers", required_argument, NULL, 'p'},
                                              {"top", required_argument, NULL, 't'},
                                              {"corpus", no_argument, NULL, 'C'},
@@ -272,40 +331,60 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ninputs; i++)
         inputs[i] = (input){.path = optind < argc ? argv[optind + i] : NULL, .doc = (unsigned)i};
 
-    weft_pool *pool;
-    weft_pool_options opts = {.workers = (unsigned)workers};
-    int rc = weft_pool_create(&pool, &opts);
+    /* No -p: the process's default pool, torn down at exit. */
+    weft_pool *pool = NULL;
+    int rc = 0;
+    if (workers == 0) {
+        pool = weft_pool_default();
+        rc = pool ? 0 : EAGAIN;
+    } else {
+        weft_pool_options opts = WEFT_POOL_OPTIONS_INIT; /* size set: fields may grow */
+        opts.workers = (unsigned)workers;
+        opts.name = "wordfreq"; /* threads wordfreq-0, wordfreq-1, ... */
+        rc = weft_pool_create(&pool, &opts);
+    }
     if (rc != 0) {
         fprintf(stderr, "wordfreq: cannot create the pool: %s\n", strerror(rc));
         return 2;
     }
-    table total = {0};
+    job j = {inputs, 0};
+    count_all_arg all = {&j, ninputs, {{0}, 0}};
+    weft_future *f;
+    rc = weft_pool_async(pool, &f, count_all, &all);
+    int reduce_rc = 0;
+    if (rc == 0) {
+        /* Wait, redrawing the progress line on a terminal 5 times a second. */
+        int tty = isatty(STDERR_FILENO);
+        while ((rc = weft_future_wait(f, 200 * 1000 * 1000, &reduce_rc)) == ETIMEDOUT)
+            if (tty)
+                fprintf(stderr, "\rwordfreq: %zu of %zu inputs counted",
+                        atomic_load_explicit(&j.done, memory_order_relaxed), /* a counter */
+                        ninputs);
+        if (tty)
+            fprintf(stderr, "\r\033[K"); /* erase the progress line */
+        weft_future_release(f);
+    }
+    if (workers != 0)
+        weft_pool_destroy(pool);
+    if (rc == 0)
+        rc = reduce_rc;
+    if (rc == 0)
+        rc = all.total.error;
+    if (rc != 0) {
+        fprintf(stderr, "wordfreq: %s\n", strerror(rc));
+        table_free(&all.total.counts);
+        free(inputs);
+        return 2;
+    }
     int status = 0;
-    for (size_t b = 0; b < ninputs; b += BATCH) {
-        size_t end = b + BATCH < ninputs ? b + BATCH : ninputs;
-        /* Map: one task per input of the batch, one group for the batch. */
-        weft_group g;
-        weft_group_init(&g, pool);
-        for (size_t i = b; i < end; i++)
-            if (weft_group_spawn(&g, count_words, &inputs[i]) != 0)
-                count_words(&inputs[i]); /* could not spawn: count it here */
-        weft_group_wait(&g);
-        /* Reduce: merge the batch into the total. */
-        for (size_t i = b; i < end; i++) {
-            table *t = &inputs[i].counts;
-            for (size_t j = 0; j < t->cap && !inputs[i].error; j++)
-                if (t->s[j].word)
-                    inputs[i].error = table_add(&total, t->s[j].word, strlen(t->s[j].word),
-                                                t->s[j].hash, t->s[j].count);
-            table_free(t);
-            if (inputs[i].error) {
-                fprintf(stderr, "wordfreq: %s: %s\n", inputs[i].path ? inputs[i].path : "-",
-                        strerror(inputs[i].error));
-                status = 1;
-            }
+    for (size_t i = 0; i < ninputs; i++) {
+        if (inputs[i].error) {
+            fprintf(stderr, "wordfreq: %s: %s\n", inputs[i].path ? inputs[i].path : "-",
+                    strerror(inputs[i].error));
+            status = 1;
         }
     }
-    weft_pool_destroy(pool);
+    table total = all.total.counts;
 
     /* Sort the distinct words (compact the table in place) and print. */
     size_t n = 0;

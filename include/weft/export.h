@@ -7,6 +7,8 @@
 #ifndef WEFT_EXPORT_H
 #define WEFT_EXPORT_H
 
+/* Marks a declaration as part of weft's exported API (default visibility
+ * with GCC and Clang, nothing elsewhere). Used by weft's headers only. */
 #if defined(__GNUC__) || defined(__clang__)
 #define WEFT_API __attribute__((visibility("default")))
 #else

@@ -17,9 +17,21 @@
  *     for (...) weft_group_spawn(&g, fn, arg);
  *     int rc = weft_group_wait(&g);
  *
- * Return values are pthreads-style: 0 or a positive errno value.
- * A worker never blocks in weft_sync or weft_group_wait: it runs or steals
- * other tasks until the awaited ones are done.
+ * Return values. The functions that return an int return weft's status,
+ * pthreads-style: 0 or a positive errno value (EINVAL, ENOMEM, EPERM,
+ * EPIPE, EAGAIN and ETIMEDOUT for a wait with a timeout), with two
+ * exceptions, kept as they are for compatibility: weft_sync returns the
+ * task's own result (its only status, EINVAL for misuse, shares that int),
+ * and weft_group_wait returns the first non-zero task result in the same
+ * int as weft's EINVAL and EPIPE (and ECANCELED for a cancelled group), so
+ * a task that returns EPIPE cannot be told from an inherited pool. Where
+ * that matters use weft_group_try_wait, which passes the group's result
+ * through an out-parameter (as does every function added since 0.1).
+ * weft_group_cancel returns nothing; weft_group_cancelled a bool.
+ *
+ * A worker never blocks in weft_sync or weft_group_wait while there are
+ * other tasks it may run: it runs or steals them until the awaited ones
+ * are done, and blocks (in a blocking section) only when it finds none.
  */
 #ifndef WEFT_TASK_H
 #define WEFT_TASK_H
@@ -28,11 +40,14 @@
 #include <stdint.h>
 
 #include <weft/export.h>
+#include <weft/timeout.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The pool, opaque (weft/pool.h); declared here too because the group and
+ * spawn functions below take one. */
 typedef struct weft_pool weft_pool;
 
 /* A task body: returns 0 or an error code (kept by the wait that joins it). */
@@ -87,6 +102,22 @@ WEFT_API int weft_group_spawn(weft_group *g, weft_task_fn fn, void *arg);
  * returns the same result; the next spawn starts a new round (no error,
  * not cancelled). */
 WEFT_API int weft_group_wait(weft_group *g);
+
+/* weft_group_wait with a timeout (weft/timeout.h), which keeps weft's
+ * status apart from the group's result. Returns 0 once every task of the
+ * round has finished, and sets *result to what weft_group_wait would
+ * return then: the first non-zero task result, else ECANCELED if g was
+ * cancelled, else 0 (and, as after weft_group_wait, the next spawn starts
+ * a new round). Otherwise *result is unchanged and it returns EAGAIN
+ * (WEFT_NO_WAIT, tasks remain), ETIMEDOUT (a positive timeout ran out;
+ * the round goes on, wait again later), EINVAL (g or result NULL, g not
+ * initialised, timeout below -1) or EPIPE (in a child of fork(), g was
+ * initialised before the fork: its tasks will never run). Waits as
+ * weft_group_wait does (a worker of g's pool runs other tasks meanwhile,
+ * so its wait may end later than the timeout by the length of the task it
+ * ran; then it blocks in a blocking section); WEFT_NO_WAIT never blocks
+ * and runs nothing. Any thread; one waiter at a time per group. */
+WEFT_API int weft_group_try_wait(weft_group *g, int64_t timeout_ns, int *result);
 
 /* Cancel g: its tasks that have not started are skipped. Running tasks can
  * poll weft_group_cancelled. NULL is ignored. Any thread; never blocks. */

@@ -5,6 +5,7 @@
 #define WEFT_WEFT_H
 
 #include <weft/version.h>
+#include <weft/timeout.h>
 #include <weft/collection.h>
 #include <weft/task.h>
 #include <weft/pool.h>

@@ -47,7 +47,10 @@
  *
  * Not wrapped (yet): the typed fork-join macros of weft/fj.h (planned, once
  * that header settles; a C++ task can call weft_spawn/weft_sync directly),
- * add_to_any/take_from_any and weft_pool_stats.
+ * add_to_any/take_from_any, weft_pool_stats, and the C API's futures
+ * (weft_pool_async), weft_parallel_reduce, the timed group and idle waits
+ * and weft_pool_default (call the C functions; a pool's handle is
+ * native_handle()).
  */
 #ifndef WEFT_WEFT_HPP
 #define WEFT_WEFT_HPP
@@ -69,6 +72,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -177,6 +181,18 @@ struct result_slot<R, std::enable_if_t<std::is_void_v<R>>> {
 struct pool_state {
     weft_pool *ps_pool = nullptr;
     first_error ps_error; /* first exception of a submitted task */
+    /* pool_options' hooks, called by the C hooks below until destroy has
+     * joined every thread. */
+    std::function<void(unsigned)> ps_on_start, ps_on_stop;
+
+    static void on_start(unsigned index, void *arg) noexcept
+    {
+        static_cast<pool_state *>(arg)->ps_on_start(index);
+    }
+    static void on_stop(unsigned index, void *arg) noexcept
+    {
+        static_cast<pool_state *>(arg)->ps_on_stop(index);
+    }
 };
 
 } // namespace detail
@@ -190,11 +206,20 @@ enum class scheduler {
 
 /** @brief Options of a pool (weft_pool_options); the defaults are the C defaults. */
 struct pool_options {
-    unsigned workers = 0;                    ///< 0: one per CPU in the affinity mask
+    unsigned workers = 0;                    ///< 0: one per CPU (affinity mask, cgroup quota)
     weft::scheduler scheduler = weft::scheduler::stealing; ///< STEALING or SHARED
     std::size_t deque_capacity = 0;          ///< initial slots per worker deque, 0: default
     std::uint64_t seed = 0;                  ///< victim selection
     bool pin_workers = false;                ///< pin worker i to the i-th allowed CPU
+    unsigned max_spares = 0;                 ///< spare threads while workers block, 0: 256
+    std::string name;                        ///< threads are name-0, name-1, ... (empty: "weft")
+    std::size_t stack_size = 0;              ///< per thread, 0: RLIMIT_STACK in [8, 64] MiB
+    /** @brief Called on each worker and spare thread before its first task, with its
+     *  index (weft_worker_index); an exception thrown there ends the program
+     *  (std::terminate). See weft_pool_options for the rules. */
+    std::function<void(unsigned)> on_worker_start;
+    /** @brief Called on each such thread after its last task; as on_worker_start. */
+    std::function<void(unsigned)> on_worker_stop;
 };
 
 /**
@@ -214,12 +239,23 @@ public:
     /** @brief A pool with these options. @throws std::system_error (EINVAL, EAGAIN), std::bad_alloc */
     explicit pool(const pool_options &o) : p_state(new detail::pool_state)
     {
-        weft_pool_options co{};
+        weft_pool_options co;
+        weft_pool_options_init(&co);
         co.workers = o.workers;
         co.scheduler = static_cast<weft_scheduler>(o.scheduler);
         co.deque_capacity = o.deque_capacity;
         co.seed = o.seed;
         co.pin_workers = o.pin_workers;
+        co.max_spares = o.max_spares;
+        co.name = o.name.empty() ? nullptr : o.name.c_str(); /* copied by create */
+        co.stack_size = o.stack_size;
+        p_state->ps_on_start = o.on_worker_start;
+        p_state->ps_on_stop = o.on_worker_stop;
+        if (p_state->ps_on_start)
+            co.on_worker_start = detail::pool_state::on_start;
+        if (p_state->ps_on_stop)
+            co.on_worker_stop = detail::pool_state::on_stop;
+        co.hook_arg = p_state.get();
         detail::check(weft_pool_create(&p_state->ps_pool, &co), "weft_pool_create");
     }
     /** @brief Take over other's workers; other is left empty. */

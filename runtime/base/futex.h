@@ -45,19 +45,21 @@ static inline void weft__futex_wake(_Atomic uint32_t *word, int n)
 }
 
 /* A futex word that holds a count (count_mask bits) and a waiter bit:
- * block until the count is 0. The counted parties decrement with a release
- * RMW and wake the word when they take the count from 1 to 0 while the
- * waiter bit is set (the pool's outside-callers guard, a group's pending
- * count). The waiter bit stays set on return. */
-static inline void weft__futex_wait_zero(_Atomic uint32_t *word, uint32_t count_mask,
-                                         uint32_t waiter_bit)
+ * block until the count is 0, or until abs (CLOCK_MONOTONIC; NULL: no
+ * limit). The counted parties decrement with a release RMW and wake the
+ * word when they take the count from 1 to 0 while the waiter bit is set
+ * (the pool's outside-callers guard, a group's pending count, a future).
+ * The waiter bit stays set on return. Returns 0 (the count is 0) or
+ * ETIMEDOUT (abs passed first). */
+static inline int weft__futex_wait_zero_until(_Atomic uint32_t *word, uint32_t count_mask,
+                                              uint32_t waiter_bit, const struct timespec *abs)
 {
     for (;;) {
         /* Acquire: pairs with the parties' release decrements, so their
          * writes happen before our return. */
         uint32_t v = atomic_load_explicit(word, memory_order_acquire);
         if ((v & count_mask) == 0)
-            return;
+            return 0;
         if (!(v & waiter_bit)) {
             /* Relaxed CAS: RMWs on the word are totally ordered, so the last
              * decrement sees the waiter bit, or our futex_wait sees a
@@ -68,8 +70,18 @@ static inline void weft__futex_wait_zero(_Atomic uint32_t *word, uint32_t count_
                 continue;
             v |= waiter_bit;
         }
-        weft__futex_wait(word, v);
+        if (weft__futex_wait_until(word, v, abs) == ETIMEDOUT
+            /* Acquire: as above; the count may have reached 0 meanwhile. */
+            && (atomic_load_explicit(word, memory_order_acquire) & count_mask) != 0)
+            return ETIMEDOUT;
     }
+}
+
+/* The same without a time limit. */
+static inline void weft__futex_wait_zero(_Atomic uint32_t *word, uint32_t count_mask,
+                                         uint32_t waiter_bit)
+{
+    (void)weft__futex_wait_zero_until(word, count_mask, waiter_bit, NULL);
 }
 
 #endif /* WEFT_RUNTIME_BASE_FUTEX_H */

@@ -1,7 +1,8 @@
 /*
  * runtime/collection/collection.c - the blocking collection's API
  * (include/weft/collection.h): create/destroy, add/take, drain,
- * complete_adding, shutdown, task_done/join and the snapshots. The
+ * complete_adding (plain, with an error, by producer count), shutdown,
+ * task_done/join, the snapshots and the statistics. The
  * helpers, the lock order and the synchronization table are in coll.h;
  * the design in docs/design/collection.md.
  */
@@ -19,7 +20,7 @@
 
 int weft_collection_create(weft_collection **out, const weft_collection_options *opts)
 {
-    weft_collection_options o = {0, WEFT_ORDER_FIFO, NULL};
+    weft_collection_options o = {0};
     if (!out)
         return EINVAL;
     if (opts)
@@ -37,6 +38,8 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
     c->c_capacity = o.capacity;
     c->c_order = o.order;
     c->c_compare = o.order == WEFT_ORDER_PRIORITY ? o.compare : NULL;
+    c->c_release = o.release;
+    c->c_release_arg = o.release_arg;
     if (weft__coll_store_init(c) != 0) {
         weft__free(c);
         return ENOMEM;
@@ -52,7 +55,6 @@ int weft_collection_create(weft_collection **out, const weft_collection_options 
     atomic_init(&c->c_takers.wl_n, 0);
     atomic_init(&c->c_adders.wl_n, 0);
     atomic_init(&c->c_joiners.wl_n, 0);
-    atomic_init(&c->c_any_waiters, 0);
     atomic_init(&c->c_done, 0);
     atomic_init(&c->c_state, 0);
     *out = c;
@@ -63,6 +65,14 @@ void weft_collection_destroy(weft_collection *c)
 {
     if (!c)
         return;
+    if (c->c_release) {
+        /* In take order, with no lock held while release runs. */
+        void *batch[64];
+        size_t k;
+        while ((k = weft_collection_drain(c, batch, 64)) > 0)
+            for (size_t i = 0; i < k; i++)
+                c->c_release(batch[i], c->c_release_arg);
+    }
     weft__coll_store_fini(c);
     weft__free(c);
 }
@@ -120,6 +130,7 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
         }
         if (coll_take_count(c, false) > 0) {
             *item = coll_take_locked(c);
+            c->c_st_taken++;
             r = 0;
             break;
         }
@@ -127,7 +138,7 @@ int weft_collection_try_take(weft_collection *c, void **item, int64_t timeout_ns
          * adding is completed (we see the bit under the lock), c_tail was
          * final before it was set, so the collection is completed. */
         if (st & COLL_ST_ADDING_DONE) {
-            r = EPIPE;
+            r = coll_closed_code(c);
             break;
         }
         if ((r = weft__coll_wait_step(c, COLL_SIDE_TAKE, &c->c_takers, &wt)) != 0)
@@ -154,6 +165,7 @@ size_t weft_collection_drain(weft_collection *c, void **out, size_t max)
     size_t k = 0;
     while (k < max && coll_take_count(c, false) > 0)
         out[k++] = coll_take_locked(c);
+    c->c_st_drained += k;
     coll_unlock_side(c, COLL_SIDE_TAKE);
     if (k > 0)
         coll_take_notify(c, k);
@@ -184,35 +196,97 @@ static void wake_joiners(weft_collection *c)
     }
 }
 
-void weft_collection_complete_adding(weft_collection *c)
+/* Both locks held, adding open (state st): complete it, with err (0:
+ * none). Every adder is signalled (EPIPE), and, if the collection is empty,
+ * every taker (EPIPE or err); the any-variant links among them are marked. */
+static void close_adding_locked(weft_collection *c, uint32_t st, int err)
 {
-    if (!c)
-        return;
-    bool wake_any = false;
+    c->c_error = err;
+    /* release: every add so far (made under c_add_lock, which we hold)
+     * happens before a lock-free reader that sees the bit with acquire
+     * (pairs with is_completed); lock holders see it through the locks. */
+    atomic_store_explicit(&c->c_state, st | COLL_ST_ADDING_DONE, memory_order_release);
+    weft__coll_wlist_signal_all(&c->c_adders);
+    /* relaxed: both locks held, the indices are final now. */
+    if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
+        atomic_load_explicit(&c->c_head, memory_order_relaxed))
+        weft__coll_wlist_signal_all(&c->c_takers);
+}
+
+/* Close for adding with err (0: none): 0 if this call closed it; EPIPE if
+ * adding was already completed, ECANCELED if shut down (nothing changes). */
+static int close_adding(weft_collection *c, int err)
+{
+    int r = 0;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
-    if (!(st & COLL_ST_ADDING_DONE)) {
-        /* release: every add so far (made under c_add_lock, which we hold)
-         * happens before a lock-free reader that sees the bit with acquire
-         * (pairs with is_completed); lock holders see it through the locks. */
-        atomic_store_explicit(&c->c_state, st | COLL_ST_ADDING_DONE, memory_order_release);
-        weft__coll_wlist_signal_all(&c->c_adders);
-        /* relaxed: both locks held, the indices are final now. */
-        if (atomic_load_explicit(&c->c_tail, memory_order_relaxed) ==
-            atomic_load_explicit(&c->c_head, memory_order_relaxed))
-            weft__coll_wlist_signal_all(&c->c_takers);
-        wake_any = coll_any_waiting(c);
+    if (st & COLL_ST_SHUTDOWN)
+        r = ECANCELED;
+    else if (st & COLL_ST_ADDING_DONE)
+        r = EPIPE;
+    else
+        close_adding_locked(c, st, err);
+    unlock_both(c);
+    return r;
+}
+
+void weft_collection_complete_adding(weft_collection *c)
+{
+    if (c)
+        (void)close_adding(c, 0);
+}
+
+int weft_collection_complete_adding_error(weft_collection *c, int err)
+{
+    /* The take forms' own codes other than EPIPE: err must not be mistaken
+     * for one of them (collection.h, top comment). */
+    if (!c || err <= 0 || err == EINVAL || err == ENOMEM || err == EAGAIN || err == ETIMEDOUT ||
+        err == ECANCELED)
+        return EINVAL;
+    return close_adding(c, err == EPIPE ? 0 : err);
+}
+
+/* ---- producer counting ---------------------------------------------------- */
+
+int weft_collection_add_producer(weft_collection *c)
+{
+    if (!c)
+        return EINVAL;
+    int r = 0;
+    lock_both(c);
+    uint32_t st = coll_state_locked(c);
+    if (st & COLL_ST_SHUTDOWN)
+        r = ECANCELED;
+    else if (st & COLL_ST_ADDING_DONE)
+        r = EPIPE;
+    else
+        c->c_producers++;
+    unlock_both(c);
+    return r;
+}
+
+int weft_collection_producer_done(weft_collection *c)
+{
+    if (!c)
+        return EINVAL;
+    int r = 0;
+    lock_both(c);
+    if (c->c_producers == 0) {
+        r = EINVAL;
+    } else {
+        uint32_t st = coll_state_locked(c);
+        if (--c->c_producers == 0 && !(st & COLL_ST_ADDING_DONE))
+            close_adding_locked(c, st, 0);
     }
     unlock_both(c);
-    if (wake_any)
-        weft__coll_any_wake();
+    return r;
 }
 
 void weft_collection_shutdown(weft_collection *c)
 {
     if (!c)
         return;
-    bool wake_any = false, zero = false;
+    bool zero = false;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
     if (!(st & COLL_ST_SHUTDOWN)) {
@@ -236,13 +310,10 @@ void weft_collection_shutdown(weft_collection *c)
         zero = nd == a;
         weft__coll_wlist_signal_all(&c->c_adders);
         weft__coll_wlist_signal_all(&c->c_takers);
-        wake_any = coll_any_waiting(c);
     }
     unlock_both(c);
     if (zero)
         wake_joiners(c);
-    if (wake_any)
-        weft__coll_any_wake();
 }
 
 /* ---- task_done / join --------------------------------------------------- */
@@ -334,6 +405,41 @@ bool weft_collection_is_completed(const weft_collection *c)
            snap_count(c) == 0;
 }
 
+/* ---- statistics (docs/design/collection.md, 'Statistics') ---------------- */
+
+int weft_collection_stats(weft_collection *c, struct weft_collection_stats *out)
+{
+    if (!c || !out)
+        return EINVAL;
+    struct weft_collection_stats s;
+    lock_both(c); /* lock order: add, take, then join */
+    coll_lock_acquire(&c->c_join_lock);
+    /* relaxed: c_added changes only under c_add_lock, which we hold. */
+    s.added = atomic_load_explicit(&c->c_added, memory_order_relaxed);
+    s.taken = c->c_st_taken;
+    s.drained = c->c_st_drained;
+    /* relaxed: both locks held, the indices are stable (the locks pair). */
+    uint64_t now = atomic_load_explicit(&c->c_tail, memory_order_relaxed) -
+                   atomic_load_explicit(&c->c_head, memory_order_relaxed);
+    s.max_count = c->c_st_max;
+    if (c->c_st_max_take > s.max_count)
+        s.max_count = c->c_st_max_take;
+    if (now > s.max_count)
+        s.max_count = now;
+    s.add_waits = c->c_st_add_waits;
+    s.add_wait_ns = c->c_st_add_wait_ns;
+    s.take_waits = c->c_st_take_waits;
+    s.take_wait_ns = c->c_st_take_wait_ns;
+    s.join_waits = c->c_st_join_waits;
+    s.join_wait_ns = c->c_st_join_wait_ns;
+    coll_lock_release(&c->c_join_lock);
+    unlock_both(c);
+    *out = s;
+    return 0;
+}
+
+/* ---- test hooks (hooks.h) ------------------------------------------------ */
+
 size_t weft__collection_waiters(const weft_collection *c)
 {
     if (!c)
@@ -341,6 +447,5 @@ size_t weft__collection_waiters(const weft_collection *c)
     /* relaxed: snapshots for the test hook; pair with nothing. */
     return atomic_load_explicit(&c->c_takers.wl_n, memory_order_relaxed) +
            atomic_load_explicit(&c->c_adders.wl_n, memory_order_relaxed) +
-           atomic_load_explicit(&c->c_joiners.wl_n, memory_order_relaxed) +
-           atomic_load_explicit(&c->c_any_waiters, memory_order_relaxed);
+           atomic_load_explicit(&c->c_joiners.wl_n, memory_order_relaxed);
 }

@@ -7,7 +7,8 @@
  * under c_join_lock), re-checks, and sleeps on the record's futex word; a
  * signaller pops the record under the list's lock, so N changes wake N
  * distinct waiters ("specific notification", Mellor-Crummey & Scott, TOCS
- * 1991).
+ * 1991). The any-variants (any.c) put links on the same lists; a signaller
+ * marks a link instead of popping it.
  */
 #define _GNU_SOURCE
 #include "collection/coll.h"
@@ -26,7 +27,7 @@
 
 /* ---- lists (under the list's lock) -------------------------------------- */
 
-static void wlist_push(coll_wlist *l, coll_waiter *w)
+void weft__coll_wlist_push(coll_wlist *l, coll_waiter *w)
 {
     w->w_next = NULL;
     w->w_prev = l->wl_tail;
@@ -41,7 +42,7 @@ static void wlist_push(coll_wlist *l, coll_waiter *w)
     atomic_fetch_add_explicit(&l->wl_n, 1, memory_order_seq_cst);
 }
 
-static void wlist_remove(coll_wlist *l, coll_waiter *w)
+static void wlist_unlink(coll_wlist *l, coll_waiter *w)
 {
     if (w->w_prev)
         w->w_prev->w_next = w->w_next;
@@ -51,31 +52,67 @@ static void wlist_remove(coll_wlist *l, coll_waiter *w)
         w->w_next->w_prev = w->w_prev;
     else
         l->wl_tail = w->w_prev;
+}
+
+void weft__coll_wlist_remove(coll_wlist *l, coll_waiter *w)
+{
+    wlist_unlink(l, w);
     /* relaxed: a stale non-zero read by a changer only costs it a trip to
      * the list's lock; the list itself is guarded by the lock. */
     atomic_fetch_sub_explicit(&l->wl_n, 1, memory_order_relaxed);
 }
 
-/* Under l's lock, so that the record is alive (its owner must take the lock
- * before it leaves). */
+/* Set w's futex word to COLL_W_SIGNALLED and wake its sleeper. Under the
+ * list's lock, so that the word is alive (a record's owner, and an
+ * any-call for each of its links, must take the lock before it leaves). */
+static void waiter_wake(coll_waiter *w)
+{
+    /* release: pairs with the waiter's acquire load/CAS/exchange of the
+     * word; the waiter re-takes the lock anyway before it reads the
+     * collection. */
+    if (atomic_exchange_explicit(w->w_word, COLL_W_SIGNALLED, memory_order_release) ==
+        COLL_W_SLEEPING)
+        weft__futex_wake(w->w_word, 1);
+}
+
+/* A plain record is popped; an any-variant link is marked and moved to the
+ * tail, and stays listed until its call leaves (docs/design/collection.md,
+ * 'Any-variants'). Links already marked are skipped: their calls will look
+ * at this collection again, or pass the signal on when they leave. */
 COLL_NOINLINE bool weft__coll_wlist_signal_one(coll_wlist *l)
 {
-    coll_waiter *w = l->wl_head;
-    if (!w)
-        return false;
-    wlist_remove(l, w);
-    /* release: pairs with the waiter's acquire load/CAS on w_state; the
-     * waiter re-takes the lock anyway before it reads the collection. */
-    if (atomic_exchange_explicit(&w->w_state, COLL_W_SIGNALLED, memory_order_release) ==
-        COLL_W_SLEEPING)
-        weft__futex_wake(&w->w_state, 1);
-    return true;
+    for (coll_waiter *w = l->wl_head; w; w = w->w_next) {
+        if (!w->w_any) {
+            weft__coll_wlist_remove(l, w);
+        } else if (!w->w_marked) {
+            w->w_marked = true;
+            if (w != l->wl_tail) {
+                wlist_unlink(l, w);
+                w->w_next = NULL;
+                w->w_prev = l->wl_tail;
+                l->wl_tail->w_next = w;
+                l->wl_tail = w;
+            }
+        } else {
+            continue;
+        }
+        waiter_wake(w);
+        return true;
+    }
+    return false;
 }
 
 COLL_NOINLINE void weft__coll_wlist_signal_all(coll_wlist *l)
 {
-    while (weft__coll_wlist_signal_one(l))
-        ;
+    coll_waiter *next;
+    for (coll_waiter *w = l->wl_head; w; w = next) {
+        next = w->w_next;
+        if (w->w_any)
+            w->w_marked = true;
+        else
+            weft__coll_wlist_remove(l, w);
+        waiter_wake(w);
+    }
 }
 
 /* ---- time --------------------------------------------------------------- */
@@ -103,24 +140,33 @@ void weft__coll_deadline(int64_t ns, struct timespec *abs)
 
 /* ---- sleeping ----------------------------------------------------------- */
 
-/* Sleep until w is signalled or abs passes. Returns 0 (signalled or a
- * spurious wake-up) or ETIMEDOUT; the caller re-checks under its side's
- * lock. On a pool's worker the sleep is a blocking section (weft/pool.h):
- * the worker's tasks become stealable and a spare may run in its place. A
- * signal meanwhile makes the futex wait return at once. */
-static int waiter_sleep(coll_waiter *w, const struct timespec *abs)
+/* The time between two CLOCK_MONOTONIC readings, in ns (at least 1: "slept"). */
+static uint64_t elapsed_ns(const struct timespec *t0, const struct timespec *t1)
+{
+    int64_t ns = (int64_t)(t1->tv_sec - t0->tv_sec) * 1000000000 + (t1->tv_nsec - t0->tv_nsec);
+    return ns > 0 ? (uint64_t)ns : 1;
+}
+
+/* On a pool's worker the sleep is a blocking section (weft/pool.h): the
+ * worker's tasks become stealable and a spare may run in its place. A
+ * signal meanwhile makes the futex wait return at once. The clock is read
+ * only around a real sleep ('Statistics'). */
+int weft__coll_sleep(_Atomic uint32_t *word, const struct timespec *abs, uint64_t *slept_ns)
 {
     uint32_t expect = COLL_W_AWAKE;
+    *slept_ns = 0;
     /* acquire on failure: pairs with the signaller's release exchange. */
-    if (!atomic_compare_exchange_strong_explicit(&w->w_state, &expect, COLL_W_SLEEPING,
+    if (!atomic_compare_exchange_strong_explicit(word, &expect, COLL_W_SLEEPING,
                                                  memory_order_acquire, memory_order_acquire))
         return 0; /* already signalled */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     weft_blocking_begin();
     int r;
     for (;;) {
-        r = weft__futex_wait_until(&w->w_state, COLL_W_SLEEPING, abs);
+        r = weft__futex_wait_until(word, COLL_W_SLEEPING, abs);
         /* acquire: pairs with the signaller's release exchange. */
-        if (atomic_load_explicit(&w->w_state, memory_order_acquire) == COLL_W_SIGNALLED) {
+        if (atomic_load_explicit(word, memory_order_acquire) == COLL_W_SIGNALLED) {
             r = 0;
             break;
         }
@@ -128,7 +174,29 @@ static int waiter_sleep(coll_waiter *w, const struct timespec *abs)
             break;
     }
     weft_blocking_end();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *slept_ns = elapsed_ns(&t0, &t1);
     return r == ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+/* Side locked, after a sleep of ns (> 0): count it in the side's
+ * statistics, guarded by the lock the caller holds again. */
+static void note_wait(weft_collection *c, int side, uint64_t ns)
+{
+    switch (side) {
+    case COLL_SIDE_TAKE:
+        c->c_st_take_waits++;
+        c->c_st_take_wait_ns += ns;
+        break;
+    case COLL_SIDE_ADD:
+        c->c_st_add_waits++;
+        c->c_st_add_wait_ns += ns;
+        break;
+    default:
+        c->c_st_join_waits++;
+        c->c_st_join_wait_ns += ns;
+        break;
+    }
 }
 
 /* Whether a waiter of side may stop waiting: the re-check after it pushed
@@ -159,8 +227,11 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
                    const struct timespec *abs)
 {
     atomic_init(&w->w_state, COLL_W_AWAKE);
+    w->w_word = &w->w_state;
+    w->w_any = false;
+    w->w_marked = false;
     WEFT__YIELD(); /* the change that the handshake must not miss comes here */
-    wlist_push(l, w);
+    weft__coll_wlist_push(l, w);
     /* Joiners: task_done's CAS is seq_cst already. LIFO/PRIORITY: both
      * sides publish under both locks, which we hold, so the lock is the
      * handshake and a membarrier would only lengthen the critical section.
@@ -182,19 +253,22 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
         }
     }
     if (side_ready(c, side)) {
-        wlist_remove(l, w);
+        weft__coll_wlist_remove(l, w);
         return 0;
     }
     coll_unlock_side(c, side);
     WEFT__YIELD();
+    uint64_t ns;
     uint64_t tr = weft__trace_coll_begin(); /* 0 unless a trace runs */
-    int r = waiter_sleep(w, abs);
+    int r = weft__coll_sleep(&w->w_state, abs, &ns);
     weft__trace_coll_end(tr, c, side, r == ETIMEDOUT);
     coll_lock_side(c, side);
+    if (ns)
+        note_wait(c, side, ns);
     /* relaxed: the signaller wrote it under the list's lock, which we hold
      * (pairs through it). */
     if (atomic_load_explicit(&w->w_state, memory_order_relaxed) != COLL_W_SIGNALLED)
-        wlist_remove(l, w);
+        weft__coll_wlist_remove(l, w);
     return r;
 }
 

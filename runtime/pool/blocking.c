@@ -57,7 +57,7 @@ static int spare_thread_start(weft_pool *p, weft__worker *w)
     int rc = pthread_attr_setstacksize(&attr, p->p_stack_size);
     /* Relaxed: under p_spare_lock; the thread reads it after its creation. */
     atomic_store_explicit(&w->w_spare_state, WEFT__SPARE_ON, memory_order_relaxed);
-    if (rc == 0 && pthread_create(&w->w_thread, &attr, weft__worker_main, w) != 0)
+    if (rc == 0 && pthread_create(&w->w_thread, &attr, weft__thread_main, w) != 0)
         rc = EAGAIN;
     pthread_attr_destroy(&attr);
     if (rc != 0)

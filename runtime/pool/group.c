@@ -89,9 +89,58 @@ void weft__group_leave(struct weft__group_impl *g)
         weft__futex_wake(&g->g_pending, INT_MAX);
 }
 
-int weft_group_wait(weft_group *gp)
+int weft__wait_zero(weft_pool *p, _Atomic uint32_t *word, uint32_t count_mask,
+                    uint32_t waiter_bit, const struct weft__group_impl *g,
+                    const struct weft__timeout *to)
 {
-    if (gp == NULL)
+    /* Acquire: pairs with each party's release decrement. */
+    if ((atomic_load_explicit(word, memory_order_acquire) & count_mask) == 0)
+        return 0;
+    if (to->to_ns == WEFT_NO_WAIT)
+        return EAGAIN;
+    uint64_t t0 = weft__trace_group_begin(p); /* 0 unless traced */
+    int rc = 0;
+    weft__worker *w = weft__worker_of(p);
+    if (w != NULL) {
+        /* A worker of the pool helps until the count is 0, or until it
+         * finds nothing to help with (another worker runs the last tasks,
+         * or they are out of this stack's reach): then it blocks below,
+         * and a spare helps in its place. Acquire: as above. */
+        const struct weft__sched *s = p->p_sched;
+        unsigned prev = weft__tstate_set(w, WEFT__ST_SEARCH); /* a wait that helps */
+        for (unsigned spins = 0;
+             (atomic_load_explicit(word, memory_order_acquire) & count_mask) != 0
+             && spins < WEFT__SPINS_BEFORE_BLOCK;) {
+            if (weft__timeout_passed(to)) {
+                rc = ETIMEDOUT;
+                break;
+            }
+            if (s->s_help(w, -1, g))
+                spins = 0;
+            else
+                weft__backoff(&spins);
+        }
+        weft__tstate_set(w, prev);
+    }
+    /* Acquire: as above. */
+    if (rc == 0 && (atomic_load_explicit(word, memory_order_acquire) & count_mask) != 0) {
+        /* Block on the futex (outside, on a worker of another pool, or a
+         * worker that found nothing to help with). Acquire inside. */
+        weft_blocking_begin();
+        rc = weft__futex_wait_zero_until(word, count_mask, waiter_bit, weft__timeout_abs(to));
+        weft_blocking_end();
+    }
+    /* A future's wait (g NULL) is named by its word. */
+    weft__trace_group_end(p, t0, g != NULL ? (const void *)g : (const void *)word);
+    return rc;
+}
+
+/* A group wait with a timeout: 0 with *result set as weft_group_wait
+ * returns it for a finished round; EINVAL, EPIPE (fork), EAGAIN,
+ * ETIMEDOUT. */
+static int group_wait(weft_group *gp, int64_t timeout_ns, int *result)
+{
+    if (gp == NULL || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     struct weft__group_impl *g = group_of(gp);
     if (g->g_magic != WEFT__GROUP_MAGIC || g->g_pool == NULL)
@@ -101,38 +150,17 @@ int weft_group_wait(weft_group *gp)
      * group initialised before the fork will never run. */
     if (g->g_forks != atomic_load_explicit(&weft__forks, memory_order_relaxed))
         return EPIPE;
-    uint64_t t0 = weft__trace_group_begin(g->g_pool); /* 0 unless traced */
-    weft__worker *w = weft__worker_of(g->g_pool);
-    if (w != NULL) {
-        /* A worker of the group's pool helps until the count is 0, or
-         * until it finds nothing to help with (another worker runs the
-         * last tasks, or they are out of this stack's reach): then it
-         * blocks below, and a spare helps in its place. Acquire: pairs
-         * with each task's acq_rel decrement. */
-        const struct weft__sched *s = g->g_pool->p_sched;
-        unsigned prev = weft__tstate_set(w, WEFT__ST_SEARCH); /* a wait that helps */
-        for (unsigned spins = 0;
-             (atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0
-             && spins < WEFT__SPINS_BEFORE_BLOCK;) {
-            if (s->s_help(w, -1, g))
-                spins = 0;
-            else
-                weft__backoff(&spins);
-        }
-        weft__tstate_set(w, prev);
-    }
-    /* Acquire: as above. */
-    if ((atomic_load_explicit(&g->g_pending, memory_order_acquire) & WEFT__GROUP_COUNT) != 0) {
-        /* Block on the futex (outside, on a worker of another pool, or a
-         * worker that found nothing to help with). Acquire inside. */
-        weft_blocking_begin();
-        weft__futex_wait_zero(&g->g_pending, WEFT__GROUP_COUNT, WEFT__GROUP_WAITER);
-        weft_blocking_end();
-        /* Relaxed: every task is done; only we touch the word now. */
-        atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
-    }
-    weft__trace_group_end(g->g_pool, t0, g);
-    /* Relaxed: ordered by the acquire of the final count above. */
+    struct weft__timeout to;
+    weft__timeout_start(&to, timeout_ns);
+    int rc = weft__wait_zero(g->g_pool, &g->g_pending, WEFT__GROUP_COUNT, WEFT__GROUP_WAITER, g,
+                             &to);
+    if (rc != 0)
+        return rc; /* the round goes on; a later wait sees it end */
+    /* Relaxed: every task is done and only the waiter touches the word now;
+     * clears the waiter bit a blocking wait may have set. */
+    atomic_fetch_and_explicit(&g->g_pending, WEFT__GROUP_COUNT, memory_order_relaxed);
+    /* Relaxed: ordered by the acquire of the final count in
+     * weft__wait_zero. */
     int r = atomic_load_explicit(&g->g_error, memory_order_relaxed);
     /* Relaxed: the flags are hints; a cancel racing with the end of the
      * wait may or may not turn 0 into ECANCELED. The WAITED bit makes the
@@ -141,7 +169,23 @@ int weft_group_wait(weft_group *gp)
     uint32_t st = atomic_fetch_or_explicit(&g->g_state, WEFT__GROUP_WAITED, memory_order_relaxed);
     if (r == 0 && (st & WEFT__GROUP_CANCELLED))
         r = ECANCELED;
-    return r;
+    *result = r;
+    return 0;
+}
+
+int weft_group_wait(weft_group *gp)
+{
+    /* Compatibility: weft's status and the group's result share the int. */
+    int r = 0;
+    int rc = group_wait(gp, WEFT_FOREVER, &r);
+    return rc != 0 ? rc : r;
+}
+
+int weft_group_try_wait(weft_group *gp, int64_t timeout_ns, int *result)
+{
+    if (result == NULL)
+        return EINVAL;
+    return group_wait(gp, timeout_ns, result);
 }
 
 void weft_group_cancel(weft_group *gp)

@@ -7,6 +7,7 @@
  * looks for work, and why the wake-up is passed on: docs/design/parking.md.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 
 #include "pool/sched.h"
@@ -98,17 +99,24 @@ void weft__pool_task_done(weft_pool *p)
         weft__ec_wake(&p->p_idle, INT_MAX);
 }
 
-void weft__pool_wait_idle(weft_pool *p)
+int weft__pool_wait_idle(weft_pool *p, const struct weft__timeout *to)
 {
     for (;;) {
         uint32_t e = weft__ec_prepare(&p->p_idle);
         /* seq_cst: the waiter's re-check, after prepare's increment. */
         if (atomic_load_explicit(&p->p_state, memory_order_seq_cst) == 0) {
             weft__ec_cancel(&p->p_idle);
-            return;
+            return 0;
+        }
+        if (weft__timeout_passed(to)) {
+            weft__ec_cancel(&p->p_idle);
+            return to->to_ns == WEFT_NO_WAIT ? EAGAIN : ETIMEDOUT;
         }
         weft_blocking_begin(); /* a worker of another pool: compensate there */
-        weft__ec_wait(&p->p_idle, e);
+        if (to->to_ns > 0)
+            weft__ec_wait_until(&p->p_idle, e, &to->to_abs);
+        else
+            weft__ec_wait(&p->p_idle, e);
         weft_blocking_end();
     }
 }

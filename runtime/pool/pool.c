@@ -1,12 +1,15 @@
 /*
  * runtime/pool/pool.c - the pool's life cycle: create (options, stacks,
- * pinning), destroy (the outside callers' guard, then idleness, then stop),
- * and the calls that read it (size, current, worker index, stats).
+ * pinning, thread names and hooks), destroy (the outside callers' guard,
+ * then idleness, then stop), and the calls that read it (size, current,
+ * worker index, stats).
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -85,6 +88,79 @@ static size_t worker_stack_size(void)
     return sz;
 }
 
+/* The smallest stack_size an option may ask for. */
+#define WEFT__STACK_OPTION_MIN ((size_t)64 << 10)
+
+/* The options' bytes a caller with size 0 has: this version's fields. Fixed
+ * for good: fields appended later are not part of it (and must be laid out
+ * without padding, so that a caller's unused tail reads as zeros). */
+#define WEFT__OPTS_SIZE_0 (offsetof(weft_pool_options, hook_arg) + sizeof(void *))
+/* No version's options will be larger. */
+#define WEFT__OPTS_SIZE_MAX ((size_t)4096)
+static_assert(WEFT__OPTS_SIZE_0 == sizeof(weft_pool_options),
+              "weft_pool_options grew: keep WEFT__OPTS_SIZE_0 at the 0.2 size");
+
+/* Copy the caller's options into o, this version's layout: the first
+ * in->size bytes (0: WEFT__OPTS_SIZE_0), the rest zero (the defaults).
+ * EINVAL for a size no version had, or a set field this version does not
+ * know (bytes past its struct that are not zero). */
+static int options_read(const weft_pool_options *in, weft_pool_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (in == NULL)
+        return 0;
+    size_t n = in->size != 0 ? in->size : WEFT__OPTS_SIZE_0;
+    if (n < WEFT__OPTS_SIZE_0 || n > WEFT__OPTS_SIZE_MAX)
+        return EINVAL; /* no version had it: garbage, not a struct to scan */
+    for (size_t i = sizeof(*o); i < n; i++)
+        if (((const unsigned char *)in)[i] != 0)
+            return EINVAL;
+    memcpy(o, in, n < sizeof(*o) ? n : sizeof(*o));
+    return 0;
+}
+
+/* ---- worker threads: names and hooks ------------------------------------- */
+
+/* "<name>-<i>" for worker i, "<name>-s<k>" for spare slot k; the name is
+ * cut so that the suffix fits Linux's 15 bytes. */
+static void thread_name(const weft_pool *p, unsigned index, char out[16])
+{
+    char suffix[16];
+    if (index < p->p_nworkers)
+        snprintf(suffix, sizeof(suffix), "-%u", index);
+    else
+        snprintf(suffix, sizeof(suffix), "-s%u", index - p->p_nworkers);
+    size_t len = strlen(suffix), keep = strnlen(p->p_name, 15 - len);
+    memcpy(out, p->p_name, keep);
+    memcpy(out + keep, suffix, len + 1);
+}
+
+void *weft__thread_main(void *arg)
+{
+    weft__worker *w = arg;
+    weft_pool *p = w->w_pool;
+    char name[16];
+    thread_name(p, w->w_index, name);
+    (void)pthread_setname_np(pthread_self(), name); /* cosmetic: failure is fine */
+    /* The hooks run as the worker: weft_worker_index and weft_pool_current
+     * answer there (weft__worker_main sets the same on entry and clears it
+     * on return). */
+    if (p->p_on_start != NULL) {
+        weft__tls_worker = w;
+        weft__tls_fjq = &w->w_dq.dq_q;
+        p->p_on_start(w->w_index, p->p_hook_arg);
+    }
+    weft__worker_main(w);
+    if (p->p_on_stop != NULL) {
+        weft__tls_worker = w;
+        weft__tls_fjq = &w->w_dq.dq_q;
+        p->p_on_stop(w->w_index, p->p_hook_arg);
+        weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
+        weft__tls_worker = NULL;
+    }
+    return NULL;
+}
+
 static void pool_free(weft_pool *p)
 {
     /* Relaxed: see weft__callers_enter. A pool inherited through fork()
@@ -124,24 +200,21 @@ static void nth_cpu(const cpu_set_t *cpus, int ncpu, unsigned i, cpu_set_t *one)
     }
 }
 
-int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
+int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_default)
 {
-    weft_pool_options o = {0};
-    if (opts != NULL)
-        o = *opts;
-    if (out == NULL || (o.scheduler != WEFT_SCHED_STEALING && o.scheduler != WEFT_SCHED_SHARED)
-        || o.workers > WEFT__MAX_WORKERS || o.max_spares > WEFT__MAX_SPARES)
+    weft_pool_options o;
+    if (out == NULL || options_read(opts, &o) != 0
+        || (o.scheduler != WEFT_SCHED_STEALING && o.scheduler != WEFT_SCHED_SHARED)
+        || o.workers > WEFT__MAX_WORKERS || o.max_spares > WEFT__MAX_SPARES
+        || (o.name != NULL && o.name[0] == '\0')
+        || (o.stack_size != 0 && o.stack_size < WEFT__STACK_OPTION_MIN))
         return EINVAL;
     cpu_set_t cpus;
     CPU_ZERO(&cpus);
     int ncpu = 0;
-    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+    if (o.pin_workers && sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
         ncpu = CPU_COUNT(&cpus);
-    unsigned n = o.workers;
-    if (n == 0)
-        n = ncpu > 0 ? (unsigned)ncpu : 1;
-    if (n > WEFT__MAX_WORKERS)
-        n = WEFT__MAX_WORKERS;
+    unsigned n = o.workers != 0 ? o.workers : weft__default_workers();
 
     weft_pool *p = weft__aligned_alloc(WEFT__CACHE_LINE, sizeof(*p));
     if (p == NULL)
@@ -152,6 +225,11 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     p->p_nworkers = n;
     p->p_max_spares = o.max_spares != 0 ? o.max_spares : WEFT__DEFAULT_SPARES;
     p->p_mode = o.scheduler;
+    snprintf(p->p_name, sizeof(p->p_name), "%s", o.name != NULL ? o.name : "weft");
+    p->p_on_start = o.on_worker_start;
+    p->p_on_stop = o.on_worker_stop;
+    p->p_hook_arg = o.hook_arg;
+    p->p_default = is_default;
     p->p_sched = o.scheduler == WEFT_SCHED_SHARED ? &weft__sched_shared : &weft__sched_stealing;
     weft__ec_init(&p->p_park);
     atomic_init(&p->p_searching, 0);
@@ -201,7 +279,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
         pool_free(p);
         return ENOMEM;
     }
-    p->p_stack_size = worker_stack_size();
+    p->p_stack_size = o.stack_size != 0 ? o.stack_size : worker_stack_size();
     unsigned started = 0;
     int rc = pthread_attr_setstacksize(&attr, p->p_stack_size);
     for (; rc == 0 && started < n; started++) {
@@ -213,7 +291,7 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
             if (rc != 0)
                 break; /* ENOMEM or EINVAL: create fails with it */
         }
-        if (pthread_create(&w->w_thread, &attr, weft__worker_main, w) != 0) {
+        if (pthread_create(&w->w_thread, &attr, weft__thread_main, w) != 0) {
             rc = EAGAIN;
             break;
         }
@@ -230,11 +308,30 @@ int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
     return 0;
 }
 
+int weft_pool_create(weft_pool **out, const weft_pool_options *opts)
+{
+    return weft__pool_create(out, opts, false);
+}
+
+/* Refuse new outside callers and wait until the admitted ones have left
+ * the pool (their tasks are counted by then); then only workers add tasks,
+ * so the count can fall to 0 and stay there; then stop and join. */
+static void pool_drain_stop(weft_pool *p)
+{
+    weft_blocking_begin(); /* a worker of another pool: compensate there */
+    callers_close(p);
+    struct weft__timeout forever;
+    weft__timeout_start(&forever, WEFT_FOREVER);
+    weft__pool_wait_idle(p, &forever);
+    pool_stop_join(p, p->p_nworkers);
+    weft_blocking_end();
+}
+
 int weft_pool_destroy(weft_pool *p)
 {
     if (p == NULL)
         return 0;
-    if (weft__worker_of(p) != NULL)
+    if (p->p_default || weft__worker_of(p) != NULL)
         return EPERM;
     weft__registry_remove(p);
     /* Relaxed: see weft__callers_enter. */
@@ -242,16 +339,16 @@ int weft_pool_destroy(weft_pool *p)
         pool_free(p); /* inherited through fork(): its threads do not exist */
         return 0;
     }
-    /* Refuse new outside callers and wait until the admitted ones have left
-     * the pool (their tasks are counted by then); then only workers add
-     * tasks, so the count can fall to 0 and stay there. */
-    weft_blocking_begin(); /* a worker of another pool: compensate there */
-    callers_close(p);
-    weft__pool_wait_idle(p);
-    pool_stop_join(p, p->p_nworkers);
-    weft_blocking_end();
+    pool_drain_stop(p);
     pool_free(p);
     return 0;
+}
+
+void weft__pool_shutdown(weft_pool *p)
+{
+    /* Relaxed: see weft__callers_enter. */
+    if (!atomic_load_explicit(&p->p_forked, memory_order_relaxed))
+        pool_drain_stop(p);
 }
 
 /* ---- reading the pool --------------------------------------------------- */

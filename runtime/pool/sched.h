@@ -194,6 +194,11 @@ struct weft_pool {
      * (blocking.c); cache-line aligned. */
     weft__worker *p_workers;
     size_t p_stack_size; /* of each worker thread */
+    char p_name[16];     /* threads are named p_name-i and p_name-sk */
+    void (*p_on_start)(unsigned index, void *arg); /* options' hooks, or NULL */
+    void (*p_on_stop)(unsigned index, void *arg);
+    void *p_hook_arg;
+    bool p_default; /* weft_pool_default's pool: destroy refuses it */
     /* Workers plus spare slots made so far: the victims a thief scans.
      * Grows under p_spare_lock (release); read with acquire. */
     _Atomic unsigned p_nslots;
@@ -314,6 +319,37 @@ void weft__deadline_after(int64_t ns, struct timespec *abs);
 bool weft__spare_retire(weft__worker *w);
 void weft__spares_stop_join(weft_pool *p);
 
+/* A wait with a timeout (weft/timeout.h): WEFT_NO_WAIT, WEFT_FOREVER, or a
+ * positive number of ns, whose deadline is taken when the wait starts. */
+struct weft__timeout {
+    int64_t to_ns;
+    struct timespec to_abs; /* CLOCK_MONOTONIC; only for to_ns > 0 */
+};
+
+static inline void weft__timeout_start(struct weft__timeout *to, int64_t ns)
+{
+    to->to_ns = ns;
+    if (ns > 0)
+        weft__deadline_after(ns, &to->to_abs);
+}
+
+/* The deadline for a futex wait: NULL for WEFT_FOREVER. */
+static inline const struct timespec *weft__timeout_abs(const struct weft__timeout *to)
+{
+    return to->to_ns > 0 ? &to->to_abs : NULL;
+}
+
+/* Whether a positive timeout has run out (never for WEFT_FOREVER). */
+static inline bool weft__timeout_passed(const struct weft__timeout *to)
+{
+    if (to->to_ns <= 0)
+        return to->to_ns == 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > to->to_abs.tv_sec
+           || (now.tv_sec == to->to_abs.tv_sec && now.tv_nsec >= to->to_abs.tv_nsec);
+}
+
 /* worker.c: run any task a worker obtained (strict frame or heap task);
  * pause a waiting worker a little (cpu_relax, sched_yield after a while);
  * a random number for victim choice; the worker thread's body. */
@@ -346,7 +382,9 @@ void weft__park(weft__worker *w);
 void weft__found_work(weft_pool *p);
 void weft__pool_count_task(weft_pool *p);
 void weft__pool_task_done(weft_pool *p);
-void weft__pool_wait_idle(weft_pool *p);
+/* Wait until the count is 0: 0, or EAGAIN (WEFT_NO_WAIT) or ETIMEDOUT
+ * before that. Blocks in a blocking section (on a worker of another pool). */
+int weft__pool_wait_idle(weft_pool *p, const struct weft__timeout *to);
 
 /* steal.c: the owner, after a push or pop found its hungry flag raised,
  * serves the request and wakes a worker for what it published; popped is
@@ -377,6 +415,24 @@ void weft__registry_add(weft_pool *p);
 void weft__registry_remove(weft_pool *p);
 extern _Atomic uint32_t weft__forks WEFT__INTERNAL;
 
+/* pool.c: the body of every worker and spare thread: name the thread,
+ * run the start hook, the worker loop (weft__worker_main), the stop hook. */
+void *weft__thread_main(void *arg);
+
+/* pool.c: create a pool (weft_pool_create's work, with default set for
+ * weft_pool_default's pool); drain and stop a pool without freeing it (the
+ * default pool at exit: late callers then get EPIPE, not freed memory). */
+int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_default);
+void weft__pool_shutdown(weft_pool *p);
+
+/* cpus.c: the CPU limit of the cgroup (v2) that cgroup_file names
+ * (/proc/self/cgroup), found through mountinfo_file: ceil(quota / period),
+ * the smallest over the cgroup and its ancestors; 0 for none. The workers
+ * of a pool with workers = 0: the affinity mask's CPUs, at most that limit,
+ * at least 1. */
+unsigned weft__cgroup_cpu_limit(const char *cgroup_file, const char *mountinfo_file);
+unsigned weft__default_workers(void);
+
 /* pool.c: admit an outside caller (0, or EPIPE once destroy began: then
  * nothing of the pool was written), and let it go (its last access). */
 int weft__callers_enter(weft_pool *p);
@@ -390,6 +446,17 @@ void weft__callers_leave(weft_pool *p);
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
 int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
 void weft__heap_task_run(struct weft__heap_task *ht);
+
+/* group.c: wait until the count in *word (count_mask; waiter_bit as in
+ * weft__futex_wait_zero_until) is 0. On a worker of p it helps (s_help,
+ * for group g or NULL) until it finds nothing to help with for a while,
+ * then blocks in a blocking section; elsewhere it blocks (in a blocking
+ * section on a worker of another pool). Returns 0; EAGAIN (WEFT_NO_WAIT
+ * and the count is not 0); ETIMEDOUT. Acquire on success: the counted
+ * parties' release decrements happen before the return. */
+int weft__wait_zero(weft_pool *p, _Atomic uint32_t *word, uint32_t count_mask,
+                    uint32_t waiter_bit, const struct weft__group_impl *g,
+                    const struct weft__timeout *to);
 
 /* group.c: a task of g finished (or was undone): count it off and wake a
  * waiter at 0. After it g may be gone. */

@@ -154,9 +154,9 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
     return c.c_result;
 }
 
-int weft_pool_wait_idle(weft_pool *p)
+static int wait_idle(weft_pool *p, int64_t timeout_ns)
 {
-    if (p == NULL)
+    if (p == NULL || timeout_ns < WEFT_FOREVER)
         return EINVAL;
     if (weft__worker_of(p) != NULL)
         return EPERM;
@@ -164,11 +164,22 @@ int weft_pool_wait_idle(weft_pool *p)
      * while we still touch it. */
     if (weft__callers_enter(p) != 0)
         return EPIPE;
+    struct weft__timeout to;
+    weft__timeout_start(&to, timeout_ns);
     bool adm;
     uint64_t t0 = weft__trace_join_begin(p, &adm); /* 0 unless traced */
-    weft__pool_wait_idle(p);
-    if (t0 != 0)
-        weft__trace_join_end(p, t0, adm, NULL, WEFT__HK_IDLE);
+    int rc = weft__pool_wait_idle(p, &to);
+    weft__trace_join_end(p, t0, adm, NULL, WEFT__HK_IDLE);
     weft__callers_leave(p);
-    return 0;
+    return rc;
+}
+
+int weft_pool_wait_idle(weft_pool *p)
+{
+    return wait_idle(p, WEFT_FOREVER);
+}
+
+int weft_pool_try_wait_idle(weft_pool *p, int64_t timeout_ns)
+{
+    return wait_idle(p, timeout_ns);
 }

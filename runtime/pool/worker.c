@@ -175,6 +175,11 @@ void *weft__worker_main(void *arg)
         if (atomic_load_explicit(&p->p_stop, memory_order_seq_cst))
             break;
         if (spare && weft__spare_excess(p)) {
+            /* The re-check a parker makes (parking.md, "Searching"): a
+             * notifier may have skipped its wake-up because we were
+             * searching. seq_cst loads, after the seq_cst decrement above. */
+            if (s->s_work_visible(p))
+                continue;
             /* Off duty instead of parking; recalled: search again. */
             if (!spare_off_duty(w))
                 break;

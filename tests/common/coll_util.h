@@ -2,9 +2,11 @@
  * tests/common/coll_util.h - helpers for the blocking-collection tests.
  *
  * Header-only (static functions): a checked create, a comparator for
- * COLL_ITEM keys, a thread that runs one collection call and records its result, a wait for "N waiters registered" (the private hook in
- * runtime/collection_hooks.h), and a monotonic clock. Threads are ordered by
- * the hook and by joins, never by sleeping.
+ * COLL_ITEM keys, a thread that runs one collection call and records its
+ * result (and, for the any-variants, how often it woke up), a wait for "N
+ * waiters registered" (the private hooks in runtime/collection/hooks.h),
+ * and a monotonic clock. Threads are ordered by the hook and by joins,
+ * never by sleeping.
  */
 #ifndef WEFT_TESTS_COLL_UTIL_H
 #define WEFT_TESTS_COLL_UTIL_H
@@ -28,7 +30,7 @@
 static inline weft_collection *coll_make(size_t capacity, weft_order order,
                                          int (*compare)(const void *, const void *))
 {
-    weft_collection_options o = {capacity, order, compare};
+    weft_collection_options o = {.capacity = capacity, .order = order, .compare = compare};
     weft_collection *c = NULL;
     ck_assert_int_eq(weft_collection_create(&c, &o), 0);
     ck_assert_ptr_nonnull(c);
@@ -60,13 +62,15 @@ typedef struct {
     size_t op_index;    /* out for the any-variants */
     int64_t op_timeout;
     int op_result;
-    atomic_int op_done; /* 1 once the call returned */
+    uint64_t op_wakeups; /* any-variants: wake-ups from sleeps during the call */
+    atomic_int op_done;  /* 1 once the call returned */
     pthread_t op_thread;
 } coll_op;
 
 static void *coll_op_main(void *arg)
 {
     coll_op *o = arg;
+    uint64_t w0 = weft__collection_any_wakeups();
     switch (o->op_kind) {
     case COLL_OP_ADD:
         o->op_result = weft_collection_try_add(o->op_c, o->op_item, o->op_timeout);
@@ -86,6 +90,7 @@ static void *coll_op_main(void *arg)
                                                   o->op_timeout);
         break;
     }
+    o->op_wakeups = weft__collection_any_wakeups() - w0;
     /* release: the joiner reads op_result after seeing done (or after join). */
     atomic_store_explicit(&o->op_done, 1, memory_order_release);
     return NULL;
@@ -99,6 +104,7 @@ static inline void coll_op_start(coll_op *o, coll_op_kind kind, weft_collection 
     o->op_item = item;
     o->op_timeout = timeout;
     o->op_result = -1;
+    o->op_wakeups = 0;
     o->op_index = (size_t)-1;
     atomic_init(&o->op_done, 0);
     ck_assert_int_eq(pthread_create(&o->op_thread, NULL, coll_op_main, o), 0);

@@ -3,6 +3,7 @@
 // references, move-only results, exceptions, from workers and from many
 // threads), submit + wait_idle (exceptions included), moves, bad input.
 #include <atomic>
+#include <pthread.h>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,34 @@ TEST(options)
     weft::pool_options bad;
     bad.workers = 100000; /* more than the C API allows */
     CHECK_ERRC(weft::pool(bad), std::errc::invalid_argument);
+}
+
+TEST(options_name_stack_hooks)
+{
+    std::atomic<int> starts{0}, stops{0}, bad{0};
+    {
+        weft::pool_options o;
+        o.workers = 2;
+        o.name = "cxx";
+        o.stack_size = 1 << 20;
+        o.max_spares = 4;
+        o.on_worker_start = [&](unsigned i) {
+            char name[16] = "";
+            pthread_getname_np(pthread_self(), name, sizeof(name));
+            if (name != "cxx-" + std::to_string(i) || weft::this_worker_index() != int(i))
+                bad++;
+            starts++;
+        };
+        o.on_worker_stop = [&](unsigned) { stops++; };
+        weft::pool p(o);
+        CHECK(p.call([] { return 1; }) == 1);
+    }
+    CHECK(starts == 2);
+    CHECK(stops == 2);
+    CHECK(bad == 0);
+    weft::pool_options small;
+    small.stack_size = 1000; /* below the C API's minimum */
+    CHECK_ERRC(weft::pool(small), std::errc::invalid_argument);
 }
 
 TEST(call_returns_the_result)

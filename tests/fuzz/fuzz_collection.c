@@ -1,31 +1,40 @@
 /*
  * tests/fuzz/fuzz_collection.c - a libFuzzer harness for the blocking
- * collection (issue 6, item 6), also built as a corpus replayer for CTest.
+ * collection, also built as a corpus replayer for CTest.
  *
  * The input is a byte code. Byte 0 picks the order and capacity; then each
  * byte is an operation (low 4 bits) with parameters (high bits, sometimes
  * one more byte):
  *
  *   0-3  add          4-6  take         7  drain(max)
- *   8    complete_adding                9  shutdown
+ *   8    complete_adding, complete_adding_error(err), add_producer,
+ *        producer_done (bits 4-5)       9  shutdown
  *   10   task_done    11   try_join     12 add_to_any / take_from_any
  *   13   snapshots    14   threaded phase                15 bad arguments
  *
  * Single-threaded operations are checked exactly against a sequential model
- * (contents in take order, capacity, adding-completed / shut-down state, the
- * unfinished count): the return code, the item taken, the items drained and
- * every snapshot. A blocking form (WEFT_FOREVER) is only used where the
+ * (contents in take order, capacity, adding-completed / shut-down state and
+ * the closing error, the producer count, the unfinished count, the
+ * statistics' item counts and true maximum): the return code, the item
+ * taken, the items drained and every snapshot (weft_collection_stats
+ * included: max_count exact for LIFO and PRIORITY, between the count and
+ * the true maximum for FIFO). A blocking form (WEFT_FOREVER) is only used where the
  * model says the call will not block, so a wrong model answer shows up as a
  * hang (libFuzzer's -timeout).
  *
  * Op 14 runs a phase on 1..3 threads, each interpreting its own slice of the
- * input (adds of fresh items, takes with short timeouts, drains,
- * complete_adding, shutdown). Interleavings are not deterministic, so the
- * phase is checked by conservation: the multiset of items inside before the
- * phase plus those added during it equals those taken plus those drained
- * (during it and by a final drain); every return code is one the header
- * allows. The model is then re-synchronised (empty; the unfinished count is
- * brought to 0 with task_done, which must stop at EINVAL within bounds).
+ * input (adds and takes of fresh items with short timeouts, add_to_any and
+ * take_from_any over {c, c}, {c, aux} or {aux, c} where aux is a second
+ * collection of the same options that lives for the phase, drains,
+ * complete_adding, complete_adding_error, shutdown, stats snapshots).
+ * Interleavings are not deterministic, so the phase is checked by
+ * conservation: the multiset of items inside before the phase plus those
+ * added during it (to c or aux) equals those taken plus those drained
+ * (during it and by a final drain of both); every return code is one the
+ * header allows. The model is then re-synchronised (empty; the closing
+ * code from a probe; the unfinished count brought to 0 with task_done,
+ * which must stop at EINVAL within bounds; the statistics checked for
+ * added == taken + drained and taken over).
  *
  * Built two ways:
  *   - with clang -fsanitize=fuzzer,address (tests/fuzz/run.sh SECONDS);
@@ -101,7 +110,10 @@ typedef struct {
     size_t m_n, m_cap;
     uint64_t m_seq;
     bool m_adding_done, m_shutdown;
+    int m_error; /* complete_adding_error's err, 0 if none */
+    size_t m_producers;
     size_t m_unfinished;
+    uint64_t m_added, m_taken, m_drained, m_max; /* the statistics */
 } fz_model;
 
 static void model_push(fz_model *m, void *item)
@@ -112,6 +124,9 @@ static void model_push(fz_model *m, void *item)
         FZ_CHECK(m->m_items != NULL);
     }
     m->m_items[m->m_n++] = (fz_entry){item, m->m_seq++};
+    m->m_added++;
+    if (m->m_n > m->m_max)
+        m->m_max = m->m_n;
 }
 
 /* Index of the next item in take order; m_n > 0. */
@@ -163,16 +178,36 @@ static int model_take_code(const fz_model *m)
     if (m->m_n > 0)
         return 0;
     if (m->m_adding_done)
-        return EPIPE;
+        return m->m_error ? m->m_error : EPIPE;
     return 0; /* would block */
 }
 
-static void model_check_snapshots(const fz_model *m, const weft_collection *c)
+/* Adding completes (complete_adding, complete_adding_error, the last
+ * producer_done). */
+static void model_close(fz_model *m, int err)
+{
+    if (!m->m_adding_done) {
+        m->m_adding_done = true;
+        m->m_error = err == EPIPE ? 0 : err;
+    }
+}
+
+static void model_check_snapshots(const fz_model *m, weft_collection *c)
 {
     FZ_CHECK(weft_collection_count(c) == m->m_n);
     FZ_CHECK(weft_collection_capacity(c) == m->m_capacity);
     FZ_CHECK(weft_collection_is_adding_completed(c) == m->m_adding_done);
     FZ_CHECK(weft_collection_is_completed(c) == (m->m_adding_done && m->m_n == 0));
+    struct weft_collection_stats s;
+    FZ_CHECK(weft_collection_stats(c, &s) == 0);
+    FZ_CHECK(s.added == m->m_added && s.taken == m->m_taken && s.drained == m->m_drained);
+    if (m->m_order == WEFT_ORDER_FIFO)
+        FZ_CHECK(s.max_count >= m->m_n && s.max_count <= m->m_max);
+    else
+        FZ_CHECK(s.max_count == m->m_max);
+    FZ_CHECK((s.add_waits == 0) == (s.add_wait_ns == 0));
+    FZ_CHECK((s.take_waits == 0) == (s.take_wait_ns == 0));
+    FZ_CHECK((s.join_waits == 0) == (s.join_wait_ns == 0));
 }
 
 /* ---- a threaded phase ---------------------------------------------------- */
@@ -192,20 +227,32 @@ typedef struct {
 
 struct fz_phase {
     weft_collection *ph_c;
+    weft_collection *ph_aux; /* a second collection for the any-variants */
     atomic_uint_fast32_t *ph_next_id; /* relaxed: ids need only uniqueness */
     bool ph_debt; /* task_done was called for items not yet taken */
     pthread_barrier_t ph_start;
 };
 
+/* The codes complete_adding_error may have left for takers of c. */
+static bool fz_closing_code(int r)
+{
+    return r == EPIPE || r == EIO || r == ENOSPC || r == EPROTO;
+}
+
 static void *fz_thread_main(void *arg)
 {
     fz_thread *t = arg;
-    weft_collection *c = t->th_ph->ph_c;
+    weft_collection *c = t->th_ph->ph_c, *aux = t->th_ph->ph_aux;
     pthread_barrier_wait(&t->th_ph->ph_start);
     for (int k = 0; k < t->th_nops && fz_more(&t->th_in); k++) {
         uint8_t b = fz_byte(&t->th_in);
         static const int64_t timeouts[4] = {WEFT_NO_WAIT, 1, 20000, 100000};
         int64_t to = timeouts[(b >> 4) & 3];
+        /* The any-variants' members: {c, c}, {c, aux} or {aux, c}. Only
+         * c is ever closed, so only {c, c} can be closed as a whole. */
+        unsigned pick = (b >> 6) & 3;
+        weft_collection *cs[2] = {pick == 3 ? aux : c, pick == 2 ? aux : c};
+        bool only_c = pick < 2;
         switch (b & 7) {
         case 0:
         case 1:
@@ -213,9 +260,12 @@ static void *fz_thread_main(void *arg)
             uint32_t id = (uint32_t)atomic_fetch_add_explicit(t->th_ph->ph_next_id, 1,
                                                               memory_order_relaxed);
             void *it = FZ_ITEM((b >> 6) & 3, id);
-            int r = weft_collection_try_add(c, it, to);
-            FZ_CHECK(r == 0 || r == EPIPE || r == ECANCELED ||
+            size_t idx = 9;
+            int r = (b & 7) == 2 ? weft_collection_add_to_any(cs, 2, it, &idx, to)
+                                 : weft_collection_try_add(c, it, to);
+            FZ_CHECK(r == 0 || (r == EPIPE && ((b & 7) != 2 || only_c)) || r == ECANCELED ||
                      (r == EAGAIN && to == WEFT_NO_WAIT) || (r == ETIMEDOUT && to > 0));
+            FZ_CHECK((b & 7) != 2 || (r == 0) == (idx < 2));
             if (r == 0)
                 t->th_added[t->th_nadded++] = it;
             break;
@@ -224,33 +274,50 @@ static void *fz_thread_main(void *arg)
         case 4:
         case 5: {
             void *it = NULL;
-            int r = weft_collection_try_take(c, &it, to);
-            FZ_CHECK(r == 0 || r == EPIPE || r == ECANCELED ||
-                     (r == EAGAIN && to == WEFT_NO_WAIT) || (r == ETIMEDOUT && to > 0));
+            size_t idx = 0;
+            int r = (b & 7) == 5 ? weft_collection_take_from_any(cs, 2, &it, &idx, to)
+                                 : weft_collection_try_take(c, &it, to);
+            FZ_CHECK(r == 0 || (fz_closing_code(r) && ((b & 7) != 5 || only_c)) ||
+                     r == ECANCELED || (r == EAGAIN && to == WEFT_NO_WAIT) ||
+                     (r == ETIMEDOUT && to > 0));
             if (r == 0) {
+                FZ_CHECK(idx < 2);
                 t->th_out[t->th_nout++] = it;
                 /* A taken item counts as unfinished until done - unless
-                 * task_done was called ahead for items still inside. */
-                int d = weft_collection_task_done(c);
-                FZ_CHECK(d == 0 || (d == EINVAL && t->th_ph->ph_debt));
+                 * task_done was called ahead for items still inside c. */
+                weft_collection *from = (b & 7) == 5 ? cs[idx] : c;
+                int d = weft_collection_task_done(from);
+                FZ_CHECK(d == 0 || (d == EINVAL && from == c && t->th_ph->ph_debt));
             }
             break;
         }
         case 6: {
             void *out[4];
-            size_t n = weft_collection_drain(c, out, (b >> 4) & 3);
+            size_t n = weft_collection_drain((b & 0x40) ? aux : c, out, (b >> 4) & 3);
             FZ_CHECK(n <= 3);
             for (size_t i = 0; i < n; i++)
                 t->th_out[t->th_nout++] = out[i];
             break;
         }
         default:
-            if (b & 0x80)
+            if (b & 0x80) {
                 weft_collection_shutdown(c);
-            else if (b & 0x40)
-                weft_collection_complete_adding(c);
-            else
-                (void)weft_collection_count(c);
+            } else if (b & 0x40) {
+                if (b & 0x20) {
+                    int r = weft_collection_complete_adding_error(c, EIO);
+                    FZ_CHECK(r == 0 || r == EPIPE || r == ECANCELED);
+                } else {
+                    weft_collection_complete_adding(c);
+                }
+            } else {
+                /* A snapshot: never more out than in, waits and their time
+                 * together. */
+                struct weft_collection_stats st;
+                FZ_CHECK(weft_collection_stats(c, &st) == 0);
+                FZ_CHECK(st.taken + st.drained <= st.added);
+                FZ_CHECK((st.take_waits == 0) == (st.take_wait_ns == 0));
+                FZ_CHECK((st.add_waits == 0) == (st.add_wait_ns == 0));
+            }
             break;
         }
     }
@@ -265,6 +332,9 @@ static void run_phase(weft_collection *c, fz_model *m, fz_input *in, uint8_t b,
     int nops = fz_byte(in) % 64 + 1;
     fz_phase ph;
     ph.ph_c = c;
+    weft_collection_options o = {
+        .capacity = m->m_capacity, .order = m->m_order, .compare = fz_compare};
+    FZ_CHECK(weft_collection_create(&ph.ph_aux, &o) == 0);
     ph.ph_next_id = next_id;
     ph.ph_debt = m->m_unfinished < m->m_n;
     fz_thread th[3];
@@ -306,14 +376,17 @@ static void run_phase(weft_collection *c, fz_model *m, fz_input *in, uint8_t b,
     }
     void *out[64];
     size_t n;
-    while ((n = weft_collection_drain(c, out, 64)) > 0)
-        for (size_t j = 0; j < n; j++) {
-            FZ_CHECK(FZ_ID(out[j]) < max_id);
-            bal[FZ_ID(out[j])]--;
-        }
+    weft_collection *both[2] = {c, ph.ph_aux};
+    for (int k = 0; k < 2; k++)
+        while ((n = weft_collection_drain(both[k], out, 64)) > 0)
+            for (size_t j = 0; j < n; j++) {
+                FZ_CHECK(FZ_ID(out[j]) < max_id);
+                bal[FZ_ID(out[j])]--;
+            }
     for (uint32_t id = 0; id < max_id; id++)
         FZ_CHECK(bal[id] == 0); /* nothing lost, nothing duplicated */
     free(bal);
+    weft_collection_destroy(ph.ph_aux);
 
     /* Re-synchronise the model: empty, state from the snapshots and a
      * probe, the unfinished count brought to 0. */
@@ -321,9 +394,24 @@ static void run_phase(weft_collection *c, fz_model *m, fz_input *in, uint8_t b,
     m->m_adding_done = weft_collection_is_adding_completed(c);
     void *x;
     int r = weft_collection_try_take(c, &x, WEFT_NO_WAIT);
-    FZ_CHECK(r == (m->m_adding_done ? EPIPE : EAGAIN) || r == ECANCELED);
+    FZ_CHECK((m->m_adding_done ? fz_closing_code(r) : r == EAGAIN) || r == ECANCELED);
     m->m_shutdown = r == ECANCELED;
+    if (fz_closing_code(r))
+        m->m_error = r == EPIPE ? 0 : r;
     FZ_CHECK(!m->m_shutdown || m->m_adding_done);
+    /* The statistics: empty now, so what came in went out. The FIFO
+     * maximum is a lower bound of the phase's true one, which later checks
+     * need only as an upper bound of what is recorded. */
+    struct weft_collection_stats st;
+    FZ_CHECK(weft_collection_stats(c, &st) == 0);
+    FZ_CHECK(st.added == st.taken + st.drained);
+    FZ_CHECK(st.added >= m->m_added && st.taken >= m->m_taken && st.drained >= m->m_drained);
+    FZ_CHECK(st.max_count >= m->m_max || m->m_order == WEFT_ORDER_FIFO);
+    m->m_added = st.added;
+    m->m_taken = st.taken;
+    m->m_drained = st.drained;
+    if (st.max_count > m->m_max || m->m_order != WEFT_ORDER_FIFO)
+        m->m_max = st.max_count;
     size_t bound = (size_t)max_id + 1;
     while (weft_collection_task_done(c) == 0)
         FZ_CHECK(bound-- > 0);
@@ -399,6 +487,7 @@ static void fz_take(weft_collection *c, fz_model *m, uint8_t b)
     if (r == 0) {
         void *want = model_pop(m);
         FZ_CHECK(it == want);
+        m->m_taken++;
     } else {
         FZ_CHECK(it == sentinel); /* *item only written on success */
     }
@@ -433,7 +522,50 @@ static void fz_any(weft_collection *c, fz_model *m, uint8_t b, uint32_t id)
         if (r == 0) {
             FZ_CHECK(idx == 0);
             FZ_CHECK(it == model_pop(m));
+            m->m_taken++;
         }
+    }
+}
+
+/* Op 8: the ways adding completes, and the producer count. */
+static void fz_close(weft_collection *c, fz_model *m, uint8_t b, uint8_t arg)
+{
+    /* Errors to close with, refused ones included. */
+    static const int errs[8] = {EIO, ENOSPC, EPIPE, EPROTO, 0, EAGAIN, ECANCELED, -EIO};
+    int r;
+    switch ((b >> 4) & 3) {
+    case 0:
+        if (!m->m_shutdown)
+            model_close(m, 0);
+        weft_collection_complete_adding(c);
+        break;
+    case 1: {
+        int err = errs[arg & 7];
+        r = weft_collection_complete_adding_error(c, err);
+        if (err <= 0 || err == EAGAIN || err == ECANCELED) {
+            FZ_CHECK(r == EINVAL);
+        } else if (m->m_shutdown) {
+            FZ_CHECK(r == ECANCELED);
+        } else if (m->m_adding_done) {
+            FZ_CHECK(r == EPIPE);
+        } else {
+            FZ_CHECK(r == 0);
+            model_close(m, err);
+        }
+        break;
+    }
+    case 2:
+        r = weft_collection_add_producer(c);
+        FZ_CHECK(r == (m->m_shutdown ? ECANCELED : m->m_adding_done ? EPIPE : 0));
+        if (r == 0)
+            m->m_producers++;
+        break;
+    default:
+        r = weft_collection_producer_done(c);
+        FZ_CHECK(r == (m->m_producers ? 0 : EINVAL));
+        if (r == 0 && --m->m_producers == 0 && !m->m_shutdown)
+            model_close(m, 0);
+        break;
     }
 }
 
@@ -466,6 +598,13 @@ static void fz_bad(weft_collection *c, const fz_model *m, uint8_t b)
         break;
     default:
         FZ_CHECK(weft_collection_drain(c, NULL, 4) == 0);
+        FZ_CHECK(weft_collection_complete_adding_error(NULL, EIO) == EINVAL);
+        FZ_CHECK(weft_collection_complete_adding_error(c, 0) == EINVAL);
+        FZ_CHECK(weft_collection_complete_adding_error(c, ETIMEDOUT) == EINVAL);
+        FZ_CHECK(weft_collection_add_producer(NULL) == EINVAL);
+        FZ_CHECK(weft_collection_producer_done(NULL) == EINVAL);
+        FZ_CHECK(weft_collection_stats(c, NULL) == EINVAL);
+        FZ_CHECK(weft_collection_stats(NULL, NULL) == EINVAL);
         break;
     }
     model_check_snapshots(m, c); /* EINVAL changed nothing */
@@ -483,7 +622,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_model m = {0};
     m.m_order = (weft_order)(h % 3);
     m.m_capacity = caps[(h >> 2) & 7];
-    weft_collection_options o = {m.m_capacity, m.m_order, fz_compare};
+    weft_collection_options o = {
+        .capacity = m.m_capacity, .order = m.m_order, .compare = fz_compare};
     weft_collection *c = NULL;
     FZ_CHECK(weft_collection_create(&c, &o) == 0);
     atomic_uint_fast32_t next_id;
@@ -514,11 +654,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(n == want);
             for (size_t i = 0; i < n; i++)
                 FZ_CHECK(out[i] == model_pop(&m));
+            m.m_drained += n;
             break;
         }
         case 8:
-            weft_collection_complete_adding(c);
-            m.m_adding_done = true;
+            fz_close(c, &m, b, fz_byte(&in));
             break;
         case 9:
             weft_collection_shutdown(c);

@@ -1,14 +1,17 @@
 /*
  * tests/stress/stress_collection.c - the blocking collection under random
- * concurrent use (issue 6, item 3).
+ * concurrent use.
  *
  * Each round creates one collection (or three, for the any-variants), starts
  * producers, consumers, one joiner per collection and a controller, and lets
  * them run with random operations and random timeouts (WEFT_NO_WAIT, 1 ns,
  * microseconds, a millisecond, WEFT_FOREVER). The controller fires
- * complete_adding and/or shutdown on every collection at random moments
- * (after a random number of successful operations). When everyone has
- * finished, the round checks:
+ * complete_adding, complete_adding_error and/or shutdown on every
+ * collection at random moments (after a random number of successful
+ * operations); or, in one mode, the producers are counted (add_producer,
+ * producer_done) and adding completes by itself when the last one is done.
+ * The any-variants run over three collections (the case's order and
+ * capacity, an unbounded FIFO, a bounded LIFO). When everyone has finished, the round checks:
  *   - conservation: every item whose add returned 0 was delivered exactly
  *     once (a take form) or returned by drain exactly once; an item whose add
  *     failed was never seen; nothing was delivered twice;
@@ -16,7 +19,9 @@
  *     and the closed states are sticky (after EPIPE an add never succeeds,
  *     after ECANCELED every call on that collection is ECANCELED);
  *   - join always returns: the joiner threads (WEFT_FOREVER) and a final
- *     try_join all return 0.
+ *     try_join all return 0;
+ *   - the statistics agree: items added, taken and drained over the
+ *     members are the round's, and max_count is within the capacity.
  * Seeded (WEFT_SEED), time-bounded (WEFT_STRESS_SECONDS, shared among the
  * test cases), with a watchdog that fails the test on a stall.
  */
@@ -41,7 +46,17 @@
 #define MAXCS 3
 #define BUDGET 4096 /* items per producer per round */
 
-enum mode { M_COMPLETE, M_SHUTDOWN, M_COMPLETE_THEN_SHUTDOWN, M_SHUTDOWN_THEN_COMPLETE };
+enum mode {
+    M_COMPLETE,
+    M_SHUTDOWN,
+    M_COMPLETE_THEN_SHUTDOWN,
+    M_SHUTDOWN_THEN_COMPLETE,
+    M_ERROR,     /* complete_adding_error(EIO): takers get EIO, not EPIPE */
+    M_PRODUCERS, /* counted producers; nobody calls complete_adding */
+    M_NMODES
+};
+
+#define STRESS_ERR EIO
 
 typedef struct round_ctx round_ctx;
 
@@ -209,6 +224,9 @@ static void *producer_main(void *arg)
             }
         }
     }
+    if (r->r_mode == M_PRODUCERS)
+        for (size_t j = 0; j < r->r_ncs; j++)
+            RULE(t, weft_collection_producer_done(r->r_cs[j]) == 0);
     stress_where(t->t_slot, "done");
     atomic_fetch_sub_explicit(&r->r_producers_left, 1, memory_order_relaxed);
     return NULL;
@@ -243,7 +261,8 @@ static void *consumer_main(void *arg)
         int rc;
         bool any = any_ok && stress_below(&t->t_rng, 2);
         unsigned pick = (unsigned)stress_below(&t->t_rng, 16);
-        if (!any && pick == 0 && r->r_mode == M_COMPLETE) {
+        if (!any && pick == 0 &&
+            (r->r_mode == M_COMPLETE || r->r_mode == M_ERROR || r->r_mode == M_PRODUCERS)) {
             /* A drain before any shutdown: the items still need task_done. */
             stress_progress(t->t_slot, "drain");
             i = stress_below(&t->t_rng, r->r_ncs);
@@ -288,7 +307,11 @@ static void *consumer_main(void *arg)
             RULE(t, to > 0);
             RULE(t, it == (void *)(uintptr_t)0xdeadbeef);
             break;
+        case STRESS_ERR:
+            RULE(t, r->r_mode == M_ERROR);
+            /* fall through - closed, as with EPIPE */
         case EPIPE:
+            RULE(t, rc == STRESS_ERR || r->r_mode != M_ERROR);
             if (!any) {
                 RULE(t, !cancelled[i]);
                 RULE(t, weft_collection_is_completed(r->r_cs[i]));
@@ -304,7 +327,7 @@ static void *consumer_main(void *arg)
         default:
             RULE(t, 0);
         }
-        if (any && (rc == EPIPE || rc == ECANCELED)) {
+        if (any && (rc == EPIPE || rc == STRESS_ERR || rc == ECANCELED)) {
             /* EPIPE: every member is completed. ECANCELED: one is shut
              * down; find out with single non-blocking takes. */
             for (size_t j = 0; j < r->r_ncs; j++) {
@@ -318,7 +341,8 @@ static void *consumer_main(void *arg)
                     note_item(t, x, r->r_taken);
                     RULE(t, weft_collection_task_done(r->r_cs[j]) == 0);
                     count_ok(r);
-                } else if (c2 == EPIPE) {
+                } else if (c2 == EPIPE || c2 == STRESS_ERR) {
+                    RULE(t, (c2 == STRESS_ERR) == (r->r_mode == M_ERROR));
                     done[j] = true;
                 } else if (c2 == ECANCELED) {
                     done[j] = cancelled[j] = true;
@@ -384,6 +408,9 @@ static void fire(controller *k, size_t i, bool shutdown)
         /* release: pairs with consumers' acquire (see r_shut). */
         atomic_store_explicit(&r->r_shut[i], true, memory_order_release);
         weft_collection_shutdown(r->r_cs[i]);
+    } else if (r->r_mode == M_ERROR) {
+        if (weft_collection_complete_adding_error(r->r_cs[i], STRESS_ERR) != 0)
+            abort(); /* the first close of this member */
     } else {
         weft_collection_complete_adding(r->r_cs[i]);
     }
@@ -412,6 +439,11 @@ static void *controller_main(void *arg)
             fire(k, i, true);
             fire(k, i, false); /* changes nothing */
             break;
+        case M_ERROR:
+            fire(k, i, false);
+            break;
+        default: /* M_PRODUCERS: the last producer_done closes */
+            break;
         }
     }
     stress_where(k->k_slot, "done");
@@ -436,16 +468,25 @@ static void run_round(stress_rng *g, weft_order order, size_t capacity, size_t n
     r->r_any = ncs > 1;
     r->r_np = 1 + (int)stress_below(g, MAXP);
     r->r_nc = 1 + (int)stress_below(g, MAXC);
-    r->r_mode = (enum mode)stress_below(g, 4);
+    r->r_mode = (enum mode)stress_below(g, M_NMODES);
     uint64_t total = (uint64_t)r->r_np * BUDGET;
     r->r_fire1 = stress_below(g, total + total / 4);
     r->r_fire2 = r->r_fire1 + stress_below(g, total / 2 + 1);
     atomic_init(&r->r_okops, 0);
     atomic_init(&r->r_producers_left, r->r_np);
     for (size_t i = 0; i < ncs; i++) {
-        weft_collection_options o = {capacity, order, cmp_item};
+        /* The any-variants' members differ: the first as the case asks,
+         * then an unbounded FIFO and a bounded LIFO. */
+        weft_collection_options o = {.capacity = capacity, .order = order, .compare = cmp_item};
+        if (i == 1)
+            o = (weft_collection_options){.order = WEFT_ORDER_FIFO};
+        else if (i == 2)
+            o = (weft_collection_options){.capacity = capacity + 1, .order = WEFT_ORDER_LIFO};
         ck_assert_int_eq(weft_collection_create(&r->r_cs[i], &o), 0);
         atomic_init(&r->r_shut[i], false);
+        if (r->r_mode == M_PRODUCERS)
+            for (int p = 0; p < r->r_np; p++)
+                ck_assert_int_eq(weft_collection_add_producer(r->r_cs[i]), 0);
     }
     for (int p = 0; p < MAXP; p++)
         for (int k = 0; k < BUDGET; k++) {
@@ -547,6 +588,22 @@ static void run_round(stress_rng *g, weft_order order, size_t capacity, size_t n
             taken += t;
             drained += d;
         }
+    /* The statistics over the members: what the round counted. */
+    uint64_t s_added = 0, s_taken = 0, s_drained = 0;
+    for (size_t i = 0; i < ncs; i++) {
+        struct weft_collection_stats st;
+        ck_assert_int_eq(weft_collection_stats(r->r_cs[i], &st), 0);
+        s_added += st.added;
+        s_taken += st.taken;
+        s_drained += st.drained;
+        size_t cap = weft_collection_capacity(r->r_cs[i]);
+        ck_assert(cap == 0 || st.max_count <= cap);
+        ck_assert((st.take_waits == 0) == (st.take_wait_ns == 0));
+        ck_assert((st.add_waits == 0) == (st.add_wait_ns == 0));
+    }
+    ck_assert_uint_eq(s_added, added);
+    ck_assert_uint_eq(s_taken, taken);
+    ck_assert_uint_eq(s_drained, drained);
     for (size_t i = 0; i < ncs; i++)
         weft_collection_destroy(r->r_cs[i]);
     g_ops += ops;
@@ -556,9 +613,12 @@ static void run_round(stress_rng *g, weft_order order, size_t capacity, size_t n
     free(r);
 }
 
+/* The test cases, which share the duration. */
+#define N_CASES 6
+
 static void run_for(const char *name, weft_order order, size_t capacity, size_t ncs)
 {
-    int64_t deadline = stress_now_ns() + stress_duration_ns() / 5;
+    int64_t deadline = stress_now_ns() + stress_duration_ns() / N_CASES;
     stress_rng g;
     stress_rng_init(&g, stress_seed_for(name, 0));
     int rounds = 0;
@@ -601,6 +661,12 @@ START_TEST(any_three_bounded)
 }
 END_TEST
 
+START_TEST(any_three_priority)
+{
+    run_for("any_three_priority", WEFT_ORDER_PRIORITY, 3, 3);
+}
+END_TEST
+
 int main(void)
 {
     stress_seed(); /* print it once, before Check forks */
@@ -614,9 +680,11 @@ int main(void)
         {"lifo_bounded", lifo_bounded},
         {"priority_bounded", priority_bounded},
         {"any_three_bounded", any_three_bounded},
+        {"any_three_priority", any_three_priority},
     };
-    /* The duration is shared among the 5 cases; the rest is slack for
-     * the last round and slow sanitizer builds. */
+    _Static_assert(sizeof cases / sizeof cases[0] == N_CASES, "N_CASES counts the cases");
+    /* The duration is shared among the cases; the rest is slack for the
+     * last round and slow sanitizer builds. */
     double timeout = 120 + 2 * (double)stress_duration_ns() / 1e9;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         weft_test_case(s, cases[i].name, cases[i].test, timeout);

@@ -93,7 +93,7 @@ static void pool_once(int i)
 
 static void collection_once(int i)
 {
-    weft_collection_options o = {(size_t)(i % 4), (weft_order)(i % 2), NULL};
+    weft_collection_options o = {.capacity = (size_t)(i % 4), .order = (weft_order)(i % 2)};
     weft_collection *c = NULL;
     ck_assert_int_eq(weft_collection_create(&c, &o), 0);
     for (int k = 0; k < 100 && weft_collection_try_add(c, NULL, WEFT_NO_WAIT) == 0; k++)

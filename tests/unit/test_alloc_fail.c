@@ -82,7 +82,7 @@ static int cmp_val(const void *a, const void *b)
 static void collection_scenario(weft_order order)
 {
     enum { N = 300 };
-    weft_collection_options o = {0, order, cmp_val};
+    weft_collection_options o = {.order = order, .compare = cmp_val};
     weft_collection *c = NULL, *full = NULL;
     int r;
     while ((r = weft_collection_create(&c, &o)) == ENOMEM) {
@@ -90,7 +90,7 @@ static void collection_scenario(weft_order order)
         saw_enomem(E_CREATE);
     }
     ck_assert_int_eq(r, 0);
-    weft_collection_options one = {1, WEFT_ORDER_FIFO, NULL};
+    weft_collection_options one = {.capacity = 1, .order = WEFT_ORDER_FIFO};
     while ((r = weft_collection_create(&full, &one)) == ENOMEM)
         saw_enomem(E_CREATE);
     ck_assert_int_eq(r, 0);

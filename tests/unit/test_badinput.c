@@ -57,7 +57,7 @@ enum coll_state { CS_EMPTY, CS_FULL, CS_ADDING_DONE, CS_COMPLETED, CS_SHUT_FULL,
 
 static weft_collection *coll_in_state(enum coll_state s)
 {
-    weft_collection_options o = {1, WEFT_ORDER_FIFO, NULL};
+    weft_collection_options o = {.capacity = 1, .order = WEFT_ORDER_FIFO};
     weft_collection *c = NULL;
     ck_assert_int_eq(weft_collection_create(&c, &o), 0);
     if (s == CS_FULL || s == CS_ADDING_DONE || s == CS_SHUT_FULL)
@@ -94,9 +94,9 @@ START_TEST(collection_einval_in_every_state)
 {
     static const int64_t bad_to[] = {-2, -3, -1000, INT64_MIN};
     weft_collection_options bad_opts[] = {
-        {0, (weft_order)3, NULL},         {0, (weft_order)-1, NULL},
-        {0, WEFT_ORDER_PRIORITY, NULL},   {5, WEFT_ORDER_PRIORITY, NULL},
-        {0, (weft_order)INT_MAX, NULL},
+        {.order = (weft_order)3},           {.order = (weft_order)-1},
+        {.order = WEFT_ORDER_PRIORITY},     {.capacity = 5, .order = WEFT_ORDER_PRIORITY},
+        {.order = (weft_order)INT_MAX},
     };
     weft_collection *out = (weft_collection *)&bad_to;
     for (size_t i = 0; i < sizeof bad_opts / sizeof bad_opts[0]; i++) {

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* pthread barriers, sched_yield under -std=c11 */
 #include <check.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@
 START_TEST(bad_arguments)
 {
     weft_collection *c = NULL, *sentinel = (weft_collection *)&c;
-    weft_collection_options prio_nocmp = {0, WEFT_ORDER_PRIORITY, NULL};
-    weft_collection_options bad_order = {0, (weft_order)7, NULL};
+    weft_collection_options prio_nocmp = {.order = WEFT_ORDER_PRIORITY};
+    weft_collection_options bad_order = {.order = (weft_order)7};
     ck_assert_int_eq(weft_collection_create(NULL, NULL), EINVAL);
     c = sentinel;
     ck_assert_int_eq(weft_collection_create(&c, &prio_nocmp), EINVAL);
@@ -436,13 +437,338 @@ START_TEST(drain_before_close)
 }
 END_TEST
 
+/* ---- producer counting ------------------------------------------------------ */
+
+START_TEST(producer_counting)
+{
+    ck_assert_int_eq(weft_collection_add_producer(NULL), EINVAL);
+    ck_assert_int_eq(weft_collection_producer_done(NULL), EINVAL);
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    void *it;
+    /* done without a producer: EINVAL, nothing changes. */
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    ck_assert(!weft_collection_is_adding_completed(c));
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert(!weft_collection_is_adding_completed(c)); /* one left */
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0); /* adds need no registration */
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);     /* back to two */
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);    /* zero: completes */
+    ck_assert(weft_collection_is_adding_completed(c));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(3)), EPIPE);
+    ck_assert_int_eq(weft_collection_add_producer(c), EPIPE); /* too late: not counted */
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+
+    /* complete_adding first: the producers still count down, without error. */
+    c = coll_make(2, WEFT_ORDER_LIFO, NULL);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    weft_collection_complete_adding(c);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    ck_assert(weft_collection_is_completed(c));
+    weft_collection_destroy(c);
+
+    /* After shutdown: ECANCELED, not counted. */
+    c = coll_make(0, WEFT_ORDER_PRIORITY, coll_cmp_uintptr);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    weft_collection_shutdown(c);
+    ck_assert_int_eq(weft_collection_add_producer(c), ECANCELED);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), EINVAL);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- closing with an error ------------------------------------------------- */
+
+START_TEST(complete_adding_error_codes)
+{
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    void *it = COLL_ITEM(77);
+    /* Refused: NULL, not positive, one of the take forms' own codes. */
+    ck_assert_int_eq(weft_collection_complete_adding_error(NULL, EIO), EINVAL);
+    const int refused[] = {0, -1, -EIO, EINVAL, ENOMEM, EAGAIN, ETIMEDOUT, ECANCELED};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        ck_assert_int_eq(weft_collection_complete_adding_error(c, refused[i]), EINVAL);
+    ck_assert(!weft_collection_is_adding_completed(c)); /* nothing changed */
+
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(2)), 0);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), 0);
+    ck_assert(weft_collection_is_adding_completed(c));
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(3)), EPIPE); /* adders: EPIPE */
+    ck_assert_int_eq(weft_collection_take(c, &it), 0); /* the items come first */
+    ck_assert_ptr_eq(it, COLL_ITEM(1));
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(2));
+    it = COLL_ITEM(77);
+    ck_assert_int_eq(weft_collection_take(c, &it), EIO);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EIO);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 1000000), EIO);
+    ck_assert_ptr_eq(it, COLL_ITEM(77)); /* not written */
+    ck_assert(weft_collection_is_completed(c));
+    /* The first close wins. */
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, ENOSPC), EPIPE);
+    weft_collection_complete_adding(c);
+    ck_assert_int_eq(weft_collection_take(c, &it), EIO);
+    /* Shutdown beats the error, as it beats EPIPE. */
+    weft_collection_shutdown(c);
+    ck_assert_int_eq(weft_collection_take(c, &it), ECANCELED);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), ECANCELED);
+    weft_collection_destroy(c);
+
+    /* complete_adding first: the error is refused, takes say EPIPE. */
+    c = coll_make(0, WEFT_ORDER_LIFO, NULL);
+    weft_collection_complete_adding(c);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), EPIPE);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+    /* The last producer_done closes without an error. */
+    c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    ck_assert_int_eq(weft_collection_producer_done(c), 0);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), EPIPE);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+    /* err == EPIPE is a plain close. */
+    c = coll_make(4, WEFT_ORDER_PRIORITY, coll_cmp_uintptr);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EPIPE), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), EPIPE);
+    weft_collection_destroy(c);
+
+    /* take_from_any: the err of the first member (by index) closed with one;
+     * EPIPE if none was; add_to_any: EPIPE. */
+    weft_collection *m[3] = {coll_make(0, WEFT_ORDER_FIFO, NULL),
+                             coll_make(0, WEFT_ORDER_LIFO, NULL),
+                             coll_make(0, WEFT_ORDER_PRIORITY, coll_cmp_uintptr)};
+    size_t idx = 99;
+    weft_collection_complete_adding(m[0]);
+    ck_assert_int_eq(weft_collection_complete_adding_error(m[1], EIO), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 2, &it, &idx, WEFT_NO_WAIT), EIO);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 1, &it, &idx, WEFT_NO_WAIT), EPIPE);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 3, &it, &idx, WEFT_NO_WAIT), EAGAIN);
+    ck_assert_int_eq(weft_collection_complete_adding_error(m[2], ENOSPC), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(m, 3, &it, &idx, WEFT_FOREVER), EIO);
+    weft_collection *rev[3] = {m[2], m[1], m[0]};
+    ck_assert_int_eq(weft_collection_take_from_any(rev, 3, &it, &idx, WEFT_FOREVER), ENOSPC);
+    ck_assert_int_eq(weft_collection_add_to_any(m, 3, NULL, &idx, WEFT_FOREVER), EPIPE);
+    ck_assert_uint_eq(idx, 99);
+    for (int i = 0; i < 3; i++)
+        weft_collection_destroy(m[i]);
+}
+END_TEST
+
+/* ---- statistics ------------------------------------------------------------ */
+
+static struct weft_collection_stats stats_of(weft_collection *c)
+{
+    struct weft_collection_stats s;
+    ck_assert_int_eq(weft_collection_stats(c, &s), 0);
+    return s;
+}
+
+START_TEST(stats_counts)
+{
+    struct weft_collection_stats s;
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_stats(NULL, &s), EINVAL);
+    ck_assert_int_eq(weft_collection_stats(c, NULL), EINVAL);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.added + s.taken + s.drained + s.max_count, 0);
+    ck_assert_uint_eq(s.add_waits + s.take_waits + s.join_waits, 0);
+
+    void *it, *out[4];
+    size_t idx;
+    weft_collection *cs[1] = {c};
+    for (uintptr_t i = 0; i < 5; i++)
+        ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_uint_eq(weft_collection_drain(c, out, 2), 2);
+    ck_assert_int_eq(weft_collection_add_to_any(cs, 1, NULL, &idx, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 1, &it, &idx, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), 0);
+    ck_assert_int_eq(weft_collection_try_take(c, &it, WEFT_NO_WAIT), EAGAIN); /* no wait */
+    s = stats_of(c);
+    ck_assert_uint_eq(s.added, 6);
+    ck_assert_uint_eq(s.taken, 4);
+    ck_assert_uint_eq(s.drained, 2);
+    ck_assert_uint_eq(s.max_count, 5);
+    ck_assert_uint_eq(s.add_waits + s.take_waits + s.join_waits, 0);
+    ck_assert_uint_eq(s.add_wait_ns + s.take_wait_ns + s.join_wait_ns, 0);
+    weft_collection_destroy(c);
+
+    /* The high-water mark: an add, a take, many times (count never above
+     * 1), then a burst of 100 (the ring grows past its first 64 slots). */
+    weft_order orders[3] = {WEFT_ORDER_FIFO, WEFT_ORDER_LIFO, WEFT_ORDER_PRIORITY};
+    for (int o = 0; o < 3; o++) {
+        c = coll_make(0, orders[o], coll_cmp_uintptr);
+        for (uintptr_t i = 0; i < 1000; i++) {
+            ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+            ck_assert_int_eq(weft_collection_take(c, &it), 0);
+        }
+        ck_assert_uint_eq(stats_of(c).max_count, 1);
+        for (uintptr_t i = 0; i < 100; i++)
+            ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(i)), 0);
+        ck_assert_uint_eq(stats_of(c).max_count, 100);
+        while (weft_collection_try_take(c, &it, WEFT_NO_WAIT) == 0)
+            ;
+        s = stats_of(c);
+        ck_assert_uint_eq(s.max_count, 100);
+        ck_assert_uint_eq(s.added, 1100);
+        ck_assert_uint_eq(s.taken, 1100);
+        weft_collection_destroy(c);
+    }
+    /* Bounded: full is the maximum. */
+    c = coll_make(3, WEFT_ORDER_FIFO, NULL);
+    for (int r = 0; r < 10; r++) {
+        while (weft_collection_try_add(c, NULL, WEFT_NO_WAIT) == 0)
+            ;
+        ck_assert_int_eq(weft_collection_take(c, &it), 0);
+        ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    }
+    ck_assert_uint_eq(stats_of(c).max_count, 3);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* A wait is a sleep: a timed call that runs out has slept (once or more),
+ * and the time asleep is counted; take_from_any counts at each member. */
+START_TEST(stats_waits)
+{
+    void *it;
+    weft_collection *c = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *d = coll_make(0, WEFT_ORDER_LIFO, NULL);
+    int64_t t0 = coll_now_ns();
+    ck_assert_int_eq(weft_collection_try_take(c, &it, 2000000), ETIMEDOUT);
+    int64_t dt = coll_now_ns() - t0;
+    struct weft_collection_stats s = stats_of(c);
+    ck_assert_uint_ge(s.take_waits, 1);
+    ck_assert_uint_gt(s.take_wait_ns, 0);
+    ck_assert_uint_le(s.take_wait_ns, (uint64_t)dt);
+    ck_assert_uint_eq(s.add_waits + s.join_waits, 0);
+
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    ck_assert_int_eq(weft_collection_try_add(c, COLL_ITEM(2), 1000000), ETIMEDOUT);
+    ck_assert_int_eq(weft_collection_try_join(c, 1000000), ETIMEDOUT);
+    s = stats_of(c);
+    ck_assert_uint_ge(s.add_waits, 1);
+    ck_assert_uint_gt(s.add_wait_ns, 0);
+    ck_assert_uint_ge(s.join_waits, 1);
+    ck_assert_uint_gt(s.join_wait_ns, 0);
+
+    ck_assert_int_eq(weft_collection_take(c, &it), 0);
+    uint64_t before = stats_of(c).take_waits;
+    weft_collection *cs[2] = {c, d};
+    ck_assert_int_eq(weft_collection_take_from_any(cs, 2, &it, NULL, 1000000), ETIMEDOUT);
+    ck_assert_uint_gt(stats_of(c).take_waits, before);
+    ck_assert_uint_ge(stats_of(d).take_waits, 1);
+    ck_assert_uint_gt(stats_of(d).take_wait_ns, 0);
+    ck_assert_uint_eq(stats_of(d).add_waits, 0);
+    weft_collection_destroy(c);
+    weft_collection_destroy(d);
+}
+END_TEST
+
+/* ---- destroy releases the items left inside ------------------------------ */
+
+typedef struct {
+    uintptr_t rl_seen[300]; /* the values released, in order */
+    size_t rl_n;
+} release_log;
+
+/* Items are malloc'ed boxes holding a value: release records it and frees
+ * the box, so an item destroy forgets is also a leak (ASan). */
+static void release_box(void *item, void *arg)
+{
+    release_log *log = arg;
+    ck_assert_uint_lt(log->rl_n, 300);
+    log->rl_seen[log->rl_n++] = *(uintptr_t *)item;
+    free(item);
+}
+
+static void *box(uintptr_t v)
+{
+    uintptr_t *p = malloc(sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    *p = v;
+    return p;
+}
+
+static int cmp_box(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Regression: destroy used to drop the items still inside, so a caller that
+ * did not drain first leaked whatever they owned. With the release option
+ * it hands each of them back, in take order (more than one batch of 64). */
+START_TEST(destroy_releases_items_left)
+{
+    enum { N = 200, TAKEN = 3 };
+    weft_order orders[3] = {WEFT_ORDER_FIFO, WEFT_ORDER_LIFO, WEFT_ORDER_PRIORITY};
+    for (int o = 0; o < 3; o++) {
+        for (int shut = 0; shut < 2; shut++) {
+            release_log log = {.rl_n = 0};
+            weft_collection_options opts = {.order = orders[o],
+                                            .compare = cmp_box,
+                                            .release = release_box,
+                                            .release_arg = &log};
+            weft_collection *c = NULL;
+            ck_assert_int_eq(weft_collection_create(&c, &opts), 0);
+            /* Values in a scrambled order, so PRIORITY's take order differs
+             * from the insertion order. */
+            for (uintptr_t i = 0; i < N; i++)
+                ck_assert_int_eq(weft_collection_add(c, box((i * 7919) % N)), 0);
+            void *it;
+            for (int k = 0; k < TAKEN; k++) {
+                ck_assert_int_eq(weft_collection_take(c, &it), 0);
+                free(it); /* taken items are the caller's */
+            }
+            if (shut)
+                weft_collection_shutdown(c); /* items inside stay releasable */
+            weft_collection_destroy(c);
+            ck_assert_uint_eq(log.rl_n, N - TAKEN);
+            for (size_t k = 0; k < log.rl_n; k++) {
+                size_t pos = k + TAKEN; /* position in take order */
+                uintptr_t want = orders[o] == WEFT_ORDER_FIFO   ? (pos * 7919) % N
+                                 : orders[o] == WEFT_ORDER_LIFO ? ((N - 1 - pos) * 7919) % N
+                                                                : pos;
+                ck_assert_uint_eq(log.rl_seen[k], want);
+            }
+        }
+    }
+    /* No release option (the zero value): nothing is called; an empty
+     * collection with one calls nothing either. */
+    weft_collection *c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    weft_collection_destroy(c);
+    release_log log = {.rl_n = 0};
+    weft_collection_options opts = {.release = release_box, .release_arg = &log};
+    ck_assert_int_eq(weft_collection_create(&c, &opts), 0);
+    weft_collection_destroy(c);
+    ck_assert_uint_eq(log.rl_n, 0);
+    weft_collection_destroy(NULL);
+}
+END_TEST
+
 /* ---- allocation failure ------------------------------------------------ */
 
 START_TEST(alloc_fail_create)
 {
     weft_order orders[2] = {WEFT_ORDER_FIFO, WEFT_ORDER_PRIORITY};
     for (int o = 0; o < 2; o++) {
-        weft_collection_options opts = {0, orders[o], coll_cmp_uintptr};
+        weft_collection_options opts = {.order = orders[o], .compare = coll_cmp_uintptr};
         weft_collection *c = NULL;
         weft__alloc_fail_at(0);
         ck_assert_int_eq(weft_collection_create(&c, &opts), 0);
@@ -499,6 +825,78 @@ START_TEST(alloc_fail_growth)
 }
 END_TEST
 
+/* take_from_any and add_to_any with more than 16 members keep their links
+ * in this thread's table, grown when a call needs more and then kept: if
+ * it cannot grow, ENOMEM and nothing changed (no link left on a member);
+ * once grown, calls of that size allocate nothing. On a fresh thread, whose
+ * table is empty (earlier tests may have grown this one's). */
+enum { ALF_N = 40, ALF_STEPS = 6 };
+
+typedef struct {
+    weft_collection **af_cs; /* 2 * ALF_N members, capacity 1 */
+    int af_r[ALF_STEPS];     /* each step's result */
+    long af_allocs;          /* allocations of the step that needed none */
+    size_t af_waiters;       /* links left after the failed calls */
+} alf_run;
+
+static size_t alf_waiters(weft_collection **cs, int n)
+{
+    size_t w = 0;
+    for (int i = 0; i < n; i++)
+        w += weft__collection_waiters(cs[i]);
+    return w;
+}
+
+static void *alf_main(void *arg)
+{
+    alf_run *a = arg;
+    weft_collection **cs = a->af_cs;
+    void *it = COLL_ITEM(5);
+    weft__alloc_fail_at(1);
+    a->af_r[0] = weft_collection_take_from_any(cs, ALF_N, &it, NULL, 1000);
+    a->af_waiters = alf_waiters(cs, ALF_N);
+    weft__alloc_fail_at(0);
+    a->af_r[1] = weft_collection_take_from_any(cs, ALF_N, &it, NULL, 1000);
+    weft__alloc_fail_at(1);
+    a->af_r[2] = weft_collection_take_from_any(cs, ALF_N, &it, NULL, 1000);
+    a->af_allocs = weft__alloc_fail_at(0); /* the table was there */
+    a->af_r[3] = it == COLL_ITEM(5) ? 0 : -1;
+    /* A bigger call needs a bigger table: add_to_any over 2N full members. */
+    for (int i = 0; i < 2 * ALF_N; i++)
+        if (weft_collection_add(cs[i], COLL_ITEM(i)) != 0)
+            abort();
+    weft__alloc_fail_at(1);
+    a->af_r[4] = weft_collection_add_to_any(cs, 2 * ALF_N, it, NULL, 1000);
+    a->af_waiters += alf_waiters(cs, 2 * ALF_N);
+    weft__alloc_fail_at(0);
+    a->af_r[5] = weft_collection_add_to_any(cs, 2 * ALF_N, it, NULL, 1000);
+    return NULL;
+}
+
+START_TEST(alloc_fail_any_links)
+{
+    weft_collection *cs[2 * ALF_N];
+    for (int i = 0; i < 2 * ALF_N; i++)
+        cs[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    alf_run a = {.af_cs = cs};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, alf_main, &a), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(a.af_r[0], ENOMEM);
+    ck_assert_int_eq(a.af_r[1], ETIMEDOUT);
+    ck_assert_int_eq(a.af_r[2], ETIMEDOUT);
+    ck_assert_int_eq(a.af_allocs, 0);
+    ck_assert_int_eq(a.af_r[3], 0); /* *item untouched */
+    ck_assert_int_eq(a.af_r[4], ENOMEM);
+    ck_assert_int_eq(a.af_r[5], ETIMEDOUT);
+    ck_assert_uint_eq(a.af_waiters, 0);
+    for (int i = 0; i < 2 * ALF_N; i++) {
+        ck_assert_uint_eq(weft_collection_count(cs[i]), 1); /* nothing added */
+        weft_collection_destroy(cs[i]);
+    }
+}
+END_TEST
+
 static Suite *collection_suite(void)
 {
     Suite *s = suite_create("collection");
@@ -513,8 +911,14 @@ static Suite *collection_suite(void)
     WEFT_TEST_CASE(s, task_done_join_counting, 30);
     WEFT_TEST_CASE(s, shutdown_items_inside_and_taken, 30);
     WEFT_TEST_CASE(s, drain_before_close, 30);
+    WEFT_TEST_CASE(s, producer_counting, 30);
+    WEFT_TEST_CASE(s, complete_adding_error_codes, 30);
+    WEFT_TEST_CASE(s, destroy_releases_items_left, 30);
+    WEFT_TEST_CASE(s, stats_counts, 30);
+    WEFT_TEST_CASE(s, stats_waits, 30);
     WEFT_TEST_CASE(s, alloc_fail_create, 30);
     WEFT_TEST_CASE(s, alloc_fail_growth, 30);
+    WEFT_TEST_CASE(s, alloc_fail_any_links, 30);
     return s;
 }
 

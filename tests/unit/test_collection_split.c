@@ -323,9 +323,9 @@ static void *any_producer(void *arg)
     return NULL;
 }
 
-/* The consumer mostly finds every member empty and sleeps on the
- * generation word; each add (on c_add_lock only) must see its raised
- * c_any_waiters or the consumer's scan must see the add. Items come back
+/* The consumer mostly finds every member empty and sleeps; each add (on
+ * c_add_lock only) must see the consumer's link on that member's c_takers
+ * (wl_n raised) or the consumer's scan must see the add. Items come back
  * in order per member. */
 static void *any_consumer(void *arg)
 {
@@ -369,8 +369,8 @@ START_TEST(take_from_any_races_adds)
 END_TEST
 
 /* add_to_any blocked on full bounded members is woken by a take, which
- * holds only c_take_lock and reads c_any_waiters after its seq_cst store
- * of c_head. */
+ * holds only c_take_lock and reads c_adders.wl_n (raised by the call's
+ * link) after its store of c_head. */
 START_TEST(add_to_any_races_takes)
 {
     weft_collection *cs[2] = {make(1), make(1)};
@@ -506,7 +506,7 @@ static void *fork_consumer(void *arg)
  * the membarrier path where it is used. Returns 0 when all went through. */
 static int fork_ping_pong(void)
 {
-    weft_collection_options o = {1, WEFT_ORDER_FIFO, NULL};
+    weft_collection_options o = {.capacity = 1, .order = WEFT_ORDER_FIFO};
     weft_collection *c = NULL;
     pthread_t th;
     void *bad = NULL;

@@ -523,6 +523,433 @@ START_TEST(any_blocked_woken_by_member)
 }
 END_TEST
 
+/* ---- any-variants: only a member's change wakes a call -------------------- */
+
+/* Regression: take_from_any and add_to_any used to sleep on one
+ * process-wide generation word, and every change of a collection with
+ * any-waiters bumped it and woke every any-waiter in the process (K
+ * unrelated waiters: K wake-ups per item; bench_any). Two calls blocked on
+ * collections nobody touches must not wake while other any-calls are woken
+ * ROUNDS times by their own members. Counted with the wake-up hook, not
+ * timed. */
+START_TEST(any_unrelated_not_woken)
+{
+    enum { ROUNDS = 50 };
+    weft_collection *mine[2], *mine_full[2], *other[2], *other_full[2];
+    for (int i = 0; i < 2; i++) {
+        mine[i] = coll_make(0, WEFT_ORDER_FIFO, NULL);
+        mine_full[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
+        other[i] = coll_make(0, WEFT_ORDER_FIFO, NULL);
+        other_full[i] = coll_make(1, WEFT_ORDER_FIFO, NULL);
+        ck_assert_int_eq(weft_collection_add(mine_full[i], COLL_ITEM(i)), 0);
+        ck_assert_int_eq(weft_collection_add(other_full[i], COLL_ITEM(i)), 0);
+    }
+    coll_op t, a;
+    coll_op_start_any(&t, COLL_OP_TAKE_ANY, mine, 2, NULL, WEFT_FOREVER);
+    coll_op_start_any(&a, COLL_OP_ADD_ANY, mine_full, 2, COLL_ITEM(7), WEFT_FOREVER);
+    coll_wait_waiters(mine[1], 1);
+    coll_wait_waiters(mine_full[1], 1);
+    void *it;
+    for (int r = 0; r < ROUNDS; r++) {
+        /* A take_from_any woken by an add, an add_to_any by a take. */
+        coll_op o;
+        coll_op_start_any(&o, COLL_OP_TAKE_ANY, other, 2, NULL, WEFT_FOREVER);
+        coll_wait_waiters(other[1], 1);
+        ck_assert_int_eq(weft_collection_add(other[r % 2], COLL_ITEM(100 + r)), 0);
+        ck_assert_int_eq(coll_op_join(&o), 0);
+        ck_assert_ptr_eq(o.op_item, COLL_ITEM(100 + r));
+        coll_op_start_any(&o, COLL_OP_ADD_ANY, other_full, 2, COLL_ITEM(200 + r), WEFT_FOREVER);
+        coll_wait_waiters(other_full[1], 1);
+        ck_assert_int_eq(weft_collection_take(other_full[r % 2], &it), 0);
+        ck_assert_int_eq(coll_op_join(&o), 0);
+        ck_assert_uint_eq(o.op_index, (size_t)(r % 2));
+    }
+    ck_assert(!coll_op_returned(&t));
+    ck_assert(!coll_op_returned(&a));
+    ck_assert_int_eq(weft_collection_add(mine[1], COLL_ITEM(5)), 0);
+    ck_assert_int_eq(coll_op_join(&t), 0);
+    ck_assert_uint_eq(t.op_index, 1);
+    ck_assert_int_eq(weft_collection_take(mine_full[1], &it), 0);
+    ck_assert_int_eq(coll_op_join(&a), 0);
+    ck_assert_uint_eq(a.op_index, 1);
+    /* Each woke once (its own member's change), or not at all if that
+     * change came before it fell asleep. */
+    ck_assert_uint_le(t.op_wakeups, 1);
+    ck_assert_uint_le(a.op_wakeups, 1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(weft__collection_waiters(mine[i]), 0);
+        ck_assert_uint_eq(weft__collection_waiters(mine_full[i]), 0);
+        weft_collection_destroy(mine[i]);
+        weft_collection_destroy(mine_full[i]);
+        weft_collection_destroy(other[i]);
+        weft_collection_destroy(other_full[i]);
+    }
+}
+END_TEST
+
+/* A change signals one waiter of the member. An any-call whose link on Y
+ * was signalled but which took from X (a lower index) must pass Y's signal
+ * on when it leaves; otherwise Y's next waiter sleeps beside Y's item. The
+ * plain waiter on Y registers after the any-call's link, so the add to Y
+ * signals the link first; a lost signal shows as a hang (the test's
+ * timeout). Rounds, because the any-call may also see both items at once. */
+START_TEST(any_passes_on_unused_signal)
+{
+    enum { ROUNDS = 30 };
+    for (int r = 0; r < ROUNDS; r++) {
+        /* take_from_any over {X, Y}; a plain take on Y. */
+        weft_collection *xy[2] = {coll_make(0, WEFT_ORDER_FIFO, NULL),
+                                  coll_make(0, WEFT_ORDER_FIFO, NULL)};
+        coll_op w1, w2;
+        coll_op_start_any(&w1, COLL_OP_TAKE_ANY, xy, 2, NULL, WEFT_FOREVER);
+        coll_wait_waiters(xy[1], 1);
+        coll_op_start(&w2, COLL_OP_TAKE, xy[1], NULL, WEFT_FOREVER);
+        coll_wait_waiters(xy[1], 2);
+        ck_assert_int_eq(weft_collection_add(xy[0], COLL_ITEM(1)), 0);
+        ck_assert_int_eq(weft_collection_add(xy[1], COLL_ITEM(2)), 0);
+        ck_assert_int_eq(coll_op_join(&w1), 0);
+        ck_assert_int_eq(coll_op_join(&w2), 0);
+        ck_assert_uint_eq(COLL_VAL(w1.op_item) + COLL_VAL(w2.op_item), 3);
+        ck_assert_ptr_eq(w2.op_item, COLL_ITEM(2)); /* w2 takes from Y only */
+
+        /* add_to_any over full {X, Y}; a plain add to Y. */
+        weft_collection *f[2] = {coll_make(1, WEFT_ORDER_FIFO, NULL),
+                                 coll_make(1, WEFT_ORDER_FIFO, NULL)};
+        void *it;
+        ck_assert_int_eq(weft_collection_add(f[0], COLL_ITEM(10)), 0);
+        ck_assert_int_eq(weft_collection_add(f[1], COLL_ITEM(11)), 0);
+        coll_op_start_any(&w1, COLL_OP_ADD_ANY, f, 2, COLL_ITEM(12), WEFT_FOREVER);
+        coll_wait_waiters(f[1], 1);
+        coll_op_start(&w2, COLL_OP_ADD, f[1], COLL_ITEM(13), WEFT_FOREVER);
+        coll_wait_waiters(f[1], 2);
+        ck_assert_int_eq(weft_collection_take(f[0], &it), 0);
+        ck_assert_int_eq(weft_collection_take(f[1], &it), 0);
+        ck_assert_int_eq(coll_op_join(&w1), 0);
+        ck_assert_int_eq(coll_op_join(&w2), 0);
+        ck_assert_uint_eq(weft_collection_count(f[0]) + weft_collection_count(f[1]), 2);
+        for (int i = 0; i < 2; i++) {
+            weft_collection_destroy(xy[i]);
+            weft_collection_destroy(f[i]);
+        }
+    }
+}
+END_TEST
+
+/* More members than the call keeps on its stack (16): the links come from
+ * the thread's table, which grows; the same collection 1000 times is 1000
+ * links on one list. */
+START_TEST(any_many_members)
+{
+    enum { N = 40, DUP = 1000 };
+    weft_collection *cs[N], *full[N];
+    for (int i = 0; i < N; i++) {
+        cs[i] = coll_make(0, i % 3 == 0 ? WEFT_ORDER_LIFO : WEFT_ORDER_FIFO, NULL);
+        full[i] = coll_make(1, i % 3 == 1 ? WEFT_ORDER_PRIORITY : WEFT_ORDER_FIFO,
+                            coll_cmp_uintptr);
+        ck_assert_int_eq(weft_collection_add(full[i], COLL_ITEM(i)), 0);
+    }
+    coll_op o;
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, cs, N, NULL, WEFT_FOREVER);
+    coll_wait_waiters(cs[N - 1], 1);
+    ck_assert_int_eq(weft_collection_add(cs[37], COLL_ITEM(37)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_eq(o.op_index, 37);
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(37));
+
+    coll_op_start_any(&o, COLL_OP_ADD_ANY, full, N, COLL_ITEM(99), WEFT_FOREVER);
+    coll_wait_waiters(full[N - 1], 1);
+    void *it;
+    ck_assert_int_eq(weft_collection_take(full[25], &it), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_eq(o.op_index, 25);
+    ck_assert_int_eq(weft_collection_take(full[25], &it), 0);
+    ck_assert_ptr_eq(it, COLL_ITEM(99));
+
+    weft_collection **dup = malloc(DUP * sizeof *dup);
+    ck_assert_ptr_nonnull(dup);
+    for (int i = 0; i < DUP; i++)
+        dup[i] = cs[5];
+    coll_op_start_any(&o, COLL_OP_TAKE_ANY, dup, DUP, NULL, WEFT_FOREVER);
+    coll_wait_waiters(cs[5], DUP);
+    ck_assert_int_eq(weft_collection_add(cs[5], COLL_ITEM(55)), 0);
+    ck_assert_int_eq(coll_op_join(&o), 0);
+    ck_assert_uint_lt(o.op_index, DUP); /* its rescan may be under way */
+    ck_assert_ptr_eq(o.op_item, COLL_ITEM(55));
+    ck_assert_uint_eq(weft__collection_waiters(cs[5]), 0);
+    /* Bad input with many members: a NULL one is EINVAL, nothing waits. */
+    dup[DUP - 1] = NULL;
+    ck_assert_int_eq(weft_collection_take_from_any(dup, DUP, &it, NULL, WEFT_FOREVER), EINVAL);
+    ck_assert_int_eq(weft_collection_add_to_any(dup, DUP, NULL, NULL, WEFT_FOREVER), EINVAL);
+    ck_assert_uint_eq(weft__collection_waiters(cs[5]), 0);
+    free(dup);
+    for (int i = 0; i < N; i++) {
+        weft_collection_destroy(cs[i]);
+        weft_collection_destroy(full[i]);
+    }
+}
+END_TEST
+
+/* ---- producer counting with threads ---------------------------------------- */
+
+typedef struct {
+    weft_collection *pc_c;
+    uintptr_t pc_first, pc_n;
+} counted_producer;
+
+static void *counted_producer_main(void *arg)
+{
+    counted_producer *p = arg;
+    for (uintptr_t i = p->pc_first; i < p->pc_first + p->pc_n; i++)
+        if (weft_collection_add(p->pc_c, COLL_ITEM(i)) != 0)
+            abort();
+    if (weft_collection_producer_done(p->pc_c) != 0)
+        abort();
+    return NULL;
+}
+
+typedef struct {
+    weft_collection *cc_c;
+    uint64_t cc_sum, cc_n;
+    int cc_end; /* the code that ended the loop */
+} counting_consumer;
+
+static void *counting_consumer_main(void *arg)
+{
+    counting_consumer *k = arg;
+    void *it;
+    while ((k->cc_end = weft_collection_take(k->cc_c, &it)) == 0) {
+        k->cc_sum += COLL_VAL(it);
+        k->cc_n++;
+    }
+    return NULL;
+}
+
+/* Producers registered before they start; consumers take until the
+ * collection completes by itself (nobody calls complete_adding), each
+ * item exactly once. Then: a taker blocked on an empty collection is woken
+ * (EPIPE) by the last producer_done, from another thread. */
+START_TEST(producers_complete_by_count)
+{
+    enum { P = 4, C = 3, PER = 5000 };
+    weft_collection *c = coll_make(16, WEFT_ORDER_FIFO, NULL);
+    counted_producer ps[P];
+    counting_consumer cs[C];
+    pthread_t pt[P], ct[C];
+    for (int i = 0; i < P; i++)
+        ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    for (int i = 0; i < C; i++) {
+        cs[i] = (counting_consumer){c, 0, 0, -1};
+        ck_assert_int_eq(pthread_create(&ct[i], NULL, counting_consumer_main, &cs[i]), 0);
+    }
+    for (int i = 0; i < P; i++) {
+        ps[i] = (counted_producer){c, 1 + (uintptr_t)i * PER, PER};
+        ck_assert_int_eq(pthread_create(&pt[i], NULL, counted_producer_main, &ps[i]), 0);
+    }
+    uint64_t sum = 0, n = 0, total = (uint64_t)P * PER;
+    for (int i = 0; i < P; i++)
+        pthread_join(pt[i], NULL);
+    for (int i = 0; i < C; i++) {
+        pthread_join(ct[i], NULL);
+        ck_assert_int_eq(cs[i].cc_end, EPIPE);
+        sum += cs[i].cc_sum;
+        n += cs[i].cc_n;
+    }
+    ck_assert_uint_eq(n, total);
+    ck_assert_uint_eq(sum, total * (total + 1) / 2);
+    ck_assert(weft_collection_is_completed(c));
+    weft_collection_destroy(c);
+
+    c = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    coll_op t;
+    coll_op_start(&t, COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    counted_producer last = {c, 1, 0}; /* adds nothing, then is done */
+    pthread_t lt;
+    ck_assert_int_eq(pthread_create(&lt, NULL, counted_producer_main, &last), 0);
+    pthread_join(lt, NULL);
+    ck_assert_int_eq(coll_op_join(&t), EPIPE);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- closing with an error wakes the blocked takers ------------------------ */
+
+/* Blocked takers (plain and take_from_any) get the err once the collection
+ * is empty; blocked adders get EPIPE; a consumer that drains items first
+ * sees them all, then the err. */
+START_TEST(complete_adding_error_wakes_blocked)
+{
+    weft_collection *c = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    weft_collection *other = coll_make(0, WEFT_ORDER_FIFO, NULL);
+    weft_collection *cs[2] = {other, c};
+    coll_op t, any;
+    coll_op_start(&t, COLL_OP_TAKE, c, NULL, WEFT_FOREVER);
+    coll_op_start_any(&any, COLL_OP_TAKE_ANY, cs, 2, NULL, WEFT_FOREVER);
+    coll_wait_waiters(c, 2);
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EIO), 0);
+    ck_assert_int_eq(coll_op_join(&t), EIO);
+    ck_assert(!coll_op_returned(&any)); /* other is still open */
+    ck_assert_int_eq(weft_collection_complete_adding_error(other, ENOSPC), 0);
+    ck_assert_int_eq(coll_op_join(&any), ENOSPC); /* the first by index */
+    weft_collection_destroy(c);
+    weft_collection_destroy(other);
+
+    c = coll_make(1, WEFT_ORDER_FIFO, NULL);
+    ck_assert_int_eq(weft_collection_add(c, COLL_ITEM(1)), 0);
+    coll_op a;
+    coll_op_start(&a, COLL_OP_ADD, c, COLL_ITEM(2), WEFT_FOREVER);
+    coll_wait_waiters(c, 1);
+    counting_consumer k = {c, 0, 0, -1};
+    ck_assert_int_eq(weft_collection_complete_adding_error(c, EPROTO), 0);
+    ck_assert_int_eq(coll_op_join(&a), EPIPE);
+    pthread_t kt;
+    ck_assert_int_eq(pthread_create(&kt, NULL, counting_consumer_main, &k), 0);
+    pthread_join(kt, NULL);
+    ck_assert_uint_eq(k.cc_n, 1);
+    ck_assert_int_eq(k.cc_end, EPROTO);
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- statistics under threads ----------------------------------------------- */
+
+typedef struct {
+    weft_collection *sm_c;
+    atomic_int *sm_stop;
+    size_t sm_cap;
+    int sm_bad; /* a non-zero line: the first broken rule */
+    uint64_t sm_snapshots;
+} stats_monitor;
+
+/* Snapshots taken while producers and consumers run are consistent: the
+ * count they imply is within [0, capacity], the maximum too, and nothing
+ * goes backwards. */
+static void *stats_monitor_main(void *arg)
+{
+    stats_monitor *m = arg;
+    struct weft_collection_stats prev = {0}, s;
+    /* relaxed: a stop flag; the main thread joins us after setting it. */
+    while (!atomic_load_explicit(m->sm_stop, memory_order_relaxed)) {
+        if (weft_collection_stats(m->sm_c, &s) != 0)
+            m->sm_bad = __LINE__;
+        uint64_t out = s.taken + s.drained;
+        if (!m->sm_bad && (out > s.added || s.added - out > m->sm_cap || s.max_count > m->sm_cap ||
+                           s.added < prev.added || s.taken < prev.taken ||
+                           s.max_count < prev.max_count || s.take_waits < prev.take_waits ||
+                           s.add_wait_ns < prev.add_wait_ns))
+            m->sm_bad = __LINE__;
+        prev = s;
+        m->sm_snapshots++;
+        sched_yield();
+    }
+    return NULL;
+}
+
+START_TEST(stats_under_threads)
+{
+    enum { P = 3, C = 3, PER = 20000, CAP = 8 };
+    weft_collection *c = coll_make(CAP, WEFT_ORDER_FIFO, NULL);
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    stats_monitor m = {c, &stop, CAP, 0, 0};
+    pthread_t mt, pt[P], ct[C];
+    counted_producer ps[P];
+    counting_consumer cs[C];
+    ck_assert_int_eq(pthread_create(&mt, NULL, stats_monitor_main, &m), 0);
+    for (int i = 0; i < P; i++)
+        ck_assert_int_eq(weft_collection_add_producer(c), 0);
+    for (int i = 0; i < C; i++) {
+        cs[i] = (counting_consumer){c, 0, 0, -1};
+        ck_assert_int_eq(pthread_create(&ct[i], NULL, counting_consumer_main, &cs[i]), 0);
+    }
+    for (int i = 0; i < P; i++) {
+        ps[i] = (counted_producer){c, 1 + (uintptr_t)i * PER, PER};
+        ck_assert_int_eq(pthread_create(&pt[i], NULL, counted_producer_main, &ps[i]), 0);
+    }
+    for (int i = 0; i < P; i++)
+        pthread_join(pt[i], NULL);
+    for (int i = 0; i < C; i++)
+        pthread_join(ct[i], NULL);
+    atomic_store_explicit(&stop, 1, memory_order_relaxed);
+    pthread_join(mt, NULL);
+    ck_assert_msg(m.sm_bad == 0, "inconsistent snapshot (rule at line %d)", m.sm_bad);
+    struct weft_collection_stats s;
+    ck_assert_int_eq(weft_collection_stats(c, &s), 0);
+    ck_assert_uint_eq(s.added, (uint64_t)P * PER);
+    ck_assert_uint_eq(s.taken, (uint64_t)P * PER);
+    ck_assert_uint_eq(s.drained, 0);
+    ck_assert_uint_ge(s.max_count, 1);
+    ck_assert_uint_le(s.max_count, CAP);
+    /* Waits and their time come together. */
+    ck_assert((s.add_waits == 0) == (s.add_wait_ns == 0));
+    ck_assert((s.take_waits == 0) == (s.take_wait_ns == 0));
+    weft_collection_destroy(c);
+}
+END_TEST
+
+/* ---- destroy after threads stopped halfway -------------------------------- */
+
+typedef struct {
+    weft_collection *hw_c;
+    int hw_n; /* items to add, or to take */
+} halfway;
+
+static void *halfway_producer(void *arg)
+{
+    halfway *h = arg;
+    for (int i = 0; i < h->hw_n; i++) {
+        int *box = malloc(sizeof *box);
+        if (!box || weft_collection_add(h->hw_c, box) != 0)
+            abort();
+    }
+    return NULL;
+}
+
+static void *halfway_consumer(void *arg)
+{
+    halfway *h = arg;
+    void *it;
+    for (int i = 0; i < h->hw_n; i++) {
+        if (weft_collection_take(h->hw_c, &it) != 0)
+            abort();
+        free(it);
+    }
+    return NULL;
+}
+
+static void release_free(void *item, void *arg)
+{
+    /* relaxed: counted on the destroying thread, read by it after. */
+    atomic_fetch_add_explicit((atomic_int *)arg, 1, memory_order_relaxed);
+    free(item);
+}
+
+/* Producers and consumers stop halfway; destroy hands back (and the release
+ * frees) exactly the items nobody took. */
+START_TEST(destroy_releases_after_threads)
+{
+    enum { P = 3, C = 2, PER_P = 1000, PER_C = 700 };
+    atomic_int released;
+    atomic_init(&released, 0);
+    weft_collection_options o = {.release = release_free, .release_arg = &released};
+    weft_collection *c = NULL;
+    ck_assert_int_eq(weft_collection_create(&c, &o), 0);
+    pthread_t th[P + C];
+    halfway hp = {c, PER_P}, hc = {c, PER_C};
+    for (int i = 0; i < P + C; i++)
+        ck_assert_int_eq(
+            pthread_create(&th[i], NULL, i < P ? halfway_producer : halfway_consumer,
+                           i < P ? (void *)&hp : (void *)&hc),
+            0);
+    for (int i = 0; i < P + C; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_uint_eq(weft_collection_count(c), P * PER_P - C * PER_C);
+    weft_collection_destroy(c);
+    ck_assert_int_eq(atomic_load_explicit(&released, memory_order_relaxed), P * PER_P - C * PER_C);
+}
+END_TEST
+
 /* ---- join blocked until the last task_done from another thread ---------- */
 
 typedef struct {
@@ -577,6 +1004,13 @@ static Suite *collection_threads_suite(void)
     WEFT_TEST_CASE(s, mpmc_priority, 60);
     WEFT_TEST_CASE(s, mpmc_any, 60);
     WEFT_TEST_CASE(s, any_blocked_woken_by_member, 60);
+    WEFT_TEST_CASE(s, any_unrelated_not_woken, 60);
+    WEFT_TEST_CASE(s, any_passes_on_unused_signal, 60);
+    WEFT_TEST_CASE(s, any_many_members, 60);
+    WEFT_TEST_CASE(s, producers_complete_by_count, 60);
+    WEFT_TEST_CASE(s, complete_adding_error_wakes_blocked, 60);
+    WEFT_TEST_CASE(s, stats_under_threads, 60);
+    WEFT_TEST_CASE(s, destroy_releases_after_threads, 60);
     WEFT_TEST_CASE(s, join_waits_for_task_done, 60);
     return s;
 }
