@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tools/fibcut.c - fib(n) with a serial cutoff, timed the way weft-bench
  * times its workloads (the median of interleaved runs through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/trace.h - what a worker did and when: the scheduler state
  * each worker is in (running, searching, parked, blocked: the time in each

@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/trace_impl.h - a pool's trace session, shared by trace.c
- * (sessions, recording) and trace_write.c (the JSON file).
+ * (sessions, buffers), trace_record.c (recording), tstate.c (the clock)
+ * and trace_write.c (the JSON file).
  */
 #ifndef WEFT_RUNTIME_POOL_TRACE_IMPL_H
 #define WEFT_RUNTIME_POOL_TRACE_IMPL_H
@@ -33,6 +35,28 @@ struct weft__trace {
     uint64_t t_tick0, t_ns0, t_tick1, t_ns1; /* start and stop */
     struct weft__tbuf *t_outside; /* threads that are no workers of the pool */
 };
+
+/* trace.c: the session that waits of threads that are no workers record
+ * into (the one started last, while it runs) and the lock that guards it;
+ * the number of running sessions (a hint, read relaxed, so that a
+ * collection wait tests one word). */
+extern pthread_mutex_t weft__trace_global_lock;
+extern struct weft__trace *weft__trace_outside_session;
+extern _Atomic int weft__trace_running;
+
+/* trace.c: append an event to buffer b of session t (its owner only;
+ * dropped past the size cap); the calling thread's buffer for a session
+ * of a pool it is no worker of (registered on first use; NULL when none
+ * can be had); the calling thread's buffer for p's session. */
+void weft__tbuf_put(struct weft__trace *t, struct weft__tbuf *b, unsigned kind, unsigned aux,
+                    uint32_t c, uint64_t ts, uint64_t a, uint64_t bb, uint64_t d);
+struct weft__tbuf *weft__trace_outside_buf(struct weft__trace *t);
+struct weft__tbuf *weft__trace_my_buf(struct weft_pool *p);
+
+/* tstate.c: whether the trace clock is the TSC, and its ticks per ns
+ * (under weft__trace_global_lock). */
+bool weft__trace_use_tsc(void);
+double weft__trace_tsc_rate(void);
 
 /* trace_write.c: write the session that just stopped to t_path (under
  * t_lock). 0 or the errno of the file's creation or writing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/trace_write.c - a stopped trace session as Chrome
  * trace-event JSON (Perfetto and chrome://tracing open it), with the raw

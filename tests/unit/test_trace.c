@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_trace.c - tracing and scheduler-state times (weft/pool.h:
  * weft_pool_trace_start/stop, WEFT_TRACE, weft_worker_stats' *_ns): bad
