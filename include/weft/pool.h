@@ -135,6 +135,12 @@ typedef struct {
     void (*on_worker_start)(unsigned index, void *arg); /* see above; NULL: none */
     void (*on_worker_stop)(unsigned index, void *arg);  /* see above; NULL: none */
     void *hook_arg; /* the hooks' second argument */
+    /* Trace the pool from create to destroy into this file, as
+     * weft_pool_trace_start(p, trace_path, trace_flags) would (see
+     * "Tracing" below); it takes the place of WEFT_TRACE for this pool.
+     * NULL: none; "" or unknown flags: EINVAL. */
+    const char *trace_path;
+    uint64_t trace_flags; /* WEFT_TRACE_DAG or 0 (64 bits: no tail padding) */
 } weft_pool_options;
 
 /* Options with size set and every other field the default (C, and C++20). */

@@ -94,7 +94,7 @@ static size_t worker_stack_size(void)
 /* The options' bytes a caller with size 0 has: this version's fields. Fixed
  * for good: fields appended later are not part of it (and must be laid out
  * without padding, so that a caller's unused tail reads as zeros). */
-#define WEFT__OPTS_SIZE_0 (offsetof(weft_pool_options, hook_arg) + sizeof(void *))
+#define WEFT__OPTS_SIZE_0 (offsetof(weft_pool_options, trace_flags) + sizeof(uint64_t))
 /* No version's options will be larger. */
 #define WEFT__OPTS_SIZE_MAX ((size_t)4096)
 static_assert(WEFT__OPTS_SIZE_0 == sizeof(weft_pool_options),
@@ -207,6 +207,8 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
         || (o.scheduler != WEFT_SCHED_STEALING && o.scheduler != WEFT_SCHED_SHARED)
         || o.workers > WEFT__MAX_WORKERS || o.max_spares > WEFT__MAX_SPARES
         || (o.name != NULL && o.name[0] == '\0')
+        || (o.trace_path != NULL && o.trace_path[0] == '\0')
+        || (o.trace_flags & ~WEFT_TRACE_DAG) != 0
         || (o.stack_size != 0 && o.stack_size < WEFT__STACK_OPTION_MIN))
         return EINVAL;
     cpu_set_t cpus;
@@ -303,7 +305,11 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
         return rc;
     }
     weft__registry_add(p);
-    weft__trace_pool_created(p); /* WEFT_TRACE */
+    rc = weft__trace_pool_created(p, o.trace_path, o.trace_flags); /* or WEFT_TRACE */
+    if (rc != 0) {
+        (void)weft_pool_destroy(p); /* nothing ran on it yet */
+        return rc;
+    }
     *out = p;
     return 0;
 }

@@ -241,12 +241,20 @@ static int env_path(const char *tmpl, unsigned n, char *out, size_t len)
 }
 
 
-void weft__trace_pool_created(weft_pool *p)
+int weft__trace_pool_created(weft_pool *p, const char *opt_path, uint64_t opt_flags)
 {
     pthread_once(&atfork_once, trace_atfork_register);
+    if (opt_path != NULL) {
+        if (env_long("WEFT_TRACE_DAG", 0, 0, 1))
+            opt_flags |= WEFT_TRACE_DAG; /* as in weft_pool_trace_start */
+        pthread_mutex_lock(&weft__trace_global_lock);
+        int rc = session_start(p, opt_path, (opt_flags & WEFT_TRACE_DAG) ? WEFT__TRACE_DAG : 0);
+        pthread_mutex_unlock(&weft__trace_global_lock);
+        return rc;
+    }
     const char *tmpl = getenv("WEFT_TRACE");
     if (tmpl == NULL || *tmpl == '\0')
-        return;
+        return 0;
     /* Relaxed: a number, unique per pool. */
     unsigned n = atomic_fetch_add_explicit(&trace_env_pools, 1, memory_order_relaxed);
     char path[PATH_MAX];
@@ -259,6 +267,7 @@ void weft__trace_pool_created(weft_pool *p)
     }
     if (rc != 0)
         fprintf(stderr, "weft: WEFT_TRACE: cannot trace into %s: %s\n", tmpl, strerror(rc));
+    return 0;
 }
 
 static void tbuf_free_chunks(struct weft__tbuf *b)

@@ -141,9 +141,10 @@ void weft__tstate_read(const struct weft__worker *w, uint64_t out[WEFT__ST_N]);
 
 /* Decide the trace clock, once, before the first pool's workers start. */
 void weft__trace_clock_setup(void);
-/* Pool life cycle: WEFT_TRACE at create (0 or an errno, which create
- * ignores), stop and free at destroy (after the threads were joined). */
-void weft__trace_pool_created(struct weft_pool *p);
+/* Pool life cycle: at create, the trace_path option (path non-NULL: 0 or
+ * an errno that fails create), else WEFT_TRACE (0; an error is printed);
+ * stop and free at destroy (after the threads were joined). */
+int weft__trace_pool_created(struct weft_pool *p, const char *path, uint64_t flags);
 void weft__trace_pool_destroy(struct weft_pool *p);
 /* A worker (or spare) thread starts: the DAG bit if the session wants it. */
 void weft__trace_worker_start(struct weft__worker *w);

@@ -303,6 +303,40 @@ START_TEST(test_env_trace)
 }
 END_TEST
 
+/* The trace_path option traces from create to destroy, in place of
+ * WEFT_TRACE; its flags are checked. */
+START_TEST(test_option_trace)
+{
+    char dir[256], path[512], tmpl[512], env[600], head[256];
+    tmpdir(dir, sizeof dir);
+    weft_pool *p = NULL;
+    weft_pool_options o = WEFT_POOL_OPTIONS_INIT;
+    o.workers = 2;
+    o.trace_path = "";
+    ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
+    snprintf(path, sizeof path, "%s/opt.json", dir);
+    o.trace_path = path;
+    o.trace_flags = 0x80;
+    ck_assert_int_eq(weft_pool_create(&p, &o), EINVAL);
+    ck_assert_ptr_null(p);
+    o.trace_flags = WEFT_TRACE_DAG;
+    snprintf(tmpl, sizeof tmpl, "%s/env-%%p.json", dir);
+    ck_assert_int_eq(setenv("WEFT_TRACE", tmpl, 1), 0);
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    unsetenv("WEFT_TRACE");
+    ck_assert_int_eq(weft_pool_trace_start(p, "x.json", 0), EBUSY); /* the option's */
+    struct fib_arg a = {12, 0};
+    ck_assert_int_eq(weft_pool_call(p, fib, &a), 0);
+    ck_assert_int_eq(a.r, 144);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+    file_head(path, head, sizeof head);
+    ck_assert_ptr_nonnull(strstr(head, "traceEvents"));
+    snprintf(env, sizeof env, "%s/env-%ld.json", dir, (long)getpid());
+    ck_assert_int_eq(file_size(env), -1); /* WEFT_TRACE did not apply */
+    tmpdir_done(dir);
+}
+END_TEST
+
 /* Traces of small runs for tests/trace/check_trace.py: a STEALING pool with
  * steals, the same in the DAG mode, a SHARED pool. */
 START_TEST(demo)
@@ -339,6 +373,7 @@ int main(void)
     WEFT_TEST_CASE(s, test_state_times, 60);
     WEFT_TEST_CASE(s, test_dag_mode_results, 60);
     WEFT_TEST_CASE(s, test_env_trace, 60);
+    WEFT_TEST_CASE(s, test_option_trace, 60);
     WEFT_TEST_CASE(s, demo, 120);
     return weft_test_run(s);
 }
