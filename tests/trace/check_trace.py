@@ -10,7 +10,8 @@ each: it is JSON that Perfetto and chrome://tracing take (traceEvents with
 ph/pid/tid/ts), every slice that starts ends (complete events with a
 duration, no B without its E) and slices on a track nest, every steal flow
 leaves one worker's track and arrives on another's, every track and the
-process have names; and weft's raw events are there. With WEFT_PROF, its
+process have names, task slices are named after their functions; and
+weft's raw events are there. With WEFT_PROF, its
 report must read the DAG trace and give a work, a span, a parallelism.
 """
 import collections
@@ -107,6 +108,12 @@ def main(argv):
             doc, nflows = check(os.path.join(d, name))
             if name.startswith("demo-stealing") and nflows == 0:
                 fail("%s: no steal flow (the run stole)" % name)
+            # Task slices carry their function's name: test_trace's static
+            # functions are found in the ELF symbol table.
+            fns = {e["name"] for e in doc["traceEvents"] if e.get("ph") == "X"}
+            if not {"fib", "fan_root", "group_root", "spin_task"} & fns:
+                fail("%s: no task slice named after its function: %s" % (
+                    name, sorted(fns)[:20]))
             if "dag" in name and not doc["weft"]["dag"]:
                 fail("%s: not marked as a DAG trace" % name)
             print("ok: %s (%d events, %d steal flows)" % (name, len(doc["traceEvents"]), nflows))
