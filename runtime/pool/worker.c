@@ -93,12 +93,15 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
     int32_t s = atomic_load_explicit(st, memory_order_acquire);
     bool blocking = false;
     while (!(s & WEFT__TS_DONE)) {
-        /* Relaxed CAS: the runner's exchange of DONE is the only other
-         * write now (its mark came before); either it sees WAITER, or our
-         * CAS fails on DONE. */
+        /* The runner's exchange of DONE is the only other write now (its
+         * mark came before); either it sees WAITER, or our CAS fails on
+         * DONE. Acquire (failure; success too, as C11 wants it no
+         * weaker): a failure that reads DONE ends the loop, and pairs with
+         * the runner's release exchange like the loads (ti_result is read
+         * next). */
         if (!(s & WEFT__TS_WAITER)
             && !atomic_compare_exchange_weak_explicit(st, &s, s | WEFT__TS_WAITER,
-                                                      memory_order_relaxed, memory_order_relaxed))
+                                                      memory_order_acquire, memory_order_acquire))
             continue;
         if (!blocking) {
             weft__block_begin(w);
