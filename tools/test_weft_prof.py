@@ -95,6 +95,20 @@ class WorkSpan(unittest.TestCase):
         self.assertEqual(dag.nstrands, 7)
         self.assertAlmostEqual(dag.work(), 90 + 40 + 20 + 190)
 
+    def test_merge(self):
+        # three recordings of one shape: strands of 1, 2 and 9 us per task
+        dags = [fan(4, w) for w in (1000.0, 9000.0, 2000.0)]
+        d, n, vals = wp.Dag.merge(dags, "median")
+        self.assertEqual(n, 3)
+        self.assertEqual(d.work(), 4 * 2000.0)
+        d.restrand(vals, "min")
+        self.assertEqual(d.work(), 4 * 1000.0)
+        d.restrand(vals, "median")  # from the recorded values, not the last set
+        self.assertEqual(d.work(), 4 * 2000.0)
+        # another shape is left out
+        d, n, _ = wp.Dag.merge([fan(4, 1000.0), fan(5, 1.0), fan(4, 3000.0)], "min")
+        self.assertEqual((n, d.work()), (2, 4000.0))
+
     def test_fan_and_chain(self):
         d = fan(8, 1000)
         self.assertEqual(d.work(), 8000)
