@@ -295,6 +295,7 @@ void weft__trace_pool_destroy(weft_pool *p)
         if (rc != 0)
             fprintf(stderr, "weft: trace: cannot write %s: %s\n", t->t_path, strerror(rc));
     }
+    /* Relaxed: destroy joined every thread, which orders their slots. */
     for (unsigned i = 0, n = atomic_load_explicit(&p->p_nslots, memory_order_relaxed); i < n; i++)
         tbuf_free_chunks(&p->p_workers[i].w_tbuf);
     for (struct weft__tbuf *b = t->t_outside, *next; b != NULL; b = next) {

@@ -605,6 +605,7 @@ int weft__trace_write(weft_pool *p, struct weft__trace *t)
                 mode, p->p_nworkers, (t->t_flags & WEFT__TRACE_DAG) ? "true" : "false",
                 t->t_tsc_per_ns != 1.0 ? "tsc" : "monotonic", rel_ns_ll(t, t->t_tick1),
                 t->t_ns0,
+                /* Relaxed: written by session_start under t_lock, which we hold. */
                 (double)atomic_load_explicit(&t->t_min_ticks, memory_order_relaxed)
                     / t->t_tsc_per_ns,
                 dropped);

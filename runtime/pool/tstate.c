@@ -48,7 +48,7 @@ static void trace_clock_init(void)
     const char *env = getenv("WEFT_TRACE_CLOCK");
     if ((env == NULL || strcmp(env, "monotonic") != 0)
         && __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8)))
-        atomic_store_explicit(&use_tsc, true, memory_order_relaxed);
+        atomic_store_explicit(&use_tsc, true, memory_order_relaxed); /* see use_tsc */
 #endif
 }
 
