@@ -110,7 +110,7 @@ weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
     t->ti_fn = fn;
     /* Relaxed: the frame becomes visible to thieves only when the owner
      * publishes it (weft/bits/fjq.h). */
-    atomic_store_explicit(&t->ti_state, WEFT__TS_SELF_ARG, memory_order_relaxed);
+    weft__atomic_store(&t->ti_state, WEFT__TS_SELF_ARG, __ATOMIC_RELAXED);
     /* Fails when untyped spawns (a group's) sit above our index, or the
      * ring is full. */
     if (!weft__fjq_try_push(q, h, t))
