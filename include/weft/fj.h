@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * weft/fj.h - typed fork-join tasks: the fastest spawn/sync weft has (C only).
+ * weft/fj.h - typed fork-join tasks: the fastest spawn/sync weft has (C11
+ * and C++11).
  *
  * weft_spawn/weft_sync (weft/task.h) take an `int fn(void *)`, so arguments
  * and results travel through memory, and every call finds the worker's
@@ -71,22 +73,45 @@
  * worker's queue with one instruction (local-exec TLS) instead of two, and
  * keep one register more (about 4% on fib). weft-bench does.
  *
- * C only: the fast paths use C11 atomics, which C++11 lacks; in C++ this
- * header declares nothing (use weft_spawn/weft_sync).
+ * C++ (C++11 and later; GCC or Clang): the same macros, rules and code.
+ * Define tasks at namespace scope. Argument and result types must be
+ * default-constructible and copy-assignable (the frame holds them as
+ * members; WEFT_FRAME(name) f; default-constructs it). No exception may
+ * leave a body: a thief runs it under C code, and a frame unwound before
+ * its sync is still on the deque (catch inside, or use weft/weft.hpp's
+ * task_group, which carries exceptions). A root runs on a pool through
+ * weft::pool::call:
+ *
+ *     #include <weft/fj.h>
+ *     #include <weft/weft.hpp>
+ *
+ *     WEFT_TASK_1(std::uint64_t, fib, int, n)   // the body above, unchanged
+ *     { ... }
+ *
+ *     weft::pool pool;
+ *     std::uint64_t r = pool.call([] { return fib(40); });
+ *
+ * The fast paths are the same code in C and C++: weft/bits/fjq.h accesses
+ * the deque with GCC's __atomic builtins, which both languages share.
  */
 #ifndef WEFT_FJ_H
 #define WEFT_FJ_H
 
-#ifndef __cplusplus
-
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifndef __cplusplus
+#include <stdatomic.h> /* included since C-only versions: C programs may rely on it */
+#include <stdbool.h>
+#endif
 
 #include <weft/bits/fjq.h>
 #include <weft/export.h>
 #include <weft/task.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- private: the inline fast paths ---------------------------------------- */
 
@@ -97,6 +122,10 @@ WEFT_API int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl 
 WEFT_API int64_t weft__fj_sync_slow(struct weft__task_impl *t); /* returns q_priv */
 WEFT_API void weft__fj_publish(struct weft__fjq *q);
 WEFT_API bool weft__fj_pop_slow(struct weft__fjq *q, struct weft__task_impl *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 /* Push t at index h (the caller's private index, kept in a register) and
  * return the index after it. The queue is read from TLS (one load) rather
@@ -110,7 +139,7 @@ weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
     t->ti_fn = fn;
     /* Relaxed: the frame becomes visible to thieves only when the owner
      * publishes it (weft/bits/fjq.h). */
-    atomic_store_explicit(&t->ti_state, WEFT__TS_SELF_ARG, memory_order_relaxed);
+    weft__atomic_store(&t->ti_state, WEFT__TS_SELF_ARG, __ATOMIC_RELAXED);
     /* Fails when untyped spawns (a group's) sit above our index, or the
      * ring is full. */
     if (!weft__fjq_try_push(q, h, t))
@@ -253,7 +282,5 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
                     (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                             \
                     (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),      \
                     (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
-
-#endif /* !__cplusplus */
 
 #endif /* WEFT_FJ_H */

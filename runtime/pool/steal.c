@@ -71,11 +71,11 @@ static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
              * check, through w_stealing); heap tasks have no waiter. The
              * frame was published by the owner's release of bottom, which
              * our steal acquired. */
-            int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+            int32_t s = weft__atomic_load(&x->ti_state, memory_order_relaxed);
             if (!(s & WEFT__TS_HEAP))
-                atomic_store_explicit(&x->ti_state,
-                                      (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
-                                      memory_order_relaxed);
+                weft__atomic_store(&x->ti_state,
+                                   (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
+                                   memory_order_relaxed);
             break;
         }
         x = NULL;
@@ -202,7 +202,7 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
 {
     for (;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return weft__frame_result(t, s);
         struct weft__task_impl *x = own_pop(w);
@@ -212,12 +212,12 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
             weft__stat_inc(&w->w_executed);
             /* Relaxed: t came off our own deque; only we wrote its state. */
             return t->ti_fn(
-                weft__frame_arg(t, atomic_load_explicit(&t->ti_state, memory_order_relaxed)));
+                weft__frame_arg(t, weft__atomic_load(&t->ti_state, memory_order_relaxed)));
         }
         /* A newer task (a heap task, or an out-of-order sync): run it. */
 #ifndef NDEBUG
         /* Relaxed: x came off our own deque; only we wrote its state. */
-        if (!(atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+        if (!(weft__atomic_load(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
             weft__report_out_of_order(t, x);
 #endif
         weft__run_task(w, x);
@@ -227,7 +227,7 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
      * help with for a while, sleep until it is done. */
     for (unsigned spins = 0;;) {
         /* Acquire: as above. */
-        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return weft__frame_result(t, s);
         int32_t id = s & WEFT__TS_THIEF_MASK;
@@ -235,7 +235,7 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
             /* No mark: a thief about to write it, or a frame that was never
              * ours - synced twice, never spawned, another thread's. */
             if (!thief_in_flight(w)) {
-                s = atomic_load_explicit(&t->ti_state, memory_order_acquire); /* as above */
+                s = weft__atomic_load(&t->ti_state, memory_order_acquire); /* as above */
                 if (!(s & (WEFT__TS_DONE | WEFT__TS_THIEF_MASK)))
                     return EINVAL;
             }

@@ -25,7 +25,7 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
     weft__pool_count_task(p);
     ht->ht_task.ti_fn = fn;
     ht->ht_task.ti_arg = arg;
-    atomic_init(&ht->ht_task.ti_state, WEFT__TS_HEAP);
+    ht->ht_task.ti_state = WEFT__TS_HEAP; /* not shared yet (as atomic_init) */
     ht->ht_task.ti_result = 0;
     ht->ht_task.ti_owner = NULL;
     cds_wfcq_node_init(&ht->ht_node);
