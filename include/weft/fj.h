@@ -244,39 +244,67 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
 
 #define WEFT_FRAME(NAME) struct weft__frame_##NAME
 
-/* In a body: the index moves up with each spawn and down with each sync;
- * after a slow sync (a stolen task, an out-of-order sync, a task that ran
- * in its spawn) it is taken from q_priv again, so the fast paths of the
- * body's older frames still match. */
+/* The three below work only inside a body of WEFT_TASK_n/WEFT_VOID_TASK_n
+ * (they use its hidden deque index, which moves up with each spawn and
+ * down with each sync; after a slow sync - a stolen task, an out-of-order
+ * sync, a task that ran in its spawn - it is read from the deque again, so
+ * the fast paths of the body's older frames still match). None can fail
+ * and none blocks, except WEFT_SYNC as said there. */
+
+/* Push NAME(args...) on this worker's deque, where idle workers may steal
+ * it; FRAME is a WEFT_FRAME(NAME) * that stays valid and unmoved until its
+ * WEFT_SYNC. Where the task cannot be made stealable (no worker, ENOMEM)
+ * it runs here, at once. */
 #define WEFT_SPAWN(NAME, ...)  ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
+/* The result of the task spawned with FRAME (nothing for a void task):
+ * runs it here if nobody stole it, else runs other tasks until the thief
+ * is done, sleeping (in a blocking section) when there are none. Exactly
+ * once per spawn, newest first, in the body that spawned it. */
 #define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(&weft__fj_h, (FRAME))
+/* NAME(args...) as a plain call that passes the hidden index on (cheaper
+ * than calling NAME() itself, which reads the index from the deque). */
 #define WEFT_CALL(NAME, ...)   weft__body_##NAME(weft__fj_h, __VA_ARGS__)
+
+/* Define the typed task `R NAME(T1 A1, ..., Tn An)` (n = 1..4; R not void;
+ * argument and result types not const-qualified at the top level), its
+ * frame type WEFT_FRAME(NAME) and its spawn/sync helpers; the block that
+ * follows is the body. NAME has external linkage and may be called from
+ * any thread (on a thread that is no worker, the whole tree runs
+ * serially). */
 
 #define WEFT_TASK_1(R, NAME, T1, A1)                                                               \
     WEFT__TASK(R, NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1), (, weft__f->A1))
+/* WEFT_TASK_n with two arguments. */
 #define WEFT_TASK_2(R, NAME, T1, A1, T2, A2)                                                       \
     WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;),     \
                (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
+/* WEFT_TASK_n with three arguments. */
 #define WEFT_TASK_3(R, NAME, T1, A1, T2, A2, T3, A3)                                               \
     WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3),    \
                (T1 A1; T2 A2; T3 A3;), (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),     \
                (, weft__f->A1, weft__f->A2, weft__f->A3))
+/* WEFT_TASK_n with four arguments. */
 #define WEFT_TASK_4(R, NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                       \
     WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4),      \
                (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                                  \
                (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),           \
                (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
 
+/* As WEFT_TASK_n, for a task without a result: `void NAME(T1 A1, ...)`;
+ * WEFT_SYNC of its frame is a void expression. */
 #define WEFT_VOID_TASK_1(NAME, T1, A1)                                                             \
     WEFT__VOID_TASK(NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1), (, weft__f->A1))
+/* WEFT_VOID_TASK_n with two arguments. */
 #define WEFT_VOID_TASK_2(NAME, T1, A1, T2, A2)                                                     \
     WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;),   \
                     (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
+/* WEFT_VOID_TASK_n with three arguments. */
 #define WEFT_VOID_TASK_3(NAME, T1, A1, T2, A2, T3, A3)                                             \
     WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3),  \
                     (T1 A1; T2 A2; T3 A3;),                                                        \
                     (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),                        \
                     (, weft__f->A1, weft__f->A2, weft__f->A3))
+/* WEFT_VOID_TASK_n with four arguments. */
 #define WEFT_VOID_TASK_4(NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                     \
     WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4),    \
                     (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                             \
