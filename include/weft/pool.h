@@ -131,7 +131,10 @@ typedef struct {
      * slot starts afresh, so a spare index may see several start/stop
      * pairs; every start has its stop (workers' at destroy, also when
      * create fails half-way). create does not wait for the start hooks. A
-     * hook must not submit work to the pool or wait for it. NULL: none. */
+     * hook must not submit work to the pool or wait for it; a stop hook
+     * run by destroy that tries (weft_pool_submit, weft_pool_async,
+     * weft_group_spawn) gets EPIPE, as no worker would run the task.
+     * NULL: none. */
     void (*on_worker_start)(unsigned index, void *arg); /* see above; NULL: none */
     void (*on_worker_stop)(unsigned index, void *arg);  /* see above; NULL: none */
     void *hook_arg; /* the hooks' second argument */

@@ -22,6 +22,15 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
         weft__free(ht);
         return EPIPE;
     }
+    /* A worker of p submitting after destroy stopped the pool: only an
+     * on_worker_stop hook can, and no worker would run the task. Relaxed:
+     * that hook's thread left its loop on reading the flag set (seq_cst,
+     * weft__worker_main), so coherence makes this read see the same store
+     * (pool_stop_join's). */
+    if (!outside && atomic_load_explicit(&p->p_stop, memory_order_relaxed)) {
+        weft__free(ht);
+        return EPIPE;
+    }
     weft__pool_count_task(p);
     ht->ht_task.ti_fn = fn;
     ht->ht_task.ti_arg = arg;
