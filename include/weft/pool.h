@@ -227,8 +227,10 @@ WEFT_API int weft_pool_async(weft_pool *p, weft_future **out, weft_task_fn fn, v
  * result never mixes with weft's status: returns 0 (finished; *result set,
  * whatever the task returned); EAGAIN (WEFT_NO_WAIT, not finished);
  * ETIMEDOUT (a positive timeout ran out); EINVAL (f NULL, timeout below
- * -1); EPIPE (in a child of fork(): the task had not finished when the
- * process forked, so it never will here). *result is set only with 0.
+ * -1); EPERM (called from f's own task, which would wait for itself;
+ * whatever the timeout); EPIPE (in a child of fork(): the task had not
+ * finished when the process forked, so it never will here). *result is
+ * set only with 0.
  * A worker of f's pool runs other tasks while it waits (its wait may end
  * later than the timeout by the length of the task it ran), and blocks in a
  * blocking section when it finds none; any other thread blocks (on a worker
