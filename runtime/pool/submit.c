@@ -69,6 +69,8 @@ int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
     return rc;
 }
 
+_Thread_local const struct weft__group_impl *weft__tls_group;
+
 void weft__heap_task_run(struct weft__heap_task *ht)
 {
     weft_pool *p = ht->ht_pool;
@@ -76,8 +78,12 @@ void weft__heap_task_run(struct weft__heap_task *ht)
     int r = 0;
     /* Relaxed: cancellation is a hint; a task that starts anyway is fine. */
     if (g == NULL
-        || (atomic_load_explicit(&g->g_state, memory_order_relaxed) & WEFT__GROUP_CANCELLED) == 0)
+        || (atomic_load_explicit(&g->g_state, memory_order_relaxed) & WEFT__GROUP_CANCELLED) == 0) {
+        const struct weft__group_impl *outer = weft__tls_group;
+        weft__tls_group = g;
         r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
+        weft__tls_group = outer;
+    }
     if (g != NULL) {
         if (r != 0) {
             int32_t zero = 0;
