@@ -2,8 +2,9 @@
  * tests/unit/test_options.c - weft_pool_options: the size rule (growth),
  * bad input, thread names (cut to 15 bytes, spares), the start/stop hooks
  * (on the thread itself, paired, for spares too, from several threads'
- * pools at once; a stop hook's submissions refused), stack_size, and the default worker count (affinity mask
- * and cgroup v2 CPU quota, on fake cgroup trees).
+ * pools at once; a stop hook's submissions refused), stack_size, and the
+ * default worker count (affinity mask and cgroup v2 CPU quota, on fake
+ * cgroup trees).
  */
 #define _GNU_SOURCE
 #include <check.h>
