@@ -28,6 +28,16 @@ struct weft__dq_buf {
     weft__task_impl *b_slots[];      /* weft__atomic_* only (weft/bits/fjq.h) */
 };
 
+/* The runtime passes C11 memory_order values to the weft__atomic_* macros
+ * of weft/bits/fjq.h, which hand them to GCC's __atomic builtins: they must
+ * be the same numbers (as GCC and Clang define them). */
+_Static_assert(memory_order_relaxed == __ATOMIC_RELAXED &&
+                   memory_order_acquire == __ATOMIC_ACQUIRE &&
+                   memory_order_release == __ATOMIC_RELEASE &&
+                   memory_order_acq_rel == __ATOMIC_ACQ_REL &&
+                   memory_order_seq_cst == __ATOMIC_SEQ_CST,
+               "C11 memory orders equal the __ATOMIC_* constants");
+
 #define WEFT__DQ_DEFAULT_CAPACITY 1024
 #define WEFT__DQ_MAX_CAPACITY ((int64_t)1 << 40)
 
