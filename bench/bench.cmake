@@ -35,6 +35,16 @@ else()
   message(STATUS "weft-bench: no oneTBB variants (libtbb-dev missing, or a TSan build)")
 endif()
 
+# The same tool linked the way most users link: against the shared library,
+# without WEFT_STATIC_EXE (typed tasks then reach the deque line through the
+# general-dynamic TLS model). Its fib rows are the fork-join overhead a
+# program built with `pkg-config --libs weft` sees. No OpenMP or oneTBB
+# variants: they do not depend on how weft is linked.
+if(WEFT_SANITIZER STREQUAL "none")
+  add_executable(weft-bench-shared ${WEFT_BENCH_TOOL_SOURCES})
+  target_link_libraries(weft-bench-shared PRIVATE weft Threads::Threads m)
+endif()
+
 if(WEFT_BUILD_TESTS)
   # libgomp is not TSan-instrumented: its synchronisation would be reported
   # as races, so the TSan build skips the OpenMP variants (and is built

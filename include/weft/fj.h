@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * weft/fj.h - typed fork-join tasks: the fastest spawn/sync weft has (C only).
+ * weft/fj.h - typed fork-join tasks: the fastest spawn/sync weft has (C11
+ * and C++11).
  *
  * weft_spawn/weft_sync (weft/task.h) take an `int fn(void *)`, so arguments
  * and results travel through memory, and every call finds the worker's
@@ -71,22 +73,45 @@
  * worker's queue with one instruction (local-exec TLS) instead of two, and
  * keep one register more (about 4% on fib). weft-bench does.
  *
- * C only: the fast paths use C11 atomics, which C++11 lacks; in C++ this
- * header declares nothing (use weft_spawn/weft_sync).
+ * C++ (C++11 and later; GCC or Clang): the same macros, rules and code.
+ * Define tasks at namespace scope. Argument and result types must be
+ * default-constructible and copy-assignable (the frame holds them as
+ * members; WEFT_FRAME(name) f; default-constructs it). No exception may
+ * leave a body: a thief runs it under C code, and a frame unwound before
+ * its sync is still on the deque (catch inside, or use weft/weft.hpp's
+ * task_group, which carries exceptions). A root runs on a pool through
+ * weft::pool::call:
+ *
+ *     #include <weft/fj.h>
+ *     #include <weft/weft.hpp>
+ *
+ *     WEFT_TASK_1(std::uint64_t, fib, int, n)   // the body above, unchanged
+ *     { ... }
+ *
+ *     weft::pool pool;
+ *     std::uint64_t r = pool.call([] { return fib(40); });
+ *
+ * The fast paths are the same code in C and C++: weft/bits/fjq.h accesses
+ * the deque with GCC's __atomic builtins, which both languages share.
  */
 #ifndef WEFT_FJ_H
 #define WEFT_FJ_H
 
-#ifndef __cplusplus
-
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifndef __cplusplus
+#include <stdatomic.h> /* included since C-only versions: C programs may rely on it */
+#include <stdbool.h>
+#endif
 
 #include <weft/bits/fjq.h>
 #include <weft/export.h>
 #include <weft/task.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- private: the inline fast paths ---------------------------------------- */
 
@@ -97,6 +122,10 @@ WEFT_API int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl 
 WEFT_API int64_t weft__fj_sync_slow(struct weft__task_impl *t); /* returns q_priv */
 WEFT_API void weft__fj_publish(struct weft__fjq *q);
 WEFT_API bool weft__fj_pop_slow(struct weft__fjq *q, struct weft__task_impl *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 /* Push t at index h (the caller's private index, kept in a register) and
  * return the index after it. The queue is read from TLS (one load) rather
@@ -110,7 +139,7 @@ weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
     t->ti_fn = fn;
     /* Relaxed: the frame becomes visible to thieves only when the owner
      * publishes it (weft/bits/fjq.h). */
-    atomic_store_explicit(&t->ti_state, WEFT__TS_SELF_ARG, memory_order_relaxed);
+    weft__atomic_store(&t->ti_state, WEFT__TS_SELF_ARG, __ATOMIC_RELAXED);
     /* Fails when untyped spawns (a group's) sit above our index, or the
      * ring is full. */
     if (!weft__fjq_try_push(q, h, t))
@@ -215,45 +244,71 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
 
 #define WEFT_FRAME(NAME) struct weft__frame_##NAME
 
-/* In a body: the index moves up with each spawn and down with each sync;
- * after a slow sync (a stolen task, an out-of-order sync, a task that ran
- * in its spawn) it is taken from q_priv again, so the fast paths of the
- * body's older frames still match. */
+/* The three below work only inside a body of WEFT_TASK_n/WEFT_VOID_TASK_n
+ * (they use its hidden deque index, which moves up with each spawn and
+ * down with each sync; after a slow sync - a stolen task, an out-of-order
+ * sync, a task that ran in its spawn - it is read from the deque again, so
+ * the fast paths of the body's older frames still match). None can fail
+ * and none blocks, except WEFT_SYNC as said there. */
+
+/* Push NAME(args...) on this worker's deque, where idle workers may steal
+ * it; FRAME is a WEFT_FRAME(NAME) * that stays valid and unmoved until its
+ * WEFT_SYNC. Where the task cannot be made stealable (no worker, ENOMEM)
+ * it runs here, at once. */
 #define WEFT_SPAWN(NAME, ...)  ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
+/* The result of the task spawned with FRAME (nothing for a void task):
+ * runs it here if nobody stole it, else runs other tasks until the thief
+ * is done, sleeping (in a blocking section) when there are none. Exactly
+ * once per spawn, newest first, in the body that spawned it. */
 #define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(&weft__fj_h, (FRAME))
+/* NAME(args...) as a plain call that passes the hidden index on (cheaper
+ * than calling NAME() itself, which reads the index from the deque). */
 #define WEFT_CALL(NAME, ...)   weft__body_##NAME(weft__fj_h, __VA_ARGS__)
+
+/* Define the typed task `R NAME(T1 A1, ..., Tn An)` (n = 1..4; R not void;
+ * argument and result types not const-qualified at the top level), its
+ * frame type WEFT_FRAME(NAME) and its spawn/sync helpers; the block that
+ * follows is the body. NAME has external linkage and may be called from
+ * any thread (on a thread that is no worker, the whole tree runs
+ * serially). */
 
 #define WEFT_TASK_1(R, NAME, T1, A1)                                                               \
     WEFT__TASK(R, NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1), (, weft__f->A1))
+/* WEFT_TASK_n with two arguments. */
 #define WEFT_TASK_2(R, NAME, T1, A1, T2, A2)                                                       \
     WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;),     \
                (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
+/* WEFT_TASK_n with three arguments. */
 #define WEFT_TASK_3(R, NAME, T1, A1, T2, A2, T3, A3)                                               \
     WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3),    \
                (T1 A1; T2 A2; T3 A3;), (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),     \
                (, weft__f->A1, weft__f->A2, weft__f->A3))
+/* WEFT_TASK_n with four arguments. */
 #define WEFT_TASK_4(R, NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                       \
     WEFT__TASK(R, NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4),      \
                (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                                  \
                (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),           \
                (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
 
+/* As WEFT_TASK_n, for a task without a result: `void NAME(T1 A1, ...)`;
+ * WEFT_SYNC of its frame is a void expression. */
 #define WEFT_VOID_TASK_1(NAME, T1, A1)                                                             \
     WEFT__VOID_TASK(NAME, T1 A1, (, T1 A1), (, A1), (T1 A1;), (weft__f->A1 = A1), (, weft__f->A1))
+/* WEFT_VOID_TASK_n with two arguments. */
 #define WEFT_VOID_TASK_2(NAME, T1, A1, T2, A2)                                                     \
     WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2), (, T1 A1, T2 A2), (, A1, A2), (T1 A1; T2 A2;),   \
                     (weft__f->A1 = A1, weft__f->A2 = A2), (, weft__f->A1, weft__f->A2))
+/* WEFT_VOID_TASK_n with three arguments. */
 #define WEFT_VOID_TASK_3(NAME, T1, A1, T2, A2, T3, A3)                                             \
     WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3), (, T1 A1, T2 A2, T3 A3), (, A1, A2, A3),  \
                     (T1 A1; T2 A2; T3 A3;),                                                        \
                     (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3),                        \
                     (, weft__f->A1, weft__f->A2, weft__f->A3))
+/* WEFT_VOID_TASK_n with four arguments. */
 #define WEFT_VOID_TASK_4(NAME, T1, A1, T2, A2, T3, A3, T4, A4)                                     \
     WEFT__VOID_TASK(NAME, WEFT__ID(T1 A1, T2 A2, T3 A3, T4 A4), (, T1 A1, T2 A2, T3 A3, T4 A4),    \
                     (, A1, A2, A3, A4), (T1 A1; T2 A2; T3 A3; T4 A4;),                             \
                     (weft__f->A1 = A1, weft__f->A2 = A2, weft__f->A3 = A3, weft__f->A4 = A4),      \
                     (, weft__f->A1, weft__f->A2, weft__f->A3, weft__f->A4))
-
-#endif /* !__cplusplus */
 
 #endif /* WEFT_FJ_H */

@@ -131,7 +131,10 @@ typedef struct {
      * slot starts afresh, so a spare index may see several start/stop
      * pairs; every start has its stop (workers' at destroy, also when
      * create fails half-way). create does not wait for the start hooks. A
-     * hook must not submit work to the pool or wait for it. NULL: none. */
+     * hook must not submit work to the pool or wait for it; a stop hook
+     * run by destroy that tries (weft_pool_submit, weft_pool_async,
+     * weft_group_spawn) gets EPIPE, as no worker would run the task.
+     * NULL: none. */
     void (*on_worker_start)(unsigned index, void *arg); /* see above; NULL: none */
     void (*on_worker_stop)(unsigned index, void *arg);  /* see above; NULL: none */
     void *hook_arg; /* the hooks' second argument */
@@ -230,8 +233,10 @@ WEFT_API int weft_pool_async(weft_pool *p, weft_future **out, weft_task_fn fn, v
  * result never mixes with weft's status: returns 0 (finished; *result set,
  * whatever the task returned); EAGAIN (WEFT_NO_WAIT, not finished);
  * ETIMEDOUT (a positive timeout ran out); EINVAL (f NULL, timeout below
- * -1); EPIPE (in a child of fork(): the task had not finished when the
- * process forked, so it never will here). *result is set only with 0.
+ * -1); EPERM (called from f's own task, which would wait for itself;
+ * whatever the timeout); EPIPE (in a child of fork(): the task had not
+ * finished when the process forked, so it never will here). *result is
+ * set only with 0.
  * A worker of f's pool runs other tasks while it waits (its wait may end
  * later than the timeout by the length of the task it ran), and blocks in a
  * blocking section when it finds none; any other thread blocks (on a worker

@@ -94,7 +94,8 @@ WEFT_API int weft_group_spawn(weft_group *g, weft_task_fn fn, void *arg);
 
 /* Wait until every task spawned into g has finished (or was skipped because
  * g was cancelled). Returns the first non-zero task result; else ECANCELED
- * if g was cancelled; else 0. EINVAL for g NULL. The first non-zero result
+ * if g was cancelled; else 0. EINVAL for g NULL; EPERM from a task of g
+ * (it would wait for itself; nothing waits). The first non-zero result
  * cancels g: tasks that have not started are skipped. On a worker of g's
  * pool it runs other tasks while waiting, and blocks (in a blocking
  * section: weft_blocking_begin) when it finds none; elsewhere it blocks.
@@ -111,7 +112,8 @@ WEFT_API int weft_group_wait(weft_group *g);
  * a new round). Otherwise *result is unchanged and it returns EAGAIN
  * (WEFT_NO_WAIT, tasks remain), ETIMEDOUT (a positive timeout ran out;
  * the round goes on, wait again later), EINVAL (g or result NULL, g not
- * initialised, timeout below -1) or EPIPE (in a child of fork(), g was
+ * initialised, timeout below -1), EPERM (called from a task of g, which
+ * would wait for itself; whatever the timeout) or EPIPE (in a child of fork(), g was
  * initialised before the fork: its tasks will never run). Waits as
  * weft_group_wait does (a worker of g's pool runs other tasks meanwhile,
  * so its wait may end later than the timeout by the length of the task it

@@ -9,6 +9,6 @@
 #include <weft/collection.h>
 #include <weft/task.h>
 #include <weft/pool.h>
-#include <weft/fj.h> /* C only */
+#include <weft/fj.h>
 
 #endif /* WEFT_WEFT_H */

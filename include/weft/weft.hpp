@@ -45,9 +45,10 @@
  * progress. A callable given to parallel_for is called concurrently from
  * several workers.
  *
- * Not wrapped (yet): the typed fork-join macros of weft/fj.h (planned, once
- * that header settles; a C++ task can call weft_spawn/weft_sync directly),
- * add_to_any/take_from_any, weft_pool_stats, and the C API's futures
+ * Typed fork-join tasks need no wrapper: weft/fj.h's macros work in C++
+ * as they are (call the root from pool::call).
+ *
+ * Not wrapped (yet): add_to_any/take_from_any, weft_pool_stats, and the C API's futures
  * (weft_pool_async), weft_parallel_reduce, the timed group and idle waits
  * and weft_pool_default (call the C functions; a pool's handle is
  * native_handle()).

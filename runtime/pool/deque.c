@@ -25,23 +25,32 @@
 struct weft__dq_buf {
     struct weft__dq_buf *b_retired;  /* the next older retired ring */
     int64_t b_mask;                  /* capacity - 1 */
-    _Atomic(weft__task_impl *) b_slots[];
+    weft__task_impl *b_slots[];      /* weft__atomic_* only (weft/bits/fjq.h) */
 };
+
+/* The runtime passes C11 memory_order values to the weft__atomic_* macros
+ * of weft/bits/fjq.h, which hand them to GCC's __atomic builtins: they must
+ * be the same numbers (as GCC and Clang define them). */
+_Static_assert(memory_order_relaxed == __ATOMIC_RELAXED &&
+                   memory_order_acquire == __ATOMIC_ACQUIRE &&
+                   memory_order_release == __ATOMIC_RELEASE &&
+                   memory_order_acq_rel == __ATOMIC_ACQ_REL &&
+                   memory_order_seq_cst == __ATOMIC_SEQ_CST,
+               "C11 memory orders equal the __ATOMIC_* constants");
 
 #define WEFT__DQ_DEFAULT_CAPACITY 1024
 #define WEFT__DQ_MAX_CAPACITY ((int64_t)1 << 40)
 
 static struct weft__dq_buf *dq_buf_alloc(int64_t capacity)
 {
-    size_t bytes = sizeof(struct weft__dq_buf)
-                   + (size_t)capacity * sizeof(_Atomic(weft__task_impl *));
+    size_t bytes = sizeof(struct weft__dq_buf) + (size_t)capacity * sizeof(weft__task_impl *);
     struct weft__dq_buf *b = weft__aligned_alloc(WEFT__CACHE_LINE, bytes);
     if (b == NULL)
         return NULL;
     b->b_retired = NULL;
     b->b_mask = capacity - 1;
     for (int64_t i = 0; i < capacity; i++)
-        atomic_init(&b->b_slots[i], NULL);
+        b->b_slots[i] = NULL; /* not shared yet (as atomic_init) */
     return b;
 }
 
@@ -59,8 +68,8 @@ int weft__deque_init(weft__deque *dq, size_t capacity)
     atomic_init(&dq->dq_top, 0);
     atomic_init(&dq->dq_bottom, 0);
     atomic_init(&dq->dq_buf, b);
-    atomic_init(&dq->dq_q.q_hungry, 0);
-    atomic_init(&dq->dq_q.q_priv, 0);
+    dq->dq_q.q_hungry = 0; /* not shared yet (as atomic_init) */
+    dq->dq_q.q_priv = 0;
     dq->dq_q.q_bot = 0;
     dq->dq_q.q_limit = cap;
     dq->dq_q.q_mask = b->b_mask;
@@ -102,10 +111,9 @@ int weft__deque_make_room(weft__deque *dq)
     /* Relaxed: this thread is the only writer of any slot. */
     struct weft__dq_buf *ob = atomic_load_explicit(&dq->dq_buf, memory_order_relaxed);
     for (int64_t i = t; i < p; i++)
-        atomic_store_explicit(&nb->b_slots[i & nb->b_mask],
-                              atomic_load_explicit(&ob->b_slots[i & ob->b_mask],
-                                                   memory_order_relaxed),
-                              memory_order_relaxed);
+        weft__atomic_store(&nb->b_slots[i & nb->b_mask],
+                           weft__atomic_load(&ob->b_slots[i & ob->b_mask], memory_order_relaxed),
+                           memory_order_relaxed);
     /* Release, LPCZ resize (store of q->array): a thief that acquires the
      * new ring sees the copied slots. Thieves load dq_buf after an acquire
      * of bottom, so one that sees a slot published after this growth also
@@ -135,7 +143,7 @@ static bool dq_owner_enter(weft__deque *dq)
     for (;;) {
         /* Acquire: pairs with the forcing thief's release RMW to FORCED, so
          * that its store of bottom is visible below. */
-        uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_acquire);
+        uint32_t v = weft__atomic_load(&dq->dq_q.q_hungry, memory_order_acquire);
         if (v & WEFT__HUNGRY_FORCING) {
             /* A thief is between its CAS and FORCED: a few instructions and
              * one membarrier, unless it was preempted. */
@@ -155,8 +163,8 @@ static bool dq_owner_enter(weft__deque *dq)
          * and the private part. The phase becomes OWNER; the other bits
          * stay (ASKED, and the trace's DAG bit: runtime/pool/trace.h). */
         uint32_t nv = (v & ~WEFT__HUNGRY_PHASE) | WEFT__HUNGRY_OWNER;
-        if (atomic_compare_exchange_weak_explicit(&dq->dq_q.q_hungry, &v, nv,
-                                                  memory_order_relaxed, memory_order_relaxed))
+        if (weft__atomic_cas_weak(&dq->dq_q.q_hungry, &v, nv, memory_order_relaxed,
+                                  memory_order_relaxed))
             return (v & (WEFT__HUNGRY_ASKED | WEFT__HUNGRY_FORCED)) != 0;
     }
 }
@@ -170,7 +178,7 @@ static void dq_owner_exit(weft__deque *dq, bool served)
     uint32_t clear = WEFT__HUNGRY_OWNER | (served ? WEFT__HUNGRY_ASKED : 0);
     /* Release: a forcing thief whose CAS reads a later value (acquire) sees
      * our stores of bottom. */
-    atomic_fetch_and_explicit(&dq->dq_q.q_hungry, ~clear, memory_order_release);
+    weft__atomic_fetch_and(&dq->dq_q.q_hungry, ~clear, memory_order_release);
 }
 
 /* ---- take and publish (inside the bracket) ------------------------------- */
@@ -201,7 +209,7 @@ static weft__task_impl *dq_take(weft__deque *dq)
     weft__task_impl *x = NULL;
     if (t <= b) {
         /* Relaxed: the owner wrote this slot. */
-        x = atomic_load_explicit(&dq->dq_q.q_slots[b & dq->dq_q.q_mask], memory_order_relaxed);
+        x = weft__atomic_load(&dq->dq_q.q_slots[b & dq->dq_q.q_mask], memory_order_relaxed);
         if (t == b) {
             /* The last element: race the thieves for it. seq_cst CAS,
              * LPCZ take line 10; acquire on failure (LPCZ: relaxed) since
@@ -223,7 +231,7 @@ static weft__task_impl *dq_take(weft__deque *dq)
     }
     dq->dq_q.q_bot = b;
     /* Relaxed: inside the bracket no thief reads it (none can force). */
-    atomic_store_explicit(&dq->dq_q.q_priv, b, memory_order_relaxed);
+    weft__atomic_store(&dq->dq_q.q_priv, b, memory_order_relaxed);
     /* t: a value top had (or passed), never above it. */
     dq->dq_q.q_limit = t + dq->dq_q.q_mask + 1;
     return x;
@@ -285,7 +293,7 @@ bool weft__deque_serve(weft__deque *dq, weft__task_impl *popped, bool *published
          * published it (bottom = p + 1; docs/design/deque.md, "Forced
          * publication"): it is a shared task now, so take it back as one. */
         WEFT__ASSERT(dq->dq_q.q_bot == p + 1);
-        atomic_store_explicit(&dq->dq_q.q_priv, p + 1, memory_order_relaxed);
+        weft__atomic_store(&dq->dq_q.q_priv, p + 1, memory_order_relaxed);
         mine = dq_take(dq) == popped;
         p = weft__fjq_priv(&dq->dq_q);
     }
@@ -308,20 +316,20 @@ bool weft__deque_force(weft__deque *dq)
         return false; /* no heavy side for the handshake: only ask */
 #endif
     /* Relaxed: the CAS below validates it. */
-    uint32_t v = atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed);
+    uint32_t v = weft__atomic_load(&dq->dq_q.q_hungry, memory_order_relaxed);
     if (v & WEFT__HUNGRY_PHASE)
         return false; /* another thief forces, or the owner is in its bracket */
 #ifdef WEFT_TSAN
     /* seq_cst: the heavy side of the handshake with the owner's seq_cst
      * q_priv store and q_hungry load (weft/bits/fjq.h), in C11 terms. */
-    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, v | WEFT__HUNGRY_FORCING,
-                                                 memory_order_seq_cst, memory_order_relaxed))
+    if (!weft__atomic_cas_strong(&dq->dq_q.q_hungry, &v, v | WEFT__HUNGRY_FORCING,
+                                 memory_order_seq_cst, memory_order_relaxed))
         return false;
 #else
     /* Acquire: pairs with the owner's release when it left its bracket, so
      * that the bottom we read is the one it stored. */
-    if (!atomic_compare_exchange_strong_explicit(&dq->dq_q.q_hungry, &v, v | WEFT__HUNGRY_FORCING,
-                                                 memory_order_acquire, memory_order_relaxed))
+    if (!weft__atomic_cas_strong(&dq->dq_q.q_hungry, &v, v | WEFT__HUNGRY_FORCING,
+                                 memory_order_acquire, memory_order_relaxed))
         return false;
     /* The heavy side of the handshake (weft/bits/fjq.h): after it, every
      * push or pop of the owner either is visible below or sees FORCING. */
@@ -335,14 +343,14 @@ bool weft__deque_force(weft__deque *dq)
     /* The heavy side's load (relaxed after membarrier; seq_cst under TSan,
      * pairing with the owner's seq_cst store, which also orders the slots
      * and frames it pushed before it). */
-    int64_t p = atomic_load_explicit(&dq->dq_q.q_priv, WEFT__FJQ_PRIV_ORDER);
+    int64_t p = weft__atomic_load(&dq->dq_q.q_priv, WEFT__FJQ_PRIV_ORDER);
     bool pub = p > b;
     if (pub)
         dq_store_bottom(dq, p);
     /* Release: pairs with the owner's acquire in dq_owner_enter, which then
      * reads our bottom. An RMW, so that a request raised meanwhile stays. */
-    atomic_fetch_xor_explicit(&dq->dq_q.q_hungry, WEFT__HUNGRY_FORCING | WEFT__HUNGRY_FORCED,
-                              memory_order_release);
+    weft__atomic_fetch_xor(&dq->dq_q.q_hungry, WEFT__HUNGRY_FORCING | WEFT__HUNGRY_FORCED,
+                           memory_order_release);
     return pub;
 }
 
@@ -369,8 +377,7 @@ int weft__deque_steal(weft__deque *dq, weft__task_impl **out)
     /* Acquire (LPCZ uses consume): see the slots copied into a new ring. */
     struct weft__dq_buf *buf = atomic_load_explicit(&dq->dq_buf, memory_order_acquire);
     /* Relaxed, LPCZ steal line 6: the CAS below validates the value. */
-    weft__task_impl *x = atomic_load_explicit(&buf->b_slots[t & buf->b_mask],
-                                              memory_order_relaxed);
+    weft__task_impl *x = weft__atomic_load(&buf->b_slots[t & buf->b_mask], memory_order_relaxed);
     WEFT__YIELD();
     /* seq_cst CAS, LPCZ steal line 7: at most one of the thieves and the
      * owner's take gets index t. */
@@ -387,8 +394,8 @@ void weft__deque_ask(weft__deque *dq)
      * written when not yet set, so that idle thieves do not keep the
      * owner's line bouncing; an RMW, so that it keeps the phase bits (and
      * is not lost while the owner is in its bracket). */
-    if (!(atomic_load_explicit(&dq->dq_q.q_hungry, memory_order_relaxed) & WEFT__HUNGRY_ASKED))
-        atomic_fetch_or_explicit(&dq->dq_q.q_hungry, WEFT__HUNGRY_ASKED, memory_order_relaxed);
+    if (!(weft__atomic_load(&dq->dq_q.q_hungry, memory_order_relaxed) & WEFT__HUNGRY_ASKED))
+        weft__atomic_fetch_or(&dq->dq_q.q_hungry, WEFT__HUNGRY_ASKED, memory_order_relaxed);
 }
 
 bool weft__deque_has_private(const weft__deque *dq)
@@ -396,7 +403,7 @@ bool weft__deque_has_private(const weft__deque *dq)
     /* The heavy side's loads: relaxed after membarrier, seq_cst under TSan
      * (weft/bits/fjq.h). A transient bottom - 1 of the owner's take reads
      * as a private task: a false alarm costs a search round. */
-    int64_t p = atomic_load_explicit(&dq->dq_q.q_priv, WEFT__FJQ_PRIV_ORDER);
+    int64_t p = weft__atomic_load(&dq->dq_q.q_priv, WEFT__FJQ_PRIV_ORDER);
     return p > atomic_load_explicit(&dq->dq_bottom, memory_order_relaxed);
 }
 

@@ -30,6 +30,11 @@ struct weft_future {
     void *f_arg;
 };
 
+/* The future whose task this thread is running (the innermost, when a
+ * waiting worker runs other tasks), or NULL: a wait on it would wait for
+ * itself. Thread-private. */
+static _Thread_local struct weft_future *future_running;
+
 static void future_unref(struct weft_future *f)
 {
     /* acq_rel: the last party's acquire sees every access of the other
@@ -42,7 +47,10 @@ static void future_unref(struct weft_future *f)
 static int future_run(void *arg)
 {
     struct weft_future *f = arg;
+    struct weft_future *outer = future_running;
+    future_running = f;
     f->f_result = f->f_fn(f->f_arg);
+    future_running = outer;
     /* Release: publishes f_result to the waiter's acquire load of the word
      * (weft__wait_zero). The task still holds its reference, so the wake
      * below touches live memory. */
@@ -84,6 +92,8 @@ int weft_future_wait(weft_future *f, int64_t timeout_ns, int *result)
 {
     if (f == NULL || timeout_ns < WEFT_FOREVER)
         return EINVAL;
+    if (f == future_running)
+        return EPERM; /* from f's own task: it cannot finish while it waits */
     struct weft__timeout to;
     weft__timeout_start(&to, timeout_ns);
     /* Relaxed: as in group_wait. A child of fork() never runs a task that

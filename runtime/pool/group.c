@@ -150,6 +150,8 @@ static int group_wait(weft_group *gp, int64_t timeout_ns, int *result)
      * group initialised before the fork will never run. */
     if (g->g_forks != atomic_load_explicit(&weft__forks, memory_order_relaxed))
         return EPIPE;
+    if (g == weft__tls_group)
+        return EPERM; /* from a task of g: the count cannot reach 0 while it waits */
     struct weft__timeout to;
     weft__timeout_start(&to, timeout_ns);
     int rc = weft__wait_zero(g->g_pool, &g->g_pending, WEFT__GROUP_COUNT, WEFT__GROUP_WAITER, g,

@@ -461,6 +461,10 @@ int weft__wait_zero(weft_pool *p, _Atomic uint32_t *word, uint32_t count_mask,
 /* group.c: a task of g finished (or was undone): count it off and wake a
  * waiter at 0. After it g may be gone. */
 void weft__group_leave(struct weft__group_impl *g);
+/* submit.c: the group whose task this thread is running (the innermost,
+ * when a waiting worker runs other tasks), or NULL; thread-private. A wait
+ * on it would wait for itself (group.c refuses it). */
+extern _Thread_local const struct weft__group_impl *weft__tls_group WEFT__INTERNAL;
 
 /* Test hook (tests/unit/test_pool.c): called where an outside caller's race
  * with weft_pool_destroy matters - ENQUEUED: its task is runnable, the

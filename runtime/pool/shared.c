@@ -124,8 +124,8 @@ static struct weft__task_impl *sq_take_oldest(weft__worker *w)
         /* Relaxed, under sq_lock: tells the spawner's sync (which reads it
          * under the lock too, or as a hint without) that t is no longer
          * queued. Heap tasks keep their HEAP state. */
-        if (!(atomic_load_explicit(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
-            atomic_store_explicit(&t->ti_state, (int32_t)w->w_index + 1, memory_order_relaxed);
+        if (!(weft__atomic_load(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+            weft__atomic_store(&t->ti_state, (int32_t)w->w_index + 1, memory_order_relaxed);
     }
     sq_unlock(q, &held);
     if (t != NULL)
@@ -150,8 +150,8 @@ static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft_
     for (size_t i = n, seen = 0; i-- > 0 && seen < window; seen++) {
         struct weft__task_impl *t = q->sq_ring[(q->sq_head + i) & mask];
         /* Relaxed: the HEAP state was set before the task was queued. */
-        if ((atomic_load_explicit(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP)
-            && ((struct weft__heap_task *)t)->ht_group == g) {
+        if ((weft__atomic_load(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP) &&
+            ((struct weft__heap_task *)t)->ht_group == g) {
             sq_remove_at(q, i, n);
             x = t;
             break;
@@ -172,7 +172,7 @@ static int sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
     int found = 0;
     sq_lock(q, &held);
     /* Relaxed, under sq_lock: every taker marks the frame under it. */
-    if (atomic_load_explicit(&want->ti_state, memory_order_relaxed) == WEFT__TS_SPAWNED) {
+    if (weft__atomic_load(&want->ti_state, memory_order_relaxed) == WEFT__TS_SPAWNED) {
         size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
         size_t mask = q->sq_cap - 1;
         found = -1;
@@ -208,7 +208,7 @@ static int shared_sync_loop(weft__worker *w, struct weft__task_impl *t, unsigned
 {
     for (unsigned spins = 0;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return weft__frame_result(t, s);
         /* Still queued (the taker's mark says otherwise): take it back by

@@ -80,7 +80,7 @@ int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
     t->ti_arg = arg;
     /* Relaxed: the frame becomes visible to other threads only through a
      * release store of the deque's bottom (or the SHARED queue's lock). */
-    atomic_store_explicit(&t->ti_state, WEFT__TS_SPAWNED, memory_order_relaxed);
+    weft__atomic_store(&t->ti_state, WEFT__TS_SPAWNED, memory_order_relaxed);
 #ifndef NDEBUG
     t->ti_owner = w;
 #endif
@@ -156,7 +156,7 @@ int64_t weft__fj_push_slow(struct weft__fjq *q, struct weft__task_impl *t)
     if (weft_spawn((weft_task *)t, t->ti_fn, t->ti_arg) != 0) {
         t->ti_result = t->ti_fn(t->ti_arg);
         /* Relaxed: only this thread reads the state of a frame it ran. */
-        atomic_store_explicit(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
+        weft__atomic_store(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
     }
     /* The index after t, or unchanged if t ran here (its sync then fails
      * the fast test, finds t DONE and takes the index from q_priv). */
@@ -167,7 +167,7 @@ int64_t weft__fj_sync_slow(struct weft__task_impl *t)
 {
     /* Acquire: pairs with the runner's release of DONE (the frame's
      * result); a frame run in its spawn was marked by this thread. */
-    if (!(atomic_load_explicit(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)) {
+    if (!(weft__atomic_load(&t->ti_state, memory_order_acquire) & WEFT__TS_DONE)) {
         /* Not done, so pushed by this thread, which is a worker. No
          * ti_owner check: typed pushes do not set it. */
         weft__worker *w = weft__tls_worker;

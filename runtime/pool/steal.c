@@ -26,7 +26,7 @@ bool weft__worker_serve(weft__worker *w, struct weft__task_impl *popped)
     /* The DAG mode's bit alone (trace.h): nothing to serve. Read as the
      * fast path read it (weft/bits/fjq.h); a later read of the owner's own
      * flag cannot miss a phase that the fast path's read saw. */
-    if (atomic_load_explicit(&w->w_dq.dq_q.q_hungry, WEFT__FJQ_PRIV_ORDER) == WEFT__HUNGRY_TRACE)
+    if (weft__atomic_load(&w->w_dq.dq_q.q_hungry, WEFT__FJQ_PRIV_ORDER) == WEFT__HUNGRY_TRACE)
         return true;
     bool published;
     bool mine = weft__deque_serve(&w->w_dq, popped, &published);
@@ -79,11 +79,11 @@ static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
              * check, through w_stealing); heap tasks have no waiter. The
              * frame was published by the owner's release of bottom, which
              * our steal acquired. */
-            int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+            int32_t s = weft__atomic_load(&x->ti_state, memory_order_relaxed);
             if (!(s & WEFT__TS_HEAP))
-                atomic_store_explicit(&x->ti_state,
-                                      (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
-                                      memory_order_relaxed);
+                weft__atomic_store(&x->ti_state,
+                                   (s & WEFT__TS_SELF_ARG) | ((int32_t)w->w_index + 1),
+                                   memory_order_relaxed);
             break;
         }
         x = NULL;
@@ -213,7 +213,7 @@ static int leapfrog(weft__worker *w, struct weft__task_impl *t)
 {
     for (unsigned spins = 0;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return weft__frame_result(t, s);
         int32_t id = s & WEFT__TS_THIEF_MASK;
@@ -221,7 +221,7 @@ static int leapfrog(weft__worker *w, struct weft__task_impl *t)
             /* No mark: a thief about to write it, or a frame that was never
              * ours - synced twice, never spawned, another thread's. */
             if (!thief_in_flight(w)) {
-                s = atomic_load_explicit(&t->ti_state, memory_order_acquire); /* as above */
+                s = weft__atomic_load(&t->ti_state, memory_order_acquire); /* as above */
                 if (!(s & (WEFT__TS_DONE | WEFT__TS_THIEF_MASK)))
                     return EINVAL;
             }
@@ -241,7 +241,7 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
 {
     for (;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        int32_t s = atomic_load_explicit(&t->ti_state, memory_order_acquire);
+        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return weft__frame_result(t, s);
         struct weft__task_impl *x = own_pop(w);
@@ -253,12 +253,12 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
             weft__stat_inc(&w->w_executed);
             /* Relaxed: t came off our own deque; only we wrote its state. */
             return t->ti_fn(
-                weft__frame_arg(t, atomic_load_explicit(&t->ti_state, memory_order_relaxed)));
+                weft__frame_arg(t, weft__atomic_load(&t->ti_state, memory_order_relaxed)));
         }
         /* A newer task (a heap task, or an out-of-order sync): run it. */
 #ifndef NDEBUG
         /* Relaxed: x came off our own deque; only we wrote its state. */
-        if (!(atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+        if (!(weft__atomic_load(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
             weft__report_out_of_order(t, x);
 #endif
         weft__run_task(w, x);

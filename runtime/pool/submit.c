@@ -22,10 +22,19 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
         weft__free(ht);
         return EPIPE;
     }
+    /* A worker of p submitting after destroy stopped the pool: only an
+     * on_worker_stop hook can, and no worker would run the task. Relaxed:
+     * that hook's thread left its loop on reading the flag set (seq_cst,
+     * weft__worker_main), so coherence makes this read see the same store
+     * (pool_stop_join's). */
+    if (!outside && atomic_load_explicit(&p->p_stop, memory_order_relaxed)) {
+        weft__free(ht);
+        return EPIPE;
+    }
     weft__pool_count_task(p);
     ht->ht_task.ti_fn = fn;
     ht->ht_task.ti_arg = arg;
-    atomic_init(&ht->ht_task.ti_state, WEFT__TS_HEAP);
+    ht->ht_task.ti_state = WEFT__TS_HEAP; /* not shared yet (as atomic_init) */
     ht->ht_task.ti_result = 0;
     ht->ht_task.ti_owner = NULL;
     cds_wfcq_node_init(&ht->ht_node);
@@ -62,6 +71,8 @@ int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
     return rc;
 }
 
+_Thread_local const struct weft__group_impl *weft__tls_group;
+
 void weft__heap_task_run(struct weft__heap_task *ht)
 {
     weft_pool *p = ht->ht_pool;
@@ -69,8 +80,12 @@ void weft__heap_task_run(struct weft__heap_task *ht)
     int r = 0;
     /* Relaxed: cancellation is a hint; a task that starts anyway is fine. */
     if (g == NULL
-        || (atomic_load_explicit(&g->g_state, memory_order_relaxed) & WEFT__GROUP_CANCELLED) == 0)
+        || (atomic_load_explicit(&g->g_state, memory_order_relaxed) & WEFT__GROUP_CANCELLED) == 0) {
+        const struct weft__group_impl *outer = weft__tls_group;
+        weft__tls_group = g;
         r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
+        weft__tls_group = outer;
+    }
     if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0))
         weft__trace_heap_ran(ht); /* its end, before the waiters are woken */
     if (g != NULL) {

@@ -149,7 +149,7 @@ static int session_start(weft_pool *p, const char *path, unsigned flags)
         for (unsigned i = 0, n = weft__nslots(p); i < n; i++)
             /* Relaxed RMW: a bit the owner finds at its next push or pop;
              * it keeps the protocol's bits (deque.c keeps this one). */
-            atomic_fetch_or_explicit(&p->p_workers[i].w_dq.dq_q.q_hungry, WEFT__HUNGRY_TRACE,
+            weft__atomic_fetch_or(&p->p_workers[i].w_dq.dq_q.q_hungry, WEFT__HUNGRY_TRACE,
                                      memory_order_relaxed);
     /* Release: pairs with the acquire of t_gen in the recorders (they test
      * this flag relaxed first, then read the generation with acquire). */
@@ -183,7 +183,7 @@ static int session_stop(weft_pool *p)
     if ((t->t_flags & WEFT__TRACE_DAG) && p->p_mode == WEFT_SCHED_STEALING)
         for (unsigned i = 0, n = weft__nslots(p); i < n; i++)
             /* Relaxed RMW: as in session_start. */
-            atomic_fetch_and_explicit(&p->p_workers[i].w_dq.dq_q.q_hungry, ~WEFT__HUNGRY_TRACE,
+            weft__atomic_fetch_and(&p->p_workers[i].w_dq.dq_q.q_hungry, ~WEFT__HUNGRY_TRACE,
                                       memory_order_relaxed);
     t->t_tick1 = weft__trace_now();
     t->t_ns1 = weft__mono_ns();
@@ -315,7 +315,7 @@ void weft__trace_worker_start(weft__worker *w)
     weft_pool *p = w->w_pool;
     if ((WEFT__TRACE_FLAGS(p) & WEFT__TRACE_DAG) && p->p_mode == WEFT_SCHED_STEALING)
         /* Relaxed RMW: as in session_start (a spare made during a session). */
-        atomic_fetch_or_explicit(&w->w_dq.dq_q.q_hungry, WEFT__HUNGRY_TRACE, memory_order_relaxed);
+        weft__atomic_fetch_or(&w->w_dq.dq_q.q_hungry, WEFT__HUNGRY_TRACE, memory_order_relaxed);
 }
 
 int weft_pool_trace_start(weft_pool *p, const char *path, unsigned flags)

@@ -205,6 +205,6 @@ void weft__trace_coll_end(uint64_t t0, const void *coll, int side, bool timed_ou
 /* Whether worker w's q_hungry carries the DAG mode's bit (the owner's
  * relaxed look, as weft__fjq_hungry's). */
 #define WEFT__TRACE_DAG_BIT(w)                                                                \
-    (atomic_load_explicit(&(w)->w_dq.dq_q.q_hungry, memory_order_relaxed) & WEFT__HUNGRY_TRACE)
+    (weft__atomic_load(&(w)->w_dq.dq_q.q_hungry, memory_order_relaxed) & WEFT__HUNGRY_TRACE)
 
 #endif /* WEFT_RUNTIME_POOL_TRACE_H */

@@ -64,7 +64,7 @@ void weft__trace_run(weft__worker *w, struct weft__task_impl *x)
     /* Read before the run: a heap task is freed by it. Relaxed: as in
      * weft__run_task_body. */
     struct weft__trun r = {.r_outer = w->w_tr_cur, .r_task = x, .r_fn = x->ti_fn};
-    r.r_flags = (atomic_load_explicit(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP)
+    r.r_flags = (weft__atomic_load(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP)
                     ? WEFT__TF_HEAP
                     : 0;
     if (prev != WEFT__ST_RUN)
@@ -144,7 +144,7 @@ void weft__trace_dag_spawned(weft__worker *w, struct weft__task_impl *t, bool ty
         /* A bit left from a session that stopped (a spare started while it
          * stopped): clear it, so that the fast paths stay fast. Relaxed
          * RMW: as in session_start. */
-        atomic_fetch_and_explicit(&w->w_dq.dq_q.q_hungry, ~WEFT__HUNGRY_TRACE,
+        weft__atomic_fetch_and(&w->w_dq.dq_q.q_hungry, ~WEFT__HUNGRY_TRACE,
                                   memory_order_relaxed);
         return;
     }
@@ -160,7 +160,7 @@ int weft__trace_dag_inline(weft__worker *w, struct weft__task_impl *t)
 {
     weft_pool *p = w->w_pool;
     /* Relaxed: our own frame; only we wrote its state. */
-    int32_t s = atomic_load_explicit(&t->ti_state, memory_order_relaxed);
+    int32_t s = weft__atomic_load(&t->ti_state, memory_order_relaxed);
     weft_task_fn fn = t->ti_fn;
     weft__stat_inc(&w->w_executed);
     uint64_t t0 = weft__trace_now();
@@ -178,7 +178,7 @@ bool weft__trace_dag_pop(weft__worker *w, struct weft__task_impl *t)
     t->ti_result = weft__trace_dag_inline(w, t);
     /* Relaxed: the frame is this thread's, popped by it; its slow sync
      * (the caller's, next) reads the state on this thread. */
-    atomic_store_explicit(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
+    weft__atomic_store(&t->ti_state, WEFT__TS_DONE, memory_order_relaxed);
     return false;
 }
 

@@ -61,7 +61,7 @@ void weft__run_task_body(weft__worker *w, struct weft__task_impl *x)
     /* Relaxed: the state was published with the task (deque release /
      * queue lock), or written by this thread (a thief's mark); only the
      * HEAP and SELF_ARG bits are looked at here. */
-    int32_t s = atomic_load_explicit(&x->ti_state, memory_order_relaxed);
+    int32_t s = weft__atomic_load(&x->ti_state, memory_order_relaxed);
     weft__stat_inc(&w->w_executed);
     if (s & WEFT__TS_HEAP) {
         weft__heap_task_run((struct weft__heap_task *)x);
@@ -72,7 +72,7 @@ void weft__run_task_body(weft__worker *w, struct weft__task_impl *x)
      * owner's acquire load. An exchange, to see whether the owner sleeps on
      * the word (weft__frame_wait); the frame may be gone right after it,
      * and the wake-up only uses its address. */
-    int32_t old = atomic_exchange_explicit(&x->ti_state, WEFT__TS_DONE, memory_order_release);
+    int32_t old = weft__atomic_exchange(&x->ti_state, WEFT__TS_DONE, memory_order_release);
     if (old & WEFT__TS_WAITER)
         weft__futex_wake((_Atomic uint32_t *)(void *)&x->ti_state, 1);
 }
@@ -82,15 +82,15 @@ int weft__frame_result(struct weft__task_impl *t, int32_t s)
     if (s & WEFT__TS_SYNCED)
         return EINVAL; /* synced twice */
     /* Relaxed: the owner's own frame; only its later syncs read it. */
-    atomic_store_explicit(&t->ti_state, s | WEFT__TS_SYNCED, memory_order_relaxed);
+    weft__atomic_store(&t->ti_state, s | WEFT__TS_SYNCED, memory_order_relaxed);
     return t->ti_result;
 }
 
 int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
 {
-    _Atomic int32_t *st = &t->ti_state;
+    int32_t *st = &t->ti_state;
     /* Acquire: pairs with the runner's release exchange of DONE. */
-    int32_t s = atomic_load_explicit(st, memory_order_acquire);
+    int32_t s = weft__atomic_load(st, memory_order_acquire);
     bool blocking = false;
     while (!(s & WEFT__TS_DONE)) {
         /* The runner's exchange of DONE is the only other write now (its
@@ -100,8 +100,8 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
          * the runner's release exchange like the loads (ti_result is read
          * next). */
         if (!(s & WEFT__TS_WAITER)
-            && !atomic_compare_exchange_weak_explicit(st, &s, s | WEFT__TS_WAITER,
-                                                      memory_order_acquire, memory_order_acquire))
+            && !weft__atomic_cas_weak(st, &s, s | WEFT__TS_WAITER, memory_order_acquire,
+                                      memory_order_acquire))
             continue;
         if (!blocking) {
             weft__block_begin(w);
@@ -109,7 +109,7 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
         }
         weft__futex_wait((_Atomic uint32_t *)(void *)st, (uint32_t)(s | WEFT__TS_WAITER));
         /* Acquire: as above. */
-        s = atomic_load_explicit(st, memory_order_acquire);
+        s = weft__atomic_load(st, memory_order_acquire);
     }
     if (blocking)
         weft__block_end(w);

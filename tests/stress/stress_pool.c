@@ -593,12 +593,13 @@ static void dump_internals(void *arg, FILE *out)
             (size_t)DUMP_LD(p->p_sq.sq_count));
     for (unsigned i = 0; i < p->p_nworkers; i++) {
         weft__worker *w = &p->p_workers[i];
-        /* bot and priv are the owner's plain fields: racy estimates, read
+        /* bot is the owner's plain field: a racy estimate, read
          * only in this dump of a hung pool (never in a passing run). */
         fprintf(out, "  worker %2u: top %" PRId64 " bottom %" PRId64 " bot %" PRId64
                 " priv %" PRId64 " hungry %u executed %" PRIu64 " parks %" PRIu64 "\n", i,
                 (int64_t)DUMP_LD(w->w_dq.dq_top), (int64_t)DUMP_LD(w->w_dq.dq_bottom),
-                w->w_dq.dq_q.q_bot, w->w_dq.dq_q.q_priv, (unsigned)DUMP_LD(w->w_dq.dq_q.q_hungry),
+                w->w_dq.dq_q.q_bot, weft__atomic_load(&w->w_dq.dq_q.q_priv, memory_order_relaxed),
+                (unsigned)weft__atomic_load(&w->w_dq.dq_q.q_hungry, memory_order_relaxed),
                 (uint64_t)DUMP_LD(w->w_executed), (uint64_t)DUMP_LD(w->w_parks));
     }
 #undef DUMP_LD

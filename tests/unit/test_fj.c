@@ -380,16 +380,16 @@ WEFT_TASK_1(int, published_root, int, x)
 {
     struct weft__fjq *q = weft__tls_fjq;
     /* Relaxed: as a thief's request (only this test writes it here). */
-    atomic_store_explicit(&q->q_hungry, 1, memory_order_relaxed);
+    weft__atomic_store(&q->q_hungry, 1, memory_order_relaxed);
     WEFT_FRAME(noop) f;
     WEFT_SPAWN(noop, &f, x);
-    ck_assert_int_eq(q->q_bot, q->q_priv); /* published: no private part */
+    ck_assert_int_eq(q->q_bot, weft__fjq_priv(q)); /* published: no private part */
     int r = WEFT_SYNC(noop, &f);
     weft__worker *w = weft__tls_worker;
     /* Relaxed: this worker's own indices, read by itself. */
     ck_assert_int_eq(atomic_load_explicit(&w->w_dq.dq_top, memory_order_relaxed),
                      atomic_load_explicit(&w->w_dq.dq_bottom, memory_order_relaxed));
-    ck_assert_int_eq(q->q_bot, q->q_priv);
+    ck_assert_int_eq(q->q_bot, weft__fjq_priv(q));
     return r;
 }
 

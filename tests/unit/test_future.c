@@ -133,6 +133,45 @@ START_TEST(release_early)
 }
 END_TEST
 
+/* Regression: a task that waited for its own future (WEFT_FOREVER) hung:
+ * the task cannot finish while it waits. The wait returns EPERM, whatever
+ * the timeout; the test waits at most 5 s, so that without the check it
+ * fails instead of hanging. */
+struct self_wait {
+    struct gate sw_gate;     /* holds the task until sw_f is set */
+    weft_future *sw_f;       /* written before the gate opens */
+    int sw_rc[3];            /* the task's waits: 5 s, WEFT_NO_WAIT, 1 ns */
+};
+
+static int wait_for_self(void *arg)
+{
+    struct self_wait *sw = arg;
+    gate_task(&sw->sw_gate);
+    int r = -1;
+    sw->sw_rc[0] = weft_future_wait(sw->sw_f, (int64_t)5000000000, &r);
+    sw->sw_rc[1] = weft_future_wait(sw->sw_f, WEFT_NO_WAIT, &r);
+    sw->sw_rc[2] = weft_future_wait(sw->sw_f, 1, &r);
+    return 42;
+}
+
+START_TEST(wait_from_own_task)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(1, modes[m]);
+        struct self_wait sw = {.sw_gate = {.g_result = 0}};
+        ck_assert_int_eq(weft_pool_async(p, &sw.sw_f, wait_for_self, &sw), 0);
+        gate_open(&sw.sw_gate); /* orders sw_f before the task's reads */
+        int r = -1;
+        ck_assert_int_eq(weft_future_wait(sw.sw_f, WEFT_FOREVER, &r), 0);
+        ck_assert_int_eq(r, 42);
+        for (int i = 0; i < 3; i++)
+            ck_assert_int_eq(sw.sw_rc[i], EPERM);
+        weft_future_release(sw.sw_f);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
 /* fib with a future per call, waited for on the worker: with one worker
  * the wait must run the awaited task itself. */
 static int fut_fib(void *arg)
@@ -357,6 +396,7 @@ int main(void)
     WEFT_TEST_CASE(s, results_apart, 60);
     WEFT_TEST_CASE(s, timeouts, 60);
     WEFT_TEST_CASE(s, release_early, 60);
+    WEFT_TEST_CASE(s, wait_from_own_task, 60);
     WEFT_TEST_CASE(s, on_worker, 120);
     WEFT_TEST_CASE(s, timed_on_worker, 60);
     WEFT_TEST_CASE(s, many_waiters, 60);

@@ -2,8 +2,9 @@
  * tests/unit/test_options.c - weft_pool_options: the size rule (growth),
  * bad input, thread names (cut to 15 bytes, spares), the start/stop hooks
  * (on the thread itself, paired, for spares too, from several threads'
- * pools at once), stack_size, and the default worker count (affinity mask
- * and cgroup v2 CPU quota, on fake cgroup trees).
+ * pools at once; a stop hook's submissions refused), stack_size, and the
+ * default worker count (affinity mask and cgroup v2 CPU quota, on fake
+ * cgroup trees).
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -248,6 +249,59 @@ START_TEST(hooks_several_threads)
 }
 END_TEST
 
+/* Regression: a stop hook run by destroy that submitted to its own pool
+ * got 0, but every worker had left its loop, so the task never ran (the
+ * item was lost, and a future made there was never finished: a wait on it
+ * hung). Such submissions are refused with EPIPE. */
+struct stop_submit {
+    _Atomic int ss_calls;
+    _Atomic int ss_bad; /* a submission that did not return EPIPE */
+};
+
+static int never_runs(void *arg)
+{
+    atomic_fetch_add_explicit((_Atomic int *)arg, 1, memory_order_relaxed);
+    return 0;
+}
+
+static void submit_on_stop(unsigned index, void *arg)
+{
+    (void)index;
+    struct stop_submit *ss = arg;
+    weft_pool *p = weft_pool_current();
+    weft_future *f = NULL;
+    weft_group g;
+    atomic_fetch_add_explicit(&ss->ss_calls, 1, memory_order_relaxed);
+    if (weft_pool_submit(p, never_runs, &ss->ss_bad) != EPIPE)
+        atomic_fetch_add_explicit(&ss->ss_bad, 1, memory_order_relaxed);
+    if (weft_pool_async(p, &f, never_runs, &ss->ss_bad) != EPIPE || f != NULL)
+        atomic_fetch_add_explicit(&ss->ss_bad, 1, memory_order_relaxed);
+    if (weft_group_init(&g, p) != 0 || weft_group_spawn(&g, never_runs, &ss->ss_bad) != EPIPE)
+        atomic_fetch_add_explicit(&ss->ss_bad, 1, memory_order_relaxed);
+}
+
+START_TEST(stop_hook_submits)
+{
+    const weft_scheduler modes[] = {WEFT_SCHED_STEALING, WEFT_SCHED_SHARED};
+    for (int m = 0; m < 2; m++) {
+        struct stop_submit ss;
+        atomic_init(&ss.ss_calls, 0);
+        atomic_init(&ss.ss_bad, 0);
+        weft_pool_options o = WEFT_POOL_OPTIONS_INIT;
+        o.workers = 2;
+        o.scheduler = modes[m];
+        o.on_worker_stop = submit_on_stop;
+        o.hook_arg = &ss;
+        weft_pool *p;
+        ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+        /* Relaxed: destroy joined the hooks' threads. */
+        ck_assert_int_eq(atomic_load_explicit(&ss.ss_calls, memory_order_relaxed), 2);
+        ck_assert_int_eq(atomic_load_explicit(&ss.ss_bad, memory_order_relaxed), 0);
+    }
+}
+END_TEST
+
 /* ---- stack size ----------------------------------------------------------- */
 
 static int stack_of_worker(void *arg)
@@ -410,6 +464,7 @@ int main(void)
     WEFT_TEST_CASE(s, names_and_hooks, 60);
     WEFT_TEST_CASE(s, long_and_default_names, 60);
     WEFT_TEST_CASE(s, hooks_several_threads, 120);
+    WEFT_TEST_CASE(s, stop_hook_submits, 60);
     WEFT_TEST_CASE(s, stack_size, 60);
     WEFT_TEST_CASE(s, cgroup_quota, 60);
     WEFT_TEST_CASE(s, default_workers, 60);

@@ -647,7 +647,7 @@ static int pass_on_root(void *arg)
     /* White-box: forget the parked workers' old publish requests, so that
      * both spawns stay private and the submit publishes all three tasks at
      * once, with one notify. */
-    atomic_store_explicit(&weft__tls_worker->w_dq.dq_q.q_hungry, 0, memory_order_relaxed);
+    weft__atomic_store(&weft__tls_worker->w_dq.dq_q.q_hungry, 0, memory_order_relaxed);
     if (weft_spawn(&t1, pass_on_task, c) != 0 || weft_spawn(&t2, pass_on_task, c) != 0
         || weft_pool_submit(weft_pool_current(), nop, NULL) != 0)
         return 100;

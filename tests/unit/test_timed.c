@@ -146,6 +146,44 @@ START_TEST(group_on_worker)
 }
 END_TEST
 
+/* Regression: a task that waited for its own group hung (WEFT_FOREVER):
+ * the group's count includes the waiting task, so it never reaches 0. The
+ * waits return EPERM, whatever the timeout; the test's timed wait is
+ * bounded (5 s), so that without the check it fails instead of hanging. */
+struct self_group {
+    weft_group sg_group;
+    int sg_rc[4]; /* weft_group_try_wait 5 s, WEFT_NO_WAIT, 1 ns; weft_group_wait */
+};
+
+static int wait_own_group(void *arg)
+{
+    struct self_group *sg = arg;
+    int r = -1;
+    sg->sg_rc[0] = weft_group_try_wait(&sg->sg_group, (int64_t)5000000000, &r);
+    sg->sg_rc[1] = weft_group_try_wait(&sg->sg_group, WEFT_NO_WAIT, &r);
+    sg->sg_rc[2] = weft_group_try_wait(&sg->sg_group, 1, &r);
+    /* The untimed wait only where the timed one was refused: never a hang. */
+    sg->sg_rc[3] = sg->sg_rc[0] == EPERM ? weft_group_wait(&sg->sg_group) : -2;
+    return 0;
+}
+
+START_TEST(group_wait_from_own_task)
+{
+    for (int m = 0; m < 2; m++) {
+        weft_pool *p = make_pool(1, modes[m]);
+        struct self_group sg;
+        ck_assert_int_eq(weft_group_init(&sg.sg_group, p), 0);
+        ck_assert_int_eq(weft_group_spawn(&sg.sg_group, wait_own_group, &sg), 0);
+        int r = -1;
+        ck_assert_int_eq(weft_group_try_wait(&sg.sg_group, WEFT_FOREVER, &r), 0);
+        ck_assert_int_eq(r, 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert_int_eq(sg.sg_rc[i], EPERM);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
 /* Several outside threads, each with its own group, polling with short
  * timeouts until their groups finish. */
 struct poller {
@@ -341,6 +379,7 @@ int main(void)
     WEFT_TEST_CASE(s, group_bad_input, 60);
     WEFT_TEST_CASE(s, group_timeouts, 60);
     WEFT_TEST_CASE(s, group_on_worker, 60);
+    WEFT_TEST_CASE(s, group_wait_from_own_task, 60);
     WEFT_TEST_CASE(s, group_several_threads, 60);
     WEFT_TEST_CASE(s, idle_bad_input, 60);
     WEFT_TEST_CASE(s, idle_timeouts, 60);

@@ -265,7 +265,7 @@ START_TEST(test_dag_mode_results)
         ck_assert_int_eq(weft_pool_call(p, group_root, &us), 0);
         ck_assert_int_eq(weft_pool_trace_stop(p), 0);
         for (unsigned i = 0; i < weft__nslots(p); i++)
-            ck_assert_uint_eq(atomic_load(&p->p_workers[i].w_dq.dq_q.q_hungry)
+            ck_assert_uint_eq(weft__atomic_load(&p->p_workers[i].w_dq.dq_q.q_hungry, memory_order_relaxed)
                                   & WEFT__HUNGRY_TRACE,
                               0);
         char head[64];

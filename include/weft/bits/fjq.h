@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/bits/fjq.h - private: the owner's side of a worker's split deque.
  *
@@ -7,19 +8,57 @@
  * _cds_wfcq_enqueue once in urcu/static/wfcqueue.h); the deque, its memory
  * orders and the thieves' side are described in the runtime's
  * docs/design/deque.md. Everything here may change between versions.
+ *
+ * C11 and C++11: the fields that other threads touch are plain types,
+ * accessed only through the weft__atomic_* macros below (GCC's __atomic
+ * builtins, which C and C++ share and which compile to what C11's
+ * <stdatomic.h> compiles to); the runtime uses the same macros on them.
  */
 #ifndef WEFT_BITS_FJQ_H
 #define WEFT_BITS_FJQ_H
 
-#ifndef __cplusplus
-
-#include <stdalign.h>
-#include <stdatomic.h>
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#ifndef __cplusplus
+#include <stdalign.h>
+#include <stdbool.h>
+#endif
 
 #include <weft/export.h>
 #include <weft/task.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- atomic access to the shared fields ---------------------------------- */
+
+/*
+ * The only way to read or write q_hungry, q_priv, the ring's slots and
+ * ti_state (Clang rejects these builtins on _Atomic objects, hence plain
+ * field types). mo: __ATOMIC_RELAXED etc., or in C the equal
+ * memory_order_relaxed etc.; every use says which access it pairs with.
+ */
+#define weft__atomic_load(p, mo)         __atomic_load_n((p), (mo))
+#define weft__atomic_store(p, v, mo)     __atomic_store_n((p), (v), (mo))
+#define weft__atomic_exchange(p, v, mo)  __atomic_exchange_n((p), (v), (mo))
+#define weft__atomic_fetch_or(p, v, mo)  __atomic_fetch_or((p), (v), (mo))
+#define weft__atomic_fetch_and(p, v, mo) __atomic_fetch_and((p), (v), (mo))
+#define weft__atomic_fetch_xor(p, v, mo) __atomic_fetch_xor((p), (v), (mo))
+/* Compare *p with *e: store v on success, else load *p into *e. */
+#define weft__atomic_cas_weak(p, e, v, mo_ok, mo_fail)                                             \
+    __atomic_compare_exchange_n((p), (e), (v), 1, (mo_ok), (mo_fail))
+#define weft__atomic_cas_strong(p, e, v, mo_ok, mo_fail)                                           \
+    __atomic_compare_exchange_n((p), (e), (v), 0, (mo_ok), (mo_fail))
+
+#ifdef __cplusplus
+#define WEFT__STATIC_ASSERT(e, msg) static_assert(e, msg)
+#define WEFT__THREAD_LOCAL          __thread /* constant-initialized: no C++ TLS wrapper */
+#else
+#define WEFT__STATIC_ASSERT(e, msg) _Static_assert(e, msg)
+#define WEFT__THREAD_LOCAL          _Thread_local
+#endif
 
 /* ---- task frames -------------------------------------------------------- */
 
@@ -46,7 +85,7 @@
 struct weft__task_impl {
     weft_task_fn ti_fn;
     void *ti_arg;
-    _Atomic int32_t ti_state;
+    int32_t ti_state; /* weft__atomic_* only */
     int32_t ti_result;
     struct weft__worker *ti_owner; /* debug builds of weft_spawn only */
 };
@@ -72,18 +111,36 @@ struct weft__task_impl {
  * owner publishes when asked (and a forcing thief when the owner does not
  * answer). The runtime's deque embeds this struct. */
 struct weft__fjq {
-    alignas(64) _Atomic uint32_t q_hungry;
+    alignas(64) uint32_t q_hungry; /* weft__atomic_* only */
     /* Next free index (the top of the private part): written by the owner
-     * only, read by a forcing thief. */
-    alignas(64) _Atomic int64_t q_priv;
+     * only, read by a forcing thief (weft__atomic_* only). */
+    alignas(64) int64_t q_priv;
     int64_t q_bot;       /* the owner's copy of bottom: private part [q_bot, q_priv) */
     /* The first index a push may not use without looking at the shared top
      * again: a past value of top plus the ring's capacity. INT64_MIN: every
      * push is slow (no worker, a SHARED worker). */
     int64_t q_limit;
     int64_t q_mask; /* ring capacity - 1 */
-    _Atomic(struct weft__task_impl *) *q_slots;
+    struct weft__task_impl **q_slots; /* the ring; its slots: weft__atomic_* only */
 };
+
+/* The layout that the fields had as C11 _Atomic types, which the runtime
+ * and programs built against earlier versions share (LP64). */
+#if __SIZEOF_POINTER__ == 8
+WEFT__STATIC_ASSERT(offsetof(struct weft__task_impl, ti_state) == 16
+                        && offsetof(struct weft__task_impl, ti_result) == 20
+                        && offsetof(struct weft__task_impl, ti_owner) == 24
+                        && sizeof(struct weft__task_impl) == 32,
+                    "weft__task_impl layout");
+WEFT__STATIC_ASSERT(offsetof(struct weft__fjq, q_hungry) == 0
+                        && offsetof(struct weft__fjq, q_priv) == 64
+                        && offsetof(struct weft__fjq, q_bot) == 72
+                        && offsetof(struct weft__fjq, q_limit) == 80
+                        && offsetof(struct weft__fjq, q_mask) == 88
+                        && offsetof(struct weft__fjq, q_slots) == 96
+                        && sizeof(struct weft__fjq) == 128,
+                    "weft__fjq layout");
+#endif
 
 /* The calling worker's queue; on a thread that is no worker of a STEALING
  * pool, &weft__fjq_none, whose q_limit makes every fast path fail (and
@@ -94,7 +151,7 @@ struct weft__fjq {
 #else
 #define WEFT__FJ_TLS_MODEL "initial-exec"
 #endif
-WEFT_API extern _Thread_local struct weft__fjq *weft__tls_fjq
+WEFT_API extern WEFT__THREAD_LOCAL struct weft__fjq *weft__tls_fjq
     __attribute__((tls_model(WEFT__FJ_TLS_MODEL)));
 WEFT_API extern const struct weft__fjq weft__fjq_none; /* read-only memory */
 
@@ -112,23 +169,23 @@ WEFT_API extern const struct weft__fjq weft__fjq_none; /* read-only memory */
  * ThreadSanitizer, which models only C11 orders, both sides are seq_cst.
  */
 #ifdef WEFT_TSAN
-#define WEFT__FJQ_PRIV_ORDER memory_order_seq_cst
+#define WEFT__FJQ_PRIV_ORDER __ATOMIC_SEQ_CST
 #else
-#define WEFT__FJQ_PRIV_ORDER memory_order_relaxed
+#define WEFT__FJQ_PRIV_ORDER __ATOMIC_RELAXED
 #endif
 
 static inline __attribute__((always_inline)) int64_t weft__fjq_priv(const struct weft__fjq *q)
 {
     /* Relaxed: only the calling owner writes it. */
-    return atomic_load_explicit(&q->q_priv, memory_order_relaxed);
+    return weft__atomic_load(&q->q_priv, __ATOMIC_RELAXED);
 }
 
 static inline __attribute__((always_inline)) void weft__fjq_set_priv(struct weft__fjq *q,
                                                                      int64_t v)
 {
     /* The light side's store (above); the forcing thief's load pairs with it. */
-    atomic_store_explicit(&q->q_priv, v, WEFT__FJQ_PRIV_ORDER);
-    atomic_signal_fence(memory_order_seq_cst); /* keep the hungry load after it */
+    weft__atomic_store(&q->q_priv, v, WEFT__FJQ_PRIV_ORDER);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* keep the hungry load after it */
 }
 
 /* Push t at private index h if h is the queue's private index and the ring
@@ -143,7 +200,7 @@ weft__fjq_try_push(struct weft__fjq *q, int64_t h, struct weft__task_impl *t)
         return false;
     /* Relaxed: a private slot; thieves see it only after it is published
      * (a release fence, then the store of the shared bottom). */
-    atomic_store_explicit(&q->q_slots[h & q->q_mask], t, memory_order_relaxed);
+    weft__atomic_store(&q->q_slots[h & q->q_mask], t, __ATOMIC_RELAXED);
     weft__fjq_set_priv(q, h + 1);
     return true;
 }
@@ -155,7 +212,7 @@ weft__fjq_peek(const struct weft__fjq *q, int64_t h)
     if (h <= q->q_bot)
         return NULL;
     /* Relaxed: only the owner wrote this private slot. */
-    return atomic_load_explicit(&q->q_slots[(h - 1) & q->q_mask], memory_order_relaxed);
+    return weft__atomic_load(&q->q_slots[(h - 1) & q->q_mask], __ATOMIC_RELAXED);
 }
 
 /* Pop t if it is the newest private task and h is the private index: true
@@ -187,9 +244,11 @@ static inline struct weft__task_impl *weft__fjq_pop_newest(struct weft__fjq *q)
 static inline __attribute__((always_inline)) bool weft__fjq_hungry(const struct weft__fjq *q)
 {
     /* The light side's load (above): relaxed, or seq_cst under TSan. */
-    return __builtin_expect(atomic_load_explicit(&q->q_hungry, WEFT__FJQ_PRIV_ORDER) != 0, 0);
+    return __builtin_expect(weft__atomic_load(&q->q_hungry, WEFT__FJQ_PRIV_ORDER) != 0, 0);
 }
 
-#endif /* !__cplusplus */
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_BITS_FJQ_H */
