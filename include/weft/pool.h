@@ -391,7 +391,7 @@ WEFT_API int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, 
  * goes); WEFT_TRACE_DAG=1 adds the flag (here too); WEFT_TRACE_MIN_NS=n
  * leaves out tasks shorter than n ns that a worker took from its own deque
  * (stolen and queued tasks are always kept); WEFT_TRACE_MAX_MB (default
- * 256) caps the memory a session takes, beyond which events are counted as
+ * 256) caps the memory a capture takes, beyond which events are counted as
  * dropped. */
 #define WEFT_TRACE_DAG 1u
 

@@ -108,14 +108,14 @@ typedef struct weft__worker {
     alignas(WEFT__CACHE_LINE) struct weft__tstate w_ts;
     unsigned w_ts_cur; /* owner: the state w_ts says, without the atomics */
     /* trace.c: this thread's events (owner-written, read by the writer of
-     * a session), and the task its last steal took, from which victim. */
+     * a capture), and the task its last steal took, from which victim. */
     struct weft__tbuf w_tbuf;
     struct weft__task_impl *w_tr_stolen;
     unsigned w_tr_victim;
     struct weft__trun *w_tr_cur; /* trace.c: the traced run of a task under way */
-    /* trace.c, SHARED: queue lock operations this session: count, ticks
+    /* trace.c, SHARED: queue lock operations this capture: count, ticks
      * held, ticks waited, operations that waited (owner-written, relaxed;
-     * read by the writer); the session they count for (owner). */
+     * read by the writer); the capture they count for (owner). */
     _Atomic uint64_t w_tr_lock[4];
     _Atomic uint32_t w_tr_lock_gen;
 } weft__worker;
@@ -235,9 +235,9 @@ struct weft_pool {
     pthread_mutex_t p_spare_lock;
     unsigned p_spares_made; /* spare slots made (p_spare_lock) */
 
-    /* Tracing (trace.c): the running session's flags, WEFT__TRACE_ON |
+    /* Tracing (trace.c): the running capture's flags, WEFT__TRACE_ON |
      * WEFT__TRACE_DAG, 0 when none runs (read relaxed on every traced path;
-     * written under the session's lock); the session state, made at the
+     * written under the capture's lock); the capture state, made at the
      * first start (release; read with acquire). Own line. */
     alignas(WEFT__CACHE_LINE) _Atomic unsigned p_trace_on;
     _Atomic(struct weft__trace *) p_trace;

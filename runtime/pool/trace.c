@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/pool/trace.c - a pool's trace sessions (start, stop, WEFT_TRACE,
+ * runtime/pool/trace.c - a pool's trace captures (start, stop, WEFT_TRACE,
  * fork) and the per-thread event buffers (docs/design/tracing.md). What is
  * recorded is trace_record.c; the clock and scheduler states tstate.c; the
  * JSON writer trace_write.c.
  *
- * Lock order: weft__trace_global_lock, then a session's t_lock. Workers
+ * Lock order: weft__trace_global_lock, then a capture's t_lock. Workers
  * record without locks: each appends to its own buffer and publishes the
  * count (release) that the writer reads (acquire).
  */
@@ -24,13 +24,13 @@
 #include "pool/sched.h"
 #include "pool/trace_impl.h"
 
-/* ---- sessions ------------------------------------------------------------------- */
+/* ---- captures ------------------------------------------------------------------- */
 
-/* The session that collection waits of threads that are no workers record
+/* The capture that collection waits of threads that are no workers record
  * into: the one started last, while it runs (weft__trace_global_lock). The
- * number of running sessions, so that a collection wait tests one word. */
+ * number of running captures, so that a collection wait tests one word. */
 pthread_mutex_t weft__trace_global_lock = PTHREAD_MUTEX_INITIALIZER;
-struct weft__trace *weft__trace_outside_session;
+struct weft__trace *weft__trace_outside_capture;
 _Atomic int weft__trace_running;
 static _Atomic unsigned trace_env_pools; /* pools that took WEFT_TRACE so far */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -47,9 +47,9 @@ static void trace_atfork_parent(void)
 
 static void trace_atfork_child(void)
 {
-    /* The child's pools are inherited (fork.c): their sessions record
+    /* The child's pools are inherited (fork.c): their captures record
      * nothing more, and their files are not written. */
-    weft__trace_outside_session = NULL;
+    weft__trace_outside_capture = NULL;
     /* Relaxed: the child has one thread. */
     atomic_store_explicit(&weft__trace_running, 0, memory_order_relaxed);
     pthread_mutex_unlock(&weft__trace_global_lock);
@@ -73,12 +73,12 @@ static long env_long(const char *name, long dflt, long lo, long hi)
     return v;
 }
 
-/* Sessions are told apart by a number that no other session of the
+/* Captures are told apart by a number that no other capture of the
  * process ever has (an address may be reused by a later pool's). */
 static _Atomic uint64_t trace_uids;
 
-/* p's session state, made on first use; under weft__trace_global_lock. */
-static int session_get(weft_pool *p, struct weft__trace **out)
+/* p's capture state, made on first use; under weft__trace_global_lock. */
+static int capture_get(weft_pool *p, struct weft__trace **out)
 {
     /* Relaxed: written under weft__trace_global_lock, which we hold. */
     struct weft__trace *t = atomic_load_explicit(&p->p_trace, memory_order_relaxed);
@@ -102,11 +102,11 @@ static int session_get(weft_pool *p, struct weft__trace **out)
     return 0;
 }
 
-/* Start a session on p; under weft__trace_global_lock. */
-static int session_start(weft_pool *p, const char *path, unsigned flags)
+/* Start a capture on p; under weft__trace_global_lock. */
+static int capture_start(weft_pool *p, const char *path, unsigned flags)
 {
     struct weft__trace *t;
-    int rc = session_get(p, &t);
+    int rc = capture_get(p, &t);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&t->t_lock);
@@ -125,7 +125,7 @@ static int session_start(weft_pool *p, const char *path, unsigned flags)
     t->t_path = copy;
     t->t_flags = flags;
     t->t_tsc_per_ns = weft__trace_use_tsc() ? weft__trace_tsc_rate() : 1.0;
-    /* Relaxed: parameters; a recorder of the previous session that reads
+    /* Relaxed: parameters; a recorder of the previous capture that reads
      * the new value does no harm. */
     atomic_store_explicit(
         &t->t_min_ticks,
@@ -134,14 +134,14 @@ static int session_start(weft_pool *p, const char *path, unsigned flags)
     atomic_store_explicit(&t->t_max_bytes,
                           (size_t)env_long("WEFT_TRACE_MAX_MB", 256, 1, 1L << 20) << 20,
                           memory_order_relaxed);
-    /* Relaxed: the buffers' owners count under this session only after
+    /* Relaxed: the buffers' owners count under this capture only after
      * they see the new generation below (release). */
     atomic_store_explicit(&t->t_bytes, 0, memory_order_relaxed);
     t->t_ns0 = weft__mono_ns();
     t->t_tick0 = weft__trace_now();
     t->t_active = true;
     /* Release: a buffer's owner that reads the new generation (acquire)
-     * resets its buffer after the previous session's writer finished with
+     * resets its buffer after the previous capture's writer finished with
      * it (that writer held t_lock before us). */
     atomic_store_explicit(&t->t_gen, atomic_load_explicit(&t->t_gen, memory_order_relaxed) + 1,
                           memory_order_release);
@@ -155,14 +155,14 @@ static int session_start(weft_pool *p, const char *path, unsigned flags)
      * this flag relaxed first, then read the generation with acquire). */
     atomic_store_explicit(&p->p_trace_on, WEFT__TRACE_ON | flags, memory_order_release);
     pthread_mutex_unlock(&t->t_lock);
-    weft__trace_outside_session = t;
+    weft__trace_outside_capture = t;
     atomic_fetch_add_explicit(&weft__trace_running, 1, memory_order_relaxed); /* a hint */
     return 0;
 }
 
-/* Stop p's session and write its file. Takes weft__trace_global_lock only while
+/* Stop p's capture and write its file. Takes weft__trace_global_lock only while
  * it stops the recording, not while it writes. */
-static int session_stop(weft_pool *p)
+static int capture_stop(weft_pool *p)
 {
     pthread_mutex_lock(&weft__trace_global_lock);
     /* Relaxed: written under weft__trace_global_lock, which we hold. */
@@ -182,14 +182,14 @@ static int session_stop(weft_pool *p)
     atomic_store_explicit(&p->p_trace_on, 0, memory_order_relaxed);
     if ((t->t_flags & WEFT__TRACE_DAG) && p->p_mode == WEFT_SCHED_STEALING)
         for (unsigned i = 0, n = weft__nslots(p); i < n; i++)
-            /* Relaxed RMW: as in session_start. */
+            /* Relaxed RMW: as in capture_start. */
             weft__atomic_fetch_and(&p->p_workers[i].w_dq.dq_q.q_hungry, ~WEFT__HUNGRY_TRACE,
                                       memory_order_relaxed);
     t->t_tick1 = weft__trace_now();
     t->t_ns1 = weft__mono_ns();
     t->t_active = false;
-    if (weft__trace_outside_session == t)
-        weft__trace_outside_session = NULL;
+    if (weft__trace_outside_capture == t)
+        weft__trace_outside_capture = NULL;
     atomic_fetch_sub_explicit(&weft__trace_running, 1, memory_order_relaxed); /* a hint */
     pthread_mutex_unlock(&weft__trace_global_lock);
     int rc = weft__trace_write(p, t);
@@ -248,7 +248,7 @@ int weft__trace_pool_created(weft_pool *p, const char *opt_path, uint64_t opt_fl
         if (env_long("WEFT_TRACE_DAG", 0, 0, 1))
             opt_flags |= WEFT_TRACE_DAG; /* as in weft_pool_trace_start */
         pthread_mutex_lock(&weft__trace_global_lock);
-        int rc = session_start(p, opt_path, (opt_flags & WEFT_TRACE_DAG) ? WEFT__TRACE_DAG : 0);
+        int rc = capture_start(p, opt_path, (opt_flags & WEFT_TRACE_DAG) ? WEFT__TRACE_DAG : 0);
         pthread_mutex_unlock(&weft__trace_global_lock);
         return rc;
     }
@@ -262,7 +262,7 @@ int weft__trace_pool_created(weft_pool *p, const char *opt_path, uint64_t opt_fl
     int rc = env_path(tmpl, n, path, sizeof path);
     if (rc == 0) {
         pthread_mutex_lock(&weft__trace_global_lock);
-        rc = session_start(p, path, flags);
+        rc = capture_start(p, path, flags);
         pthread_mutex_unlock(&weft__trace_global_lock);
     }
     if (rc != 0)
@@ -291,7 +291,7 @@ void weft__trace_pool_destroy(weft_pool *p)
         pthread_mutex_lock(&t->t_lock);
         bool active = t->t_active;
         pthread_mutex_unlock(&t->t_lock);
-        int rc = active ? session_stop(p) : 0;
+        int rc = active ? capture_stop(p) : 0;
         if (rc != 0)
             fprintf(stderr, "weft: trace: cannot write %s: %s\n", t->t_path, strerror(rc));
     }
@@ -314,7 +314,7 @@ void weft__trace_worker_start(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
     if ((WEFT__TRACE_FLAGS(p) & WEFT__TRACE_DAG) && p->p_mode == WEFT_SCHED_STEALING)
-        /* Relaxed RMW: as in session_start (a spare made during a session). */
+        /* Relaxed RMW: as in capture_start (a spare made during a capture). */
         weft__atomic_fetch_or(&w->w_dq.dq_q.q_hungry, WEFT__HUNGRY_TRACE, memory_order_relaxed);
 }
 
@@ -329,7 +329,7 @@ int weft_pool_trace_start(weft_pool *p, const char *path, unsigned flags)
         flags |= WEFT_TRACE_DAG;
     pthread_once(&atfork_once, trace_atfork_register);
     pthread_mutex_lock(&weft__trace_global_lock);
-    int rc = session_start(p, path, (flags & WEFT_TRACE_DAG) ? WEFT__TRACE_DAG : 0);
+    int rc = capture_start(p, path, (flags & WEFT_TRACE_DAG) ? WEFT__TRACE_DAG : 0);
     pthread_mutex_unlock(&weft__trace_global_lock);
     if (outside)
         weft__callers_leave(p);
@@ -343,7 +343,7 @@ int weft_pool_trace_stop(weft_pool *p)
     bool outside = weft__worker_of(p) == NULL;
     if (outside && weft__callers_enter(p) != 0)
         return EPIPE;
-    int rc = session_stop(p);
+    int rc = capture_stop(p);
     if (outside)
         weft__callers_leave(p);
     return rc;
@@ -356,7 +356,7 @@ static struct weft__tchunk *chunk_new(struct weft__trace *t)
     /* Relaxed RMW: a budget, not an order. */
     size_t used = atomic_fetch_add_explicit(&t->t_bytes, sizeof(struct weft__tchunk),
                                             memory_order_relaxed);
-    /* Relaxed: a parameter (session_start). */
+    /* Relaxed: a parameter (capture_start). */
     if (used + sizeof(struct weft__tchunk)
         > atomic_load_explicit(&t->t_max_bytes, memory_order_relaxed))
         return NULL;
@@ -382,8 +382,8 @@ static void chunk_gap(struct weft__tchunk *c, uint64_t g0)
     atomic_store_explicit(&c->c_n, 1, memory_order_release);
 }
 
-/* The owner starts its buffer over for session generation gen: the writer
- * of the previous session has finished with it (trace.h). */
+/* The owner starts its buffer over for capture generation gen: the writer
+ * of the previous capture has finished with it (trace.h). */
 static void tbuf_reset(struct weft__trace *t, struct weft__tbuf *b, uint32_t gen, uint64_t g0)
 {
     tbuf_free_chunks(b);
@@ -396,11 +396,11 @@ static void tbuf_reset(struct weft__trace *t, struct weft__tbuf *b, uint32_t gen
     atomic_store_explicit(&b->b_gen, gen, memory_order_release);
 }
 
-/* The next free event of b for session t (the owner), or NULL (the cap is
+/* The next free event of b for capture t (the owner), or NULL (the cap is
  * reached: the event is counted as dropped). Publish it with tbuf_commit. */
 static struct weft__tev *tbuf_slot(struct weft__trace *t, struct weft__tbuf *b)
 {
-    /* Acquire: pairs with session_start's release (trace.h). */
+    /* Acquire: pairs with capture_start's release (trace.h). */
     uint32_t gen = atomic_load_explicit(&t->t_gen, memory_order_acquire);
     /* Relaxed: only the owner writes b_gen. */
     if (atomic_load_explicit(&b->b_gen, memory_order_relaxed) != gen)
@@ -456,10 +456,10 @@ void weft__tbuf_put(struct weft__trace *t, struct weft__tbuf *b, unsigned kind, 
 }
 
 /* This thread's buffer for a thread that is no worker of p, registered
- * with p's session on first use; NULL when none can be had. Under
+ * with p's capture on first use; NULL when none can be had. Under
  * t_lock only for the registration. */
 static _Thread_local struct {
-    uint64_t o_uid; /* the session's t_uid, 0: none */
+    uint64_t o_uid; /* the capture's t_uid, 0: none */
     struct weft__tbuf *o_buf;
 } outside_tls;
 
@@ -479,8 +479,8 @@ struct weft__tbuf *weft__trace_outside_buf(struct weft__trace *t)
     b->b_next = t->t_outside;
     t->t_outside = b;
     pthread_mutex_unlock(&t->t_lock);
-    /* The buffer stays with the session (freed with the pool); the pointer
-     * is followed only for the same session, which lives as long as its
+    /* The buffer stays with the capture (freed with the pool); the pointer
+     * is followed only for the same capture, which lives as long as its
      * pool, which the calling thread is using. */
     outside_tls.o_uid = t->t_uid;
     outside_tls.o_buf = b;
@@ -490,13 +490,13 @@ struct weft__tbuf *weft__trace_outside_buf(struct weft__trace *t)
     return b;
 }
 
-/* The calling thread's buffer for p's session: its worker's, else its own. */
+/* The calling thread's buffer for p's capture: its worker's, else its own. */
 struct weft__tbuf *weft__trace_my_buf(weft_pool *p)
 {
     weft__worker *w = weft__worker_of(p);
     if (w != NULL)
         return &w->w_tbuf;
-    /* Acquire: pairs with session_get's release. */
+    /* Acquire: pairs with capture_get's release. */
     struct weft__trace *t = atomic_load_explicit(&p->p_trace, memory_order_acquire);
     return t != NULL ? weft__trace_outside_buf(t) : NULL;
 }

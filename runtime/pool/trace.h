@@ -7,8 +7,8 @@
  * Chrome trace-event JSON when the trace stops. docs/design/tracing.md
  * describes the format, the buffers and what is recorded.
  *
- * Locks: trace_global_lock (trace.c) before a session's t_lock; both are
- * taken only to start and stop a session, to register a thread that is no
+ * Locks: trace_global_lock (trace.c) before a capture's t_lock; both are
+ * taken only to start and stop a capture, to register a thread that is no
  * worker, and to record a collection wait of such a thread. Recording by a
  * worker takes no lock.
  */
@@ -92,16 +92,16 @@ struct weft__tchunk {
     struct weft__tev c_ev[WEFT__TCHUNK_EVENTS];
 };
 
-/* One thread's events for one session. Owner-written; the writer of the
- * session reads the events published in its chunks. A buffer is reset by
- * its owner when it sees a newer session (b_gen), which begins only after
+/* One thread's events for one capture. Owner-written; the writer of the
+ * capture reads the events published in its chunks. A buffer is reset by
+ * its owner when it sees a newer capture (b_gen), which begins only after
  * the writer of the previous one has finished. */
 struct weft__tbuf {
-    _Atomic uint32_t b_gen; /* the session the events belong to (release by the owner) */
+    _Atomic uint32_t b_gen; /* the capture the events belong to (release by the owner) */
     struct weft__tchunk *b_head, *b_cur; /* written before b_gen */
     uint64_t b_dropped;     /* owner: events lost to the size cap */
     bool b_full;            /* owner: the cap was reached */
-    /* Threads that are no workers (the session's t_outside list, t_lock): */
+    /* Threads that are no workers (the capture's t_outside list, t_lock): */
     struct weft__tbuf *b_next;
     int b_tid;              /* gettid() */
     char b_name[24];
@@ -115,13 +115,13 @@ struct weft__tbuf {
 _Static_assert((WEFT__HUNGRY_TRACE & (WEFT__HUNGRY_ASKED | WEFT__HUNGRY_PHASE)) == 0,
                "the trace bit overlaps q_hungry's protocol bits");
 
-/* Session flags in p_trace_on. */
+/* Capture flags in p_trace_on. */
 #define WEFT__TRACE_ON  1u
 #define WEFT__TRACE_DAG 2u
 
 /* ---- what the pool and the scheduler call ------------------------------------- */
 
-/* The pool's session state, allocated at the first start (trace.c). */
+/* The pool's capture state, allocated at the first start (trace.c). */
 struct weft__trace;
 
 /* Ticks of the trace clock (TSC where it is invariant, else
@@ -146,7 +146,7 @@ void weft__trace_clock_setup(void);
  * stop and free at destroy (after the threads were joined). */
 int weft__trace_pool_created(struct weft_pool *p, const char *path, uint64_t flags);
 void weft__trace_pool_destroy(struct weft_pool *p);
-/* A worker (or spare) thread starts: the DAG bit if the session wants it. */
+/* A worker (or spare) thread starts: the DAG bit if the capture wants it. */
 void weft__trace_worker_start(struct weft__worker *w);
 
 /* Recording (each a no-op unless the pool traces; callers on paths that
@@ -158,7 +158,7 @@ void weft__trace_run(struct weft__worker *w, struct weft__task_impl *x);
  * anyone waiting for it): its end for the trace. */
 void weft__trace_heap_ran(struct weft__heap_task *ht);
 /* SHARED: the calling worker asked for the queue lock at t0, got it at t1,
- * released it at t2 (summed per worker for the session; shared.c times one
+ * released it at t2 (summed per worker for the capture; shared.c times one
  * operation in 16). */
 void weft__trace_lock(uint64_t t0, uint64_t t1, uint64_t t2);
 void weft__trace_steal(struct weft__worker *w, struct weft__task_impl *x, unsigned victim,
@@ -186,10 +186,10 @@ void weft__trace_join_end(struct weft_pool *p, uint64_t t0, bool admitted, const
                           unsigned kind);
 /* A group wait: a thread that is no worker of p must not touch p (destroy
  * may free it meanwhile), so its wait is recorded only into the running
- * session of trace.c's global lock, if it is p's. */
+ * capture of trace.c's global lock, if it is p's. */
 uint64_t weft__trace_group_begin(const struct weft_pool *p);
 void weft__trace_group_end(const struct weft_pool *p, uint64_t t0, const void *g);
-/* A collection wait (any thread): the start (0 when no session records
+/* A collection wait (any thread): the start (0 when no capture records
  * it), then the end, with the collection (NULL: an any-variant), its side
  * and whether it timed out. */
 uint64_t weft__trace_coll_begin(void);
@@ -197,9 +197,9 @@ void weft__trace_coll_end(uint64_t t0, const void *coll, int side, bool timed_ou
 
 /* ---- tests --------------------------------------------------------------------- */
 
-/* The session flags of p (0: not tracing): one relaxed load, the only test
+/* The capture flags of p (0: not tracing): one relaxed load, the only test
  * on the paths that run per task while tracing is off (p_trace_on, in
- * sched.h's struct weft_pool; a hint: session_start/stop order the rest). */
+ * sched.h's struct weft_pool; a hint: capture_start/stop order the rest). */
 #define WEFT__TRACE_FLAGS(p) atomic_load_explicit(&(p)->p_trace_on, memory_order_relaxed)
 
 /* Whether worker w's q_hungry carries the DAG mode's bit (the owner's

@@ -18,7 +18,7 @@
 static void record(weft_pool *p, struct weft__tbuf *b, unsigned kind, unsigned aux, uint32_t c,
                    uint64_t ts, uint64_t a, uint64_t bb, uint64_t d)
 {
-    /* Acquire: pairs with session_get's release. */
+    /* Acquire: pairs with capture_get's release. */
     struct weft__trace *t = atomic_load_explicit(&p->p_trace, memory_order_acquire);
     if (b != NULL && t != NULL)
         weft__tbuf_put(t, b, kind, aux, c, ts, a, bb, d);
@@ -26,7 +26,7 @@ static void record(weft_pool *p, struct weft__tbuf *b, unsigned kind, unsigned a
 
 /* A task weft__trace_run runs, until its event is recorded: at its end,
  * or (a heap task) when its function returned, before it wakes whoever
- * waits for it - a waiter may stop the session, and may take this
+ * waits for it - a waiter may stop the capture, and may take this
  * thread's CPU. */
 struct weft__trun {
     struct weft__trun *r_outer; /* the run this one is nested in */
@@ -41,9 +41,9 @@ struct weft__trun {
 static void trun_record(weft__worker *w, struct weft__trun *r, uint64_t t1)
 {
     r->r_done = true;
-    /* Acquire: pairs with session_get's release. */
+    /* Acquire: pairs with capture_get's release. */
     struct weft__trace *t = atomic_load_explicit(&w->w_pool->p_trace, memory_order_acquire);
-    /* Relaxed: a parameter (session_start). */
+    /* Relaxed: a parameter (capture_start). */
     if (t != NULL
         && (r->r_always
             || t1 - r->r_t0 >= atomic_load_explicit(&t->t_min_ticks, memory_order_relaxed)))
@@ -97,7 +97,7 @@ void weft__trace_lock(uint64_t t0, uint64_t t1, uint64_t t2)
     weft__worker *w = weft__tls_worker;
     if (w == NULL)
         return;
-    /* Acquire: pairs with session_get's release. */
+    /* Acquire: pairs with capture_get's release. */
     struct weft__trace *t = atomic_load_explicit(&w->w_pool->p_trace, memory_order_acquire);
     if (t == NULL)
         return;
@@ -112,7 +112,7 @@ void weft__trace_lock(uint64_t t0, uint64_t t1, uint64_t t2)
                          : 0;
         atomic_store_explicit(&w->w_tr_lock[i], v + add[i], memory_order_relaxed);
     }
-    /* Relaxed: read by the writer to tell this session's sums (a report). */
+    /* Relaxed: read by the writer to tell this capture's sums (a report). */
     atomic_store_explicit(&w->w_tr_lock_gen, gen, memory_order_relaxed);
 }
 
@@ -141,9 +141,9 @@ void weft__trace_dag_spawned(weft__worker *w, struct weft__task_impl *t, bool ty
 {
     weft_pool *p = w->w_pool;
     if (!(WEFT__TRACE_FLAGS(p) & WEFT__TRACE_DAG)) {
-        /* A bit left from a session that stopped (a spare started while it
+        /* A bit left from a capture that stopped (a spare started while it
          * stopped): clear it, so that the fast paths stay fast. Relaxed
-         * RMW: as in session_start. */
+         * RMW: as in capture_start. */
         weft__atomic_fetch_and(&w->w_dq.dq_q.q_hungry, ~WEFT__HUNGRY_TRACE,
                                   memory_order_relaxed);
         return;
@@ -247,10 +247,10 @@ void weft__trace_group_end(const weft_pool *p, uint64_t t0, const void *g)
                    t1);
         return;
     }
-    /* Into p's session only if it is the running one the global lock
+    /* Into p's capture only if it is the running one the global lock
      * guards (its address is compared, p is not touched). */
     pthread_mutex_lock(&weft__trace_global_lock);
-    struct weft__trace *t = weft__trace_outside_session;
+    struct weft__trace *t = weft__trace_outside_capture;
     if (t != NULL && t->t_pool == p) {
         struct weft__tbuf *b = weft__trace_outside_buf(t);
         if (b != NULL)
@@ -263,7 +263,7 @@ void weft__trace_group_end(const weft_pool *p, uint64_t t0, const void *g)
 
 uint64_t weft__trace_coll_begin(void)
 {
-    /* Relaxed: a hint; a wait that overlaps a session's start is not
+    /* Relaxed: a hint; a wait that overlaps a capture's start is not
      * recorded. */
     return atomic_load_explicit(&weft__trace_running, memory_order_relaxed) > 0 ? weft__trace_now()
                                                                           : 0;
@@ -281,10 +281,10 @@ void weft__trace_coll_end(uint64_t t0, const void *coll, int side, bool timed_ou
                    (uintptr_t)coll, 0, t1);
         return;
     }
-    /* Under the global lock: the session cannot stop (and its pool cannot
+    /* Under the global lock: the capture cannot stop (and its pool cannot
      * go) meanwhile. */
     pthread_mutex_lock(&weft__trace_global_lock);
-    struct weft__trace *t = weft__trace_outside_session;
+    struct weft__trace *t = weft__trace_outside_capture;
     if (t != NULL) {
         struct weft__tbuf *b = weft__trace_outside_buf(t);
         if (b != NULL)

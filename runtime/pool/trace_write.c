@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * runtime/pool/trace_write.c - a stopped trace session as Chrome
+ * runtime/pool/trace_write.c - a stopped trace capture as Chrome
  * trace-event JSON (Perfetto and chrome://tracing open it), with the raw
  * events that tools/weft-prof reads in a "weft" member, and task function
  * names from dladdr or the ELF symbol table (docs/design/tracing.md,
@@ -183,13 +183,13 @@ static void sym_name(struct symmod **mods, uintptr_t addr, char *buf, size_t len
              addr - (uintptr_t)di.dli_fbase);
 }
 
-/* ---- the session's buffers --------------------------------------------------------- */
+/* ---- the capture's buffers --------------------------------------------------------- */
 
 struct thr {
     const struct weft__tbuf *t_buf;
     int t_slot; /* worker or spare slot, -1 for other threads */
     long t_tid; /* in the file */
-    _Atomic uint64_t *t_lock; /* a worker's lock sums for this session, or NULL */
+    _Atomic uint64_t *t_lock; /* a worker's lock sums for this capture, or NULL */
 };
 
 /* Reading a buffer's published events, oldest first. */
@@ -244,7 +244,7 @@ struct wctx {
     size_t nfns;
 };
 
-/* ns since the session's start for tick value v (may be negative). */
+/* ns since the capture's start for tick value v (may be negative). */
 /* An end (of a complete event) after the stop is the stop: a thread
  * descheduled between its work and its record. */
 static uint64_t clamp_end(const struct weft__trace *t, uint64_t v)
@@ -373,7 +373,7 @@ static void write_thread(struct wctx *x, const struct thr *th)
             unsigned from = e->e_aux < WEFT__ST_N ? e->e_aux : WEFT__ST_RUN;
             unsigned to = e->e_c < WEFT__ST_N ? e->e_c : WEFT__ST_RUN;
             if (state < 0) {
-                state = (int)from; /* the state the session found it in */
+                state = (int)from; /* the state the capture found it in */
                 since = 0;
             }
             if (state != WEFT__ST_RUN && ts > since) {
@@ -430,7 +430,7 @@ static void write_raw_thread(struct wctx *x, const struct thr *th, bool first)
     const struct weft__trace *t = x->t;
     fprintf(x->f, "%s\n{\"tid\":%ld,\"slot\":%d,", first ? "" : ",", th->t_tid, th->t_slot);
     if (th->t_lock != NULL) {
-        /* Relaxed: sums the owner wrote this session (it may still add). */
+        /* Relaxed: sums the owner wrote this capture (it may still add). */
         uint64_t v[4];
         for (int i = 0; i < 4; i++)
             v[i] = atomic_load_explicit(&th->t_lock[i], memory_order_relaxed);
@@ -482,13 +482,13 @@ int weft__trace_write(weft_pool *p, struct weft__trace *t)
     size_t n = 0;
     uint64_t dropped = 0;
     /* Acquire (b_gen): pairs with tbuf_reset's release, so that b_head is
-     * the buffer's. A buffer of an older session was not written to in
+     * the buffer's. A buffer of an older capture was not written to in
      * this one. */
     for (unsigned i = 0; i < nslots; i++) {
         const struct weft__tbuf *b = &p->p_workers[i].w_tbuf;
         if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen) {
             weft__worker *w = &p->p_workers[i];
-            /* Relaxed: a report; sums of an older session are left out. */
+            /* Relaxed: a report; sums of an older capture are left out. */
             bool sums = p->p_mode == WEFT_SCHED_SHARED
                         && atomic_load_explicit(&w->w_tr_lock_gen, memory_order_relaxed) == gen;
             thr[n++] = (struct thr){b, (int)i, tid_of_slot(i), sums ? w->w_tr_lock : NULL};
@@ -499,7 +499,7 @@ int weft__trace_write(weft_pool *p, struct weft__trace *t)
         /* Acquire: as above. */
         if (atomic_load_explicit(&b->b_gen, memory_order_acquire) == gen)
             thr[n++] = (struct thr){b, -1, 100000 + k, NULL};
-    /* Sessions of over a few ms measure the TSC rate themselves. */
+    /* Captures of over a few ms measure the TSC rate themselves. */
     if (t->t_tsc_per_ns != 1.0 && t->t_ns1 - t->t_ns0 > 20000000 && t->t_tick1 > t->t_tick0)
         t->t_tsc_per_ns = (double)(t->t_tick1 - t->t_tick0) / (double)(t->t_ns1 - t->t_ns0);
 
@@ -508,7 +508,7 @@ int weft__trace_write(weft_pool *p, struct weft__trace *t)
     uintptr_t *fns = NULL;
     for (size_t i = 0; i < n; i++) {
         /* b_dropped: the owner's count; read racily as a report only when
-         * the owner still records (a session stopped under a busy pool). */
+         * the owner still records (a capture stopped under a busy pool). */
         struct evit it;
         evit_init(&it, thr[i].t_buf);
         for (const struct weft__tev *e; (e = evit_next(&it)) != NULL;) {
@@ -605,7 +605,7 @@ int weft__trace_write(weft_pool *p, struct weft__trace *t)
                 mode, p->p_nworkers, (t->t_flags & WEFT__TRACE_DAG) ? "true" : "false",
                 t->t_tsc_per_ns != 1.0 ? "tsc" : "monotonic", rel_ns_ll(t, t->t_tick1),
                 t->t_ns0,
-                /* Relaxed: written by session_start under t_lock, which we hold. */
+                /* Relaxed: written by capture_start under t_lock, which we hold. */
                 (double)atomic_load_explicit(&t->t_min_ticks, memory_order_relaxed)
                     / t->t_tsc_per_ns,
                 dropped);

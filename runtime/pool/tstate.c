@@ -30,13 +30,13 @@ uint64_t weft__mono_ns(void)
 
 /* Whether the trace clock is the TSC: decided once, at the first pool's
  * creation (before its workers exist), from CPUID alone. Relaxed: set
- * before any session can record (sessions need a pool, whose creator ran
+ * before any capture can record (captures need a pool, whose creator ran
  * the once first); recorders on other threads see it through the pool's
  * publication. */
 static _Atomic bool use_tsc;
 static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
-/* Ticks per ns, measured at the first session's start (under the global
- * lock; read only by session_start, under it). */
+/* Ticks per ns, measured at the first capture's start (under the global
+ * lock; read only by capture_start, under it). */
 static double tsc_per_ns;
 
 static void trace_clock_init(void)
@@ -52,7 +52,7 @@ static void trace_clock_init(void)
 #endif
 }
 
-/* The TSC's rate: 2 ms against CLOCK_MONOTONIC (sessions over 20 ms
+/* The TSC's rate: 2 ms against CLOCK_MONOTONIC (captures over 20 ms
  * measure their own). Under weft__trace_global_lock. */
 double weft__trace_tsc_rate(void)
 {

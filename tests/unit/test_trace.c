@@ -193,7 +193,7 @@ START_TEST(test_trace_args)
     ck_assert_int_eq(weft_pool_trace_stop(p), 0);
     ck_assert_int_gt(file_size(path), 0);
     ck_assert_int_eq(weft_pool_trace_stop(p), EINVAL);
-    /* A file that cannot be made: stop says why, and the session is over. */
+    /* A file that cannot be made: stop says why, and the capture is over. */
     snprintf(path, sizeof path, "%s/no/such/dir/t.json", dir);
     ck_assert_int_eq(weft_pool_trace_start(p, path, WEFT_TRACE_DAG), 0);
     ck_assert_int_eq(weft_pool_trace_stop(p), ENOENT);
