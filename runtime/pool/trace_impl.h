@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/trace_impl.h - a pool's trace capture, shared by trace.c
- * (captures, buffers), trace_record.c (recording), tstate.c (the clock)
- * and trace_write.c (the JSON file).
+ * (captures, buffers), trace_record.c (recording), tstate.c (the clock),
+ * trace_write.c (the JSON file) and trace_sym.c (function names).
  */
 #ifndef WEFT_RUNTIME_POOL_TRACE_IMPL_H
 #define WEFT_RUNTIME_POOL_TRACE_IMPL_H
@@ -57,6 +57,14 @@ struct weft__tbuf *weft__trace_my_buf(struct weft_pool *p);
  * (under weft__trace_global_lock). */
 bool weft__trace_use_tsc(void);
 double weft__trace_tsc_rate(void);
+
+/* trace_sym.c: the name of the function at addr into buf (modules whose
+ * symbol tables were read are kept in *mods until weft__symmods_free);
+ * a copy of s (weft__malloc; NULL: ENOMEM). */
+struct weft__symmod;
+void weft__sym_name(struct weft__symmod **mods, uintptr_t addr, char *buf, size_t len);
+void weft__symmods_free(struct weft__symmod *m);
+char *weft__trace_strdup(const char *s);
 
 /* trace_write.c: write the capture that just stopped to t_path (under
  * t_lock). 0 or the errno of the file's creation or writing. */
