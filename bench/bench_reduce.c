@@ -19,6 +19,7 @@
  * bit-identical across worker counts.
  */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,24 @@ static void run(weft_pool *pools[2], size_t n, int reps)
             free(t[w][v]);
 }
 
+/* Worker threads started, and stopped, over both pools (the hooks): once
+ * the pools are destroyed every thread that started has stopped, and
+ * there were at least the 3 workers. Relaxed: read after the destroys,
+ * whose joins order every hook's increment before them. */
+static atomic_int started, stopped;
+
+static void on_start(unsigned index, void *arg)
+{
+    (void)index, (void)arg;
+    atomic_fetch_add_explicit(&started, 1, memory_order_relaxed);
+}
+
+static void on_stop(unsigned index, void *arg)
+{
+    (void)index, (void)arg;
+    atomic_fetch_add_explicit(&stopped, 1, memory_order_relaxed);
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : (size_t)1 << 22;
@@ -182,6 +201,9 @@ int main(int argc, char **argv)
         weft_pool_options o = WEFT_POOL_OPTIONS_INIT;
         o.workers = (unsigned)w + 1;
         o.name = "bench";
+        o.stack_size = (size_t)1 << 20; /* the bodies are flat loops: 1 MiB stacks */
+        o.on_worker_start = on_start;
+        o.on_worker_stop = on_stop;
         if (weft_pool_create(&pools[w], &o) != 0)
             return 2;
     }
@@ -190,5 +212,12 @@ int main(int argc, char **argv)
     for (int w = 0; w < 2; w++)
         weft_pool_destroy(pools[w]);
     free(data);
+    /* Spares (if any) count too. */
+    int made = atomic_load_explicit(&started, memory_order_relaxed);
+    if (made < 3 || atomic_load_explicit(&stopped, memory_order_relaxed) != made) {
+        fprintf(stderr, "bench_reduce: %d worker threads started, %d stopped\n", made,
+                atomic_load_explicit(&stopped, memory_order_relaxed));
+        return 1;
+    }
     return 0;
 }
