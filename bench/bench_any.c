@@ -43,6 +43,8 @@
 
 #include <weft/collection.h>
 
+#include "bench_util.h"
+
 typedef struct {
     weft_collection *cn_pair[2]; /* A_i, B_i */
     weft_collection *cn_ack;     /* lockstep: acknowledge each item; else NULL */
@@ -73,13 +75,6 @@ static void *consumer_main(void *arg)
             abort();
     }
     return NULL;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static double tv_s(struct timeval tv)
@@ -117,7 +112,7 @@ static result run_once(int k, int any, int lockstep, uint64_t n, double limit)
     struct rusage r0, r1;
     pthread_barrier_wait(&start);
     getrusage(RUSAGE_SELF, &r0);
-    double t0 = now_s();
+    double t0 = bench_now();
     result res = {0};
     uint64_t added = 0;
     for (uint64_t j = 1; j <= n; j++) {
@@ -126,7 +121,7 @@ static result run_once(int k, int any, int lockstep, uint64_t n, double limit)
             (ack && weft_collection_take(ack, &a) != 0))
             abort();
         added++;
-        if ((j & 255) == 0 && now_s() - t0 > limit) {
+        if ((j & 255) == 0 && bench_now() - t0 > limit) {
             res.rs_limit = 1;
             break;
         }
@@ -139,7 +134,7 @@ static result run_once(int k, int any, int lockstep, uint64_t n, double limit)
         res.rs_items += cn[i].cn_items;
         sum += cn[i].cn_sum;
     }
-    res.rs_wall = now_s() - t0;
+    res.rs_wall = bench_now() - t0;
     getrusage(RUSAGE_SELF, &r1);
     res.rs_cpu = tv_s(r1.ru_utime) - tv_s(r0.ru_utime) + tv_s(r1.ru_stime) - tv_s(r0.ru_stime);
     res.rs_csw = (r1.ru_nvcsw - r0.ru_nvcsw) + (r1.ru_nivcsw - r0.ru_nivcsw);

@@ -34,31 +34,7 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "bench_util.h"
 
 /* ---- fib ---------------------------------------------------------------- */
 
@@ -133,10 +109,10 @@ static __attribute__((aligned(64))) int fib_typed_root(void *arg)
 static double run_fib(weft_pool *p, weft_task_fn fn, int n, long want, double *cpu)
 {
     struct fib_arg a = {n, 0};
-    double c0 = cpu_now(), t0 = now();
+    double c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID), t0 = bench_now();
     weft_pool_call(p, fn, &a);
-    double t = now() - t0;
-    *cpu = cpu_now() - c0;
+    double t = bench_now() - t0;
+    *cpu = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (a.r != want) {
         fprintf(stderr, "fib(%d) = %ld, want %ld\n", n, a.r, want);
         exit(1);
@@ -170,11 +146,11 @@ static void calibrate_spin(void)
     uint64_t iters = 100000;
     double t[5];
     for (int i = 0; i < 5; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         spin(iters);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
     }
-    double per = median(t, 5) / (double)iters;
+    double per = bench_median(t, 5) / (double)iters;
     spin_iters = (uint64_t)(1e-6 / per);
     if (spin_iters == 0)
         spin_iters = 1;
@@ -182,14 +158,14 @@ static void calibrate_spin(void)
 
 static double run_fanout(weft_pool *p, long tasks)
 {
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < tasks; i++)
         if (weft_pool_submit(p, spin_task, NULL) != 0) {
             fprintf(stderr, "submit failed\n");
             exit(1);
         }
     weft_pool_wait_idle(p);
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 /* ---- driver ------------------------------------------------------------- */
@@ -231,15 +207,15 @@ int main(int argc, char **argv)
         /* Through volatiles: fib_serial is pure, and the compiler would
          * otherwise reuse `want` instead of calling it again. */
         volatile int vn = fib_n;
-        double c0 = cpu_now(), t0 = now();
+        double c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID), t0 = bench_now();
         volatile long s = fib_serial(vn);
-        t_ser[r] = now() - t0;
-        c_ser[r] = cpu_now() - c0;
+        t_ser[r] = bench_now() - t0;
+        c_ser[r] = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
         (void)s;
         struct fib_arg fa = {vn, 0};
-        c0 = cpu_now();
+        c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
         fib_floor(&fa);
-        c_floor[r] = cpu_now() - c0;
+        c_floor[r] = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (fa.r != want) {
             fprintf(stderr, "fib_floor(%d) = %ld, want %ld\n", fib_n, fa.r, want);
             return 1;
@@ -253,13 +229,13 @@ int main(int argc, char **argv)
         for (int w = 0; w < 2; w++)
             t_typed[w][r] = run_fib(pools[0][w], fib_typed_root, fib_n, want, &c_typed[w][r]);
     }
-    double ser = median(t_ser, reps), cser = median(c_ser, reps);
-    double c1 = median(c_fib[0][0], reps), cfloor = median(c_floor, reps);
+    double ser = bench_median(t_ser, reps), cser = bench_median(c_ser, reps);
+    double c1 = bench_median(c_fib[0][0], reps), cfloor = bench_median(c_floor, reps);
     double fib_med[2][2], fan_med[2][2];
     for (int m = 0; m < 2; m++)
         for (int w = 0; w < 2; w++) {
-            fib_med[m][w] = median(t_fib[m][w], reps);
-            fan_med[m][w] = median(t_fan[m][w], reps);
+            fib_med[m][w] = bench_median(t_fib[m][w], reps);
+            fan_med[m][w] = bench_median(t_fan[m][w], reps);
         }
     printf("bench_fib: fib_n=%d shared_fib_n=%d fanout=%ld tasks of ~1 us (%llu spin iters) "
            "reps=%d (medians, interleaved)\n",
@@ -284,8 +260,8 @@ int main(int argc, char **argv)
     printf("fib(%d) floor/Tserial, CPU time      = %.2f  (fib_task shape, plain calls: %.3f s)\n",
            fib_n, cfloor / cser, cfloor);
     printf("fib(%d) speed-up 1->2 workers        = %.2f  (target >= 1.8)\n", fib_n, speedup);
-    double ty1 = median(t_typed[0], reps), ty2 = median(t_typed[1], reps);
-    double cty1 = median(c_typed[0], reps);
+    double ty1 = bench_median(t_typed[0], reps), ty2 = bench_median(t_typed[1], reps);
+    double cty1 = bench_median(c_typed[0], reps);
     printf("typed (weft/fj.h) fib(%d): 1 worker %.3f s (%.2f ns/spawn), 2 workers %.3f s\n",
            fib_n, ty1, ty1 * 1e9 / spawns, ty2);
     printf("fib(%d) T1/Tserial typed (weft/fj.h)  = %.2f  (target <= 3; CPU time: %.2f)\n",

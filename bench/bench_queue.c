@@ -30,6 +30,8 @@
 
 #include <weft/collection.h>
 
+#include "bench_util.h"
+
 /* ---- the baseline: mutex + two condvars ring ------------------------- */
 
 typedef struct {
@@ -155,13 +157,6 @@ static void *consumer(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* One run; returns items per second. */
 static double run_once(int use_weft, int np, int nc, size_t capacity, size_t n)
 {
@@ -185,7 +180,7 @@ static double run_once(int use_weft, int np, int nc, size_t capacity, size_t n)
             abort();
     }
     pthread_barrier_wait(&start);
-    double t0 = now_s();
+    double t0 = bench_now();
     for (int i = 0; i < np; i++)
         pthread_join(th[i], NULL);
     if (use_weft)
@@ -197,7 +192,7 @@ static double run_once(int use_weft, int np, int nc, size_t capacity, size_t n)
         pthread_join(th[i], NULL);
         sum += roles[i].r_sum;
     }
-    double dt = now_s() - t0;
+    double dt = bench_now() - t0;
     uint64_t total = (uint64_t)per * (uint64_t)np;
     if (sum != total * (total + 1) / 2) {
         fprintf(stderr, "bench_queue: %s lost or duplicated items\n", use_weft ? "weft" : "baseline");
@@ -209,12 +204,6 @@ static double run_once(int use_weft, int np, int nc, size_t capacity, size_t n)
     else
         base_fini(&q);
     return (double)total / dt;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static void *noop_thread(void *arg)
@@ -245,7 +234,7 @@ static int single_thread(int use_weft, size_t n)
     } else {
         base_init(&q, 0);
     }
-    t[0] = now_s();
+    t[0] = bench_now();
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 1; i <= n; i++) {
             if (use_weft) {
@@ -260,14 +249,14 @@ static int single_thread(int use_weft, size_t n)
                 sum += (uintptr_t)item;
             }
         }
-        t[pass + 1] = now_s();
+        t[pass + 1] = bench_now();
     }
     for (size_t i = 1; i <= n; i++) {
         if (use_weft ? weft_collection_take(c, &item) : base_take(&q, &item))
             abort();
         sum += (uintptr_t)item;
     }
-    t[3] = now_s();
+    t[3] = bench_now();
     if (sum != (uint64_t)n * (n + 1))
         abort();
     if (use_weft)
@@ -324,8 +313,8 @@ int main(int argc, char **argv)
                 w[r] = side == 2 ? 1.0 : run_once(1, threads[t], threads[t], caps[k], n);
                 b[r] = side == 1 ? 1.0 : run_once(0, threads[t], threads[t], caps[k], n);
             }
-            qsort(w, (size_t)reps, sizeof w[0], cmp_double);
-            qsort(b, (size_t)reps, sizeof b[0], cmp_double);
+            qsort(w, (size_t)reps, sizeof w[0], bench_cmp_double);
+            qsort(b, (size_t)reps, sizeof b[0], bench_cmp_double);
             double wm = w[reps / 2], bm = b[reps / 2];
             char pc[16], cap[32];
             snprintf(pc, sizeof pc, "%dx%d", threads[t], threads[t]);

@@ -19,6 +19,7 @@
  * bit-identical across worker counts.
  */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,24 +28,7 @@
 
 #include <weft/pool.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "bench_util.h"
 
 static double *data;
 
@@ -137,7 +121,7 @@ static void run(weft_pool *pools[2], size_t n, int reps)
             size_t d = (size_t)8 * weft_pool_size(pools[w]);
             size_t pgrain = n / d + (n % d != 0);
             for (int v = w == 0 ? 0 : 1; v < NV; v++) { /* serial: once per round */
-                double t0 = now(), s = 0;
+                double t0 = bench_now(), s = 0;
                 for (size_t c = 0; c < calls; c++) {
                     switch (v) {
                     case V_SERIAL: s = serial_sum(n); break;
@@ -146,7 +130,7 @@ static void run(weft_pool *pools[2], size_t n, int reps)
                     default: s = reduce_sum(pools[w], n, pgrain); break;
                     }
                 }
-                t[w][v][r] = (now() - t0) / (double)calls;
+                t[w][v][r] = (bench_now() - t0) / (double)calls;
                 sum[w][v] = s;
                 /* Untimed: the pool must settle (the calls' heap tasks are
                  * retired just after their callers wake); a task that never
@@ -161,9 +145,9 @@ static void run(weft_pool *pools[2], size_t n, int reps)
     printf("n = %zu doubles (%zu calls per sample)\n", n, calls);
     printf("  %-9s %12s %12s %9s %9s  %s\n", "variant", "1 worker", "2 workers", "T1/Tser",
            "speed-up", "same bits");
-    double ser = median(t[0][V_SERIAL], reps);
+    double ser = bench_median(t[0][V_SERIAL], reps);
     for (int v = 0; v < NV; v++) {
-        double t1 = median(t[0][v], reps), t2 = median(t[1][v], reps);
+        double t1 = bench_median(t[0][v], reps), t2 = bench_median(t[1][v], reps);
         /* pfor's grain differs with the worker count, so reduce=g's tree does. */
         int same = memcmp(&sum[0][v], &sum[1][v], sizeof(double)) == 0;
         if (v == V_SERIAL)
@@ -176,6 +160,24 @@ static void run(weft_pool *pools[2], size_t n, int reps)
     for (int w = 0; w < 2; w++)
         for (int v = 0; v < NV; v++)
             free(t[w][v]);
+}
+
+/* Worker threads started, and stopped, over both pools (the hooks): once
+ * the pools are destroyed every thread that started has stopped, and
+ * there were at least the 3 workers. Relaxed: read after the destroys,
+ * whose joins order every hook's increment before them. */
+static atomic_int started, stopped;
+
+static void on_start(unsigned index, void *arg)
+{
+    (void)index, (void)arg;
+    atomic_fetch_add_explicit(&started, 1, memory_order_relaxed);
+}
+
+static void on_stop(unsigned index, void *arg)
+{
+    (void)index, (void)arg;
+    atomic_fetch_add_explicit(&stopped, 1, memory_order_relaxed);
 }
 
 int main(int argc, char **argv)
@@ -199,6 +201,9 @@ int main(int argc, char **argv)
         weft_pool_options o = WEFT_POOL_OPTIONS_INIT;
         o.workers = (unsigned)w + 1;
         o.name = "bench";
+        o.stack_size = (size_t)1 << 20; /* the bodies are flat loops: 1 MiB stacks */
+        o.on_worker_start = on_start;
+        o.on_worker_stop = on_stop;
         if (weft_pool_create(&pools[w], &o) != 0)
             return 2;
     }
@@ -207,5 +212,12 @@ int main(int argc, char **argv)
     for (int w = 0; w < 2; w++)
         weft_pool_destroy(pools[w]);
     free(data);
+    /* Spares (if any) count too. */
+    int made = atomic_load_explicit(&started, memory_order_relaxed);
+    if (made < 3 || atomic_load_explicit(&stopped, memory_order_relaxed) != made) {
+        fprintf(stderr, "bench_reduce: %d worker threads started, %d stopped\n", made,
+                atomic_load_explicit(&stopped, memory_order_relaxed));
+        return 1;
+    }
     return 0;
 }

@@ -19,18 +19,13 @@
 #include <weft/pool.h>
 #include <weft/task.h>
 
-static double work_s = 1.0;
+#include "bench_util.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double work_s = 1.0;
 
 static void busy(double s)
 {
-    for (double t0 = now_s(); now_s() - t0 < s;)
+    for (double t0 = bench_now(); bench_now() - t0 < s;)
         ;
 }
 
@@ -98,11 +93,11 @@ int main(int argc, char **argv)
     if (weft_pool_create(&p, &o) != 0)
         return 1;
     for (int round = 0; round < 3; round++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         weft_pool_call(p, untyped_root, NULL);
-        double t1 = now_s();
+        double t1 = bench_now();
         weft_pool_call(p, typed_root_task, NULL);
-        double t2 = now_s();
+        double t2 = bench_now();
         printf("work %.2f s each: untyped %.3f s, typed %.3f s\n", work_s, t1 - t0, t2 - t1);
     }
     return weft_pool_destroy(p);

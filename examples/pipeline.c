@@ -7,17 +7,23 @@
  *
  *   - an item error (a line that is not a number) is reported on stderr and
  *     counted; everybody goes on;
- *   - a fatal error (a file that cannot be read, or more than --max-errors
- *     bad lines) stops the whole pipeline at once: weft_collection_shutdown
- *     wakes every producer and consumer with ECANCELED, and after joining
- *     them, main gets the items still queued back with weft_collection_drain
- *     and frees them. Nothing leaks.
+ *   - a file that cannot be read closes the collection with an error
+ *     (weft_collection_complete_adding_error): the other producers' adds
+ *     fail, the lines already queued are still processed, and then every
+ *     consumer's take returns that error instead of EPIPE;
+ *   - more than --max-errors bad lines stop the whole pipeline at once:
+ *     weft_collection_shutdown wakes every producer and consumer with
+ *     ECANCELED, and the lines still queued are freed by the collection's
+ *     release option when main destroys it. Nothing leaks.
  *
- * The normal end needs no sentinel: when every producer is done, main calls
- * complete_adding, and each consumer's take returns EPIPE once the queue is
- * empty.
+ * The normal end needs no sentinel and no coordinator: each producer
+ * registers (weft_collection_add_producer, by main before the threads
+ * start) and says when it is done (weft_collection_producer_done); the last
+ * one completes adding, and each consumer's take returns EPIPE once the
+ * queue is empty. --stats prints the collection's counters (waits and time
+ * blocked on each side: is the queue the bottleneck?).
  *
- * Usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [FILE...] (--help)
+ * Usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [--stats] [FILE...]
  * With no FILE it reads four generated in-memory files. Exit status: 0 all
  * lines good, 1 some bad lines (the others were processed), 2 fatal error or
  * bad usage.
@@ -61,14 +67,34 @@ typedef struct {
     unsigned index;
 } worker;
 
-/* Record the first fatal error and stop everybody. Any thread. */
-static void fatal(pipeline *pl, const char *msg)
+static void record_fatal(pipeline *pl, const char *msg)
 {
     pthread_mutex_lock(&pl->fatal_lock);
     if (pl->fatal_msg[0] == '\0')
         snprintf(pl->fatal_msg, sizeof pl->fatal_msg, "%s", msg);
     pthread_mutex_unlock(&pl->fatal_lock);
+}
+
+/* Record the first fatal error and stop everybody at once. Any thread. */
+static void fatal(pipeline *pl, const char *msg)
+{
+    record_fatal(pl, msg);
     weft_collection_shutdown(pl->queue); /* blocked adds and takes get ECANCELED */
+}
+
+/* Record the first fatal error and stop adding: what is queued is still
+ * processed, then takers get err. Any thread. */
+static void stop_adding(pipeline *pl, const char *msg, int err)
+{
+    record_fatal(pl, msg);
+    weft_collection_complete_adding_error(pl->queue, err);
+}
+
+/* The collection's release option: lines left inside at destroy. */
+static void free_item(void *it, void *arg)
+{
+    (void)arg;
+    free(it);
 }
 
 /* Read one file and queue its lines. Returns 0, or -1 once the pipeline stops. */
@@ -78,7 +104,7 @@ static int produce_file(pipeline *pl, unsigned f)
     FILE *in = pl->streams ? pl->streams[f] : fopen(pl->files[f], "r");
     if (!in) {
         snprintf(msg, sizeof msg, "%s: %s", pl->files[f], strerror(errno));
-        fatal(pl, msg);
+        stop_adding(pl, msg, EIO);
         return -1;
     }
     char *line = NULL;
@@ -99,8 +125,8 @@ static int produce_file(pipeline *pl, unsigned f)
         it->file = pl->files[f];
         it->lineno = lineno;
         memcpy(it->text, line, (size_t)len + 1);
-        /* Blocks while the queue is full (backpressure). ECANCELED: another
-         * thread hit a fatal error; the item is still ours to free. */
+        /* Blocks while the queue is full (backpressure). ECANCELED or EPIPE:
+         * another thread hit a fatal error; the item is still ours to free. */
         if (weft_collection_add(pl->queue, it) != 0) {
             free(it);
             rc = -1;
@@ -108,7 +134,7 @@ static int produce_file(pipeline *pl, unsigned f)
     }
     if (rc == 0 && ferror(in)) {
         snprintf(msg, sizeof msg, "%s: read error", pl->files[f]);
-        fatal(pl, msg);
+        stop_adding(pl, msg, EIO);
         rc = -1;
     }
     free(line);
@@ -117,13 +143,14 @@ static int produce_file(pipeline *pl, unsigned f)
     return rc;
 }
 
-/* Producer i reads files i, i + N, i + 2N, ... */
+/* Producer i reads files i, i + N, i + 2N, ...; main registered it. */
 static void *producer(void *arg)
 {
     worker *w = arg;
     for (unsigned f = w->index; f < w->pl->nfiles; f += w->pl->nproducers)
         if (produce_file(w->pl, f) != 0)
             break;
+    weft_collection_producer_done(w->pl->queue); /* the last one completes adding */
     return NULL;
 }
 
@@ -147,8 +174,9 @@ static void *consumer(void *arg)
 {
     pipeline *pl = ((worker *)arg)->pl;
     void *p;
-    /* EPIPE ends the loop normally (completed and empty), ECANCELED on a
-     * fatal error: either way there is nothing more for us to do. */
+    /* EPIPE ends the loop normally (completed and empty); EIO after a file
+     * could not be read (queued lines first), ECANCELED at once on too many
+     * bad lines: either way there is nothing more for us to do. */
     while (weft_collection_take(pl->queue, &p) == 0) {
         item *it = p;
         /* relaxed: counters read by main after pthread_join; the RMW alone
@@ -182,14 +210,18 @@ static int parse_count(const char *s, unsigned long max, unsigned long *out)
 int main(int argc, char **argv)
 {
     unsigned long nproducers = 2, nconsumers = 2, max_errors = 100;
-    int opt;
+    int opt, stats = 0;
     static const struct option longopts[] = {{"producers", required_argument, NULL, 'p'},
                                              {"consumers", required_argument, NULL, 'c'},
                                              {"max-errors", required_argument, NULL, 'e'},
+                                             {"stats", no_argument, NULL, 's'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0, 0, 0, 0}};
-    while ((opt = getopt_long(argc, argv, "p:c:e:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:c:e:sh", longopts, NULL)) != -1) {
         switch (opt) {
+        case 's':
+            stats = 1;
+            break;
         case 'p':
         case 'c':
         case 'e':
@@ -201,13 +233,15 @@ int main(int argc, char **argv)
             }
             break;
         case 'h':
-            printf("usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [FILE...]\n"
+            printf("usage: pipeline [-p PRODUCERS] [-c CONSUMERS] [-e MAX_ERRORS] [--stats] "
+                   "[FILE...]\n"
                    "Producers read the lines of the FILEs (default: four generated files) into\n"
                    "a bounded collection; consumers parse each line as an integer and sum them.\n"
                    "\n"
                    "  -p, --producers N   producer threads, 1 to 64 (default 2)\n"
                    "  -c, --consumers N   consumer threads, 1 to 64 (default 2)\n"
                    "  -e, --max-errors N  stop everything after N bad lines (default 100)\n"
+                   "  -s, --stats         print the queue's counters on stderr at the end\n"
                    "  -h, --help          print this help and exit\n"
                    "\n"
                    "Exit status: 0 (all lines good), 1 (bad lines, reported and skipped),\n"
@@ -250,8 +284,11 @@ int main(int argc, char **argv)
         pl.nfiles = GEN_FILES;
     }
 
-    weft_collection_options opts = {.capacity = 256}; /* bounded FIFO */
+    /* Bounded FIFO; lines left inside at destroy (after a shutdown) are freed. */
+    weft_collection_options opts = {.capacity = 256, .release = free_item};
     int rc = weft_collection_create(&pl.queue, &opts);
+    for (unsigned long i = 0; rc == 0 && i < nproducers; i++)
+        rc = weft_collection_add_producer(pl.queue); /* before any can finish */
     if (rc != 0) {
         fprintf(stderr, "pipeline: %s\n", strerror(rc));
         return 2;
@@ -268,22 +305,23 @@ int main(int argc, char **argv)
             break;
         }
     }
-    /* Producers first: when they are all done, nothing more will come. If
-     * not all consumers started, shutdown above already stops the producers. */
-    for (unsigned i = 0; i < started && i < nproducers; i++)
-        pthread_join(threads[i], NULL);
-    weft_collection_complete_adding(pl.queue);
-    for (unsigned i = (unsigned)nproducers; i < started; i++)
+    /* Producers that did not start are done too (after a shutdown). */
+    for (unsigned i = started; i < nproducers; i++)
+        weft_collection_producer_done(pl.queue);
+    for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
 
-    /* After a shutdown the queue may still hold lines: take them back. */
-    size_t dropped = 0, n;
-    void *left[64];
-    while ((n = weft_collection_drain(pl.queue, left, 64)) > 0) {
-        for (size_t i = 0; i < n; i++)
-            free(left[i]);
-        dropped += n;
-    }
+    /* After a shutdown the queue may still hold lines: destroy frees them
+     * (the release option); the counters say how many. */
+    struct weft_collection_stats st;
+    weft_collection_stats(pl.queue, &st);
+    uint64_t dropped = st.added - st.taken - st.drained;
+    if (stats)
+        fprintf(stderr,
+                "pipeline: queue: %" PRIu64 " lines added, at most %" PRIu64 " queued; adders "
+                "slept %" PRIu64 " times (%.1f ms), takers %" PRIu64 " times (%.1f ms)\n",
+                st.added, st.max_count, st.add_waits, (double)st.add_wait_ns / 1e6,
+                st.take_waits, (double)st.take_wait_ns / 1e6);
     weft_collection_destroy(pl.queue);
     for (unsigned f = 0; f < GEN_FILES; f++) {
         if (gen_text[f]) {
@@ -298,8 +336,8 @@ int main(int argc, char **argv)
            atomic_load_explicit(&pl.good_lines, memory_order_relaxed), bad,
            atomic_load_explicit(&pl.sum, memory_order_relaxed));
     if (pl.fatal_msg[0]) {
-        fprintf(stderr, "pipeline: fatal: %s (stopped, %zu queued lines dropped)\n", pl.fatal_msg,
-                dropped);
+        fprintf(stderr, "pipeline: fatal: %s (stopped, %" PRIu64 " queued lines dropped)\n",
+                pl.fatal_msg, dropped);
         return 2;
     }
     return bad ? 1 : 0;

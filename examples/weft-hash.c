@@ -19,13 +19,17 @@
  * (find -H): a link to a directory there is walked. Other non-regular files
  * (FIFOs, sockets, devices) are skipped. A file that cannot be read is
  * reported on stderr, the others are still hashed, and the exit status is 1.
+ * With --progress the main thread waits with a timeout
+ * (weft_group_try_wait) and reports how many files are done twice a second.
  *
- * Usage: weft-hash [-p WORKERS] [PATH...]    (no PATH: the current directory)
+ * Usage: weft-hash [-p WORKERS] [--progress] [PATH...]
+ *        (no PATH: the current directory)
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +39,23 @@
 
 #include "hashtree.h" /* walking and hashing, shared with weft-mpi-hash */
 
+/* Files hashed so far (--progress). Relaxed: a count to print, nothing
+ * more; the results themselves are read after the group's wait. */
+static atomic_size_t files_done;
+
+static int hash_task(void *entry)
+{
+    int rc = hashtree_hash_file(entry);
+    atomic_fetch_add_explicit(&files_done, 1, memory_order_relaxed);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     long workers = 0;
-    int opt;
+    int opt, progress = 0;
     static const struct option longopts[] = {{"workers", required_argument, NULL, 'p'},
+                                             {"progress", no_argument, NULL, 'P'},
                                              {"help", no_argument, NULL, 'h'},
                                              {0, 0, 0, 0}};
     while ((opt = getopt_long(argc, argv, "p:h", longopts, NULL)) != -1) {
@@ -53,13 +69,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'P':
+            progress = 1;
+            break;
         case 'h':
-            printf("usage: weft-hash [-p WORKERS] [PATH...]\n"
+            printf("usage: weft-hash [-p WORKERS] [--progress] [PATH...]\n"
                    "Hash every file under each PATH (default: the current directory) with\n"
                    "XXH3-64 in parallel; print \"XXH3 (file) = hash\" lines in file-name order,\n"
                    "as xxhsum -H3 prints them for the sorted list of files.\n"
                    "\n"
                    "  -p, --workers N  N workers (default: one per CPU)\n"
+                   "      --progress   report the files done on stderr twice a second\n"
                    "  -h, --help       print this help and exit\n"
                    "\n"
                    "Symbolic links met while walking are not followed: a link to a file is\n"
@@ -87,7 +107,9 @@ int main(int argc, char **argv)
 
     /* 2. Fan out: one task per file; 3. fan in: one wait. */
     weft_pool *pool;
-    weft_pool_options opts = {.workers = (unsigned)workers};
+    weft_pool_options opts = WEFT_POOL_OPTIONS_INIT;
+    opts.workers = (unsigned)workers;
+    opts.name = "weft-hash"; /* threads weft-hash-0, weft-hash-1, ... (top, gdb) */
     if ((rc = weft_pool_create(&pool, &opts)) != 0) {
         fprintf(stderr, "weft-hash: cannot create the pool: %s\n", strerror(rc));
         return 2;
@@ -95,9 +117,13 @@ int main(int argc, char **argv)
     weft_group g;
     weft_group_init(&g, pool);
     for (size_t i = 0; i < files.n; i++)
-        if (weft_group_spawn(&g, hashtree_hash_file, &files.v[i]) != 0)
-            hashtree_hash_file(&files.v[i]); /* could not spawn (no memory): do it here */
-    weft_group_wait(&g);
+        if (weft_group_spawn(&g, hash_task, &files.v[i]) != 0)
+            hash_task(&files.v[i]); /* could not spawn (no memory): do it here */
+    int result; /* the tasks' first error: each file's own is in its entry */
+    while (progress && weft_group_try_wait(&g, 500 * 1000 * 1000, &result) == ETIMEDOUT)
+        fprintf(stderr, "weft-hash: %zu of %zu files\n",
+                atomic_load_explicit(&files_done, memory_order_relaxed), files.n);
+    weft_group_wait(&g); /* returns at once after a try_wait that ended the round */
     weft_pool_destroy(pool);
 
     /* 4. Print in order. */

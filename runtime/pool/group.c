@@ -43,12 +43,8 @@ int weft_group_init(weft_group *gp, weft_pool *p)
 {
     if (gp == NULL)
         return EINVAL;
-    if (p == NULL) {
-        weft__worker *w = weft__tls_worker;
-        if (w == NULL)
-            return EINVAL;
-        p = w->w_pool;
-    }
+    if ((p = weft__pool_or_current(p)) == NULL)
+        return EINVAL;
     struct weft__group_impl *g = group_of(gp);
     g->g_pool = p;
     atomic_init(&g->g_pending, 0);

@@ -73,12 +73,8 @@ int weft_parallel_for(weft_pool *p, size_t begin, size_t end, size_t grain,
 {
     if (body == NULL || begin > end)
         return EINVAL;
-    weft__worker *w = weft__tls_worker;
-    if (p == NULL) {
-        if (w == NULL)
-            return EINVAL;
-        p = w->w_pool;
-    }
+    if ((p = weft__pool_or_current(p)) == NULL)
+        return EINVAL;
     if (begin == end)
         return 0;
     size_t n = end - begin;

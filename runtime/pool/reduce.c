@@ -110,12 +110,8 @@ int weft_parallel_reduce(weft_pool *p, size_t begin, size_t end, size_t grain, v
     if (result == NULL || size == 0 || init == NULL || body == NULL || combine == NULL
         || begin > end)
         return EINVAL;
-    if (p == NULL) {
-        weft__worker *w = weft__tls_worker;
-        if (w == NULL)
-            return EINVAL;
-        p = w->w_pool;
-    }
+    if ((p = weft__pool_or_current(p)) == NULL)
+        return EINVAL;
     init(result, arg);
     if (body_result != NULL)
         *body_result = 0;

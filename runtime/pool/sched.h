@@ -265,6 +265,14 @@ static inline weft__worker *weft__worker_of(const weft_pool *p)
     return w != NULL && w->w_pool == p ? w : NULL;
 }
 
+/* p, or for NULL the pool of the calling worker (NULL: the caller is no
+ * worker): the "p NULL: the current pool" rule of the public calls. */
+static inline weft_pool *weft__pool_or_current(weft_pool *p)
+{
+    weft__worker *w = weft__tls_worker;
+    return p != NULL ? p : w != NULL ? w->w_pool : NULL;
+}
+
 /* True while the calling worker has used less than half of its stack: only
  * then may a waiting worker run tasks that are not its own descendants
  * (each nests on its stack, and their waits may nest more). Taking back its

@@ -116,9 +116,20 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
     return weft__frame_result(t, s);
 }
 
-/* A spare goes off duty (weft__spare_retire), counted as parked. */
+/* An excess spare goes off duty (weft__spare_retire: false when the pool
+ * is being destroyed), counted as parked. It may have taken a wake-up
+ * meant for work still to be done - notifiers skip the wake-up while
+ * anyone searches, and this spare was the one searching - and tasks may sit
+ * in the private part of an owner busy in its own code, which only a
+ * searcher's request or forced publication makes visible. So first the
+ * check a parker makes (ask the owners, then look: parking.md,
+ * "Searching"); where it finds work, the spare passes the wake-up on to a
+ * parked worker before it leaves. */
 static bool spare_off_duty(weft__worker *w)
 {
+    weft_pool *p = w->w_pool;
+    if (p->p_sched->s_park_check(w) != WEFT__PARK_SLEEP)
+        weft__pool_notify(p);
     unsigned prev = weft__tstate_set(w, WEFT__ST_PARK);
     bool recalled = weft__spare_retire(w);
     weft__tstate_set(w, prev);
@@ -178,11 +189,6 @@ void *weft__worker_main(void *arg)
         if (atomic_load_explicit(&p->p_stop, memory_order_seq_cst))
             break;
         if (spare && weft__spare_excess(p)) {
-            /* The re-check a parker makes (parking.md, "Searching"): a
-             * notifier may have skipped its wake-up because we were
-             * searching. seq_cst loads, after the seq_cst decrement above. */
-            if (s->s_work_visible(p))
-                continue;
             /* Off duty instead of parking; recalled: search again. */
             if (!spare_off_duty(w))
                 break;

@@ -40,6 +40,10 @@ for p in 1 2 4; do
     cmp -s "$dir/out" "$dir/want" || { diff "$dir/want" "$dir/out" | head; fail "clean tree -p $p"; }
 done
 [ "$(wc -l <"$dir/out")" -eq 19 ] || fail "clean tree: expected 19 files"
+# --progress (a wait with a timeout): the same output; progress lines only on stderr.
+run 0 "clean tree --progress" "$exe" --progress -p 1 "$t"
+cmp -s "$dir/out" "$dir/want" || { diff "$dir/want" "$dir/out" | head; fail "--progress output"; }
+grep -qv '^weft-hash: [0-9]* of 19 files$' "$dir/err" && fail "--progress: $(cat "$dir/err")"
 
 # 2. A dangling link: reported on stderr, every other file still hashed.
 ln -s does-not-exist "$t/sub/dangling"

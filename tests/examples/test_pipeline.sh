@@ -1,6 +1,8 @@
-# Tests examples/pipeline.c: the normal run (sum and item errors), the fatal
-# paths (unreadable file, too many bad lines) that stop everything with
-# shutdown + drain, and bad usage. Leaks are caught by ASan in the asan
+# Tests examples/pipeline.c: the normal run (sum and item errors, producers
+# counted by the collection), the fatal paths (an unreadable file closes the
+# collection with an error after the queued lines; too many bad lines stop
+# everything with shutdown, and destroy's release frees what is left),
+# --stats, and bad usage. Leaks are caught by ASan in the asan
 # build and by valgrind (if installed) in the plain one.
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +39,13 @@ run 2 "missing file" "$exe" "$dir/a.txt" "$dir/missing.txt" "$dir/b.txt"
 grep -q "^pipeline: fatal: $dir/missing.txt: No such file or directory" "$dir/err" ||
     fail "missing file: $(cat "$dir/err")"
 [ "$(wc -l <"$dir/err")" -eq 1 ] || fail "missing file: more than one message"
+grep -q "(stopped, 0 queued lines dropped)" "$dir/err" || fail "missing file: queued lines dropped"
+
+# --stats: the collection's counters, every line added once.
+run 0 "stats" "$exe" --stats -p 3 "$dir/a.txt" "$dir/b.txt"
+ab=$(cat "$dir/a.txt" "$dir/b.txt" | wc -l)
+grep -q "^pipeline: queue: $ab lines added, at most [0-9]* queued; adders slept" "$dir/err" ||
+    fail "stats: $(cat "$dir/err")"
 
 # Fatal: too many bad lines (every 10th of 100000), with a full queue.
 awk 'BEGIN { for (i = 1; i <= 100000; i++) print (i % 10 ? i : "bad") }' >"$dir/bad.txt"

@@ -182,4 +182,10 @@ consumer_dir "$work/readme" "$work/readme/example.c" "$work/readme/example.cpp"
 run_blocks "$work/readme" pkg-config
 grep -qx 'fib(30) = 832040' "$work/readme/log" || fail "README C example output"
 grep -qx 'task 3 failed' "$work/readme/log" || fail "README C++ example output"
+# 8. The README's typed fork-join example in C++, shared and static.
+mkdir -p "$work/readme-fj"
+block fib.cpp >"$work/readme-fj/fib.cpp"
+consumer_dir "$work/readme-fj" "$work/readme/example.c" "$work/readme-fj/fib.cpp"
+run_blocks "$work/readme-fj" pkg-config pkg-config-static
+
 echo "install test: ok (README commands: install, pkg-config, pkg-config-static, cmake; C and C++)"

@@ -178,6 +178,63 @@ START_TEST(test_typed_task_visible_while_owner_busy)
 }
 END_TEST
 
+/*
+ * The same program round after round, with the pauses between rounds that
+ * a real caller has: each round's sync waits for B, so the pool starts a
+ * spare thread, which stays a while (parked, then off duty). A spare that
+ * took the wake-up meant for the other worker and then went off duty with
+ * B hidden in the busy parent's deque left B to the parent's sync (one
+ * round in forty or so). The parent works for a while, then waits
+ * (bounded, calling no weft function) for B to start on another thread.
+ */
+static atomic_int spare_b_started;
+
+static void spin_s(double s)
+{
+    for (double t0 = now_s(); now_s() - t0 < s;)
+        ;
+}
+
+static int spare_b_task(void *arg)
+{
+    (void)arg;
+    /* seq_cst: read by the parent's bounded wait. */
+    atomic_store_explicit(&spare_b_started, 1, memory_order_seq_cst);
+    spin_s(0.005);
+    return 0;
+}
+
+static int spare_root(void *arg)
+{
+    (void)arg;
+    weft_task a, b;
+    if (weft_spawn(&a, short_task, NULL) != 0 || weft_spawn(&b, spare_b_task, NULL) != 0)
+        return 100;
+    spin_s(0.005); /* the parent's own work */
+    double t0 = now_s();
+    /* seq_cst: pairs with spare_b_task's store. */
+    while (!atomic_load_explicit(&spare_b_started, memory_order_seq_cst) && now_s() - t0 < BOUND_S)
+        ;
+    int ok = atomic_load_explicit(&spare_b_started, memory_order_seq_cst);
+    int rb = weft_sync(&b), ra = weft_sync(&a);
+    return !ok ? 1 : rb ? rb : ra;
+}
+
+START_TEST(test_visible_with_a_spare_around)
+{
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING);
+    for (int round = 0; round < 200; round++) {
+        atomic_store_explicit(&spare_b_started, 0, memory_order_relaxed); /* no task runs */
+        struct timespec pause = {0, (round % 8) * 25000};
+        nanosleep(&pause, NULL);
+        ck_assert_msg(weft_pool_call(p, spare_root, NULL) == 0,
+                      "round %d: B did not start on another thread while its owner was busy",
+                      round);
+    }
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+}
+END_TEST
+
 /* ---- 2. blocking inside tasks ---------------------------------------------- */
 
 /*
@@ -608,6 +665,7 @@ int main(void)
     Suite *s = suite_create("semantics");
     WEFT_TEST_CASE(s, test_spawned_task_visible_while_owner_busy, 120);
     WEFT_TEST_CASE(s, test_typed_task_visible_while_owner_busy, 120);
+    WEFT_TEST_CASE(s, test_visible_with_a_spare_around, 120);
     WEFT_TEST_CASE(s, test_blocking_tasks_get_spares, 120);
     WEFT_TEST_CASE(s, test_consumers_and_producer_in_one_group, 120);
     WEFT_TEST_CASE(s, test_deep_group_wait_completes, 120);
