@@ -8,6 +8,12 @@
  * answer is checked against the reference variant's (a wrong answer is an
  * error: exit status 1). Output: a table on stdout as it goes, optional JSON
  * and CSV; bench/plot draws the JSON. See `weft-bench --help`.
+ *
+ * One file of about 1,700 lines, in sections (settings, results, the
+ * table, the summary and its Markdown tables, JSON and CSV, running,
+ * command line): the plumbing of one program around one row table, which
+ * every section reads; the workloads, where the algorithms are, are one
+ * file each (wb_*.c).
  */
 #define _GNU_SOURCE /* getopt_long */
 
