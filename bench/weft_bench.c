@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ typedef struct {
     const char *o_json;
     const char *o_csv;
     const char *o_summary; /* --summary FILE: the summary table alone, Markdown */
+    const char *o_trace;   /* --trace DIR: one weft_pool_trace file per timed run */
     const wb_workload *o_sel[N_WORKLOADS * 4];
     long o_size[N_WORKLOADS * 4];          /* -1: the mode's size */
     int o_case[N_WORKLOADS * 4];           /* only this case; -1: all */
@@ -98,6 +100,7 @@ typedef struct {
     double rw_omp_over;            /* stealing rows: T(omp) / T(stealing) */
     double rw_tbb_over;            /* stealing rows: T(tbb) / T(stealing) */
     double rw_steals, rw_parks;    /* median per run; NAN for non-weft variants */
+    double rw_util;                /* median share of worker time spent running tasks */
     long rw_rss_kb;                /* peak RSS of the process so far */
     uint64_t rw_tasks;
     uint64_t rw_answer;
@@ -238,16 +241,16 @@ static void put_num(char *buf, size_t len, double v, const char *fmt)
 static void print_header(void)
 {
     printf("%-8s %-28s %3s %-9s %10s %10s %10s %6s %6s %6s %8s %9s %8s %6s %6s %6s %9s %8s "
-           "%7s\n",
+           "%7s %6s\n",
            "workload", "case", "w", "variant", "median_ms", "min_ms", "max_ms", "T1/Ts",
            "T1/Tp", "Ts/Tp", "ns/task", "wall/task", "cpu/task", "sh/st", "omp/st", "tbb/st",
-           "steals", "parks", "rss_MB");
+           "steals", "parks", "rss_MB", "util%");
 }
 
 static void print_row(const wb_row *r)
 {
     char ovh[16], spd[16], vs[16], nst[16], wpt[16], cpt[16], sh[16], om[16], tb[16], st[24],
-        pk[24];
+        pk[24], ut[16];
     put_num(ovh, sizeof ovh, row_overhead(r), "%.2f");
     put_num(spd, sizeof spd, row_speedup(r), "%.2f");
     put_num(vs, sizeof vs, row_vs_ref(r), "%.2f");
@@ -259,11 +262,12 @@ static void print_row(const wb_row *r)
     put_num(tb, sizeof tb, r->rw_tbb_over, "%.2f");
     put_num(st, sizeof st, r->rw_steals, "%.0f");
     put_num(pk, sizeof pk, r->rw_parks, "%.0f");
+    put_num(ut, sizeof ut, r->rw_util * 100.0, "%.0f");
     printf("%-8s %-28s %3u %-9s %10.3f %10.3f %10.3f %6s %6s %6s %8s %9s %8s %6s %6s %6s %9s %8s "
-           "%7.1f\n",
+           "%7.1f %6s\n",
            r->rw_w->w_name, r->rw_case, r->rw_workers, r->rw_variant, r->rw_med * 1e3,
            r->rw_min * 1e3, r->rw_max * 1e3, ovh, spd, vs, nst, wpt, cpt, sh, om, tb, st, pk,
-           (double)r->rw_rss_kb / 1024.0);
+           (double)r->rw_rss_kb / 1024.0, ut);
     fflush(stdout);
 }
 
@@ -826,6 +830,7 @@ static int write_json(const char *path, const wb_opts *o, int argc, char **argv)
         json_num(f, "tbb_over_stealing", r->rw_tbb_over, true);
         json_num(f, "steals", r->rw_steals, true);
         json_num(f, "parks", r->rw_parks, true);
+        json_num(f, "utilisation", r->rw_util, true);
         fprintf(f, "\"peak_rss_kb\": %ld, \"tasks\": %llu, \"answer\": \"%llu\"}%s\n",
                 r->rw_rss_kb, (unsigned long long)r->rw_tasks,
                 (unsigned long long)r->rw_answer, i + 1 < nrows_g ? "," : "");
@@ -851,7 +856,7 @@ static int write_csv(const char *path)
                "t1_over_tserial,speedup_t1_over_tp,speedup_vs_ref,ns_per_task,cpu_s,ref_cpu_s,"
                "wall_ns_per_task,cpu_ns_per_task,"
                "shared_over_stealing,omp_over_stealing,tbb_over_stealing,steals,parks,peak_rss_kb,"
-               "tasks,answer\n");
+               "tasks,answer,utilisation\n");
     for (size_t i = 0; i < nrows_g; i++) {
         const wb_row *r = &rows_g[i];
         /* case labels contain commas: quote them */
@@ -875,24 +880,34 @@ static int write_csv(const char *path)
         csv_num(f, r->rw_tbb_over);
         csv_num(f, r->rw_steals);
         csv_num(f, r->rw_parks);
-        fprintf(f, ",%ld,%llu,%llu\n", r->rw_rss_kb, (unsigned long long)r->rw_tasks,
+        fprintf(f, ",%ld,%llu,%llu", r->rw_rss_kb, (unsigned long long)r->rw_tasks,
                 (unsigned long long)r->rw_answer);
+        csv_num(f, r->rw_util);
+        fputc('\n', f);
     }
     return fclose(f) == 0 ? 0 : errno;
 }
 
 /* ---- running ---- */
 
-/* Sum of the counters we report, over all workers of p. */
-static void pool_counts(weft_pool *p, unsigned w, double *steals, double *parks)
+/* Sums of the counters we report, over all workers of p: steals, parks,
+ * ns running tasks and ns in all (running, searching, parked, blocked). */
+typedef struct {
+    double c_steals, c_parks, c_run_ns, c_all_ns;
+} wb_counts;
+
+static void pool_counts(weft_pool *p, unsigned w, wb_counts *c)
 {
-    *steals = *parks = 0;
+    memset(c, 0, sizeof *c);
     weft_worker_stats st[w > 0 ? w : 1];
     if (p == NULL || weft_pool_stats(p, st, w) != 0)
         return;
     for (unsigned i = 0; i < w; i++) {
-        *steals += (double)st[i].steals;
-        *parks += (double)st[i].parks;
+        c->c_steals += (double)st[i].steals;
+        c->c_parks += (double)st[i].parks;
+        c->c_run_ns += (double)st[i].run_ns;
+        c->c_all_ns += (double)(st[i].run_ns + st[i].search_ns + st[i].park_ns
+                                + st[i].blocked_ns);
     }
 }
 
@@ -929,32 +944,59 @@ static double settle(void)
 
 /* One run: prepare, time, finish, check. *secs is the wall time of the
  * run; *cpu the process's CPU time from its start until it is idle again
- * (parallel variants; the reference: its own). */
-static int run_one(const wb_workload *W, wb_run *r, double *secs, double *cpu, double *steals,
-                   double *parks)
+ * (parallel variants; the reference: its own); *util the workers' share of
+ * time running tasks. trace: a file for weft_pool_trace_start around the
+ * timed part (NULL: none). */
+static int run_one(const wb_workload *W, wb_run *r, const char *trace, double *secs, double *cpu,
+                   double *steals, double *parks, double *util)
 {
     int rc = W->w_prepare != NULL ? W->w_prepare(r) : 0;
     if (rc != 0)
         return rc;
-    double s0 = 0, p0 = 0, s1 = 0, p1 = 0;
+    wb_counts c0, c1;
     if (r->r_pool != NULL)
-        pool_counts(r->r_pool, r->r_workers, &s0, &p0);
-    double c0 = cpu_now();
+        pool_counts(r->r_pool, r->r_workers, &c0);
+    int trc = trace != NULL && r->r_pool != NULL ? weft_pool_trace_start(r->r_pool, trace, 0)
+                                                   : ENOENT;
+    if (trc != 0 && trc != ENOENT)
+        fprintf(stderr, "\nweft-bench: weft_pool_trace_start(%s): %s\n", trace, strerror(trc));
+    double cpu0 = cpu_now();
     double t0 = wb_now();
     rc = W->w_run(r);
     double t1 = wb_now();
-    double c1 = is_parallel(r->r_kind) ? settle() : cpu_now();
+    if (trc == 0 && (trc = weft_pool_trace_stop(r->r_pool)) != 0) {
+        fprintf(stderr, "\nweft-bench: weft_pool_trace_stop(%s): %s\n", trace, strerror(trc));
+        errors_g++;
+    }
+    double cpu1 = is_parallel(r->r_kind) ? settle() : cpu_now();
     if (r->r_pool != NULL) /* exact now: the pool is idle */
-        pool_counts(r->r_pool, r->r_workers, &s1, &p1);
+        pool_counts(r->r_pool, r->r_workers, &c1);
     if (rc != 0)
         return rc;
     if (W->w_finish != NULL && (rc = W->w_finish(r)) != 0)
         return rc;
     *secs = t1 - t0;
-    *cpu = c1 - c0;
-    *steals = s1 - s0;
-    *parks = p1 - p0;
+    *cpu = cpu1 - cpu0;
+    *steals = r->r_pool != NULL ? c1.c_steals - c0.c_steals : 0;
+    *parks = r->r_pool != NULL ? c1.c_parks - c0.c_parks : 0;
+    *util = r->r_pool != NULL && c1.c_all_ns > c0.c_all_ns
+                ? (c1.c_run_ns - c0.c_run_ns) / (c1.c_all_ns - c0.c_all_ns)
+                : NAN;
     return 0;
+}
+
+/* --trace: DIR/workload-case-variant-wW-rN.json, the case label's odd
+ * characters replaced. */
+static void trace_path(const wb_opts *o, const wb_workload *W, const char *label,
+                       const char *variant, unsigned w, int rep, char *buf, size_t len)
+{
+    char lab[64];
+    snprintf(lab, sizeof lab, "%s", label);
+    for (char *q = lab; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')
+              || *q == '.' || *q == '-' || *q == '='))
+            *q = '_';
+    snprintf(buf, len, "%s/%s-%s-%s-w%u-r%d.json", o->o_trace, W->w_name, lab, variant, w, rep);
 }
 
 static bool variant_available(wb_kind k)
@@ -1031,7 +1073,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
     const wb_workload *W = c->c_w;
     int reps = o->o_reps;
     double times[MAX_VARIANTS][reps], cpus[MAX_VARIANTS][reps], steals[MAX_VARIANTS][reps],
-        parks[MAX_VARIANTS][reps];
+        parks[MAX_VARIANTS][reps], util[MAX_VARIANTS][reps];
     weft_pool *pools[2] = {NULL, NULL}; /* stealing, shared */
     wb_tbb *tbb = NULL;
     int rc = 0;
@@ -1074,8 +1116,11 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
                                                            : NULL,
                         .r_tbb = va->v_kind == WB_TBB ? tbb : NULL,
                         .r_state = c->c_state};
-            double t = 0, cp = 0, s = 0, p = 0;
-            rc = run_one(W, &r, &t, &cp, &s, &p);
+            double t = 0, cp = 0, s = 0, p = 0, u = NAN;
+            char tp[4096];
+            if (o->o_trace != NULL && rep >= 0)
+                trace_path(o, W, c->c_label, va->v_name, w, rep + 1, tp, sizeof tp);
+            rc = run_one(W, &r, o->o_trace != NULL && rep >= 0 ? tp : NULL, &t, &cp, &s, &p, &u);
             if (rc != 0) {
                 fprintf(stderr, "\nweft-bench: %s %s w=%u %s: error: %s\n", W->w_name,
                         c->c_label, w, va->v_name, strerror(rc));
@@ -1098,6 +1143,7 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
                 cpus[i][rep] = cp;
                 steals[i][rep] = s;
                 parks[i][rep] = p;
+                util[i][rep] = u;
             }
         }
     }
@@ -1143,8 +1189,9 @@ static int run_block(const wb_opts *o, wb_case *c, const size_t *vidx, size_t nv
             double lo, hi;
             summarize(steals[i], reps, &r->rw_steals, &lo, &hi);
             summarize(parks[i], reps, &r->rw_parks, &lo, &hi);
+            summarize(util[i], reps, &r->rw_util, &lo, &hi);
         } else {
-            r->rw_steals = r->rw_parks = NAN;
+            r->rw_steals = r->rw_parks = r->rw_util = NAN;
         }
         if (w == 1)
             c->c_t1[i] = r->rw_med;
@@ -1312,6 +1359,9 @@ static void usage(FILE *f)
             "      --json FILE     write all results as JSON (for bench/plot)\n"
             "      --csv FILE      write all results as CSV\n"
             "      --summary FILE  write the summary table (Markdown) to FILE too\n"
+            "      --trace DIR     write a weft trace of every timed weft run into DIR\n"
+            "                      (Perfetto / chrome://tracing; WEFT_TRACE_DAG=1 in the\n"
+            "                      environment adds the task graph for tools/weft-prof)\n"
             "      --quick         small sizes, 3 reps, no warm-up: a few seconds in all\n"
             "      --smoke         tiny sizes, 1 rep, no warm-up: checks answers (CTest)\n"
             "      --fib-table[=N[,M]]\n"
@@ -1341,7 +1391,8 @@ static void usage(FILE *f)
             "workers are idle again; sh/st, omp/st and tbb/st = time of SHARED, of\n"
             "OpenMP and of oneTBB over time of STEALING (>1: stealing is faster);\n"
             "steals, parks = medians per run from weft_pool_stats; rss_MB = peak RSS\n"
-            "of the process so far.\n"
+            "of the process so far; util%% = the workers' time running tasks over all\n"
+            "their time (the rest: searching, parked, blocked), median per run.\n"
             "\n"
             "After the table, a summary (Markdown; --summary FILE writes it too): per\n"
             "case, the fastest variant at the largest worker count, its speed-up over\n"
@@ -1444,7 +1495,7 @@ static int parse_workload(const char *arg, wb_opts *o)
 int main(int argc, char **argv)
 {
     enum { OPT_WARMUP = 256, OPT_VARIANTS, OPT_NO_OMP, OPT_NO_TBB, OPT_PIN, OPT_SEED, OPT_JSON, OPT_CSV,
-           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST, OPT_FIB_TABLE };
+           OPT_SUMMARY, OPT_QUICK, OPT_SMOKE, OPT_LIST, OPT_FIB_TABLE, OPT_TRACE };
     static const struct option longopts[] = {
         {"workers", required_argument, NULL, 'w'},
         {"reps", required_argument, NULL, 'r'},
@@ -1457,6 +1508,7 @@ int main(int argc, char **argv)
         {"json", required_argument, NULL, OPT_JSON},
         {"csv", required_argument, NULL, OPT_CSV},
         {"summary", required_argument, NULL, OPT_SUMMARY},
+        {"trace", required_argument, NULL, OPT_TRACE},
         {"quick", no_argument, NULL, OPT_QUICK},
         {"smoke", no_argument, NULL, OPT_SMOKE},
         {"quiet", no_argument, NULL, 'q'},
@@ -1515,6 +1567,9 @@ int main(int argc, char **argv)
             break;
         case OPT_SUMMARY:
             o.o_summary = optarg;
+            break;
+        case OPT_TRACE:
+            o.o_trace = optarg;
             break;
         case OPT_QUICK:
             o.o_mode = MODE_QUICK;
@@ -1579,6 +1634,10 @@ int main(int argc, char **argv)
             o.o_selvar[i] = NULL;
         }
         o.o_nsel = N_WORKLOADS;
+    }
+    if (o.o_trace != NULL && mkdir(o.o_trace, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "weft-bench: --trace %s: %s\n", o.o_trace, strerror(errno));
+        return 2;
     }
     if (o.o_reps < 0)
         o.o_reps = o.o_mode == MODE_SMOKE ? 1 : o.o_mode == MODE_QUICK ? 3 : 5;

@@ -138,6 +138,12 @@ typedef struct {
     void (*on_worker_start)(unsigned index, void *arg); /* see above; NULL: none */
     void (*on_worker_stop)(unsigned index, void *arg);  /* see above; NULL: none */
     void *hook_arg; /* the hooks' second argument */
+    /* Trace the pool from create to destroy into this file, as
+     * weft_pool_trace_start(p, trace_path, trace_flags) would (see
+     * "Tracing" below); it takes the place of WEFT_TRACE for this pool.
+     * NULL: none; "" or unknown flags: EINVAL. */
+    const char *trace_path;
+    uint64_t trace_flags; /* WEFT_TRACE_DAG or 0 (64 bits: no tail padding) */
 } weft_pool_options;
 
 /* Options with size set and every other field the default (C, and C++20). */
@@ -346,6 +352,14 @@ typedef struct {
     uint64_t parks;         /* times the worker went to sleep */
     uint64_t blocked;       /* blocking sections entered (weft_blocking_begin) */
     uint64_t spares;        /* spare threads started or recalled for them */
+    /* Where the thread's time went, in ns, including the current stretch
+     * (the clock is read when the thread changes what it does, never per
+     * task): */
+    uint64_t run_ns;     /* running tasks */
+    uint64_t search_ns;  /* looking for work: the idle search, and syncs and
+                            group waits that look for tasks to help with */
+    uint64_t park_ns;    /* parked (a spare: also off duty) */
+    uint64_t blocked_ns; /* inside blocking sections */
 } weft_worker_stats;
 
 /* Copy per-thread counters into per_worker[0..n-1]: entries 0..size-1 are
@@ -356,6 +370,43 @@ typedef struct {
  * idle workers look for work and park. Returns 0; EINVAL (p or per_worker
  * NULL, n == 0); EPIPE (destroy has begun). Any thread. */
 WEFT_API int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n);
+
+/* Tracing: record what p's threads do and write it to a file that Perfetto
+ * (ui.perfetto.dev) and chrome://tracing open (Chrome trace-event JSON):
+ * a track per worker, spare and outside thread that used p; slices for the
+ * tasks that workers take from their loop or steal (thief <- victim flow
+ * arrows), for searching, parking, blocking sections, waits in syncs,
+ * groups, calls and collections; instants for parks and wake-ups.
+ * docs/design/tracing.md says what is recorded and what it costs; the
+ * tool tools/weft-prof reads the file.
+ *
+ * WEFT_TRACE_DAG also records every spawn, sync and heap task, so that
+ * weft-prof can rebuild the task graph (work, span, what-if scheduling):
+ * spawns and syncs then take a slower path. Start it while p is idle to
+ * get the whole graph.
+ *
+ * The environment variable WEFT_TRACE=path makes every pool trace from its
+ * creation to its destruction ("%p" in the path: the process id; pools
+ * after the first add ".N" before the extension, or put "%n" where N
+ * goes); WEFT_TRACE_DAG=1 adds the flag (here too); WEFT_TRACE_MIN_NS=n
+ * leaves out tasks shorter than n ns that a worker took from its own deque
+ * (stolen and queued tasks are always kept); WEFT_TRACE_MAX_MB (default
+ * 256) caps the memory a capture takes, beyond which events are counted as
+ * dropped. */
+#define WEFT_TRACE_DAG 1u
+
+/* Start recording p's activity for the file path (written by
+ * weft_pool_trace_stop, or by weft_pool_destroy). Returns 0; EINVAL (p or
+ * path NULL or empty, unknown flags); EBUSY (p is being traced); ENOMEM;
+ * EPIPE (destroy has begun). Never blocks (but on the locks of other
+ * trace calls). Any thread. */
+WEFT_API int weft_pool_trace_start(weft_pool *p, const char *path, unsigned flags);
+
+/* Stop recording and write the file. Returns 0; EINVAL (p NULL, or no
+ * trace running); EPIPE (destroy has begun); an errno of creating or
+ * writing the file (EACCES, ENOSPC, EIO, ...). Blocks while it writes.
+ * Any thread. */
+WEFT_API int weft_pool_trace_stop(weft_pool *p);
 
 #ifdef __cplusplus
 }

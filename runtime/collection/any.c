@@ -25,6 +25,7 @@
 #include "base/asymfence.h"
 #include "base/debug.h"
 #include "collection/hooks.h"
+#include "pool/trace.h"
 
 /* Calls with at most this many members keep their links on the stack. */
 #define COLL_ANY_INLINE 16
@@ -273,7 +274,9 @@ static int any_op(weft_collection *const *cs, size_t n, int side, void **item, s
         }
         WEFT__YIELD();
         uint64_t ns;
+        uint64_t tr = weft__trace_coll_begin(); /* 0 unless a trace runs */
         timed_out = weft__coll_sleep(&ac.ac_word, have_deadline ? &abs : NULL, &ns) == ETIMEDOUT;
+        weft__trace_coll_end(tr, NULL, ac.ac_side, timed_out);
         if (ns) {
             ac.ac_sleeps++;
             ac.ac_slept_ns += ns;

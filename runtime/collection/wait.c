@@ -23,6 +23,7 @@
 #include "base/asymfence.h"
 #include "base/debug.h"
 #include "base/futex.h"
+#include "pool/trace.h"
 
 /* ---- lists (under the list's lock) -------------------------------------- */
 
@@ -258,7 +259,9 @@ static int wait_on(weft_collection *c, int side, coll_wlist *l, coll_waiter *w,
     coll_unlock_side(c, side);
     WEFT__YIELD();
     uint64_t ns;
+    uint64_t tr = weft__trace_coll_begin(); /* 0 unless a trace runs */
     int r = weft__coll_sleep(&w->w_state, abs, &ns);
+    weft__trace_coll_end(tr, c, side, r == ETIMEDOUT);
     coll_lock_side(c, side);
     if (ns)
         note_wait(c, side, ns);

@@ -139,6 +139,7 @@ void weft__block_begin(weft__worker *w)
     if (w->w_blocking++ > 0)
         return;
     weft__stat_inc(&w->w_blocked);
+    w->w_ts.ts_saved = weft__tstate_set(w, WEFT__ST_BLOCK);
     if (w->w_pool->p_mode == WEFT_SCHED_STEALING)
         weft__worker_publish_all(w);
     /* seq_cst: a spare that reads the count to decide whether to retire
@@ -154,6 +155,7 @@ void weft__block_end(weft__worker *w)
         return;
     /* seq_cst: as in weft__block_begin. Excess spares retire by themselves. */
     atomic_fetch_sub_explicit(&w->w_pool->p_blocked, 1, memory_order_seq_cst);
+    weft__tstate_set(w, w->w_ts.ts_saved);
 }
 
 void weft_blocking_begin(void)

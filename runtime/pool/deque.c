@@ -160,8 +160,9 @@ static bool dq_owner_enter(weft__deque *dq)
         /* Relaxed CAS: thieves only set ASKED (fetch_or) or take FORCING
          * from a value without a phase; a failure means one did, so look
          * again. What we read after it needs no order: only we write bottom
-         * and the private part. */
-        uint32_t nv = (v & WEFT__HUNGRY_ASKED) | WEFT__HUNGRY_OWNER;
+         * and the private part. The phase becomes OWNER; the other bits
+         * stay (ASKED, and the trace's DAG bit: runtime/pool/trace.h). */
+        uint32_t nv = (v & ~WEFT__HUNGRY_PHASE) | WEFT__HUNGRY_OWNER;
         if (weft__atomic_cas_weak(&dq->dq_q.q_hungry, &v, nv, memory_order_relaxed,
                                   memory_order_relaxed))
             return (v & (WEFT__HUNGRY_ASKED | WEFT__HUNGRY_FORCED)) != 0;

@@ -94,6 +94,8 @@ int weft__wait_zero(weft_pool *p, _Atomic uint32_t *word, uint32_t count_mask,
         return 0;
     if (to->to_ns == WEFT_NO_WAIT)
         return EAGAIN;
+    uint64_t t0 = weft__trace_group_begin(p); /* 0 unless traced */
+    int rc = 0;
     weft__worker *w = weft__worker_of(p);
     if (w != NULL) {
         /* A worker of the pool helps until the count is 0, or until it
@@ -101,26 +103,31 @@ int weft__wait_zero(weft_pool *p, _Atomic uint32_t *word, uint32_t count_mask,
          * or they are out of this stack's reach): then it blocks below,
          * and a spare helps in its place. Acquire: as above. */
         const struct weft__sched *s = p->p_sched;
+        unsigned prev = weft__tstate_set(w, WEFT__ST_SEARCH); /* a wait that helps */
         for (unsigned spins = 0;
              (atomic_load_explicit(word, memory_order_acquire) & count_mask) != 0
              && spins < WEFT__SPINS_BEFORE_BLOCK;) {
-            if (weft__timeout_passed(to))
-                return ETIMEDOUT;
+            if (weft__timeout_passed(to)) {
+                rc = ETIMEDOUT;
+                break;
+            }
             if (s->s_help(w, -1, g))
                 spins = 0;
             else
                 weft__backoff(&spins);
         }
+        weft__tstate_set(w, prev);
     }
-    int rc = 0;
     /* Acquire: as above. */
-    if ((atomic_load_explicit(word, memory_order_acquire) & count_mask) != 0) {
+    if (rc == 0 && (atomic_load_explicit(word, memory_order_acquire) & count_mask) != 0) {
         /* Block on the futex (outside, on a worker of another pool, or a
          * worker that found nothing to help with). Acquire inside. */
         weft_blocking_begin();
         rc = weft__futex_wait_zero_until(word, count_mask, waiter_bit, weft__timeout_abs(to));
         weft_blocking_end();
     }
+    /* A future's wait (g NULL) is named by its word. */
+    weft__trace_group_end(p, t0, g != NULL ? (const void *)g : (const void *)word);
     return rc;
 }
 

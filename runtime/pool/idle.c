@@ -29,6 +29,8 @@ void weft__pool_notify(weft_pool *p)
      * seq_cst decrement in weft__found_work / before parking). */
     if (atomic_load_explicit(&p->p_searching, memory_order_relaxed) != 0)
         return;
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0))
+        weft__trace_wake(p, 1);
     weft__ec_wake(&p->p_park, 1);
 }
 
@@ -49,6 +51,7 @@ void weft__park(weft__worker *w)
         return;
     }
     weft__stat_inc(&w->w_parks);
+    unsigned prev = weft__tstate_set(w, WEFT__ST_PARK);
     if (how == WEFT__PARK_BRIEFLY || weft__is_spare(w)) {
         /* Briefly: see s_park_check. A spare wakes up now and then to see
          * whether it is still needed (blocking.c): nobody wakes a parked
@@ -58,9 +61,10 @@ void weft__park(weft__worker *w)
                                                        : weft__spare_keepalive_ns,
                              &abs);
         weft__ec_wait_until(&p->p_park, e, &abs);
-        return;
+    } else {
+        weft__ec_wait(&p->p_park, e);
     }
-    weft__ec_wait(&p->p_park, e);
+    weft__tstate_set(w, prev);
 }
 
 void weft__found_work(weft_pool *p)

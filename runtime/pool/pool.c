@@ -94,7 +94,7 @@ static size_t worker_stack_size(void)
 /* The options' bytes a caller with size 0 has: this version's fields. Fixed
  * for good: fields appended later are not part of it (and must be laid out
  * without padding, so that a caller's unused tail reads as zeros). */
-#define WEFT__OPTS_SIZE_0 (offsetof(weft_pool_options, hook_arg) + sizeof(void *))
+#define WEFT__OPTS_SIZE_0 (offsetof(weft_pool_options, trace_flags) + sizeof(uint64_t))
 /* No version's options will be larger. */
 #define WEFT__OPTS_SIZE_MAX ((size_t)4096)
 static_assert(WEFT__OPTS_SIZE_0 == sizeof(weft_pool_options),
@@ -166,6 +166,7 @@ static void pool_free(weft_pool *p)
     /* Relaxed: see weft__callers_enter. A pool inherited through fork()
      * may hold locks of threads that do not exist: free, do not destroy. */
     bool forked = atomic_load_explicit(&p->p_forked, memory_order_relaxed);
+    weft__trace_pool_destroy(p); /* writes a running trace; frees the buffers */
     /* Relaxed: every thread that used the deques has been joined. */
     for (unsigned i = 0; i < atomic_load_explicit(&p->p_nslots, memory_order_relaxed); i++)
         weft__deque_fini(&p->p_workers[i].w_dq);
@@ -206,6 +207,8 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
         || (o.scheduler != WEFT_SCHED_STEALING && o.scheduler != WEFT_SCHED_SHARED)
         || o.workers > WEFT__MAX_WORKERS || o.max_spares > WEFT__MAX_SPARES
         || (o.name != NULL && o.name[0] == '\0')
+        || (o.trace_path != NULL && o.trace_path[0] == '\0')
+        || (o.trace_flags & ~WEFT_TRACE_DAG) != 0
         || (o.stack_size != 0 && o.stack_size < WEFT__STACK_OPTION_MIN))
         return EINVAL;
     cpu_set_t cpus;
@@ -242,6 +245,8 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
     __cds_wfcq_init(&p->p_inj_head, &p->p_inj_tail);
     atomic_init(&p->p_blocked, 0);
     atomic_init(&p->p_spares_on, 0);
+    atomic_init(&p->p_trace_on, 0);
+    atomic_init(&p->p_trace, NULL);
     pthread_mutex_init(&p->p_spare_lock, NULL);
     int sq_rc = weft__sq_init(&p->p_sq);
     /* Room for the spare slots too; they are made (and touched) on first
@@ -270,6 +275,7 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
         w->w_rng = splitmix64(o.seed ^ splitmix64(i + 1)) | 1;
     }
 
+    weft__trace_clock_setup(); /* before any worker starts */
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) {
         pool_free(p);
@@ -299,6 +305,11 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
         return rc;
     }
     weft__registry_add(p);
+    rc = weft__trace_pool_created(p, o.trace_path, o.trace_flags); /* or WEFT_TRACE */
+    if (rc != 0) {
+        (void)weft_pool_destroy(p); /* nothing ran on it yet */
+        return rc;
+    }
     *out = p;
     return 0;
 }
@@ -405,6 +416,12 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
         per_worker[i].parks = atomic_load_explicit(&w->w_parks, memory_order_relaxed);
         per_worker[i].blocked = atomic_load_explicit(&w->w_blocked, memory_order_relaxed);
         per_worker[i].spares = atomic_load_explicit(&w->w_spares, memory_order_relaxed);
+        uint64_t ns[WEFT__ST_N];
+        weft__tstate_read(w, ns);
+        per_worker[i].run_ns = ns[WEFT__ST_RUN];
+        per_worker[i].search_ns = ns[WEFT__ST_SEARCH];
+        per_worker[i].park_ns = ns[WEFT__ST_PARK];
+        per_worker[i].blocked_ns = ns[WEFT__ST_BLOCK];
     }
     if (admitted)
         weft__callers_leave((weft_pool *)p);

@@ -26,6 +26,7 @@
 #include "base/debug.h"
 #include "base/eventcount.h"
 #include "pool/deque.h"
+#include "pool/trace.h"
 
 #define WEFT__MAX_WORKERS 4096
 #define WEFT__MAX_SPARES 4095 /* workers + spares fit ti_state's thief bits */
@@ -102,6 +103,21 @@ typedef struct weft__worker {
     _Atomic uint64_t w_parks;
     _Atomic uint64_t w_blocked;
     _Atomic uint64_t w_spares;
+    /* trace.c: the scheduler state and the time spent in each (owner-written,
+     * read by weft_pool_stats under the state's sequence count). Own line. */
+    alignas(WEFT__CACHE_LINE) struct weft__tstate w_ts;
+    unsigned w_ts_cur; /* owner: the state w_ts says, without the atomics */
+    /* trace.c: this thread's events (owner-written, read by the writer of
+     * a capture), and the task its last steal took, from which victim. */
+    struct weft__tbuf w_tbuf;
+    struct weft__task_impl *w_tr_stolen;
+    unsigned w_tr_victim;
+    struct weft__trun *w_tr_cur; /* trace.c: the traced run of a task under way */
+    /* trace.c, SHARED: queue lock operations this capture: count, ticks
+     * held, ticks waited, operations that waited (owner-written, relaxed;
+     * read by the writer); the capture they count for (owner). */
+    _Atomic uint64_t w_tr_lock[4];
+    _Atomic uint32_t w_tr_lock_gen;
 } weft__worker;
 
 enum { WEFT__SPARE_ON = 0, WEFT__SPARE_OFF = 1, WEFT__SPARE_EXIT = 2 };
@@ -218,6 +234,13 @@ struct weft_pool {
     _Atomic int p_spares_on;                         /* spares on duty */
     pthread_mutex_t p_spare_lock;
     unsigned p_spares_made; /* spare slots made (p_spare_lock) */
+
+    /* Tracing (trace.c): the running capture's flags, WEFT__TRACE_ON |
+     * WEFT__TRACE_DAG, 0 when none runs (read relaxed on every traced path;
+     * written under the capture's lock); the capture state, made at the
+     * first start (release; read with acquire). Own line. */
+    alignas(WEFT__CACHE_LINE) _Atomic unsigned p_trace_on;
+    _Atomic(struct weft__trace *) p_trace;
 };
 
 /* ---- shared by the files of runtime/pool/ ----------------------------------- */
@@ -339,6 +362,10 @@ static inline bool weft__timeout_passed(const struct weft__timeout *to)
  * pause a waiting worker a little (cpu_relax, sched_yield after a while);
  * a random number for victim choice; the worker thread's body. */
 void weft__run_task(weft__worker *w, struct weft__task_impl *x);
+/* The run itself, without the state change and trace that weft__run_task
+ * adds (via weft__trace_run) when the worker is not in RUN or the pool
+ * traces. */
+void weft__run_task_body(weft__worker *w, struct weft__task_impl *x);
 /* A strict frame's sync is over: its result given its DONE state s, or
  * EINVAL if it was synced before (the state keeps SYNCED). And: block
  * (inside a blocking section) until frame t, which another thread took

@@ -17,6 +17,35 @@
 
 #define WEFT__SQ_INITIAL 256
 
+/* The queue lock, timed while the pool traces (trace.h: weft__trace_lock):
+ * when the thread asked for it and when it got it. One operation in
+ * WEFT__LOCK_SAMPLE is timed, which keeps three clock reads off the rest. */
+#define WEFT__LOCK_SAMPLE 16
+struct sq_held {
+    uint64_t h_ask, h_got;
+};
+
+static _Thread_local unsigned sq_sample; /* this thread's operations, traced or not */
+
+static void sq_lock(struct weft__sharedq *q, struct sq_held *h)
+{
+    weft_pool *p = (weft_pool *)(void *)((char *)q - offsetof(weft_pool, p_sq));
+    h->h_ask = WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0) && ++sq_sample % WEFT__LOCK_SAMPLE == 0
+                   ? weft__trace_now()
+                   : 0;
+    pthread_mutex_lock(&q->sq_lock);
+    if (h->h_ask != 0)
+        h->h_got = weft__trace_now();
+}
+
+static void sq_unlock(struct weft__sharedq *q, const struct sq_held *h)
+{
+    uint64_t rel = h->h_ask != 0 ? weft__trace_now() : 0;
+    pthread_mutex_unlock(&q->sq_lock);
+    if (rel != 0)
+        weft__trace_lock(h->h_ask, h->h_got, rel);
+}
+
 int weft__sq_init(struct weft__sharedq *q)
 {
     pthread_mutex_init(&q->sq_lock, NULL);
@@ -38,14 +67,15 @@ void weft__sq_fini(struct weft__sharedq *q, bool forked)
  * notifies. */
 static int sq_push(struct weft__sharedq *q, struct weft__task_impl *t)
 {
-    pthread_mutex_lock(&q->sq_lock);
+    struct sq_held held;
+    sq_lock(q, &held);
     /* Relaxed: written only under sq_lock, which we hold. */
     size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
     if (n == q->sq_cap) {
         size_t ncap = q->sq_cap * 2;
         struct weft__task_impl **nr = weft__malloc(ncap * sizeof(*nr));
         if (nr == NULL) {
-            pthread_mutex_unlock(&q->sq_lock);
+            sq_unlock(q, &held);
             return ENOMEM;
         }
         for (size_t i = 0; i < n; i++)
@@ -59,7 +89,7 @@ static int sq_push(struct weft__sharedq *q, struct weft__task_impl *t)
     /* seq_cst store (under the lock): read without the lock by the parking
      * re-check; the caller's notify supplies the notifier's fence. */
     atomic_store_explicit(&q->sq_count, n + 1, memory_order_seq_cst);
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     return 0;
 }
 
@@ -78,13 +108,14 @@ static void sq_remove_at(struct weft__sharedq *q, size_t i, size_t n)
  * `injected` statistic. */
 static struct weft__task_impl *sq_take_oldest(weft__worker *w)
 {
+    struct sq_held held;
     struct weft__sharedq *q = &w->w_pool->p_sq;
     /* Relaxed: a lock-free peek to skip the lock when empty; the value is
      * re-read under the lock. */
     if (atomic_load_explicit(&q->sq_count, memory_order_relaxed) == 0)
         return NULL;
     struct weft__task_impl *t = NULL;
-    pthread_mutex_lock(&q->sq_lock);
+    sq_lock(q, &held);
     size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
     if (n > 0) {
         t = q->sq_ring[q->sq_head];
@@ -96,7 +127,7 @@ static struct weft__task_impl *sq_take_oldest(weft__worker *w)
         if (!(weft__atomic_load(&t->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
             weft__atomic_store(&t->ti_state, (int32_t)w->w_index + 1, memory_order_relaxed);
     }
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     if (t != NULL)
         weft__stat_inc(&w->w_injected);
     return t;
@@ -107,12 +138,13 @@ static struct weft__task_impl *sq_take_oldest(weft__worker *w)
 static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft__group_impl *g,
                                              size_t window)
 {
+    struct sq_held held;
     struct weft__sharedq *q = &w->w_pool->p_sq;
     /* Relaxed: a peek, re-read under the lock. */
     if (atomic_load_explicit(&q->sq_count, memory_order_relaxed) == 0)
         return NULL;
     struct weft__task_impl *x = NULL;
-    pthread_mutex_lock(&q->sq_lock);
+    sq_lock(q, &held);
     size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
     size_t mask = q->sq_cap - 1;
     for (size_t i = n, seen = 0; i-- > 0 && seen < window; seen++) {
@@ -125,7 +157,7 @@ static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft_
             break;
         }
     }
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     if (x != NULL)
         weft__stat_inc(&w->w_injected);
     return x;
@@ -136,8 +168,9 @@ static struct weft__task_impl *sq_take_group(weft__worker *w, const struct weft_
  * before, never spawned, or another thread's: misuse). */
 static int sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
 {
+    struct sq_held held;
     int found = 0;
-    pthread_mutex_lock(&q->sq_lock);
+    sq_lock(q, &held);
     /* Relaxed, under sq_lock: every taker marks the frame under it. */
     if (weft__atomic_load(&want->ti_state, memory_order_relaxed) == WEFT__TS_SPAWNED) {
         size_t n = atomic_load_explicit(&q->sq_count, memory_order_relaxed);
@@ -153,7 +186,7 @@ static int sq_take_mine(struct weft__sharedq *q, struct weft__task_impl *want)
             }
         }
     }
-    pthread_mutex_unlock(&q->sq_lock);
+    sq_unlock(q, &held);
     return found;
 }
 
@@ -169,7 +202,9 @@ static int shared_spawn(weft__worker *w, struct weft__task_impl *t)
     return rc;
 }
 
-static int shared_sync(weft__worker *w, struct weft__task_impl *t)
+/* shared_sync's loop; *prev: the state before its first wait for another
+ * worker (WEFT__ST_N until then). */
+static int shared_sync_loop(weft__worker *w, struct weft__task_impl *t, unsigned *prev)
 {
     for (unsigned spins = 0;;) {
         /* Acquire: pairs with the runner's release of DONE (ti_result). */
@@ -183,6 +218,8 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
             if (mine < 0)
                 return EINVAL;
             if (mine > 0) {
+                if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
+                    return weft__trace_dag_inline(w, t); /* trace.h */
                 weft__stat_inc(&w->w_executed);
                 return t->ti_fn(t->ti_arg);
             }
@@ -190,7 +227,9 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
         }
         /* Another worker runs t: help with the oldest queued work while the
          * stack has room (file comment); when there is none for a while,
-         * sleep until t is done. */
+         * sleep until t is done. Counted as searching. */
+        if (*prev == WEFT__ST_N)
+            *prev = weft__tstate_set(w, WEFT__ST_SEARCH);
         struct weft__task_impl *x = weft__stack_room(w) ? sq_take_oldest(w) : NULL;
         if (x != NULL) {
             weft__run_task(w, x);
@@ -201,6 +240,15 @@ static int shared_sync(weft__worker *w, struct weft__task_impl *t)
             weft__backoff(&spins);
         }
     }
+}
+
+static int shared_sync(weft__worker *w, struct weft__task_impl *t)
+{
+    unsigned prev = WEFT__ST_N;
+    int r = shared_sync_loop(w, t, &prev);
+    if (prev != WEFT__ST_N)
+        weft__tstate_set(w, prev);
+    return r;
 }
 
 static int shared_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht,

@@ -54,11 +54,16 @@ void weft__report_out_of_order(const struct weft__task_impl *t,
  * fast path needs no callee-saved registers (no push/pop). */
 static __attribute__((noinline)) int spawn_slow(weft__worker *w, struct weft__task_impl *t)
 {
-    return w->w_pool->p_sched->s_spawn(w, t);
+    int rc = w->w_pool->p_sched->s_spawn(w, t);
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG) && rc == 0)
+        weft__trace_dag_spawned(w, t, false); /* trace.h, "DAG mode" */
+    return rc;
 }
 
 static __attribute__((noinline)) int spawn_serve(weft__worker *w)
 {
+    if (WEFT__TRACE_DAG_BIT(w))
+        weft__trace_dag_spawned(w, NULL, false); /* the push just made */
     weft__worker_serve(w, NULL);
     return 0;
 }
@@ -96,6 +101,8 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
     if (t->ti_owner != w)
         return EINVAL;
 #endif
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
+        return weft__trace_dag_sync(w, t); /* s_sync, recorded */
     return w->w_pool->p_sched->s_sync(w, t);
 }
 
@@ -105,6 +112,8 @@ static __attribute__((noinline)) int sync_serve_run(weft__worker *w, struct weft
 {
     if (!weft__worker_serve(w, t))
         return w->w_pool->p_sched->s_sync(w, t);
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
+        return weft__trace_dag_inline(w, t); /* t, run and recorded */
     weft__stat_inc(&w->w_executed);
     return t->ti_fn(t->ti_arg);
 }
@@ -162,7 +171,10 @@ int64_t weft__fj_sync_slow(struct weft__task_impl *t)
         /* Not done, so pushed by this thread, which is a worker. No
          * ti_owner check: typed pushes do not set it. */
         weft__worker *w = weft__tls_worker;
-        (void)w->w_pool->p_sched->s_sync(w, t);
+        if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
+            (void)weft__trace_dag_sync(w, t); /* s_sync, recorded */
+        else
+            (void)w->w_pool->p_sched->s_sync(w, t);
     }
     /* The body's index from here on: where the deque's private part ends
      * now (0 off the workers). */
@@ -171,10 +183,15 @@ int64_t weft__fj_sync_slow(struct weft__task_impl *t)
 
 void weft__fj_publish(struct weft__fjq *q)
 {
-    weft__worker_serve(worker_of_fjq(q), NULL);
+    weft__worker *w = worker_of_fjq(q);
+    if (WEFT__TRACE_DAG_BIT(w))
+        weft__trace_dag_spawned(w, NULL, true); /* the typed push just made */
+    weft__worker_serve(w, NULL);
 }
 
 bool weft__fj_pop_slow(struct weft__fjq *q, struct weft__task_impl *t)
 {
-    return weft__worker_serve(worker_of_fjq(q), t);
+    weft__worker *w = worker_of_fjq(q);
+    /* In the DAG mode, trace.c runs t (recorded) and its sync finds it done. */
+    return weft__worker_serve(w, t) && weft__trace_dag_pop(w, t);
 }

@@ -23,6 +23,11 @@
 
 bool weft__worker_serve(weft__worker *w, struct weft__task_impl *popped)
 {
+    /* The DAG mode's bit alone (trace.h): nothing to serve. Read as the
+     * fast path read it (weft/bits/fjq.h); a later read of the owner's own
+     * flag cannot miss a phase that the fast path's read saw. */
+    if (weft__atomic_load(&w->w_dq.dq_q.q_hungry, WEFT__FJQ_PRIV_ORDER) == WEFT__HUNGRY_TRACE)
+        return true;
     bool published;
     bool mine = weft__deque_serve(&w->w_dq, popped, &published);
     if (published)
@@ -59,6 +64,7 @@ static struct weft__task_impl *own_pop(weft__worker *w)
 static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
 {
     struct weft__task_impl *x = NULL;
+    uint64_t t0 = WEFT__TRACE_FLAGS(w->w_pool) != 0 ? weft__trace_now() : 0;
     /* Release (here and after): say that we may be between taking one of
      * v's frames and marking it, for v's misuse check (thief_in_flight):
      * an acquire load that reads either store sees our earlier marks. */
@@ -67,6 +73,8 @@ static struct weft__task_impl *steal_from(weft__worker *w, weft__worker *v)
         int r = weft__deque_steal(&v->w_dq, &x);
         if (r == WEFT__STEAL_OK) {
             weft__stat_inc(&w->w_steals);
+            if (t0 != 0)
+                weft__trace_steal(w, x, v->w_index, t0);
             /* Relaxed: a hint for the owner's leapfrogging (and its misuse
              * check, through w_stealing); heap tasks have no waiter. The
              * frame was published by the owner's release of bottom, which
@@ -198,35 +206,13 @@ static bool stealing_help(weft__worker *w, int prefer, const struct weft__group_
     return true;
 }
 
-static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
+/* t, spawned by w, was stolen: until the thief is done with it, take
+ * work back from the thief (the tasks t spawned), else from anyone; when
+ * there is nothing to help with for a while, sleep until it is done. */
+static int leapfrog(weft__worker *w, struct weft__task_impl *t)
 {
-    for (;;) {
-        /* Acquire: pairs with the runner's release of DONE (ti_result). */
-        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
-        if (s & WEFT__TS_DONE)
-            return weft__frame_result(t, s);
-        struct weft__task_impl *x = own_pop(w);
-        if (x == NULL)
-            break; /* t was stolen: every older task is gone too */
-        if (x == t) {
-            weft__stat_inc(&w->w_executed);
-            /* Relaxed: t came off our own deque; only we wrote its state. */
-            return t->ti_fn(
-                weft__frame_arg(t, weft__atomic_load(&t->ti_state, memory_order_relaxed)));
-        }
-        /* A newer task (a heap task, or an out-of-order sync): run it. */
-#ifndef NDEBUG
-        /* Relaxed: x came off our own deque; only we wrote its state. */
-        if (!(weft__atomic_load(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
-            weft__report_out_of_order(t, x);
-#endif
-        weft__run_task(w, x);
-    }
-    /* Leapfrog: until the thief is done with t, take work back from it
-     * (the tasks t spawned), else from anyone; when there is nothing to
-     * help with for a while, sleep until it is done. */
     for (unsigned spins = 0;;) {
-        /* Acquire: as above. */
+        /* Acquire: pairs with the runner's release of DONE (ti_result). */
         int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
         if (s & WEFT__TS_DONE)
             return weft__frame_result(t, s);
@@ -249,6 +235,39 @@ static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
         else
             weft__backoff(&spins);
     }
+}
+
+static int stealing_sync(weft__worker *w, struct weft__task_impl *t)
+{
+    for (;;) {
+        /* Acquire: pairs with the runner's release of DONE (ti_result). */
+        int32_t s = weft__atomic_load(&t->ti_state, memory_order_acquire);
+        if (s & WEFT__TS_DONE)
+            return weft__frame_result(t, s);
+        struct weft__task_impl *x = own_pop(w);
+        if (x == NULL)
+            break; /* t was stolen: every older task is gone too */
+        if (x == t) {
+            if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
+                return weft__trace_dag_inline(w, t); /* trace.h */
+            weft__stat_inc(&w->w_executed);
+            /* Relaxed: t came off our own deque; only we wrote its state. */
+            return t->ti_fn(
+                weft__frame_arg(t, weft__atomic_load(&t->ti_state, memory_order_relaxed)));
+        }
+        /* A newer task (a heap task, or an out-of-order sync): run it. */
+#ifndef NDEBUG
+        /* Relaxed: x came off our own deque; only we wrote its state. */
+        if (!(weft__atomic_load(&x->ti_state, memory_order_relaxed) & WEFT__TS_HEAP))
+            weft__report_out_of_order(t, x);
+#endif
+        weft__run_task(w, x);
+    }
+    /* Leapfrog (counted as searching: the owner looks for work). */
+    unsigned prev = weft__tstate_set(w, WEFT__ST_SEARCH);
+    int r = leapfrog(w, t);
+    weft__tstate_set(w, prev);
+    return r;
 }
 
 static int stealing_enqueue(weft_pool *p, weft__worker *w, struct weft__heap_task *ht,

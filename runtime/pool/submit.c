@@ -49,6 +49,8 @@ int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
 {
     weft__worker *w = weft__worker_of(p);
     bool woke = false;
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) & WEFT__TRACE_DAG))
+        weft__trace_heap_spawn(p, ht); /* before it can run */
     int rc = p->p_sched->s_enqueue(p, w, ht, &woke);
     if (rc != 0) {
         /* Undo weft__heap_task_new: nothing ran, nothing is left. */
@@ -84,6 +86,8 @@ void weft__heap_task_run(struct weft__heap_task *ht)
         r = ht->ht_task.ti_fn(ht->ht_task.ti_arg);
         weft__tls_group = outer;
     }
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(p) != 0))
+        weft__trace_heap_ran(ht); /* its end, before the waiters are woken */
     if (g != NULL) {
         if (r != 0) {
             int32_t zero = 0;
@@ -121,6 +125,21 @@ int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg)
     return weft__heap_task_enqueue(p, ht);
 }
 
+/* The caller of weft_pool_call waits for its task. */
+static void call_wait(struct weft__call *c)
+{
+    /* Acquire: pairs with the runner's release store of c_done. */
+    for (unsigned spins = 0; spins < 256; spins++) {
+        if (atomic_load_explicit(&c->c_done, memory_order_acquire) != 0)
+            return;
+        weft__cpu_relax();
+    }
+    weft_blocking_begin(); /* a worker of another pool: compensate there */
+    while (atomic_load_explicit(&c->c_done, memory_order_acquire) == 0) /* acquire: as above */
+        weft__futex_wait(&c->c_done, 0);
+    weft_blocking_end();
+}
+
 int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
 {
     if (p == NULL || fn == NULL)
@@ -135,19 +154,18 @@ int weft_pool_call(weft_pool *p, weft_task_fn fn, void *arg)
     if (rc != 0)
         return rc;
     ht->ht_call = &c;
+    bool adm;
+    uint64_t t0 = weft__trace_join_begin(p, &adm); /* 0 unless traced */
     rc = weft__heap_task_enqueue(p, ht);
-    if (rc != 0)
+    if (rc != 0) {
+        weft__trace_join_end(p, 0, adm, NULL, WEFT__HK_CALL);
         return rc;
-    /* Acquire: pairs with the runner's release store of c_done. */
-    for (unsigned spins = 0; spins < 256; spins++) {
-        if (atomic_load_explicit(&c.c_done, memory_order_acquire) != 0)
-            return c.c_result;
-        weft__cpu_relax();
     }
-    weft_blocking_begin(); /* a worker of another pool: compensate there */
-    while (atomic_load_explicit(&c.c_done, memory_order_acquire) == 0) /* acquire: as above */
-        weft__futex_wait(&c.c_done, 0);
-    weft_blocking_end();
+    if (t0 != 0)
+        t0 = weft__trace_now(); /* the wait starts after the enqueue */
+    call_wait(&c);
+    if (t0 != 0)
+        weft__trace_join_end(p, t0, adm, &c, WEFT__HK_CALL);
     return c.c_result;
 }
 
@@ -163,7 +181,10 @@ static int wait_idle(weft_pool *p, int64_t timeout_ns)
         return EPIPE;
     struct weft__timeout to;
     weft__timeout_start(&to, timeout_ns);
+    bool adm;
+    uint64_t t0 = weft__trace_join_begin(p, &adm); /* 0 unless traced */
     int rc = weft__pool_wait_idle(p, &to);
+    weft__trace_join_end(p, t0, adm, NULL, WEFT__HK_IDLE);
     weft__callers_leave(p);
     return rc;
 }

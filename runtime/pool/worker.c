@@ -48,6 +48,16 @@ uint64_t weft__rng_next(weft__worker *w)
 
 void weft__run_task(weft__worker *w, struct weft__task_impl *x)
 {
+    /* Not running tasks yet (a task found while waiting), or tracing. */
+    if (WEFT__UNLIKELY(w->w_ts_cur != WEFT__ST_RUN || WEFT__TRACE_FLAGS(w->w_pool) != 0)) {
+        weft__trace_run(w, x);
+        return;
+    }
+    weft__run_task_body(w, x);
+}
+
+void weft__run_task_body(weft__worker *w, struct weft__task_impl *x)
+{
     /* Relaxed: the state was published with the task (deque release /
      * queue lock), or written by this thread (a thief's mark); only the
      * HEAP and SELF_ARG bits are looked at here. */
@@ -83,12 +93,15 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
     int32_t s = weft__atomic_load(st, memory_order_acquire);
     bool blocking = false;
     while (!(s & WEFT__TS_DONE)) {
-        /* Relaxed CAS: the runner's exchange of DONE is the only other
-         * write now (its mark came before); either it sees WAITER, or our
-         * CAS fails on DONE. */
-        if (!(s & WEFT__TS_WAITER) &&
-            !weft__atomic_cas_weak(st, &s, s | WEFT__TS_WAITER, memory_order_relaxed,
-                                   memory_order_relaxed))
+        /* The runner's exchange of DONE is the only other write now (its
+         * mark came before); either it sees WAITER, or our CAS fails on
+         * DONE. Acquire (failure; success too, as C11 wants it no
+         * weaker): a failure that reads DONE ends the loop, and pairs with
+         * the runner's release exchange like the loads (ti_result is read
+         * next). */
+        if (!(s & WEFT__TS_WAITER)
+            && !weft__atomic_cas_weak(st, &s, s | WEFT__TS_WAITER, memory_order_acquire,
+                                      memory_order_acquire))
             continue;
         if (!blocking) {
             weft__block_begin(w);
@@ -104,19 +117,23 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
 }
 
 /* An excess spare goes off duty (weft__spare_retire: false when the pool
- * is being destroyed). It may have taken a wake-up meant for work still to
- * be done - notifiers skip the wake-up while anyone searches, and this
- * spare was the one searching - and tasks may sit in the private part of
- * an owner busy in its own code, which only a searcher's request or forced
- * publication makes visible. So first the check a parker makes (ask the
- * owners, then look: parking.md, "Searching"); where it finds work, the
- * spare passes the wake-up on to a parked worker before it leaves. */
+ * is being destroyed), counted as parked. It may have taken a wake-up
+ * meant for work still to be done - notifiers skip the wake-up while
+ * anyone searches, and this spare was the one searching - and tasks may sit
+ * in the private part of an owner busy in its own code, which only a
+ * searcher's request or forced publication makes visible. So first the
+ * check a parker makes (ask the owners, then look: parking.md,
+ * "Searching"); where it finds work, the spare passes the wake-up on to a
+ * parked worker before it leaves. */
 static bool spare_off_duty(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
     if (p->p_sched->s_park_check(w) != WEFT__PARK_SLEEP)
         weft__pool_notify(p);
-    return weft__spare_retire(w);
+    unsigned prev = weft__tstate_set(w, WEFT__ST_PARK);
+    bool recalled = weft__spare_retire(w);
+    weft__tstate_set(w, prev);
+    return recalled;
 }
 
 void *weft__worker_main(void *arg)
@@ -130,6 +147,8 @@ void *weft__worker_main(void *arg)
     /* The stack grows down from about here; half of it is the limit below
      * which a waiting worker stops running unrelated tasks. */
     w->w_stack_half = (uintptr_t)__builtin_frame_address(0) - p->p_stack_size / 2;
+    weft__tstate_start(w);
+    weft__trace_worker_start(w);
     bool searching = false; /* this worker is counted in p_searching */
     for (;;) {
         struct weft__task_impl *x = s->s_find(w);
@@ -140,6 +159,7 @@ void *weft__worker_main(void *arg)
                 atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
                 searching = true;
             }
+            weft__tstate_set(w, WEFT__ST_SEARCH);
             for (unsigned r = 0; r < WEFT__IDLE_ROUNDS && x == NULL; r++) {
                 for (unsigned i = 0; i < WEFT__IDLE_PAUSES; i++)
                     weft__cpu_relax();
@@ -151,6 +171,7 @@ void *weft__worker_main(void *arg)
                 weft__found_work(p);
                 searching = false;
             }
+            weft__tstate_set(w, WEFT__ST_RUN);
             weft__run_task(w, x);
             /* A spare no longer needed goes off duty between tasks, once
              * its own deque is empty (blocking.c). */
@@ -181,6 +202,7 @@ void *weft__worker_main(void *arg)
         atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
         searching = true;
     }
+    weft__tstate_exit(w);
     weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
     weft__tls_worker = NULL;
     return NULL;
