@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/bench.cmake - the weft-bench tool, included from
 # bench/CMakeLists.txt. Its sources are weft_bench.c (the driver) and wb_*.c
 # (one file per workload); bench_*.c files stay one executable each.

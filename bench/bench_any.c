@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_any.c - what a take_from_any waiter costs the rest of the
  * process.

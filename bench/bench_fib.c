@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_fib.c - fork-join overhead and outside fan-out, STEALING vs
  * SHARED, each against its sequential baseline.

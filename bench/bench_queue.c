@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_queue.c - throughput of weft_collection against a baseline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_reduce.c - the cost of weft_parallel_reduce's determinism
  * against a plain reduction, each against the serial loop.

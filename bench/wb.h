@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb.h - weft-bench internals: the workload interface shared by the
  * driver (weft_bench.c) and the workloads (wb_*.c), plus small helpers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_dfs.c - weft-bench workload "dfs": Lace's dfs benchmark (van Dijk
  * & van de Pol, "Lace: non-blocking split deque for work-stealing",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_fanout.c - weft-bench workloads "fanout" and "skewed": N
  * independent tasks submitted one by one from one outside thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_fib.c - weft-bench workload "fib": fib(n) with no cutoff.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_knapsack.c - weft-bench workload "knapsack": 0/1 knapsack by
  * branch and bound, as BOTS's knapsack (Duran et al., "Barcelona OpenMP

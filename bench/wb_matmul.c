@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_matmul.c - weft-bench workloads "matmul" and "strassen": C = A B
  * for n x n matrices of doubles, n a power of two, by divide and conquer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_nqueens.c - weft-bench workload "nqueens": count the solutions of
  * the n-queens problem, BOTS-style (Duran et al., "Barcelona OpenMP Tasks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_pfor.c - weft-bench workload "pfor": weft_parallel_for (automatic
  * grain) against OpenMP `parallel for schedule(static)`, oneTBB's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_pi.c - weft-bench workload "pi": Monte-Carlo estimation of pi as
  * in Lace's pi benchmark (van Dijk & van de Pol, "Lace: non-blocking split

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_queue.c - weft-bench workload "queue": P producers and P
  * consumers (1P1C .. 4P4C) pass `size` items through one queue, bounded

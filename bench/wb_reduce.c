@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_reduce.c - weft-bench workload "reduce": the cost of
  * weft_parallel_reduce's fixed combination tree against a plain reduction.

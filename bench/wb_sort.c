@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_sort.c - weft-bench workload "sort" (alias "cilksort"): sort
  * `size` random ints.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_tbb.cpp - weft-bench's oneTBB variants (see wb_tbb.h): arenas
  * limited to the run's worker count, task_group fork-join, enqueue from an

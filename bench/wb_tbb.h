@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_tbb.h - weft-bench's oneTBB variants: C entry points into
  * wb_tbb.cpp, the one C++ file of weft-bench (built only when CMake finds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/wb_uts.c - weft-bench workload "uts": Unbalanced Tree Search
  * (Olivier et al., "UTS: An Unbalanced Tree Search Benchmark", LCPC 2006),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/weft_bench.c - weft-bench: the benchmark driver.
  *

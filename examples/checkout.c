@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checkout - producers and consumers around one bounded weft collection.
  *

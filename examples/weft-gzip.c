@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft-gzip - parallel gzip compression as a three-stage pipeline (like pigz).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft-hash - hash every file under some directories in parallel (fan-out/fan-in).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wordfreq - count words across many text files: map-reduce on a weft pool.
  *

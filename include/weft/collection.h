@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/collection.h - a blocking collection shared by any number of threads.
  *

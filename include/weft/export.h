@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/export.h - symbol visibility for weft's public API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/pool.h - a fixed pool of worker threads with work stealing.
  *

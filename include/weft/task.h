@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/task.h - fork-join on a weft pool: strict spawn/sync and task groups.
  *

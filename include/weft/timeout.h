@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/timeout.h - the timeout convention every weft wait with a timeout
  * follows (the collection's try_ forms, weft_future_wait,

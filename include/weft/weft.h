@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/weft.h - umbrella header: includes every public weft header.
  */

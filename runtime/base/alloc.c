@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/alloc.c - allocation with a test hook for failure injection.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/alloc.h - the one door through which weft allocates memory.
  *

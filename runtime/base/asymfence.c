@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/base/asymfence.c - see asymfence.h.
  */

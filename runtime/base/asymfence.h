@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/base/asymfence.h - an asymmetric StoreLoad fence (private).
  *

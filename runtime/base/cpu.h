@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/base/cpu.h - the cache-line size, branch hints and the spin-wait
  * pause (private).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/debug.h - debug-yield injection and internal assertions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/base/eventcount.h - an event count: sleep until "something
  * changed" without losing a wake-up (private).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/base/futex.h - futex wait/wake on a 32-bit atomic word (private).
  *

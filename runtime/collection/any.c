@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/any.c - take_from_any and add_to_any (coll.h;
  * docs/design/collection.md, 'Any-variants').

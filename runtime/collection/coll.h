@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/coll.h - the blocking collection's private header.
  *

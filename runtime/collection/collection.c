@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/collection.c - the blocking collection's API
  * (include/weft/collection.h): create/destroy, add/take, drain,

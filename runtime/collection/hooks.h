@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/hooks.h - white-box test hooks of the blocking collection.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/lock.c - the side locks' contended acquire (lock.h;
  * docs/design/collection.md, 'The side locks').

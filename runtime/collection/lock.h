@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/lock.h - the collection's side locks (private).
  *

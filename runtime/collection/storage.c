@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/storage.c - where the items sit: a ring (FIFO, LIFO)
  * or a binary min-heap of (item, sequence number) entries (PRIORITY, stable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/collection/wait.c - waiter records and waiting (coll.h;
  * docs/design/collection.md, 'Waiting' and 'The waiter handshake').

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/blocking.c - blocking inside tasks: weft_blocking_begin /
  * weft_blocking_end, and the spare threads that keep `workers` threads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/cpus.c - how many workers a pool with workers = 0 gets: one
  * per CPU of the affinity mask, and no more than the CPU quota of the

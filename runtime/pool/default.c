@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/default.c - weft_pool_default: one process-wide pool, made
  * on first use, shut down at exit, made afresh in a child of fork().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/deque.c - the split Chase-Lev deque: growth, take, steal,
  * publish (deque.h; docs/design/deque.md).

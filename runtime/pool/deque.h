@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/deque.h - the per-worker work-stealing deque (private).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/fork.c - pools across fork(): a registry of live pools and
  * pthread_atfork handlers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/future.c - futures: weft_pool_async runs a heap task whose
  * result a handle keeps for weft_future_wait.

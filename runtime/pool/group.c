@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/group.c - task groups: any number of heap tasks, one wait,
  * the first error, cancellation. A worker of the group's pool helps while

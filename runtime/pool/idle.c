@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/idle.c - idle workers and idle pools: parking, notification,
  * the searching count, and wait_idle's count of outstanding tasks.

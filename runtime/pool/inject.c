@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/inject.c - the injection queue of a STEALING pool: where
  * threads that are no workers of the pool submit (liburcu's wait-free

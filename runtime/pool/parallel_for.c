@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/parallel_for.c - weft_parallel_for: recursive binary splitting
  * with spawn/sync down to the grain.

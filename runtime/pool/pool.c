@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/pool.c - the pool's life cycle: create (options, stacks,
  * pinning, thread names and hooks), destroy (the outside callers' guard,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/reduce.c - weft_parallel_reduce: a deterministic reduction
  * by recursive binary splitting with spawn/sync down to the grain.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/sched.h - the scheduler's private header: workers, the
  * pool, heap tasks, groups, the scheduler interface, and what the files of

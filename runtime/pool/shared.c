@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/shared.c - the SHARED scheduler (sched.h's interface): every
  * task, spawns included, goes through one FIFO ring under one mutex, as a

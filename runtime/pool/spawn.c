@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/spawn.c - strict fork-join: weft_spawn/weft_sync, and the
  * out-of-line paths of the typed tasks of weft/fj.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/steal.c - the STEALING scheduler (sched.h's interface):
  * per-worker deques, random victims, leapfrogging syncs, and the injection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/submit.c - heap tasks (submit, call, group spawns): their
  * allocation, admission against destroy, enqueueing and running; and

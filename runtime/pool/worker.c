@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime/pool/worker.c - a worker thread: its loop (find work, search for
  * a while, park), running a task, and the pauses of a waiting worker.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/check_main.h - the Check boilerplate every suite shares.
  *

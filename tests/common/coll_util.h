@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/coll_util.h - helpers for the blocking-collection tests.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/gate.h - a gate that holds tasks until the test opens it,
  * and a monotonic clock in seconds. A held task waits inside a blocking

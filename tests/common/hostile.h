@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/hostile.h - run a scenario in a child process, bounded in
  * time, and report how it ended.

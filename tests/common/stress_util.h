@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/stress_util.h - seed, duration, random numbers and a progress
  * watchdog for the stress tier (tests/stress) and the randomised unit tests.

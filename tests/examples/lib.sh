@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers shared by the example tests (sourced). Each test script is run as
 #   sh test_<x>.sh <example-binary> <scratch-dir> <sanitizer: none|asan|tsan>
 set -eu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests examples/checkout.c: every customer served exactly once, VIPs served
 # earlier on average, same seed -> same first summary line, bad usage.
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests examples/weft-gzip.c: round trips through `gzip -dc` (random, text,
 # empty and chunk-boundary inputs; stdin and file; several -p and -l), the
 # gzip/pigz command line (-1..-9, -c, -k, -f, -o, FILE -> FILE.gz with mode

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests examples/weft-hash.c against the real `xxhsum -H3` (xxhash 0.8.1) on
 # a generated tree: empty, small and large files, nested directories, odd
 # names, symbolic links (to a file: hashed; to a directory, a cycle

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests examples/pipeline.c: the normal run (sum and item errors, producers
 # counted by the collection), the fatal paths (an unreadable file closes the
 # collection with an error after the queued lines; too many bad lines stop

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests examples/wordfreq.c against the shell's map-reduce:
 #   tr -cs 'A-Za-z' '\n' | tr A-Z a-z | sort | uniq -c | sort -k1,1nr -k2,2
 # on generated text (its own corpus and files with mixed case, digits,

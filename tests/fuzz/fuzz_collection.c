@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_collection.c - a libFuzzer harness for the blocking
  * collection, also built as a corpus replayer for CTest.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/fuzz/run.sh - build the collection fuzzer with clang and run it.
 #
 #   bash tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/hostile/hostile_alloc.c - allocation failure in the SHARED
  * scheduler, and the cost of the allocation hook itself.

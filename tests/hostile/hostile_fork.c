@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/hostile/hostile_fork.c - fork() while pools are alive.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/hostile/hostile_limits.c - resource limits give error codes, never
  * a signal: a full thread limit, a tight address space, a huge stack limit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/hostile/hostile_signals.c - a signal every 100 us to every thread,
  * with and without SA_RESTART: no call returns EINTR, timeouts are exact

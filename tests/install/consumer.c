@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A tiny program built against the installed weft: links, runs, checks -
  * the collection, a pool, and a typed fork-join task (whose fast path reads
  * a TLS variable of the library, shared or static). */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The install test: runs the README's own commands, read from README.md (the
 # fenced blocks after `<!-- install-test: NAME -->` markers), so the README
 # and this test cannot drift. In a scratch HOME it installs the build tree

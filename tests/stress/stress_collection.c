@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/stress/stress_collection.c - the blocking collection under random
  * concurrent use.

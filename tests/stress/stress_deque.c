@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/stress/stress_deque.c - the split Chase-Lev deque (runtime/deque.h)
  * under an owner racing 1..4 thieves.

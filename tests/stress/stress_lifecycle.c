@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/stress/stress_lifecycle.c - create/destroy 10,000 times leaks no
  * thread, no file descriptor and no byte.

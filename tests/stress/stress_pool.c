@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/stress/stress_pool.c - the pool under random fork-join work.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/stress/valgrind_unit.sh - valgrind memcheck over the unit tier.
 #
 #   bash tests/stress/valgrind_unit.sh BUILD_DIR

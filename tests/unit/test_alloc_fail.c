@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_alloc_fail.c - allocation failure at every point of a
  * scenario, with the test-only hook weft__alloc_fail_at(k)

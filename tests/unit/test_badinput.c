@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_badinput.c - every public function with invalid arguments
  * beyond the per-component bad_arguments tests in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_collection.c - single-threaded behaviour of the blocking
  * collection (include/weft/collection.h): arguments, return codes, orders,

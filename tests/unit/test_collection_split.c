@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_collection_split.c - the race windows of the split-lock
  * collection (runtime/collection.c: adders hold c_add_lock, takers

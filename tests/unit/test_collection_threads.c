@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_collection_threads.c - blocking and concurrency of the
  * blocking collection (include/weft/collection.h): blocked adders, takers,

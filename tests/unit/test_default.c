@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_default.c - weft_pool_default: one pool for every caller
  * (8 threads racing for the first use, workers of another pool), owned by

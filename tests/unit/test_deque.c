@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_deque.c - white-box tests of the split Chase-Lev deque
  * (runtime/deque.h): LIFO owner order, publication, take/steal, hungry

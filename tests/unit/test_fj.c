@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_fj.c - typed fork-join tasks (weft/fj.h): results on 1, 2
  * and 4 workers, a task that is certainly stolen, SHARED mode, a thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_future.c - futures (weft_pool_async, weft_future_wait,
  * weft_future_release): bad input, results kept apart from weft's status,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_nesting.c - how deep waiting workers nest tasks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_options.c - weft_pool_options: the size rule (growth),
  * bad input, thread names (cut to 15 bytes, spares), the start/stop hooks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_pool.c - the pool (weft/pool.h): bad arguments, EPERM and
  * EPIPE rules, submit from 8 outside threads, pool_call from several

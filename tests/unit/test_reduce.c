@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_reduce.c - weft_parallel_reduce: bad input, determinism
  * (a float sum compared bit for bit across 1, 2 and 8 workers, both

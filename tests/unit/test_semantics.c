@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_semantics.c - what a program may rely on beyond "the
  * results are right": a spawned task becomes stealable whatever its owner

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_task.c - fork-join (weft/task.h) and parallel_for:
  * fib(25) by spawn/sync and by groups on 1, 2, 4 workers in both modes, a

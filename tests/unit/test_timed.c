@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/test_timed.c - waits with a timeout (weft/timeout.h):
  * weft_group_try_wait and weft_pool_try_wait_idle. Bad input, WEFT_NO_WAIT
