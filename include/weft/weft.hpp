@@ -181,6 +181,7 @@ struct result_slot<R, std::enable_if_t<std::is_void_v<R>>> {
 /* Shared by a pool and its submitted tasks; outlives both (see ~pool). */
 struct pool_state {
     weft_pool *ps_pool = nullptr;
+    bool ps_borrowed = false; /* default_pool's: never destroyed from C++ */
     first_error ps_error; /* first exception of a submitted task */
     /* pool_options' hooks, called by the C hooks below until destroy has
      * joined every thread. */
@@ -223,6 +224,129 @@ struct pool_options {
     std::function<void(unsigned)> on_worker_stop;
 };
 
+/// @cond WEFT_DETAIL
+namespace detail {
+
+/* What a future's task leaves for its future: shared by the two, so that
+ * either may go first (a future released before its task ended). */
+template <class R>
+struct future_state {
+    result_slot<R> fs_result;
+    std::exception_ptr fs_error;
+};
+
+/* Passed to pool's private constructor for a pool it does not own. */
+struct borrow_t {};
+
+} // namespace detail
+/// @endcond
+
+/**
+ * @brief The result of a task started by pool::async (weft_future), owned
+ * (RAII, move-only).
+ *
+ * get() waits for the task and returns what it returned, or rethrows what
+ * it threw; the future is then empty (valid() false), as std::future's is.
+ * The destructor lets go of the handle without waiting (weft_future_release):
+ * the task still runs to the end, and its result (or exception) is dropped.
+ * wait() and wait_for() may be called by several threads at once; get(),
+ * moves and the destructor need that no other call on the object is in
+ * progress. On a worker of the task's pool every wait runs other tasks
+ * meanwhile (so it may end later than its timeout by the length of a task);
+ * waiting from the task itself throws std::errc::operation_not_permitted.
+ * An empty future's members throw std::errc::invalid_argument.
+ *
+ * @tparam R what the callable returns (void and lvalue references included;
+ *           an rvalue reference becomes a value, as for pool::call)
+ */
+template <class R>
+class future {
+public:
+    /** @brief An empty future (valid() false). */
+    future() noexcept = default;
+    /** @brief Take over other's task; other is left empty. */
+    future(future &&other) noexcept
+        : f_handle(std::exchange(other.f_handle, nullptr)), f_state(std::move(other.f_state))
+    {
+    }
+    /** @brief Let go of this future's task (as the destructor does), then take over other's. */
+    future &operator=(future &&other) noexcept
+    {
+        if (this != &other) {
+            release();
+            f_handle = std::exchange(other.f_handle, nullptr);
+            f_state = std::move(other.f_state);
+        }
+        return *this;
+    }
+    future(const future &) = delete;
+    future &operator=(const future &) = delete;
+    /** @brief Let go of the task without waiting for it (weft_future_release); never blocks. */
+    ~future() { release(); }
+
+    /** @brief true while the future refers to a task (until get() or a move). */
+    bool valid() const noexcept { return f_handle != nullptr; }
+
+    /**
+     * @brief Wait until the task has finished. Blocks (see the class).
+     * @throws std::system_error EINVAL (empty), EPERM (from the task itself),
+     *         EPIPE (in a child of fork(), a task unfinished at the fork)
+     */
+    void wait() const { wait_ns(WEFT_FOREVER); }
+
+    /**
+     * @brief Wait at most `timeout` (zero or negative: just look) for the task.
+     * @return true once the task has finished, false if the timeout ran out
+     * @throws as wait()
+     */
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) const
+    {
+        return wait_ns(detail::timeout_ns(timeout));
+    }
+
+    /**
+     * @brief Wait for the task, then return its result or rethrow its
+     * exception; the future is empty afterwards (also when it throws).
+     * @throws what the task threw; std::system_error as wait()
+     */
+    detail::call_result_t<R> get()
+    {
+        wait_ns(WEFT_FOREVER);
+        std::shared_ptr<detail::future_state<R>> s = std::move(f_state);
+        release();
+        if (s->fs_error)
+            std::rethrow_exception(s->fs_error);
+        return s->fs_result.get();
+    }
+
+private:
+    friend class pool;
+
+    future(weft_future *h, std::shared_ptr<detail::future_state<R>> s) noexcept
+        : f_handle(h), f_state(std::move(s))
+    {
+    }
+
+    bool wait_ns(std::int64_t timeout) const
+    {
+        int rc = weft_future_wait(f_handle, timeout, nullptr);
+        if (rc == EAGAIN || rc == ETIMEDOUT)
+            return false;
+        detail::check(rc, "weft_future_wait");
+        return true;
+    }
+
+    void release() noexcept
+    {
+        weft_future_release(std::exchange(f_handle, nullptr)); /* NULL: nothing */
+        f_state.reset();
+    }
+
+    weft_future *f_handle = nullptr;
+    std::shared_ptr<detail::future_state<R>> f_state;
+};
+
 /**
  * @brief A weft_pool: a fixed set of worker threads, owned (RAII, move-only).
  *
@@ -230,6 +354,9 @@ struct pool_options {
  * workers (weft_pool_destroy); it must not run on a worker of the pool
  * (that is a programming error: std::terminate). A moved-from pool has no
  * workers: size() is 0 and the other members throw EINVAL.
+ *
+ * default_pool() is the exception: a pool object that refers to the
+ * process's default pool (weft_pool_default) without owning it.
  */
 class pool {
 public:
@@ -278,6 +405,40 @@ public:
     /** @brief Number of workers (0 for a moved-from pool). Never blocks. */
     unsigned size() const noexcept { return weft_pool_size(handle()); }
 
+    /**
+     * @brief The process's default pool (weft_pool_default), made on first
+     * use with default options (one worker per CPU, threads weft-0, ...).
+     *
+     * For code that needs a pool but has no reason to own one. The object
+     * does not own the pool: nothing on the C++ side destroys it (the C
+     * library drains it at exit()); it lives until the program ends and
+     * must not be moved from or assigned to. Its submit() exceptions come
+     * out of its wait_idle() as for any pool. Any thread, concurrently; in a
+     * child of fork() it returns an object for the child's new default pool.
+     * @throws std::system_error EAGAIN (the pool could not be created; a
+     *         later call tries again), std::bad_alloc
+     */
+    static pool &default_pool()
+    {
+        static std::atomic<pool *> current{nullptr};
+        static std::mutex lock;
+        weft_pool *h = weft_pool_default();
+        if (h == nullptr)
+            detail::throw_errno(EAGAIN, "weft_pool_default");
+        pool *p = current.load(std::memory_order_acquire);
+        if (p != nullptr && p->handle() == h)
+            return *p;
+        std::lock_guard<std::mutex> guard(lock);
+        p = current.load(std::memory_order_relaxed);
+        if (p == nullptr || p->handle() != h) {
+            /* Never deleted: a reference handed out earlier stays valid (an
+             * inherited pool's object after fork() included). */
+            p = new pool(detail::borrow_t{}, h);
+            current.store(p, std::memory_order_release);
+        }
+        return *p;
+    }
+
     /** @brief The C handle, for the C API (still owned by this object). */
     weft_pool *native_handle() const noexcept { return handle(); }
 
@@ -318,6 +479,28 @@ public:
     }
 
     /**
+     * @brief Run a copy of `f` on the pool and return at once, with a
+     * future for its result (weft_pool_async).
+     *
+     * What `f` returns or throws goes to the future (get()), not to
+     * wait_idle(). The task runs to the end even if the future is destroyed
+     * first. Any thread, workers included; never blocks.
+     * @throws std::system_error EPIPE (the pool is being destroyed), std::bad_alloc
+     */
+    template <class F>
+    future<detail::call_result_t<std::invoke_result_t<std::decay_t<F> &>>> async(F &&f)
+    {
+        using R = detail::call_result_t<std::invoke_result_t<std::decay_t<F> &>>;
+        using job = async_job<std::decay_t<F>, R>;
+        auto state = std::make_shared<detail::future_state<R>>();
+        std::unique_ptr<job> j(new job{state, std::forward<F>(f)});
+        weft_future *h = nullptr;
+        detail::check(weft_pool_async(handle(), &h, &job::run, j.get()), "weft_pool_async");
+        j.release(); /* the task owns it now */
+        return future<R>(h, std::move(state));
+    }
+
+    /**
      * @brief Wait until all submitted work has finished, then rethrow the
      * first exception that a submitted task threw since the last call.
      *
@@ -331,7 +514,50 @@ public:
             std::rethrow_exception(e);
     }
 
+    /**
+     * @brief wait_idle() for at most `timeout` (zero or negative: just look)
+     * (weft_pool_try_wait_idle).
+     * @return true once the pool is idle (after rethrowing the first
+     *         exception of a submitted task, as wait_idle() does); false if
+     *         work remains when the timeout runs out
+     * @throws as wait_idle()
+     */
+    template <class Rep, class Period>
+    bool wait_idle_for(std::chrono::duration<Rep, Period> timeout)
+    {
+        int rc = weft_pool_try_wait_idle(handle(), detail::timeout_ns(timeout));
+        if (rc == EAGAIN || rc == ETIMEDOUT)
+            return false;
+        detail::check(rc, "weft_pool_try_wait_idle");
+        if (std::exception_ptr e = p_state->ps_error.take())
+            std::rethrow_exception(e);
+        return true;
+    }
+
 private:
+    /* default_pool's object: refers to h, never destroys it. */
+    pool(detail::borrow_t, weft_pool *h) : p_state(new detail::pool_state)
+    {
+        p_state->ps_pool = h;
+        p_state->ps_borrowed = true;
+    }
+
+    template <class F, class R>
+    struct async_job {
+        std::shared_ptr<detail::future_state<R>> aj_state;
+        F aj_fn;
+        static int run(void *arg) noexcept
+        {
+            std::unique_ptr<async_job> j(static_cast<async_job *>(arg));
+            try {
+                j->aj_state->fs_result.run(j->aj_fn);
+            } catch (...) {
+                j->aj_state->fs_error = std::current_exception();
+            }
+            return 0;
+        }
+    };
+
     template <class F>
     struct submit_job {
         detail::pool_state *sj_state;
@@ -380,7 +606,7 @@ private:
             return;
         /* EPERM (on a worker of this pool) would leave the pool running
          * with its state freed under it. */
-        if (weft_pool_destroy(p_state->ps_pool) != 0)
+        if (!p_state->ps_borrowed && weft_pool_destroy(p_state->ps_pool) != 0)
             std::terminate();
         p_state.reset();
     }
