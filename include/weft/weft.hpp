@@ -685,6 +685,34 @@ public:
         return cancelled ? group_status::canceled : group_status::complete;
     }
 
+    /**
+     * @brief wait() for at most `timeout` (zero or negative: just look)
+     * (weft_group_try_wait).
+     *
+     * Waits as wait() does (on a worker it runs other tasks meanwhile, so it
+     * may end later than the timeout by the length of a task). When the
+     * round has ended it does what wait() does: rethrows the first
+     * exception, and the group starts afresh. When the timeout runs out the
+     * round goes on; wait again later (or let the destructor cancel it).
+     * @return the status wait() would return once every task has finished
+     *         (true in a condition); empty (false) if tasks remain
+     * @throws what a task threw; std::system_error EPERM (from a task of
+     *         the group), EPIPE (in a child of fork())
+     */
+    template <class Rep, class Period>
+    std::optional<group_status> wait_for(std::chrono::duration<Rep, Period> timeout)
+    {
+        int result = 0;
+        int rc = weft_group_try_wait(&tg_group, detail::timeout_ns(timeout), &result);
+        if (rc == EAGAIN || rc == ETIMEDOUT)
+            return std::nullopt;
+        detail::check(rc, "weft_group_try_wait");
+        bool cancelled = tg_cancelled.exchange(false, std::memory_order_relaxed);
+        if (std::exception_ptr e = tg_error.take())
+            std::rethrow_exception(e);
+        return cancelled ? group_status::canceled : group_status::complete;
+    }
+
     /** @brief Skip the tasks that have not started. Any thread; never blocks. */
     void cancel() noexcept { tg_cancelled.store(true, std::memory_order_relaxed); }
 
@@ -766,6 +794,120 @@ void parallel_for(pool &p, std::size_t begin, std::size_t end, F &&f, std::size_
     if (std::exception_ptr e = fr.pf_error.take())
         std::rethrow_exception(e);
     detail::check(rc, "weft_parallel_for");
+}
+
+/**
+ * @brief A deterministic parallel reduction of [begin, end) on `p`
+ * (weft_parallel_reduce), returning the result.
+ *
+ *     double sum = weft::parallel_reduce(pool, 0, v.size(), 0.0,
+ *         [&](std::size_t lo, std::size_t hi, double acc) {
+ *             for (std::size_t i = lo; i < hi; i++) acc += v[i];
+ *             return acc;
+ *         },
+ *         std::plus<>());
+ *
+ * `body(lo, hi, acc)` folds the sub-range [lo, hi) into `acc`, a `T &`
+ * that starts as a copy of `identity`: it either returns nothing and
+ * updates `acc` in place, or returns the new value (then `acc` may also be
+ * taken by value or const reference). `combine(a, b)` merges `b`, the
+ * reduction of the sub-range right of `a`'s, into `a` the same way: it
+ * returns the merged value (std::plus<>() will do) or updates `a` in place.
+ * Both are called by reference (not copied), concurrently from several
+ * workers, each call on its own accumulators.
+ *
+ * Deterministic: the tree of combinations depends only on (begin, end,
+ * grain) — a range longer than `grain` is split in the middle, each leaf is
+ * folded by one body call into a fresh copy of `identity`, and each split
+ * combines its left result with its right one. So the result is the same,
+ * bit for bit (a floating-point sum included), from run to run, for any
+ * number of workers and either scheduler. `grain` 0: automatic (at most
+ * 1024 leaves, whatever the number of workers). An empty range returns
+ * `identity`.
+ *
+ * T must be trivially copyable (arithmetic types, pointers, plain structs
+ * of them), because the C function keeps accumulators as raw bytes (on its
+ * stack or in malloc'ed memory) and discards them without a destructor; to
+ * reduce into an object that owns memory, reduce per-leaf results into
+ * such a plain type, or use parallel_for with one slot per sub-range.
+ *
+ * If `body` or `combine` throws, sub-ranges not started are skipped and the
+ * first exception is rethrown here (a body stops the reduction only by
+ * throwing). From a worker or from outside (blocks).
+ * @throws what body or combine threw; std::system_error EINVAL (begin >
+ *         end, a moved-from pool), EPIPE (the pool is being destroyed);
+ *         std::bad_alloc
+ */
+template <class T, class Body, class Combine>
+T parallel_reduce(pool &p, std::size_t begin, std::size_t end, const T &identity,
+                  Body &&body, Combine &&combine, std::size_t grain = 0)
+{
+    static_assert(std::is_trivially_copyable_v<T>,
+                  "parallel_reduce: T must be trivially copyable");
+    static_assert(alignof(T) <= alignof(std::max_align_t),
+                  "parallel_reduce: T must not be over-aligned");
+    using B = std::remove_reference_t<Body>;
+    using C = std::remove_reference_t<Combine>;
+    static_assert(std::is_invocable_v<B &, std::size_t, std::size_t, T &>,
+                  "parallel_reduce: body must be callable as body(lo, hi, acc)");
+    static_assert(std::is_invocable_v<C &, T &, const T &>,
+                  "parallel_reduce: combine must be callable as combine(a, b)");
+    struct frame {
+        const T *rf_identity;
+        B *rf_body;
+        C *rf_combine;
+        detail::first_error rf_error;
+
+        /* acc: the C function's storage, made a T by copying one in. */
+        static T &as_t(void *acc) noexcept { return *std::launder(static_cast<T *>(acc)); }
+        static void init(void *acc, void *arg) noexcept
+        {
+            std::memcpy(acc, static_cast<frame *>(arg)->rf_identity, sizeof(T));
+        }
+        static int fold(std::size_t lo, std::size_t hi, void *acc, void *arg) noexcept
+        {
+            auto *fr = static_cast<frame *>(arg);
+            if (fr->rf_error.is_set())
+                return ECANCELED;
+            try {
+                T &a = as_t(acc);
+                if constexpr (std::is_void_v<std::invoke_result_t<B &, std::size_t, std::size_t, T &>>)
+                    std::invoke(*fr->rf_body, lo, hi, a);
+                else
+                    a = std::invoke(*fr->rf_body, lo, hi, a);
+            } catch (...) {
+                fr->rf_error.set(std::current_exception());
+                return ECANCELED; /* stops the sub-ranges not started yet */
+            }
+            return 0;
+        }
+        static void merge(void *acc, void *other, void *arg) noexcept
+        {
+            auto *fr = static_cast<frame *>(arg);
+            if (fr->rf_error.is_set())
+                return; /* the result is thrown away */
+            try {
+                T &a = as_t(acc);
+                const T &b = as_t(other);
+                if constexpr (std::is_void_v<std::invoke_result_t<C &, T &, const T &>>)
+                    std::invoke(*fr->rf_combine, a, b);
+                else
+                    a = std::invoke(*fr->rf_combine, a, b);
+            } catch (...) {
+                fr->rf_error.set(std::current_exception());
+            }
+        }
+    } fr{&identity, &body, &combine, {}};
+    if (p.native_handle() == nullptr) /* the C function would take the calling worker's pool */
+        detail::throw_errno(EINVAL, "weft_parallel_reduce");
+    T result = identity;
+    int body_rc = 0;
+    int rc = weft_parallel_reduce(p.native_handle(), begin, end, grain, &result, sizeof(T),
+                                  &frame::init, &frame::fold, &frame::merge, &fr, &body_rc);
+    if (std::exception_ptr e = fr.rf_error.take())
+        std::rethrow_exception(e);
+    detail::check(rc, "weft_parallel_reduce");
+    return result;
 }
 
 /** @brief The order in which a collection hands out its items (weft_order). */
