@@ -17,6 +17,9 @@
  *
  *     weft::parallel_for(pool, 0, v.size(), [&](std::size_t i) { v[i] *= 2; });
  *
+ *     auto f = pool.async([] { return fib(30); });     // a future
+ *     long r = f.get();                  // waits; rethrows what fib threw
+ *
  *     weft::collection<std::string> q(16);               // bounded FIFO
  *     q.add("hello");
  *     q.complete_adding();
@@ -28,16 +31,21 @@
  * `std::generic_category()` (compare with `std::errc::...`), except ENOMEM,
  * which becomes `std::bad_alloc`. End-of-data is not an error:
  * `collection::take()` returns an empty `std::optional` once the collection
- * is completed (adding completed and empty); a shut-down collection throws
- * `std::errc::operation_canceled` from every add and take.
+ * is completed (adding completed and empty), unless adding was completed
+ * with an error code (then take() throws it); a shut-down collection throws
+ * `std::errc::operation_canceled` from every add and take. The timed waits
+ * (`wait_for`, `wait_idle_for`, `try_` forms) report a timeout that ran
+ * out through their result, not by throwing.
  *
  * Exceptions thrown by a task. No exception ever crosses into the C
  * library: each task runs in a try block. In a task_group, call() and
  * parallel_for, the first exception is kept, the rest of the work is
  * cancelled (tasks and sub-ranges not yet started are skipped), and the
  * exception is rethrown by wait(), call() or parallel_for itself, as
- * oneTBB's task_group does. A task given to pool::submit has no waiter of
- * its own: its exception is rethrown by the next pool::wait_idle().
+ * oneTBB's task_group does; parallel_reduce does the same with its body
+ * and combine. A task given to pool::async rethrows from its future's
+ * get(). A task given to pool::submit has no waiter of its own: its
+ * exception is rethrown by the next pool::wait_idle() or wait_idle_for().
  *
  * Threads. The classes follow the C functions' rules (see the C headers):
  * every member may be called from any thread unless its comment says
@@ -48,10 +56,11 @@
  * Typed fork-join tasks need no wrapper: weft/fj.h's macros work in C++
  * as they are (call the root from pool::call).
  *
- * Not wrapped (yet): add_to_any/take_from_any, weft_pool_stats, and the C API's futures
- * (weft_pool_async), weft_parallel_reduce, the timed group and idle waits
- * and weft_pool_default (call the C functions; a pool's handle is
- * native_handle()).
+ * Not wrapped (yet): weft_collection_add_to_any/take_from_any (their
+ * arguments are arrays of C handles, and a collection<T>'s items are its
+ * own encoding of T, so a typed form needs its own design: a span of
+ * collection<T> *) and weft_pool_stats (plain counters with nothing to
+ * own or throw: call it with pool::native_handle()).
  */
 #ifndef WEFT_WEFT_HPP
 #define WEFT_WEFT_HPP
@@ -817,7 +826,7 @@ void parallel_for(pool &p, std::size_t begin, std::size_t end, F &&f, std::size_
  * workers, each call on its own accumulators.
  *
  * Deterministic: the tree of combinations depends only on (begin, end,
- * grain) — a range longer than `grain` is split in the middle, each leaf is
+ * grain): a range longer than `grain` is split in the middle, each leaf is
  * folded by one body call into a fresh copy of `identity`, and each split
  * combines its left result with its right one. So the result is the same,
  * bit for bit (a floating-point sum included), from run to run, for any
@@ -932,7 +941,9 @@ enum class order {
  * operator<) gives a min-queue and std::greater<> a max-queue.
  *
  * Ends and errors: take() returns an empty optional once the collection is
- * completed; every add and take form throws std::system_error with
+ * completed, or throws std::system_error with the caller's code if adding
+ * was completed with one (complete_adding(std::errc)); every add and take
+ * form throws std::system_error with
  * std::errc::operation_canceled once it is shut down, and every add form
  * throws std::errc::broken_pipe once adding is completed. try_take and
  * try_add report "nothing within the timeout" as an empty optional / false.
@@ -976,7 +987,10 @@ public:
     }
     collection(const collection &) = delete;
     collection &operator=(const collection &) = delete;
-    /** @brief Frees the items still inside. No other call may be in progress. */
+    /**
+     * @brief Frees the items still inside (the heap copies of a T not
+     * stored_inline; T's destructor runs). No other call may be in progress.
+     */
     ~collection() { destroy(); }
 
     /// @name Adding
@@ -1012,6 +1026,61 @@ public:
      * an empty optional. Idempotent; never blocks on waiters.
      */
     void complete_adding() noexcept { weft_collection_complete_adding(c_handle); }
+
+    /**
+     * @brief Close the collection for adding with an error (.NET's
+     * TryComplete(exception); weft_collection_complete_adding_error).
+     *
+     * As complete_adding(), but once the items left have been taken, take()
+     * and try_take() throw std::system_error with code `err` (in
+     * std::generic_category) instead of returning an empty optional, so
+     * that consumers learn why the stream ended early. Adders still get
+     * broken_pipe; drain() is unaffected. The first close wins.
+     * `err` must not be one of the take forms' own codes
+     * (invalid_argument, not_enough_memory, resource_unavailable_try_again,
+     * timed_out, operation_canceled); broken_pipe is a plain close.
+     * Any thread; never blocks on waiters.
+     * @return true if this call closed the collection; false if adding was
+     *         already completed (by complete_adding, the last
+     *         producer_done, an earlier error) or it was shut down: nothing
+     *         changes then
+     * @throws std::system_error invalid_argument (a refused `err`)
+     */
+    bool complete_adding(std::errc err) { return complete_adding_code(static_cast<int>(err)); }
+    /**
+     * @brief complete_adding(std::errc) with an error code, which must be
+     * in std::generic_category() (an errno value; otherwise invalid_argument).
+     */
+    bool complete_adding(const std::error_code &err)
+    {
+        if (err.category() != std::generic_category())
+            detail::throw_errno(EINVAL, "weft_collection_complete_adding_error");
+        return complete_adding_code(err.value());
+    }
+
+    /**
+     * @brief Register a producer (weft_collection_add_producer): when every
+     * registered producer has called producer_done(), adding completes by
+     * itself, as with complete_adding(). Plain add()s need no registration.
+     * Any thread; never blocks on waiters.
+     * @throws std::system_error broken_pipe (adding already completed: not
+     *         counted, do not call producer_done), operation_canceled (shut down)
+     */
+    void add_producer()
+    {
+        detail::check(weft_collection_add_producer(c_handle), "weft_collection_add_producer");
+    }
+
+    /**
+     * @brief One registered producer is done (weft_collection_producer_done);
+     * the last one completes adding. Any thread, not necessarily the
+     * producer's; never blocks on waiters.
+     * @throws std::system_error invalid_argument (no producer registered)
+     */
+    void producer_done()
+    {
+        detail::check(weft_collection_producer_done(c_handle), "weft_collection_producer_done");
+    }
     /// @}
 
     /// @name Taking
@@ -1020,7 +1089,8 @@ public:
      * @brief Take an item, waiting while the collection is empty.
      * @return the item; empty once the collection is completed (adding
      *         completed and nothing left): `while (auto x = c.take()) ...`
-     * @throws std::system_error operation_canceled (shut down)
+     * @throws std::system_error operation_canceled (shut down); once
+     *         completed, the code given to complete_adding(std::errc), if any
      */
     std::optional<T> take() { return take_impl(WEFT_FOREVER, true); }
 
@@ -1028,7 +1098,7 @@ public:
      * @brief Take an item if one arrives within `timeout` (default: now).
      * @return the item; empty if none came in time or the collection is
      *         completed (is_completed() tells which).
-     * @throws std::system_error operation_canceled (shut down)
+     * @throws as take()
      */
     template <class Rep = long, class Period = std::ratio<1>>
     std::optional<T> try_take(std::chrono::duration<Rep, Period> timeout = {})
@@ -1093,6 +1163,20 @@ public:
     std::size_t capacity() const noexcept { return weft_collection_capacity(c_handle); } ///< 0: unbounded
     bool is_adding_completed() const noexcept { return weft_collection_is_adding_completed(c_handle); } ///< after complete_adding or shutdown
     bool is_completed() const noexcept { return weft_collection_is_completed(c_handle); } ///< adding completed and empty
+
+    /**
+     * @brief The collection's counters since its creation (added, taken,
+     * drained, max_count, and the sleeps and time asleep of blocked adders,
+     * takers and joiners; see struct weft_collection_stats). A consistent
+     * snapshot; never blocks on waiters.
+     * @throws std::system_error invalid_argument (a moved-from collection)
+     */
+    struct weft_collection_stats stats() const
+    {
+        struct weft_collection_stats st {};
+        detail::check(weft_collection_stats(c_handle, &st), "weft_collection_stats");
+        return st;
+    }
     /// @}
 
     /** @brief The C handle (still owned by this object). Its items are this class's encoding. */
@@ -1166,6 +1250,15 @@ private:
         if (rc == EAGAIN || rc == ETIMEDOUT)
             return false;
         detail::throw_errno(rc, "weft_collection_try_add");
+    }
+
+    bool complete_adding_code(int err)
+    {
+        int rc = weft_collection_complete_adding_error(c_handle, err);
+        if (rc == EPIPE || rc == ECANCELED)
+            return false;
+        detail::check(rc, "weft_collection_complete_adding_error");
+        return true;
     }
 
     std::optional<T> take_impl(std::int64_t timeout, bool blocking)
