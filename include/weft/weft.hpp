@@ -17,6 +17,9 @@
  *
  *     weft::parallel_for(pool, 0, v.size(), [&](std::size_t i) { v[i] *= 2; });
  *
+ *     auto f = pool.async([] { return fib(30); });     // a future
+ *     long r = f.get();                  // waits; rethrows what fib threw
+ *
  *     weft::collection<std::string> q(16);               // bounded FIFO
  *     q.add("hello");
  *     q.complete_adding();
@@ -28,16 +31,21 @@
  * `std::generic_category()` (compare with `std::errc::...`), except ENOMEM,
  * which becomes `std::bad_alloc`. End-of-data is not an error:
  * `collection::take()` returns an empty `std::optional` once the collection
- * is completed (adding completed and empty); a shut-down collection throws
- * `std::errc::operation_canceled` from every add and take.
+ * is completed (adding completed and empty), unless adding was completed
+ * with an error code (then take() throws it); a shut-down collection throws
+ * `std::errc::operation_canceled` from every add and take. The timed waits
+ * (`wait_for`, `wait_idle_for`, `try_` forms) report a timeout that ran
+ * out through their result, not by throwing.
  *
  * Exceptions thrown by a task. No exception ever crosses into the C
  * library: each task runs in a try block. In a task_group, call() and
  * parallel_for, the first exception is kept, the rest of the work is
  * cancelled (tasks and sub-ranges not yet started are skipped), and the
  * exception is rethrown by wait(), call() or parallel_for itself, as
- * oneTBB's task_group does. A task given to pool::submit has no waiter of
- * its own: its exception is rethrown by the next pool::wait_idle().
+ * oneTBB's task_group does; parallel_reduce does the same with its body
+ * and combine. A task given to pool::async rethrows from its future's
+ * get(). A task given to pool::submit has no waiter of its own: its
+ * exception is rethrown by the next pool::wait_idle() or wait_idle_for().
  *
  * Threads. The classes follow the C functions' rules (see the C headers):
  * every member may be called from any thread unless its comment says
@@ -48,10 +56,11 @@
  * Typed fork-join tasks need no wrapper: weft/fj.h's macros work in C++
  * as they are (call the root from pool::call).
  *
- * Not wrapped (yet): add_to_any/take_from_any, weft_pool_stats, and the C API's futures
- * (weft_pool_async), weft_parallel_reduce, the timed group and idle waits
- * and weft_pool_default (call the C functions; a pool's handle is
- * native_handle()).
+ * Not wrapped (yet): weft_collection_add_to_any/take_from_any (their
+ * arguments are arrays of C handles, and a collection<T>'s items are its
+ * own encoding of T, so a typed form needs its own design: a span of
+ * collection<T> *) and weft_pool_stats (plain counters with nothing to
+ * own or throw: call it with pool::native_handle()).
  */
 #ifndef WEFT_WEFT_HPP
 #define WEFT_WEFT_HPP
@@ -181,6 +190,7 @@ struct result_slot<R, std::enable_if_t<std::is_void_v<R>>> {
 /* Shared by a pool and its submitted tasks; outlives both (see ~pool). */
 struct pool_state {
     weft_pool *ps_pool = nullptr;
+    bool ps_borrowed = false; /* default_pool's: never destroyed from C++ */
     first_error ps_error; /* first exception of a submitted task */
     /* pool_options' hooks, called by the C hooks below until destroy has
      * joined every thread. */
@@ -223,6 +233,129 @@ struct pool_options {
     std::function<void(unsigned)> on_worker_stop;
 };
 
+/// @cond WEFT_DETAIL
+namespace detail {
+
+/* What a future's task leaves for its future: shared by the two, so that
+ * either may go first (a future released before its task ended). */
+template <class R>
+struct future_state {
+    result_slot<R> fs_result;
+    std::exception_ptr fs_error;
+};
+
+/* Passed to pool's private constructor for a pool it does not own. */
+struct borrow_t {};
+
+} // namespace detail
+/// @endcond
+
+/**
+ * @brief The result of a task started by pool::async (weft_future), owned
+ * (RAII, move-only).
+ *
+ * get() waits for the task and returns what it returned, or rethrows what
+ * it threw; the future is then empty (valid() false), as std::future's is.
+ * The destructor lets go of the handle without waiting (weft_future_release):
+ * the task still runs to the end, and its result (or exception) is dropped.
+ * wait() and wait_for() may be called by several threads at once; get(),
+ * moves and the destructor need that no other call on the object is in
+ * progress. On a worker of the task's pool every wait runs other tasks
+ * meanwhile (so it may end later than its timeout by the length of a task);
+ * waiting from the task itself throws std::errc::operation_not_permitted.
+ * An empty future's members throw std::errc::invalid_argument.
+ *
+ * @tparam R what the callable returns (void and lvalue references included;
+ *           an rvalue reference becomes a value, as for pool::call)
+ */
+template <class R>
+class future {
+public:
+    /** @brief An empty future (valid() false). */
+    future() noexcept = default;
+    /** @brief Take over other's task; other is left empty. */
+    future(future &&other) noexcept
+        : f_handle(std::exchange(other.f_handle, nullptr)), f_state(std::move(other.f_state))
+    {
+    }
+    /** @brief Let go of this future's task (as the destructor does), then take over other's. */
+    future &operator=(future &&other) noexcept
+    {
+        if (this != &other) {
+            release();
+            f_handle = std::exchange(other.f_handle, nullptr);
+            f_state = std::move(other.f_state);
+        }
+        return *this;
+    }
+    future(const future &) = delete;
+    future &operator=(const future &) = delete;
+    /** @brief Let go of the task without waiting for it (weft_future_release); never blocks. */
+    ~future() { release(); }
+
+    /** @brief true while the future refers to a task (until get() or a move). */
+    bool valid() const noexcept { return f_handle != nullptr; }
+
+    /**
+     * @brief Wait until the task has finished. Blocks (see the class).
+     * @throws std::system_error EINVAL (empty), EPERM (from the task itself),
+     *         EPIPE (in a child of fork(), a task unfinished at the fork)
+     */
+    void wait() const { wait_ns(WEFT_FOREVER); }
+
+    /**
+     * @brief Wait at most `timeout` (zero or negative: just look) for the task.
+     * @return true once the task has finished, false if the timeout ran out
+     * @throws as wait()
+     */
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout) const
+    {
+        return wait_ns(detail::timeout_ns(timeout));
+    }
+
+    /**
+     * @brief Wait for the task, then return its result or rethrow its
+     * exception; the future is empty afterwards (also when it throws).
+     * @throws what the task threw; std::system_error as wait()
+     */
+    detail::call_result_t<R> get()
+    {
+        wait_ns(WEFT_FOREVER);
+        std::shared_ptr<detail::future_state<R>> s = std::move(f_state);
+        release();
+        if (s->fs_error)
+            std::rethrow_exception(s->fs_error);
+        return s->fs_result.get();
+    }
+
+private:
+    friend class pool;
+
+    future(weft_future *h, std::shared_ptr<detail::future_state<R>> s) noexcept
+        : f_handle(h), f_state(std::move(s))
+    {
+    }
+
+    bool wait_ns(std::int64_t timeout) const
+    {
+        int rc = weft_future_wait(f_handle, timeout, nullptr);
+        if (rc == EAGAIN || rc == ETIMEDOUT)
+            return false;
+        detail::check(rc, "weft_future_wait");
+        return true;
+    }
+
+    void release() noexcept
+    {
+        weft_future_release(std::exchange(f_handle, nullptr)); /* NULL: nothing */
+        f_state.reset();
+    }
+
+    weft_future *f_handle = nullptr;
+    std::shared_ptr<detail::future_state<R>> f_state;
+};
+
 /**
  * @brief A weft_pool: a fixed set of worker threads, owned (RAII, move-only).
  *
@@ -230,6 +363,9 @@ struct pool_options {
  * workers (weft_pool_destroy); it must not run on a worker of the pool
  * (that is a programming error: std::terminate). A moved-from pool has no
  * workers: size() is 0 and the other members throw EINVAL.
+ *
+ * default_pool() is the exception: a pool object that refers to the
+ * process's default pool (weft_pool_default) without owning it.
  */
 class pool {
 public:
@@ -278,6 +414,40 @@ public:
     /** @brief Number of workers (0 for a moved-from pool). Never blocks. */
     unsigned size() const noexcept { return weft_pool_size(handle()); }
 
+    /**
+     * @brief The process's default pool (weft_pool_default), made on first
+     * use with default options (one worker per CPU, threads weft-0, ...).
+     *
+     * For code that needs a pool but has no reason to own one. The object
+     * does not own the pool: nothing on the C++ side destroys it (the C
+     * library drains it at exit()); it lives until the program ends and
+     * must not be moved from or assigned to. Its submit() exceptions come
+     * out of its wait_idle() as for any pool. Any thread, concurrently; in a
+     * child of fork() it returns an object for the child's new default pool.
+     * @throws std::system_error EAGAIN (the pool could not be created; a
+     *         later call tries again), std::bad_alloc
+     */
+    static pool &default_pool()
+    {
+        static std::atomic<pool *> current{nullptr};
+        static std::mutex lock;
+        weft_pool *h = weft_pool_default();
+        if (h == nullptr)
+            detail::throw_errno(EAGAIN, "weft_pool_default");
+        pool *p = current.load(std::memory_order_acquire);
+        if (p != nullptr && p->handle() == h)
+            return *p;
+        std::lock_guard<std::mutex> guard(lock);
+        p = current.load(std::memory_order_relaxed);
+        if (p == nullptr || p->handle() != h) {
+            /* Never deleted: a reference handed out earlier stays valid (an
+             * inherited pool's object after fork() included). */
+            p = new pool(detail::borrow_t{}, h);
+            current.store(p, std::memory_order_release);
+        }
+        return *p;
+    }
+
     /** @brief The C handle, for the C API (still owned by this object). */
     weft_pool *native_handle() const noexcept { return handle(); }
 
@@ -318,6 +488,28 @@ public:
     }
 
     /**
+     * @brief Run a copy of `f` on the pool and return at once, with a
+     * future for its result (weft_pool_async).
+     *
+     * What `f` returns or throws goes to the future (get()), not to
+     * wait_idle(). The task runs to the end even if the future is destroyed
+     * first. Any thread, workers included; never blocks.
+     * @throws std::system_error EPIPE (the pool is being destroyed), std::bad_alloc
+     */
+    template <class F>
+    future<detail::call_result_t<std::invoke_result_t<std::decay_t<F> &>>> async(F &&f)
+    {
+        using R = detail::call_result_t<std::invoke_result_t<std::decay_t<F> &>>;
+        using job = async_job<std::decay_t<F>, R>;
+        auto state = std::make_shared<detail::future_state<R>>();
+        std::unique_ptr<job> j(new job{state, std::forward<F>(f)});
+        weft_future *h = nullptr;
+        detail::check(weft_pool_async(handle(), &h, &job::run, j.get()), "weft_pool_async");
+        j.release(); /* the task owns it now */
+        return future<R>(h, std::move(state));
+    }
+
+    /**
      * @brief Wait until all submitted work has finished, then rethrow the
      * first exception that a submitted task threw since the last call.
      *
@@ -331,7 +523,50 @@ public:
             std::rethrow_exception(e);
     }
 
+    /**
+     * @brief wait_idle() for at most `timeout` (zero or negative: just look)
+     * (weft_pool_try_wait_idle).
+     * @return true once the pool is idle (after rethrowing the first
+     *         exception of a submitted task, as wait_idle() does); false if
+     *         work remains when the timeout runs out
+     * @throws as wait_idle()
+     */
+    template <class Rep, class Period>
+    bool wait_idle_for(std::chrono::duration<Rep, Period> timeout)
+    {
+        int rc = weft_pool_try_wait_idle(handle(), detail::timeout_ns(timeout));
+        if (rc == EAGAIN || rc == ETIMEDOUT)
+            return false;
+        detail::check(rc, "weft_pool_try_wait_idle");
+        if (std::exception_ptr e = p_state->ps_error.take())
+            std::rethrow_exception(e);
+        return true;
+    }
+
 private:
+    /* default_pool's object: refers to h, never destroys it. */
+    pool(detail::borrow_t, weft_pool *h) : p_state(new detail::pool_state)
+    {
+        p_state->ps_pool = h;
+        p_state->ps_borrowed = true;
+    }
+
+    template <class F, class R>
+    struct async_job {
+        std::shared_ptr<detail::future_state<R>> aj_state;
+        F aj_fn;
+        static int run(void *arg) noexcept
+        {
+            std::unique_ptr<async_job> j(static_cast<async_job *>(arg));
+            try {
+                j->aj_state->fs_result.run(j->aj_fn);
+            } catch (...) {
+                j->aj_state->fs_error = std::current_exception();
+            }
+            return 0;
+        }
+    };
+
     template <class F>
     struct submit_job {
         detail::pool_state *sj_state;
@@ -380,7 +615,7 @@ private:
             return;
         /* EPERM (on a worker of this pool) would leave the pool running
          * with its state freed under it. */
-        if (weft_pool_destroy(p_state->ps_pool) != 0)
+        if (!p_state->ps_borrowed && weft_pool_destroy(p_state->ps_pool) != 0)
             std::terminate();
         p_state.reset();
     }
@@ -456,6 +691,34 @@ public:
         if (std::exception_ptr e = tg_error.take())
             std::rethrow_exception(e);
         detail::check(rc, "weft_group_wait");
+        return cancelled ? group_status::canceled : group_status::complete;
+    }
+
+    /**
+     * @brief wait() for at most `timeout` (zero or negative: just look)
+     * (weft_group_try_wait).
+     *
+     * Waits as wait() does (on a worker it runs other tasks meanwhile, so it
+     * may end later than the timeout by the length of a task). When the
+     * round has ended it does what wait() does: rethrows the first
+     * exception, and the group starts afresh. When the timeout runs out the
+     * round goes on; wait again later (or let the destructor cancel it).
+     * @return the status wait() would return once every task has finished
+     *         (true in a condition); empty (false) if tasks remain
+     * @throws what a task threw; std::system_error EPERM (from a task of
+     *         the group), EPIPE (in a child of fork())
+     */
+    template <class Rep, class Period>
+    std::optional<group_status> wait_for(std::chrono::duration<Rep, Period> timeout)
+    {
+        int result = 0;
+        int rc = weft_group_try_wait(&tg_group, detail::timeout_ns(timeout), &result);
+        if (rc == EAGAIN || rc == ETIMEDOUT)
+            return std::nullopt;
+        detail::check(rc, "weft_group_try_wait");
+        bool cancelled = tg_cancelled.exchange(false, std::memory_order_relaxed);
+        if (std::exception_ptr e = tg_error.take())
+            std::rethrow_exception(e);
         return cancelled ? group_status::canceled : group_status::complete;
     }
 
@@ -542,6 +805,120 @@ void parallel_for(pool &p, std::size_t begin, std::size_t end, F &&f, std::size_
     detail::check(rc, "weft_parallel_for");
 }
 
+/**
+ * @brief A deterministic parallel reduction of [begin, end) on `p`
+ * (weft_parallel_reduce), returning the result.
+ *
+ *     double sum = weft::parallel_reduce(pool, 0, v.size(), 0.0,
+ *         [&](std::size_t lo, std::size_t hi, double acc) {
+ *             for (std::size_t i = lo; i < hi; i++) acc += v[i];
+ *             return acc;
+ *         },
+ *         std::plus<>());
+ *
+ * `body(lo, hi, acc)` folds the sub-range [lo, hi) into `acc`, a `T &`
+ * that starts as a copy of `identity`: it either returns nothing and
+ * updates `acc` in place, or returns the new value (then `acc` may also be
+ * taken by value or const reference). `combine(a, b)` merges `b`, the
+ * reduction of the sub-range right of `a`'s, into `a` the same way: it
+ * returns the merged value (std::plus<>() will do) or updates `a` in place.
+ * Both are called by reference (not copied), concurrently from several
+ * workers, each call on its own accumulators.
+ *
+ * Deterministic: the tree of combinations depends only on (begin, end,
+ * grain): a range longer than `grain` is split in the middle, each leaf is
+ * folded by one body call into a fresh copy of `identity`, and each split
+ * combines its left result with its right one. So the result is the same,
+ * bit for bit (a floating-point sum included), from run to run, for any
+ * number of workers and either scheduler. `grain` 0: automatic (at most
+ * 1024 leaves, whatever the number of workers). An empty range returns
+ * `identity`.
+ *
+ * T must be trivially copyable (arithmetic types, pointers, plain structs
+ * of them), because the C function keeps accumulators as raw bytes (on its
+ * stack or in malloc'ed memory) and discards them without a destructor; to
+ * reduce into an object that owns memory, reduce per-leaf results into
+ * such a plain type, or use parallel_for with one slot per sub-range.
+ *
+ * If `body` or `combine` throws, sub-ranges not started are skipped and the
+ * first exception is rethrown here (a body stops the reduction only by
+ * throwing). From a worker or from outside (blocks).
+ * @throws what body or combine threw; std::system_error EINVAL (begin >
+ *         end, a moved-from pool), EPIPE (the pool is being destroyed);
+ *         std::bad_alloc
+ */
+template <class T, class Body, class Combine>
+T parallel_reduce(pool &p, std::size_t begin, std::size_t end, const T &identity,
+                  Body &&body, Combine &&combine, std::size_t grain = 0)
+{
+    static_assert(std::is_trivially_copyable_v<T>,
+                  "parallel_reduce: T must be trivially copyable");
+    static_assert(alignof(T) <= alignof(std::max_align_t),
+                  "parallel_reduce: T must not be over-aligned");
+    using B = std::remove_reference_t<Body>;
+    using C = std::remove_reference_t<Combine>;
+    static_assert(std::is_invocable_v<B &, std::size_t, std::size_t, T &>,
+                  "parallel_reduce: body must be callable as body(lo, hi, acc)");
+    static_assert(std::is_invocable_v<C &, T &, const T &>,
+                  "parallel_reduce: combine must be callable as combine(a, b)");
+    struct frame {
+        const T *rf_identity;
+        B *rf_body;
+        C *rf_combine;
+        detail::first_error rf_error;
+
+        /* acc: the C function's storage, made a T by copying one in. */
+        static T &as_t(void *acc) noexcept { return *std::launder(static_cast<T *>(acc)); }
+        static void init(void *acc, void *arg) noexcept
+        {
+            std::memcpy(acc, static_cast<frame *>(arg)->rf_identity, sizeof(T));
+        }
+        static int fold(std::size_t lo, std::size_t hi, void *acc, void *arg) noexcept
+        {
+            auto *fr = static_cast<frame *>(arg);
+            if (fr->rf_error.is_set())
+                return ECANCELED;
+            try {
+                T &a = as_t(acc);
+                if constexpr (std::is_void_v<std::invoke_result_t<B &, std::size_t, std::size_t, T &>>)
+                    std::invoke(*fr->rf_body, lo, hi, a);
+                else
+                    a = std::invoke(*fr->rf_body, lo, hi, a);
+            } catch (...) {
+                fr->rf_error.set(std::current_exception());
+                return ECANCELED; /* stops the sub-ranges not started yet */
+            }
+            return 0;
+        }
+        static void merge(void *acc, void *other, void *arg) noexcept
+        {
+            auto *fr = static_cast<frame *>(arg);
+            if (fr->rf_error.is_set())
+                return; /* the result is thrown away */
+            try {
+                T &a = as_t(acc);
+                const T &b = as_t(other);
+                if constexpr (std::is_void_v<std::invoke_result_t<C &, T &, const T &>>)
+                    std::invoke(*fr->rf_combine, a, b);
+                else
+                    a = std::invoke(*fr->rf_combine, a, b);
+            } catch (...) {
+                fr->rf_error.set(std::current_exception());
+            }
+        }
+    } fr{&identity, &body, &combine, {}};
+    if (p.native_handle() == nullptr) /* the C function would take the calling worker's pool */
+        detail::throw_errno(EINVAL, "weft_parallel_reduce");
+    T result = identity;
+    int body_rc = 0;
+    int rc = weft_parallel_reduce(p.native_handle(), begin, end, grain, &result, sizeof(T),
+                                  &frame::init, &frame::fold, &frame::merge, &fr, &body_rc);
+    if (std::exception_ptr e = fr.rf_error.take())
+        std::rethrow_exception(e);
+    detail::check(rc, "weft_parallel_reduce");
+    return result;
+}
+
 /** @brief The order in which a collection hands out its items (weft_order). */
 enum class order {
     fifo = WEFT_ORDER_FIFO, ///< first added, first taken (default)
@@ -564,7 +941,9 @@ enum class order {
  * operator<) gives a min-queue and std::greater<> a max-queue.
  *
  * Ends and errors: take() returns an empty optional once the collection is
- * completed; every add and take form throws std::system_error with
+ * completed, or throws std::system_error with the caller's code if adding
+ * was completed with one (complete_adding(std::errc)); every add and take
+ * form throws std::system_error with
  * std::errc::operation_canceled once it is shut down, and every add form
  * throws std::errc::broken_pipe once adding is completed. try_take and
  * try_add report "nothing within the timeout" as an empty optional / false.
@@ -608,7 +987,10 @@ public:
     }
     collection(const collection &) = delete;
     collection &operator=(const collection &) = delete;
-    /** @brief Frees the items still inside. No other call may be in progress. */
+    /**
+     * @brief Frees the items still inside (the heap copies of a T not
+     * stored_inline; T's destructor runs). No other call may be in progress.
+     */
     ~collection() { destroy(); }
 
     /// @name Adding
@@ -644,6 +1026,61 @@ public:
      * an empty optional. Idempotent; never blocks on waiters.
      */
     void complete_adding() noexcept { weft_collection_complete_adding(c_handle); }
+
+    /**
+     * @brief Close the collection for adding with an error (.NET's
+     * TryComplete(exception); weft_collection_complete_adding_error).
+     *
+     * As complete_adding(), but once the items left have been taken, take()
+     * and try_take() throw std::system_error with code `err` (in
+     * std::generic_category) instead of returning an empty optional, so
+     * that consumers learn why the stream ended early. Adders still get
+     * broken_pipe; drain() is unaffected. The first close wins.
+     * `err` must not be one of the take forms' own codes
+     * (invalid_argument, not_enough_memory, resource_unavailable_try_again,
+     * timed_out, operation_canceled); broken_pipe is a plain close.
+     * Any thread; never blocks on waiters.
+     * @return true if this call closed the collection; false if adding was
+     *         already completed (by complete_adding, the last
+     *         producer_done, an earlier error) or it was shut down: nothing
+     *         changes then
+     * @throws std::system_error invalid_argument (a refused `err`)
+     */
+    bool complete_adding(std::errc err) { return complete_adding_code(static_cast<int>(err)); }
+    /**
+     * @brief complete_adding(std::errc) with an error code, which must be
+     * in std::generic_category() (an errno value; otherwise invalid_argument).
+     */
+    bool complete_adding(const std::error_code &err)
+    {
+        if (err.category() != std::generic_category())
+            detail::throw_errno(EINVAL, "weft_collection_complete_adding_error");
+        return complete_adding_code(err.value());
+    }
+
+    /**
+     * @brief Register a producer (weft_collection_add_producer): when every
+     * registered producer has called producer_done(), adding completes by
+     * itself, as with complete_adding(). Plain add()s need no registration.
+     * Any thread; never blocks on waiters.
+     * @throws std::system_error broken_pipe (adding already completed: not
+     *         counted, do not call producer_done), operation_canceled (shut down)
+     */
+    void add_producer()
+    {
+        detail::check(weft_collection_add_producer(c_handle), "weft_collection_add_producer");
+    }
+
+    /**
+     * @brief One registered producer is done (weft_collection_producer_done);
+     * the last one completes adding. Any thread, not necessarily the
+     * producer's; never blocks on waiters.
+     * @throws std::system_error invalid_argument (no producer registered)
+     */
+    void producer_done()
+    {
+        detail::check(weft_collection_producer_done(c_handle), "weft_collection_producer_done");
+    }
     /// @}
 
     /// @name Taking
@@ -652,7 +1089,8 @@ public:
      * @brief Take an item, waiting while the collection is empty.
      * @return the item; empty once the collection is completed (adding
      *         completed and nothing left): `while (auto x = c.take()) ...`
-     * @throws std::system_error operation_canceled (shut down)
+     * @throws std::system_error operation_canceled (shut down); once
+     *         completed, the code given to complete_adding(std::errc), if any
      */
     std::optional<T> take() { return take_impl(WEFT_FOREVER, true); }
 
@@ -660,7 +1098,7 @@ public:
      * @brief Take an item if one arrives within `timeout` (default: now).
      * @return the item; empty if none came in time or the collection is
      *         completed (is_completed() tells which).
-     * @throws std::system_error operation_canceled (shut down)
+     * @throws as take()
      */
     template <class Rep = long, class Period = std::ratio<1>>
     std::optional<T> try_take(std::chrono::duration<Rep, Period> timeout = {})
@@ -725,6 +1163,20 @@ public:
     std::size_t capacity() const noexcept { return weft_collection_capacity(c_handle); } ///< 0: unbounded
     bool is_adding_completed() const noexcept { return weft_collection_is_adding_completed(c_handle); } ///< after complete_adding or shutdown
     bool is_completed() const noexcept { return weft_collection_is_completed(c_handle); } ///< adding completed and empty
+
+    /**
+     * @brief The collection's counters since its creation (added, taken,
+     * drained, max_count, and the sleeps and time asleep of blocked adders,
+     * takers and joiners; see struct weft_collection_stats). A consistent
+     * snapshot; never blocks on waiters.
+     * @throws std::system_error invalid_argument (a moved-from collection)
+     */
+    struct weft_collection_stats stats() const
+    {
+        struct weft_collection_stats st {};
+        detail::check(weft_collection_stats(c_handle, &st), "weft_collection_stats");
+        return st;
+    }
     /// @}
 
     /** @brief The C handle (still owned by this object). Its items are this class's encoding. */
@@ -798,6 +1250,15 @@ private:
         if (rc == EAGAIN || rc == ETIMEDOUT)
             return false;
         detail::throw_errno(rc, "weft_collection_try_add");
+    }
+
+    bool complete_adding_code(int err)
+    {
+        int rc = weft_collection_complete_adding_error(c_handle, err);
+        if (rc == EPIPE || rc == ECANCELED)
+            return false;
+        detail::check(rc, "weft_collection_complete_adding_error");
+        return true;
     }
 
     std::optional<T> take_impl(std::int64_t timeout, bool blocking)

@@ -2,8 +2,9 @@
 // weft::collection<T> (weft/weft.hpp): inline and heap-stored items, move-
 // only items, the three orders, capacity and timeouts, complete_adding
 // (take's empty optional), shutdown (operation_canceled) and drain, the
-// destructor freeing what is left, task_done/join, many threads, moves,
-// bad input.
+// destructor freeing what is left, task_done/join, producer counting,
+// complete_adding with an error code (take throws it), stats, many
+// threads, moves, bad input.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -266,4 +267,110 @@ TEST(moves)
     c.add("dropped with c's old collection");
     c = std::move(b);
     CHECK(*c.take() == "moved along");
+}
+
+TEST(producers_complete_adding)
+{
+    weft::collection<int> c(8);
+    constexpr int producers = 4, each = 500;
+    for (int i = 0; i < producers; i++)
+        c.add_producer(); /* before any starts, so none ends adding early */
+    std::vector<std::thread> ts;
+    for (int t = 0; t < producers; t++)
+        ts.emplace_back([&c] {
+            for (int i = 0; i < each; i++)
+                c.add(1);
+            c.producer_done();
+        });
+    long sum = 0;
+    while (auto x = c.take()) /* empty once the last producer is done */
+        sum += *x;
+    for (auto &t : ts)
+        t.join();
+    CHECK(sum == producers * each);
+    CHECK(c.is_completed());
+    CHECK_ERRC(c.add_producer(), std::errc::broken_pipe);   /* completed: not counted */
+    CHECK_ERRC(c.producer_done(), std::errc::invalid_argument); /* none registered */
+    weft::collection<int> d;
+    CHECK_ERRC(d.producer_done(), std::errc::invalid_argument);
+    d.shutdown();
+    CHECK_ERRC(d.add_producer(), std::errc::operation_canceled);
+}
+
+TEST(complete_adding_with_an_error)
+{
+    weft::collection<std::string> c;
+    c.add("a");
+    c.add("b");
+    CHECK(c.complete_adding(std::errc::io_error));
+    CHECK(!c.complete_adding(std::errc::no_such_file_or_directory)); /* the first close wins */
+    CHECK(!c.complete_adding(std::make_error_code(std::errc::io_error)));
+    CHECK_ERRC(c.add("c"), std::errc::broken_pipe);
+    CHECK(*c.take() == "a"); /* what is left comes first */
+    CHECK(*c.try_take() == "b");
+    CHECK_ERRC(c.take(), std::errc::io_error); /* then the error, every time */
+    CHECK_ERRC(c.try_take(), std::errc::io_error);
+    CHECK_ERRC(c.try_take(std::chrono::seconds(5)), std::errc::io_error);
+    CHECK(c.drain().empty());
+    /* A blocked taker is woken with it. */
+    weft::collection<int> d;
+    std::atomic<bool> got{false};
+    std::thread taker([&] {
+        try {
+            d.take();
+        } catch (const std::system_error &e) {
+            got = e.code() == std::errc::connection_reset;
+        }
+    });
+    std::this_thread::sleep_for(10ms);
+    CHECK(d.complete_adding(std::make_error_code(std::errc::connection_reset)));
+    taker.join();
+    CHECK(got);
+    /* broken_pipe is a plain close: take() returns an empty optional. */
+    weft::collection<int> e;
+    CHECK(e.complete_adding(std::errc::broken_pipe));
+    CHECK(!e.take());
+    /* Refused codes and categories; after shutdown nothing changes. */
+    weft::collection<int> f;
+    CHECK_ERRC(f.complete_adding(std::errc::timed_out), std::errc::invalid_argument);
+    CHECK_ERRC(f.complete_adding(std::errc::operation_canceled), std::errc::invalid_argument);
+    CHECK_ERRC(f.complete_adding(std::error_code(5, std::system_category())),
+               std::errc::invalid_argument);
+    CHECK(!f.is_adding_completed());
+    f.shutdown();
+    CHECK(!f.complete_adding(std::errc::io_error));
+    CHECK_ERRC(f.take(), std::errc::operation_canceled);
+    /* The producer count's close counts as the first close. */
+    weft::collection<int> g;
+    g.add_producer();
+    g.producer_done();
+    CHECK(!g.complete_adding(std::errc::io_error));
+    CHECK(!g.take());
+}
+
+TEST(stats)
+{
+    weft::collection<int> c(2);
+    struct weft_collection_stats s = c.stats();
+    CHECK(s.added == 0 && s.taken == 0 && s.drained == 0 && s.max_count == 0);
+    c.add(1);
+    c.add(2);
+    CHECK(!c.try_add(3, 5ms)); /* full */
+    CHECK(*c.take() == 1);
+    c.add(3);
+    CHECK(c.drain().size() == 2);
+    std::thread taker([&c] { c.take(); }); /* sleeps while empty */
+    std::this_thread::sleep_for(20ms);
+    c.add(4);
+    taker.join();
+    s = c.stats();
+    CHECK(s.added == 4);
+    CHECK(s.taken == 2);
+    CHECK(s.drained == 2);
+    CHECK(s.max_count == 2);
+    CHECK(s.add_waits >= 1 && s.add_wait_ns > 0);
+    CHECK(s.take_waits >= 1 && s.take_wait_ns > 0);
+    weft::collection<int> d(std::move(c));
+    CHECK_ERRC(c.stats(), std::errc::invalid_argument); /* moved from */
+    CHECK(d.stats().added == 4);
 }

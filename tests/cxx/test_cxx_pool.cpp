@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // weft::pool (weft/weft.hpp): construction and options, call (values, void,
 // references, move-only results, exceptions, from workers and from many
-// threads), submit + wait_idle (exceptions included), moves, bad input.
+// threads), submit + wait_idle and wait_idle_for (exceptions included,
+// timeouts that run out), default_pool, moves, bad input.
 #include <atomic>
+#include <chrono>
 #include <pthread.h>
 #include <memory>
 #include <stdexcept>
@@ -232,4 +234,70 @@ TEST(destructor_runs_submitted_work)
 TEST(version)
 {
     CHECK(std::string(weft::version()) == WEFT_VERSION_STRING);
+}
+
+TEST(wait_idle_for)
+{
+    using namespace std::chrono_literals;
+    weft::pool p(2);
+    CHECK(p.wait_idle_for(0s)); /* nothing submitted: idle now */
+    std::atomic<bool> go{false};
+    p.submit([&go] {
+        while (!go.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    CHECK(!p.wait_idle_for(0s));
+    CHECK(!p.wait_idle_for(-5ms));
+    CHECK(!p.wait_idle_for(20ms)); /* runs out */
+    go = true;
+    CHECK(p.wait_idle_for(std::chrono::hours(1)));
+    /* A submitted task's exception comes out of the wait that sees it idle. */
+    p.submit([] { throw std::runtime_error("late"); });
+    bool thrown = false;
+    try {
+        while (!p.wait_idle_for(10ms)) {
+        }
+    } catch (const std::runtime_error &) {
+        thrown = true;
+    }
+    CHECK(thrown);
+    CHECK(p.wait_idle_for(1s)); /* taken once */
+    CHECK(p.call([&p] {          /* on a worker of the pool: EPERM */
+        try {
+            p.wait_idle_for(1ms);
+        } catch (const std::system_error &e) {
+            return e.code() == std::errc::operation_not_permitted;
+        }
+        return false;
+    }));
+    weft::pool q(std::move(p));
+    CHECK_ERRC(p.wait_idle_for(1ms), std::errc::invalid_argument); /* moved from */
+}
+
+TEST(default_pool)
+{
+    weft::pool &d = weft::pool::default_pool();
+    CHECK(&d == &weft::pool::default_pool()); /* the same object every time */
+    CHECK(d.native_handle() == weft_pool_default());
+    CHECK(d.size() >= 1);
+    CHECK(d.call([] { return 7; }) == 7);
+    CHECK(d.async([] { return 8; }).get() == 8);
+    std::atomic<int> n{0};
+    d.submit([&n] { n++; });
+    d.wait_idle();
+    CHECK(n == 1);
+    /* Many threads at once get the same one. */
+    std::vector<std::thread> ts;
+    std::atomic<int> same{0};
+    for (int i = 0; i < 4; i++)
+        ts.emplace_back([&] {
+            if (&weft::pool::default_pool() == &d)
+                same++;
+        });
+    for (auto &t : ts)
+        t.join();
+    CHECK(same == 4);
+    /* The C side refuses to destroy it; the C++ side never tries. */
+    CHECK(weft_pool_destroy(d.native_handle()) == EPERM);
+    CHECK(d.call([] { return 9; }) == 9);
 }

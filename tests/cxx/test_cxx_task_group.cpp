@@ -2,11 +2,14 @@
 // weft::task_group and weft::parallel_for (weft/weft.hpp): any callable,
 // nesting, runs from several threads, exceptions (first wins, the rest is
 // cancelled, callables of skipped tasks are still destroyed), cancel,
-// reuse, the destructor without wait, bad input.
+// reuse, the destructor without wait, wait_for (timeouts that run out,
+// exceptions, EPERM from a task of the group), bad input.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -266,4 +269,70 @@ TEST(parallel_for_rethrows)
     }
     CHECK(calls.load() < 100000); /* the sub-ranges not started were skipped */
     weft::parallel_for(p, 0, 10, [](std::size_t) {}); /* usable afterwards */
+}
+
+TEST(group_wait_for)
+{
+    using namespace std::chrono_literals;
+    weft::pool p(2);
+    weft::task_group g(p);
+    CHECK(g.wait_for(0s) == weft::group_status::complete); /* nothing to wait for */
+    std::atomic<bool> go{false};
+    std::atomic<int> ran{0};
+    g.run([&] {
+        while (!go.load())
+            std::this_thread::sleep_for(1ms);
+        ran++;
+    });
+    CHECK(!g.wait_for(0s));
+    CHECK(!g.wait_for(-1ms));
+    CHECK(!g.wait_for(20ms)); /* runs out; the round goes on */
+    go = true;
+    std::optional<weft::group_status> st = g.wait_for(std::chrono::hours(1));
+    CHECK(st && *st == weft::group_status::complete);
+    CHECK(ran == 1);
+    /* An exception, rethrown by the wait that sees the round end. */
+    for (int i = 0; i < 10; i++)
+        g.run([i] {
+            if (i == 3)
+                throw std::runtime_error("task");
+        });
+    bool thrown = false;
+    try {
+        while (!g.wait_for(5ms)) {
+        }
+    } catch (const std::runtime_error &) {
+        thrown = true;
+    }
+    CHECK(thrown);
+    CHECK(g.wait_for(0s) == weft::group_status::complete); /* afresh */
+    /* cancel() is reported as wait() reports it. */
+    g.cancel();
+    g.run([] {});
+    CHECK(g.wait_for(1s) == weft::group_status::canceled);
+    /* From a task of the group: EPERM. */
+    std::atomic<int> eperm{0};
+    g.run([&] {
+        try {
+            g.wait_for(1ms);
+        } catch (const std::system_error &e) {
+            if (e.code() == std::errc::operation_not_permitted)
+                eperm++;
+        }
+    });
+    g.wait();
+    CHECK(eperm == 1);
+    /* Several threads run while one waits with a timeout. */
+    std::atomic<int> count{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 3; t++)
+        ts.emplace_back([&] {
+            for (int i = 0; i < 100; i++)
+                g.run([&count] { count++; });
+        });
+    for (auto &t : ts)
+        t.join();
+    while (!g.wait_for(1ms)) {
+    }
+    CHECK(count == 300);
 }
