@@ -5,7 +5,9 @@
  *
  * Header-only; it calls the C functions of weft/pool.h, weft/task.h and
  * weft/collection.h and links against the same library (weft::weft, or
- * `pkg-config --libs weft`).
+ * `pkg-config --libs weft`). One header of about 1,300 lines, in one
+ * section per class, as the C side has one header per concept: a C++
+ * program includes one file and gets the whole layer.
  *
  *     weft::pool pool;                                   // one worker per CPU
  *     int answer = pool.call([] { return 6 * 7; });      // run there, wait
