@@ -22,6 +22,22 @@ static inline void weft_test_case(Suite *s, const char *name, const TTest *fn, d
 
 #define WEFT_TEST_CASE(s, fn, timeout) weft_test_case((s), #fn, (fn), (timeout))
 
+/* The same, with Check tags (space-separated), which CK_EXCLUDE_TAGS and
+ * CK_INCLUDE_TAGS select on. Tag "fork": the test forks while the pool's
+ * threads run (tests/stress/valgrind_unit.sh leaves those out). */
+static inline void weft_test_case_tagged(Suite *s, const char *name, const TTest *fn,
+                                         double timeout, const char *tags)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout);
+    tcase_set_tags(tc, tags);
+    tcase_add_test(tc, fn);
+    suite_add_tcase(s, tc);
+}
+
+#define WEFT_TEST_CASE_TAGGED(s, fn, timeout, tags)                                             \
+    weft_test_case_tagged((s), #fn, (fn), (timeout), (tags))
+
 static inline int weft_test_run(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -22,7 +22,13 @@ for t in "$build"/tests/test_*; do
     start=$(date +%s)
     # WEFT_TEST_QUICK: tests with million-task trees shrink them (memcheck
     # needs the paths, not the sizes; valgrind serialises every thread).
-    WEFT_TEST_QUICK=1 CK_FORK=no valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full \
+    # CK_EXCLUDE_TAGS=fork: the tests that fork while pool threads run are
+    # left out: under memcheck (valgrind 3.19) their parents report reads of
+    # a gate's initialised atomic as uninitialised after the fork, and the
+    # children report the parent's state that they inherit and never free
+    # as leaks (which also changes the exit status the tests check). They
+    # run in the release, debug and ASan builds.
+    WEFT_TEST_QUICK=1 CK_FORK=no CK_EXCLUDE_TAGS=fork valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
         "$t" >"$log" 2>&1
     rc=$?

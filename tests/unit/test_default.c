@@ -282,9 +282,9 @@ int main(void)
     Suite *s = suite_create("default");
     WEFT_TEST_CASE(s, one_pool_for_all, 60);
     WEFT_TEST_CASE(s, from_workers, 60);
-    WEFT_TEST_CASE(s, after_fork, 60);
-    WEFT_TEST_CASE(s, exit_drains, 60);
-    WEFT_TEST_CASE(s, exit_in_task, 60);
-    WEFT_TEST_CASE(s, exit_without_pool, 60);
+    WEFT_TEST_CASE_TAGGED(s, after_fork, 60, "fork");
+    WEFT_TEST_CASE_TAGGED(s, exit_drains, 60, "fork");
+    WEFT_TEST_CASE_TAGGED(s, exit_in_task, 60, "fork");
+    WEFT_TEST_CASE_TAGGED(s, exit_without_pool, 60, "fork");
     return weft_test_run(s);
 }

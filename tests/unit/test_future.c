@@ -403,6 +403,6 @@ int main(void)
     WEFT_TEST_CASE(s, many_waiters, 60);
     WEFT_TEST_CASE(s, several_threads, 120);
     WEFT_TEST_CASE(s, enomem, 60);
-    WEFT_TEST_CASE(s, after_fork, 60);
+    WEFT_TEST_CASE_TAGGED(s, after_fork, 60, "fork");
     return weft_test_run(s);
 }

@@ -477,6 +477,6 @@ int main(void)
     WEFT_TEST_CASE(s, large_accumulator, 60);
     WEFT_TEST_CASE(s, early_stop, 60);
     WEFT_TEST_CASE(s, enomem, 60);
-    WEFT_TEST_CASE(s, after_fork, 60);
+    WEFT_TEST_CASE_TAGGED(s, after_fork, 60, "fork");
     return weft_test_run(s);
 }

@@ -385,6 +385,6 @@ int main(void)
     WEFT_TEST_CASE(s, idle_bad_input, 60);
     WEFT_TEST_CASE(s, idle_timeouts, 60);
     WEFT_TEST_CASE(s, spare_search_handoff, 240);
-    WEFT_TEST_CASE(s, after_fork, 60);
+    WEFT_TEST_CASE_TAGGED(s, after_fork, 60, "fork");
     return weft_test_run(s);
 }
