@@ -19,12 +19,19 @@ secs=${1:-60}
 shift || true
 cc=${FUZZ_CC:-$(command -v clang-14 || command -v clang)}
 out=$root/build/fuzz
-mkdir -p "$out/corpus"
+mkdir -p "$out/corpus" "$out/include/weft"
+# weft/version.h as CMake generates it (the runtime includes it), from the
+# version in the top CMakeLists.txt.
+ver=$(sed -n 's/^project(weft VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
+IFS=. read -r vmaj vmin vpat <<<"$ver"
+sed -e "s/@PROJECT_VERSION_MAJOR@/$vmaj/" -e "s/@PROJECT_VERSION_MINOR@/$vmin/" \
+    -e "s/@PROJECT_VERSION_PATCH@/$vpat/" -e "s/@PROJECT_VERSION@/$ver/" \
+    "$root/include/weft/version.h.in" >"$out/include/weft/version.h"
 # FUZZ_CFLAGS: extra compiler flags for the harness (e.g. -DNDEBUG).
 # shellcheck disable=SC2086
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Wpedantic ${FUZZ_CFLAGS:-} \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$root/include" -I"$root/runtime" \
+    -I"$root/include" -I"$out/include" -I"$root/runtime" "$root/runtime/version.c" \
     "$root"/runtime/collection/*.c "$root"/runtime/base/*.c "$root"/runtime/pool/*.c \
     "$root/tests/fuzz/fuzz_collection.c" -lurcu-common -lpthread -o "$out/fuzz_collection"
 cd "$out"
