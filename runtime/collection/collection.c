@@ -216,16 +216,19 @@ static void close_adding_locked(weft_collection *c, uint32_t st, int err)
 
 /* Close for adding with err (0: none): 0 if this call closed it; EPIPE if
  * adding was already completed, ECANCELED if shut down (nothing changes). */
+/* Whether state st still takes adders: 0, else ECANCELED (shut down) or
+ * EPIPE (adding completed). */
+static int adding_open(uint32_t st)
+{
+    return (st & COLL_ST_SHUTDOWN) ? ECANCELED : (st & COLL_ST_ADDING_DONE) ? EPIPE : 0;
+}
+
 static int close_adding(weft_collection *c, int err)
 {
-    int r = 0;
     lock_both(c);
     uint32_t st = coll_state_locked(c);
-    if (st & COLL_ST_SHUTDOWN)
-        r = ECANCELED;
-    else if (st & COLL_ST_ADDING_DONE)
-        r = EPIPE;
-    else
+    int r = adding_open(st);
+    if (r == 0)
         close_adding_locked(c, st, err);
     unlock_both(c);
     return r;
@@ -253,14 +256,9 @@ int weft_collection_add_producer(weft_collection *c)
 {
     if (!c)
         return EINVAL;
-    int r = 0;
     lock_both(c);
-    uint32_t st = coll_state_locked(c);
-    if (st & COLL_ST_SHUTDOWN)
-        r = ECANCELED;
-    else if (st & COLL_ST_ADDING_DONE)
-        r = EPIPE;
-    else
+    int r = adding_open(coll_state_locked(c));
+    if (r == 0)
         c->c_producers++;
     unlock_both(c);
     return r;
