@@ -204,9 +204,18 @@ bool weft__spare_retire(weft__worker *w)
     } while (!atomic_compare_exchange_weak_explicit(&p->p_spares_on, &on, on - 1,
                                                     memory_order_relaxed, memory_order_relaxed));
     pthread_mutex_lock(&p->p_spare_lock);
+    /* seq_cst: pairs with destroy's seq_cst store of p_stop, which comes
+     * before its recall of off-duty spares under this lock: either that
+     * recall finds us off duty (and wakes us), or we see the flag here and
+     * leave at once rather than sleep through the keep-alive while
+     * destroy joins us. */
+    bool stopping = atomic_load_explicit(&p->p_stop, memory_order_seq_cst);
     /* Relaxed: under p_spare_lock. */
-    atomic_store_explicit(&w->w_spare_state, WEFT__SPARE_OFF, memory_order_relaxed);
+    atomic_store_explicit(&w->w_spare_state, stopping ? WEFT__SPARE_EXIT : WEFT__SPARE_OFF,
+                          memory_order_relaxed);
     pthread_mutex_unlock(&p->p_spare_lock);
+    if (stopping)
+        return false;
     struct timespec abs;
     weft__deadline_after(weft__spare_keepalive_ns, &abs);
     for (;;) {
