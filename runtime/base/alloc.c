@@ -62,3 +62,9 @@ long weft__alloc_fail_at(long k)
     atomic_store_explicit(&alloc_fail_at, k > 0 ? k : 0, memory_order_relaxed);
     return atomic_exchange_explicit(&alloc_count, 0, memory_order_relaxed);
 }
+
+bool weft__alloc_counting(void)
+{
+    /* Relaxed: as in should_fail. */
+    return atomic_load_explicit(&alloc_hooked, memory_order_relaxed) != 0;
+}

@@ -9,6 +9,7 @@
 #ifndef WEFT_RUNTIME_ALLOC_H
 #define WEFT_RUNTIME_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 void *weft__malloc(size_t size);
@@ -27,5 +28,9 @@ void weft__free(void *p);
  * allocations first and then fail each of them in turn. Any thread.
  */
 long weft__alloc_fail_at(long k);
+
+/* True once a test has called weft__alloc_fail_at (allocations are being
+ * counted): caches that would skip weft__malloc must not. Any thread. */
+bool weft__alloc_counting(void);
 
 #endif /* WEFT_RUNTIME_ALLOC_H */

@@ -140,6 +140,7 @@ void weft__block_begin(weft__worker *w)
     if (w->w_blocking++ > 0)
         return;
     weft__stat_inc(&w->w_blocked);
+    weft__worker_flush_done(w); /* it may sleep: count what it finished */
     w->w_ts.ts_saved = weft__tstate_set(w, WEFT__ST_BLOCK);
     if (w->w_pool->p_mode == WEFT_SCHED_STEALING)
         weft__worker_publish_all(w);

@@ -89,15 +89,49 @@ void weft__pool_count_task(weft_pool *p)
     atomic_fetch_add_explicit(&p->p_state, 1, memory_order_seq_cst);
 }
 
-void weft__pool_task_done(weft_pool *p)
+static void tasks_done(weft_pool *p, uint64_t n)
 {
-    /* seq_cst RMW: releases the task's effects to wait_idle (which loads
+    /* seq_cst RMW: releases the tasks' effects to wait_idle (which loads
      * p_state seq_cst) and is the notifier's half of the handshake with
-     * weft__ec_prepare's increment. Only workers get here, and destroy
-     * joins them before freeing the pool. */
-    uint64_t old = atomic_fetch_sub_explicit(&p->p_state, 1, memory_order_seq_cst);
-    if (old == 1 && weft__ec_waiting(&p->p_idle))
+     * weft__ec_prepare's increment. Workers get here, which destroy joins
+     * before freeing the pool, and submitters undoing their count, which
+     * hold the callers' guard. */
+    uint64_t old = atomic_fetch_sub_explicit(&p->p_state, n, memory_order_seq_cst);
+    if (old == n && weft__ec_waiting(&p->p_idle))
         weft__ec_wake(&p->p_idle, INT_MAX);
+}
+
+/*
+ * A worker counts the heap tasks it finishes in w_done and subtracts them
+ * from p_state WEFT__DONE_BATCH at a time, and whenever it stops running
+ * tasks: before it searches (then parks), goes off duty, or blocks. Per
+ * task, p_state's line then stays with the submitter, which writes it
+ * three times per submit, instead of crossing to the worker and back.
+ * wait_idle sees 0 no earlier than before (the count only lags), and no
+ * later than the moment the last running worker stops: while a worker
+ * holds finished tasks uncounted it is running a task (and some heap task
+ * is outstanding: the one whose tree that task belongs to) or on its way
+ * to one of those flushes.
+ */
+#define WEFT__DONE_BATCH 32
+
+void weft__pool_task_done(weft_pool *p, weft__worker *w)
+{
+    if (w == NULL) {
+        tasks_done(p, 1);
+        return;
+    }
+    if (++w->w_done >= WEFT__DONE_BATCH)
+        weft__worker_flush_done(w);
+}
+
+void weft__worker_flush_done(weft__worker *w)
+{
+    unsigned n = w->w_done;
+    if (n != 0) {
+        w->w_done = 0;
+        tasks_done(w->w_pool, n);
+    }
 }
 
 int weft__pool_wait_idle(weft_pool *p, const struct weft__timeout *to)

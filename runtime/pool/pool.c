@@ -173,6 +173,7 @@ static void pool_free(weft_pool *p)
         weft__deque_fini(&p->p_workers[i].w_dq);
     weft__free(p->p_workers);
     weft__sq_fini(&p->p_sq, forked);
+    weft__nodes_fini(p, forked);
     if (!forked)
         pthread_mutex_destroy(&p->p_spare_lock);
     weft__free(p);
@@ -249,6 +250,7 @@ int weft__pool_create(weft_pool **out, const weft_pool_options *opts, bool is_de
     atomic_init(&p->p_trace_on, 0);
     atomic_init(&p->p_trace, NULL);
     pthread_mutex_init(&p->p_spare_lock, NULL);
+    weft__nodes_init(p);
     int sq_rc = weft__sq_init(&p->p_sq);
     /* Room for the spare slots too; they are made (and touched) on first
      * use only (blocking.c). */

@@ -2,10 +2,12 @@
 /*
  * runtime/pool/sched.h - the scheduler's private header: workers, the
  * pool, heap tasks, groups, the scheduler interface, and what the files of
- * runtime/pool/ share. docs/design/README.md maps the files.
+ * runtime/pool/ share. docs/design/README.md maps the files. Over 500
+ * lines: the pool and worker structs are laid out line by line here, for
+ * every file, and splitting them would scatter that layout.
  *
- * Locks: the SHARED queue's sq_lock and the injection queue's dequeue
- * try-lock are leaves; no code holds two locks.
+ * Locks: the SHARED queue's sq_lock, the injection queue's dequeue
+ * try-lock and the node stash's lock are leaves; no code holds two locks.
  */
 #ifndef WEFT_RUNTIME_POOL_SCHED_H
 #define WEFT_RUNTIME_POOL_SCHED_H
@@ -89,6 +91,7 @@ typedef struct weft__worker {
     int w_force_victim;     /* steal.c: a worker whose private tasks we saw, or -1 */
     int64_t w_force_priv;   /* its q_priv then */
     unsigned w_blocking;    /* blocking.c: depth of blocking sections */
+    unsigned w_done;        /* idle.c: heap tasks finished here, not yet subtracted */
     /* Spare slots only (blocking.c): SPARE_ON (on duty), SPARE_OFF
      * (retired, waiting to be recalled: the futex word), SPARE_EXIT (its
      * thread left). Written under p_spare_lock; read by the spare. */
@@ -235,6 +238,12 @@ struct weft_pool {
     _Atomic int p_spares_on;                         /* spares on duty */
     pthread_mutex_t p_spare_lock;
     unsigned p_spares_made; /* spare slots made (p_spare_lock) */
+
+    /* nodes.c: the stash of free heap-task nodes (batches, under the
+     * leaf lock p_nodes_lock; the count is also peeked at relaxed). */
+    alignas(WEFT__CACHE_LINE) pthread_mutex_t p_nodes_lock;
+    struct node_free *p_nodes;
+    _Atomic unsigned p_nodes_batches;
 
     /* Tracing (trace.c): the running capture's flags, WEFT__TRACE_ON |
      * WEFT__TRACE_DAG, 0 when none runs (read relaxed on every traced path;
@@ -390,7 +399,8 @@ void weft__pool_notify_all(weft_pool *p);
 void weft__park(weft__worker *w);
 void weft__found_work(weft_pool *p);
 void weft__pool_count_task(weft_pool *p);
-void weft__pool_task_done(weft_pool *p);
+void weft__pool_task_done(weft_pool *p, weft__worker *w); /* w: the running worker, or NULL */
+void weft__worker_flush_done(weft__worker *w); /* before w stops running tasks */
 /* Wait until the count is 0: 0, or EAGAIN (WEFT_NO_WAIT) or ETIMEDOUT
  * before that. Blocks in a blocking section (on a worker of another pool). */
 int weft__pool_wait_idle(weft_pool *p, const struct weft__timeout *to);
@@ -453,6 +463,12 @@ void weft__callers_leave(weft_pool *p);
  * it): 0, or ENOMEM (the task is undone: uncounted, out of its group,
  * freed). Run one (worker.c's weft__run_task calls it). */
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out);
+/* nodes.c: a heap task's memory (NULL: ENOMEM), and its return; the
+ * pool's stash of free nodes, made with the pool and freed with it. */
+struct weft__heap_task *weft__node_alloc(weft_pool *p);
+void weft__node_free(weft_pool *p, struct weft__heap_task *ht);
+void weft__nodes_init(weft_pool *p);
+void weft__nodes_fini(weft_pool *p, bool forked);
 int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht);
 void weft__heap_task_run(struct weft__heap_task *ht);
 

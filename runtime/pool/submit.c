@@ -15,12 +15,12 @@
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out)
 {
     bool outside = weft__worker_of(p) == NULL;
-    struct weft__heap_task *ht = weft__malloc(sizeof(*ht));
+    struct weft__heap_task *ht = weft__node_alloc(p);
     if (ht == NULL)
         return ENOMEM;
     if (outside && weft__callers_enter(p) != 0) {
         WEFT__RACE_POINT(WEFT__RACE_REFUSED);
-        weft__free(ht);
+        weft__node_free(p, ht);
         return EPIPE;
     }
     /* A worker of p submitting after destroy stopped the pool: only an
@@ -29,7 +29,7 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
      * weft__worker_main), so coherence makes this read see the same store
      * (pool_stop_join's). */
     if (!outside && atomic_load_explicit(&p->p_stop, memory_order_relaxed)) {
-        weft__free(ht);
+        weft__node_free(p, ht);
         return EPIPE;
     }
     weft__pool_count_task(p);
@@ -57,8 +57,8 @@ int weft__heap_task_enqueue(weft_pool *p, struct weft__heap_task *ht)
         /* Undo weft__heap_task_new: nothing ran, nothing is left. */
         if (ht->ht_group != NULL)
             weft__group_leave(ht->ht_group);
-        weft__free(ht);
-        weft__pool_task_done(p);
+        weft__node_free(p, ht);
+        weft__pool_task_done(p, NULL);
     } else if (!woke) {
         /* From here a worker may run the task and the pool may become
          * idle; an outside caller still holds its p_callers guard, so
@@ -104,7 +104,7 @@ void weft__heap_task_run(struct weft__heap_task *ht)
         weft__group_leave(g);
     }
     struct weft__call *c = ht->ht_call;
-    weft__free(ht);
+    weft__node_free(p, ht);
     if (c != NULL) {
         c->c_result = r;
         /* Release: publishes c_result to the caller's acquire. After it the
@@ -112,7 +112,7 @@ void weft__heap_task_run(struct weft__heap_task *ht)
         atomic_store_explicit(&c->c_done, 1, memory_order_release);
         weft__futex_wake(&c->c_done, 1);
     }
-    weft__pool_task_done(p);
+    weft__pool_task_done(p, weft__worker_of(p)); /* counted later on a worker */
 }
 
 int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg)

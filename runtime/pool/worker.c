@@ -129,6 +129,7 @@ int weft__frame_wait(weft__worker *w, struct weft__task_impl *t)
 static bool spare_off_duty(weft__worker *w)
 {
     weft_pool *p = w->w_pool;
+    weft__worker_flush_done(w);
     if (p->p_sched->s_park_check(w) != WEFT__PARK_SLEEP)
         weft__pool_notify(p);
     unsigned prev = weft__tstate_set(w, WEFT__ST_PARK);
@@ -154,7 +155,9 @@ void *weft__worker_main(void *arg)
     for (;;) {
         struct weft__task_impl *x = s->s_find(w);
         if (x == NULL) {
-            /* Idle: search for a while, then park. */
+            /* Idle: search for a while, then park; what ran here is
+             * counted first (wait_idle may be waiting for it). */
+            weft__worker_flush_done(w);
             if (!searching) {
                 /* seq_cst: read by notifiers after their fence (idle.c). */
                 atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
@@ -203,6 +206,7 @@ void *weft__worker_main(void *arg)
         atomic_fetch_add_explicit(&p->p_searching, 1, memory_order_seq_cst);
         searching = true;
     }
+    weft__worker_flush_done(w); /* nothing left: flushed before each way out */
     weft__tstate_exit(w);
     weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
     weft__tls_worker = NULL;
