@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <weft/pool.h>
@@ -90,18 +91,19 @@ END_TEST
 static void settle_before_fork(weft_pool *p)
 {
 #if defined(__SANITIZE_ADDRESS__)
-    weft_worker_stats st[64];
-    size_t n = weft_pool_size(p) < 64 ? weft_pool_size(p) : 64;
-    for (int tries = 0; tries < 5000; tries++) {
-        ck_assert_int_eq(weft_pool_stats(p, st, n), 0);
-        size_t parked = 0;
-        for (size_t i = 0; i < n; i++)
-            parked += st[i].parks > 0;
-        if (parked == n)
-            break;
+    /* Until every worker has announced its park (white-box, seq_cst: the
+     * parkers' announcement), after which it allocates nothing until woken;
+     * bounded by the clock (30 s), as a loaded machine may not run them for
+     * a while. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if ((unsigned)atomic_load_explicit(&p->p_park.ec_waiters, memory_order_seq_cst)
+            >= weft_pool_size(p))
+            return;
         usleep(1000);
-    }
-    usleep(10000); /* and are asleep, not on their way there */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (t.tv_sec - t0.tv_sec < 30);
 #else
     (void)p;
 #endif

@@ -321,11 +321,19 @@ END_TEST
 /* Regression: a spare that had been searching went off duty without the
  * re-check a parker makes, so a task submitted while it searched (whose
  * notifier skipped the wake-up because someone was searching) waited for
- * a parked spare's keep-alive tick (1 s) or, once no spare was left, for
- * ever, while the workers slept. Spares finish the gate tasks and search
- * just as the next task comes; the timed wait tells a lost task. */
+ * a parked spare's keep-alive tick (1 s by default) or, once no spare was
+ * left, for ever, while the workers slept. Spares finish the gate tasks and
+ * search just as the next task comes; the timed wait tells a lost task.
+ * The keep-alive is raised to 10 s, so that a lost task waits about twice
+ * as long as the wait's 5 s, which in turn leaves a loaded machine ample
+ * time to run a task that was not lost. (Not longer: a spare that goes off
+ * duty while destroy recalls the spares is not recalled, and destroy waits
+ * for its keep-alive to run out.) */
+extern int64_t weft__spare_keepalive_ns;
+
 START_TEST(spare_search_handoff)
 {
+    weft__spare_keepalive_ns = (int64_t)10 * 1000000000;
     for (int m = 0; m < 2; m++) {
         weft_pool *p = make_pool(2, modes[m]);
         for (int it = 0; it < 150; it++) {
@@ -337,7 +345,7 @@ START_TEST(spare_search_handoff)
             ck_assert_int_eq(weft_pool_wait_idle(p), 0);
             _Atomic int n = 0;
             ck_assert_int_eq(weft_pool_submit(p, count_task, &n), 0);
-            ck_assert_int_eq(weft_pool_try_wait_idle(p, 500 * 1000000), 0);
+            ck_assert_int_eq(weft_pool_try_wait_idle(p, (int64_t)5 * 1000000000), 0);
         }
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
