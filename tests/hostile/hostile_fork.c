@@ -25,6 +25,7 @@
 
 #include "check_main.h"
 #include "hostile.h"
+#include "settle.h"
 
 WEFT_TASK_1(long, fib, int, n)
 {
@@ -132,6 +133,7 @@ START_TEST(test_child_of_a_live_pool)
         ck_assert_int_eq(weft_pool_call(in.i_pool, fib_task, &n), 0); /* deques grown */
         ck_assert_int_eq(weft_collection_create(&in.i_coll, NULL), 0);
         ck_assert_int_eq(weft_collection_add(in.i_coll, &in), 0);
+        settle_before_fork(in.i_pool, 1); /* one worker runs `gated` */
         HOSTILE_OK("child", hostile_run(child_main, &in, 60));
         atomic_store_explicit(&gate, 1, memory_order_seq_cst);
         ck_assert_int_eq(weft_group_wait(&in.i_group), 0);
@@ -159,6 +161,7 @@ static int forked_in_task_child(void *arg)
 static int fork_in_task(void *arg)
 {
     (void)arg;
+    settle_before_fork(weft_pool_current(), 1); /* this worker is busy */
     return hostile_run(forked_in_task_child, NULL, 60);
 }
 

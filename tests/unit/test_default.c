@@ -23,6 +23,7 @@
 
 #include "check_main.h"
 #include "pool/sched.h"
+#include "settle.h"
 
 static int ret_arg(void *arg)
 {
@@ -84,36 +85,11 @@ END_TEST
 /* A child of fork() gets a new default pool; the parent's is inherited
  * (refuses) and still the process's (destroy: EPERM). Also a child forked
  * before the first use. */
-/* ASan's allocator (gcc 12's libasan) has no fork handler: a child forked
- * while another thread holds its lock - a worker still starting up -
- * deadlocks in its first allocation. glibc's malloc has one; so under ASan
- * fork only once every worker has parked (bounded). */
-static void settle_before_fork(weft_pool *p)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    /* Until every worker has announced its park (white-box, seq_cst: the
-     * parkers' announcement), after which it allocates nothing until woken;
-     * bounded by the clock (30 s), as a loaded machine may not run them for
-     * a while. */
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    do {
-        if ((unsigned)atomic_load_explicit(&p->p_park.ec_waiters, memory_order_seq_cst)
-            >= weft_pool_size(p))
-            return;
-        usleep(1000);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-    } while (t.tv_sec - t0.tv_sec < 30);
-#else
-    (void)p;
-#endif
-}
-
 START_TEST(after_fork)
 {
     weft_pool *parent = weft_pool_default();
     ck_assert_ptr_nonnull(parent);
-    settle_before_fork(parent);
+    settle_before_fork(parent, 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -130,7 +106,7 @@ START_TEST(after_fork)
         bad |= (weft_pool_default() != mine) << 1;
         bad |= (weft_pool_call(mine, ret_arg, (void *)(intptr_t)7) != 7) << 2;
         /* A grandchild: again a new one. */
-        settle_before_fork(mine);
+        settle_before_fork(mine, 0);
         pid_t g = fork();
         if (g == 0) {
             weft_pool *its = weft_pool_default();
@@ -261,7 +237,7 @@ static void child_fork_then_exit(void)
     atexit(late_first_use); /* before the first use: runs after its handler */
     if (weft_pool_default() == NULL)
         _exit(3);
-    settle_before_fork(weft_pool_default());
+    settle_before_fork(weft_pool_default(), 0);
     pid_t g = fork();
     if (g == 0)
         exit(0); /* the grandchild: its default pool is the inherited one */

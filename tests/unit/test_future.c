@@ -22,6 +22,7 @@
 #include "base/alloc.h"
 #include "check_main.h"
 #include "gate.h"
+#include "settle.h"
 
 static const weft_scheduler modes[] = {WEFT_SCHED_STEALING, WEFT_SCHED_SHARED};
 
@@ -369,6 +370,7 @@ START_TEST(after_fork)
     ck_assert_int_eq(weft_future_wait(done, WEFT_FOREVER, NULL), 0);
     ck_assert_int_eq(weft_pool_async(p, &pending, gate_task, &gt), 0);
     gate_wait_arrived(&gt, 1);
+    settle_before_fork(p, 1); /* the child allocates; one worker holds the gate */
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {

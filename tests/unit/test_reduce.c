@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "check_main.h"
+#include "settle.h"
 
 static const weft_scheduler modes[] = {WEFT_SCHED_STEALING, WEFT_SCHED_SHARED};
 
@@ -464,6 +465,7 @@ END_TEST
 START_TEST(after_fork)
 {
     weft_pool *p = make_pool(2, WEFT_SCHED_STEALING);
+    settle_before_fork(p, 0); /* the child allocates before it is refused */
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
