@@ -30,8 +30,8 @@ static inline void settle_before_fork(weft_pool *p, unsigned busy)
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
-        if ((unsigned)atomic_load_explicit(&p->p_park.ec_waiters, memory_order_seq_cst) + busy
-            >= (unsigned)weft_pool_size(p))
+        if ((unsigned)atomic_load_explicit(&p->p_park.ec_waiters, memory_order_seq_cst) + busy >=
+            (unsigned)weft_pool_size(p))
             return;
         usleep(1000);
         clock_gettime(CLOCK_MONOTONIC, &t);
