@@ -104,14 +104,15 @@ static void tasks_done(weft_pool *p, uint64_t n)
 /*
  * A worker counts the heap tasks it finishes in w_done and subtracts them
  * from p_state WEFT__DONE_BATCH at a time, and whenever it stops running
- * tasks: before it searches (then parks), goes off duty, or blocks. Per
+ * tasks: before it searches (then parks), goes off duty, or blocks, after
+ * its start and stop hooks (which may help run tasks), and as it exits. Per
  * task, p_state's line then stays with the submitter, which writes it
  * three times per submit, instead of crossing to the worker and back.
  * wait_idle sees 0 no earlier than before (the count only lags), and no
  * later than the moment the last running worker stops: while a worker
- * holds finished tasks uncounted it is running a task (and some heap task
- * is outstanding: the one whose tree that task belongs to) or on its way
- * to one of those flushes.
+ * holds finished tasks uncounted it is running a task or a hook (and in a
+ * task some heap task is outstanding: the one whose tree that task belongs
+ * to) or on its way to one of those flushes.
  */
 #define WEFT__DONE_BATCH 32
 

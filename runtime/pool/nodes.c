@@ -83,6 +83,7 @@ struct node_list {
     struct node_free *nl_first;
     unsigned nl_count;
     bool nl_keyed; /* the thread-exit destructor is armed */
+    bool nl_gone;  /* it ran: from here (later destructors) no list is kept */
 };
 
 static _Thread_local struct node_list tls_nodes;
@@ -106,6 +107,8 @@ static void node_thread_exit(void *arg)
     free_chain(l->nl_first);
     l->nl_first = NULL;
     l->nl_count = 0;
+    l->nl_keyed = false;
+    l->nl_gone = true;
 }
 
 static void node_key_make(void)
@@ -114,10 +117,11 @@ static void node_key_make(void)
 }
 
 /* Arm the destructor that frees the list when the thread exits; false if
- * it cannot be (no key left): the thread then keeps no list. */
+ * it cannot be (no key left), or if it has run (a later thread-exit
+ * destructor that submits): the thread then keeps no list. */
 static bool node_list_keyed(struct node_list *l)
 {
-    if (!l->nl_keyed) {
+    if (!l->nl_keyed && !l->nl_gone) {
         pthread_once(&node_once, node_key_make);
         l->nl_keyed = node_key_made && pthread_setspecific(node_key, l) == 0;
     }

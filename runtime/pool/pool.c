@@ -145,17 +145,20 @@ void *weft__thread_main(void *arg)
     (void)pthread_setname_np(pthread_self(), name); /* cosmetic: failure is fine */
     /* The hooks run as the worker: weft_worker_index and weft_pool_current
      * answer there (weft__worker_main sets the same on entry and clears it
-     * on return). */
+     * on return). A hook that waits for tasks it submitted helps run them,
+     * so what it finished is counted when it returns (idle.c). */
     if (p->p_on_start != NULL) {
         weft__tls_worker = w;
         weft__tls_fjq = &w->w_dq.dq_q;
         p->p_on_start(w->w_index, p->p_hook_arg);
+        weft__worker_flush_done(w);
     }
     weft__worker_main(w);
     if (p->p_on_stop != NULL) {
         weft__tls_worker = w;
         weft__tls_fjq = &w->w_dq.dq_q;
         p->p_on_stop(w->w_index, p->p_hook_arg);
+        weft__worker_flush_done(w);
         weft__tls_fjq = (struct weft__fjq *)&weft__fjq_none;
         weft__tls_worker = NULL;
     }

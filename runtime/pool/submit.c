@@ -15,12 +15,11 @@
 int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__heap_task **out)
 {
     bool outside = weft__worker_of(p) == NULL;
-    struct weft__heap_task *ht = weft__node_alloc(p);
-    if (ht == NULL)
-        return ENOMEM;
+    /* Admitted first: a refused caller (destroy under way, a pool inherited
+     * through fork, whose stash lock a parent's thread may have held) must
+     * not touch the pool's node stash. */
     if (outside && weft__callers_enter(p) != 0) {
         WEFT__RACE_POINT(WEFT__RACE_REFUSED);
-        weft__node_free(p, ht);
         return EPIPE;
     }
     /* A worker of p submitting after destroy stopped the pool: only an
@@ -28,9 +27,13 @@ int weft__heap_task_new(weft_pool *p, weft_task_fn fn, void *arg, struct weft__h
      * that hook's thread left its loop on reading the flag set (seq_cst,
      * weft__worker_main), so coherence makes this read see the same store
      * (pool_stop_join's). */
-    if (!outside && atomic_load_explicit(&p->p_stop, memory_order_relaxed)) {
-        weft__node_free(p, ht);
+    if (!outside && atomic_load_explicit(&p->p_stop, memory_order_relaxed))
         return EPIPE;
+    struct weft__heap_task *ht = weft__node_alloc(p);
+    if (ht == NULL) {
+        if (outside)
+            weft__callers_leave(p);
+        return ENOMEM;
     }
     weft__pool_count_task(p);
     ht->ht_task.ti_fn = fn;

@@ -6,15 +6,21 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <weft/pool.h>
 #include <weft/task.h>
 
 #include "check_main.h"
 #include "gate.h"
+#include "pool/sched.h"
 
 extern int64_t weft__spare_keepalive_ns; /* runtime/pool/blocking.c */
 
@@ -31,6 +37,12 @@ static weft_pool *make_pool(unsigned workers, weft_scheduler mode)
 static int count_task(void *arg)
 {
     atomic_fetch_add_explicit((_Atomic int *)arg, 1, memory_order_relaxed);
+    return 0;
+}
+
+static int noop(void *arg)
+{
+    (void)arg;
     return 0;
 }
 
@@ -111,7 +123,196 @@ START_TEST(idle_after_bursts)
 }
 END_TEST
 
+/* A spare's stop hook (its keep-alive ran out: the pool lives on) waits
+ * for a future and so runs the task itself, after the worker loop's last
+ * count: the hook's thread must count it before it exits, or wait_idle and
+ * destroy wait for ever. The one worker is busy meanwhile (no blocking
+ * section: no spare is called for it), so only the spare can help. */
+static _Atomic int hook_fired, hook_done, busy_release, busy_started;
+
+static void helping_stop_hook(unsigned index, void *arg)
+{
+    (void)arg;
+    weft_pool *p = weft_pool_current();
+    if (p == NULL || index < weft_pool_size(p) ||
+        atomic_exchange_explicit(&hook_fired, 1, memory_order_relaxed))
+        return; /* a regular worker, or not the first spare to leave */
+    weft_future *f;
+    ck_assert_int_eq(weft_pool_async(p, &f, noop, NULL), 0);
+    ck_assert_int_eq(weft_future_wait(f, WEFT_FOREVER, NULL), 0);
+    weft_future_release(f);
+    atomic_store_explicit(&hook_done, 1, memory_order_seq_cst); /* a flag */
+}
+
+static int busy_task(void *arg)
+{
+    (void)arg;
+    atomic_store_explicit(&busy_started, 1, memory_order_seq_cst); /* a flag */
+    while (!atomic_load_explicit(&busy_release, memory_order_seq_cst)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+START_TEST(idle_after_a_stop_hook_helps)
+{
+    weft__spare_keepalive_ns = 100 * 1000000; /* spares leave after 100 ms off duty */
+    for (int m = 0; m < 2; m++) {
+        atomic_store(&hook_fired, 0);
+        atomic_store(&hook_done, 0);
+        atomic_store(&busy_release, 0);
+        atomic_store(&busy_started, 0);
+        weft_pool_options o = {
+            .workers = 1, .scheduler = modes[m], .on_worker_stop = helping_stop_hook};
+        weft_pool *p = NULL;
+        ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+        /* A spare comes on duty while the worker blocks at the gate. */
+        struct gate g = {.g_result = 0};
+        ck_assert_int_eq(weft_pool_submit(p, gate_task, &g), 0);
+        gate_wait_arrived(&g, 1);
+        gate_open(&g);
+        ck_assert_int_eq(weft_pool_try_wait_idle(p, (int64_t)10 * 1000000000), 0);
+        /* The spare off duty (white-box), so that the worker takes the
+         * busy task, not the spare. */
+        double t1 = gate_now();
+        while (atomic_load(&p->p_spares_on) != 0 && gate_now() - t1 < 30)
+            usleep(1000);
+        ck_assert_int_eq(weft_pool_submit(p, busy_task, NULL), 0);
+        while (!atomic_load(&busy_started))
+            sched_yield();
+        double t0 = gate_now();
+        while (!atomic_load(&hook_done) && gate_now() - t0 < 30)
+            usleep(1000);
+        ck_assert_msg(atomic_load(&hook_done), "the spare's stop hook did not run");
+        atomic_store(&busy_release, 1);
+        ck_assert_int_eq(weft_pool_try_wait_idle(p, (int64_t)10 * 1000000000), 0);
+        ck_assert_int_eq(weft_pool_destroy(p), 0);
+    }
+}
+END_TEST
+
 /* ---- recycled nodes ------------------------------------------------------------ */
+
+/* A child of fork() submits to the inherited pool: EPIPE, before it goes
+ * near the pool's node stash, whose lock a thread of the parent may have
+ * held at the fork (here one holds it on purpose; a worker returning a
+ * batch could). White-box: fills the stash, holds its lock. */
+static _Atomic int lock_held, lock_release;
+
+static void *lock_holder(void *arg)
+{
+    pthread_mutex_t *m = arg;
+    pthread_mutex_lock(m);
+    atomic_store(&lock_held, 1);
+    while (!atomic_load(&lock_release))
+        usleep(1000);
+    pthread_mutex_unlock(m);
+    return NULL;
+}
+
+/* Fill p's stash: 2000 tasks queued behind one that holds the (single)
+ * worker, from a thread that then exits (taking its list with it); when
+ * the holder lets go, the worker returns the nodes, batch by batch, to the
+ * stash, where nobody takes them back. */
+static _Atomic int fill_hold;
+
+static int fill_holder(void *arg)
+{
+    (void)arg;
+    while (atomic_load_explicit(&fill_hold, memory_order_seq_cst)) /* a flag */
+        sched_yield();
+    return 0;
+}
+
+static void *fill_submitter(void *arg)
+{
+    weft_pool *p = arg;
+    static _Atomic int c;
+    ck_assert_int_eq(weft_pool_submit(p, fill_holder, NULL), 0);
+    for (int i = 0; i < 2000; i++)
+        ck_assert_int_eq(weft_pool_submit(p, count_task, &c), 0);
+    return NULL;
+}
+
+static void fill_stash(weft_pool *p)
+{
+    atomic_store(&fill_hold, 1);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fill_submitter, p), 0);
+    pthread_join(t, NULL);
+    atomic_store(&fill_hold, 0);
+    ck_assert_int_eq(weft_pool_wait_idle(p), 0);
+    ck_assert_uint_gt(atomic_load(&p->p_nodes_batches), 0);
+}
+
+START_TEST(inherited_pool_refuses_before_the_stash)
+{
+    weft_pool_options o = {.workers = 1};
+    weft_pool *p = NULL;
+    ck_assert_int_eq(weft_pool_create(&p, &o), 0);
+    fill_stash(p); /* this thread's list stays empty */
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, lock_holder, &p->p_nodes_lock), 0);
+    while (!atomic_load(&lock_held))
+        usleep(1000);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGALRM, SIG_DFL);
+        alarm(20); /* a hang ends the child */
+        _exit(weft_pool_submit(p, noop, NULL) == EPIPE ? 0 : 1);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    atomic_store(&lock_release, 1);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(weft_pool_destroy(p), 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+                  WIFSIGNALED(st) ? "signal (SIGALRM: hung)" : "exit",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+END_TEST
+
+/* A thread-exit destructor that runs after weft's (a key made later) and
+ * submits: the thread's list is gone by then, so nothing may be cached in
+ * it again - a batch taken from the stash there would leak. White-box:
+ * the thread takes one batch for its first submit, the destructor none. */
+static pthread_key_t late_key;
+static weft_pool *late_pool;
+static _Atomic int late_count;
+
+static void late_destructor(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_pool_submit(late_pool, count_task, &late_count), 0);
+}
+
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_pool_submit(late_pool, count_task, &late_count), 0);
+    pthread_setspecific(late_key, (void *)1);
+    return NULL;
+}
+
+START_TEST(thread_exit_destructor_after_ours)
+{
+    weft_pool_options o = {.workers = 1};
+    ck_assert_int_eq(weft_pool_create(&late_pool, &o), 0);
+    fill_stash(late_pool); /* and weft's key is made before ours */
+    pthread_t t;
+    ck_assert_int_eq(pthread_key_create(&late_key, late_destructor), 0);
+    unsigned before = atomic_load(&late_pool->p_nodes_batches);
+    ck_assert_int_eq(pthread_create(&t, NULL, late_thread, NULL), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(weft_pool_wait_idle(late_pool), 0);
+    ck_assert_int_eq(atomic_load(&late_count), 2);
+    ck_assert_uint_ge(atomic_load(&late_pool->p_nodes_batches) + 1, before);
+    ck_assert_int_eq(weft_pool_destroy(late_pool), 0);
+    pthread_key_delete(late_key);
+}
+END_TEST
 
 #define NPOOLS   3
 #define NTHREADS 4
@@ -172,6 +373,9 @@ int main(void)
     Suite *s = suite_create("recycle");
     WEFT_TEST_CASE(s, idle_after_spare_retires, 40); /* < the keep-alive it sets */
     WEFT_TEST_CASE(s, idle_after_bursts, 120);
+    WEFT_TEST_CASE(s, idle_after_a_stop_hook_helps, 120);
+    WEFT_TEST_CASE_TAGGED(s, inherited_pool_refuses_before_the_stash, 60, "fork");
+    WEFT_TEST_CASE(s, thread_exit_destructor_after_ours, 60);
     WEFT_TEST_CASE(s, nodes_across_threads_and_pools, 120);
     return weft_test_run(s);
 }
