@@ -233,6 +233,11 @@ struct pool_options {
     std::function<void(unsigned)> on_worker_start;
     /** @brief Called on each such thread after its last task; as on_worker_start. */
     std::function<void(unsigned)> on_worker_stop;
+    /** @brief Trace the pool from create to destroy into this file (Perfetto /
+     *  chrome://tracing), in place of WEFT_TRACE; empty: none. See
+     *  weft_pool_options::trace_path. */
+    std::string trace_path;
+    std::uint64_t trace_flags = 0; ///< WEFT_TRACE_DAG (the task graph, for weft-prof) or 0
 };
 
 /// @cond WEFT_DETAIL
@@ -388,6 +393,8 @@ public:
         co.max_spares = o.max_spares;
         co.name = o.name.empty() ? nullptr : o.name.c_str(); /* copied by create */
         co.stack_size = o.stack_size;
+        co.trace_path = o.trace_path.empty() ? nullptr : o.trace_path.c_str(); /* copied */
+        co.trace_flags = o.trace_flags;
         p_state->ps_on_start = o.on_worker_start;
         p_state->ps_on_stop = o.on_worker_stop;
         if (p_state->ps_on_start)

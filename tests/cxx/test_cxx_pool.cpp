@@ -2,10 +2,13 @@
 // weft::pool (weft/weft.hpp): construction and options, call (values, void,
 // references, move-only results, exceptions, from workers and from many
 // threads), submit + wait_idle and wait_idle_for (exceptions included,
-// timeouts that run out), default_pool, moves, bad input.
+// timeouts that run out), default_pool, moves, the trace options, bad input.
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <pthread.h>
+#include <unistd.h>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -65,6 +68,39 @@ TEST(options_name_stack_hooks)
     weft::pool_options small;
     small.stack_size = 1000; /* below the C API's minimum */
     CHECK_ERRC(weft::pool(small), std::errc::invalid_argument);
+}
+
+/* The trace options reach the C pool: a trace file that Perfetto reads
+ * (JSON with traceEvents), with the task graph when asked for; unknown
+ * flags are EINVAL. */
+TEST(options_trace)
+{
+    char dir[] = "/tmp/weft-cxx-trace-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    std::string path = std::string(dir) + "/pool.json";
+    {
+        weft::pool_options o;
+        o.workers = 2;
+        o.trace_path = path;
+        o.trace_flags = WEFT_TRACE_DAG;
+        weft::pool p(o);
+        CHECK(p.call([] { return 3; }) == 3);
+    } /* destroy writes the trace */
+    std::FILE *f = std::fopen(path.c_str(), "r");
+    CHECK(f != nullptr);
+    std::string text;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;)
+        text.append(buf, n);
+    std::fclose(f);
+    CHECK(text.find("\"traceEvents\"") != std::string::npos);
+    CHECK(text.find("\"dag\":true") != std::string::npos);
+    std::remove(path.c_str());
+    rmdir(dir);
+    weft::pool_options bad;
+    bad.trace_path = path;
+    bad.trace_flags = 1u << 20;
+    CHECK_ERRC(weft::pool(bad), std::errc::invalid_argument);
 }
 
 TEST(call_returns_the_result)
