@@ -62,6 +62,14 @@ static int future_run(void *arg)
     return 0; /* the result is the future's, not the pool's */
 }
 
+const void *weft__future_word(const struct weft__heap_task *ht)
+{
+    /* Called as the task is enqueued, before it can run: f is alive. */
+    if (ht->ht_task.ti_fn != future_run)
+        return NULL;
+    return &((const struct weft_future *)ht->ht_task.ti_arg)->f_pending;
+}
+
 int weft_pool_async(weft_pool *p, weft_future **out, weft_task_fn fn, void *arg)
 {
     if (p == NULL || out == NULL || fn == NULL)

@@ -65,7 +65,8 @@ enum {
     WEFT__EV_COLL_WAIT, /* complete: a=collection (0: an any-variant), c=side
                            (0 add, 1 take, 2 join), aux=1 if it timed out */
     WEFT__EV_SPAWN,     /* DAG: a=frame, b=fn, aux=1 typed (weft/fj.h) */
-    WEFT__EV_HSPAWN,    /* DAG: a=heap task, b=group or call, c=kind (WEFT__HK_*) */
+    WEFT__EV_HSPAWN,    /* DAG: a=heap task, b=group, call or a future's word (a
+                           future is a group of one), c=kind (WEFT__HK_*) */
     WEFT__EV_SYNC,      /* DAG, complete: a=frame; a sync that waited */
     WEFT__EV_JOIN,      /* DAG, complete: a=group / call task / 0 (wait_idle), c=kind */
     WEFT__EV_GAP,       /* complete: the recorder itself took a new buffer chunk */
@@ -181,6 +182,9 @@ int weft__trace_dag_inline(struct weft__worker *w, struct weft__task_impl *t);
 bool weft__trace_dag_pop(struct weft__worker *w, struct weft__task_impl *t);
 int weft__trace_dag_sync(struct weft__worker *w, struct weft__task_impl *t);
 void weft__trace_heap_spawn(struct weft_pool *p, struct weft__heap_task *ht);
+/* future.c: the word a future's wait is recorded under, if ht is the task
+ * of a future (weft_pool_async); NULL otherwise. Before ht runs. */
+const void *weft__future_word(const struct weft__heap_task *ht);
 uint64_t weft__trace_join_begin(struct weft_pool *p, bool *admitted);
 void weft__trace_join_end(struct weft_pool *p, uint64_t t0, bool admitted, const void *what,
                           unsigned kind);

@@ -193,10 +193,15 @@ int weft__trace_dag_sync(weft__worker *w, struct weft__task_impl *t)
 
 void weft__trace_heap_spawn(weft_pool *p, struct weft__heap_task *ht)
 {
-    unsigned kind = ht->ht_call != NULL    ? WEFT__HK_CALL
-                    : ht->ht_group != NULL ? WEFT__HK_GROUP
-                                           : WEFT__HK_SUBMIT;
-    uintptr_t with = ht->ht_call != NULL ? (uintptr_t)ht->ht_call : (uintptr_t)ht->ht_group;
+    /* A future's task is a group of one, named by the word its wait is
+     * recorded under (group.c), so that the wait joins it. */
+    const void *fw = ht->ht_call == NULL && ht->ht_group == NULL ? weft__future_word(ht) : NULL;
+    unsigned kind = ht->ht_call != NULL                  ? WEFT__HK_CALL
+                    : ht->ht_group != NULL || fw != NULL ? WEFT__HK_GROUP
+                                                         : WEFT__HK_SUBMIT;
+    uintptr_t with = ht->ht_call != NULL    ? (uintptr_t)ht->ht_call
+                     : ht->ht_group != NULL ? (uintptr_t)ht->ht_group
+                                            : (uintptr_t)fw;
     struct weft__tbuf *b = weft__trace_my_buf(p); /* before the clock: it may be made now */
     record(p, b, WEFT__EV_HSPAWN, 0, kind, weft__trace_now(), (uintptr_t)ht, with, 0);
 }

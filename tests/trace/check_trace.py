@@ -125,6 +125,18 @@ def main(argv):
                     or "parallelism" not in out.stdout:
                 fail("weft-prof report: %s%s" % (out.stdout, out.stderr))
             print("ok: weft-prof report")
+            # A chain through a future (spin, wait for a future that spins,
+            # spin): the wait joins the future's task, so the span is the
+            # work and the parallelism about 1 (1.5 if the edge were lost).
+            out = subprocess.run([sys.executable, argv[2], "report",
+                                  os.path.join(d, "demo-future-dag.json")],
+                                 capture_output=True, text=True)
+            par = [l.split()[-1] for l in out.stdout.splitlines()
+                   if l.startswith("parallelism")]
+            if out.returncode != 0 or not par or float(par[0]) > 1.35:
+                fail("weft-prof report of a future chain: parallelism %s, not about 1:\n%s%s"
+                     % (par, out.stdout, out.stderr))
+            print("ok: a future's wait joins its task (parallelism %s)" % par[0])
     return 0
 
 

@@ -164,6 +164,22 @@ static int group_root(void *arg)
     return weft_group_wait(&g);
 }
 
+/* A chain through a future: spin, wait for a future's task that spins,
+ * spin. With the future's task joined by the wait, the graph's span is
+ * its work (check_trace.py asks weft-prof). */
+static int future_chain(void *arg)
+{
+    spin_us(*(double *)arg);
+    weft_future *f;
+    ck_assert_int_eq(weft_pool_async(weft_pool_current(), &f, spin_task, arg), 0);
+    int r = -1;
+    ck_assert_int_eq(weft_future_wait(f, WEFT_FOREVER, &r), 0);
+    ck_assert_int_eq(r, 0);
+    weft_future_release(f);
+    spin_us(*(double *)arg);
+    return 0;
+}
+
 static uint64_t pool_steals(weft_pool *p, unsigned n)
 {
     weft_worker_stats st[8];
@@ -389,6 +405,15 @@ START_TEST(demo)
         ck_assert_int_gt(file_size(path), 0);
         weft_pool_destroy(p);
     }
+    /* The future chain, in DAG mode. */
+    weft_pool *p = make_pool(2, WEFT_SCHED_STEALING);
+    snprintf(path, sizeof path, "%s/demo-future-dag.json", dir);
+    ck_assert_int_eq(weft_pool_trace_start(p, path, WEFT_TRACE_DAG), 0);
+    static double ms5 = 5000;
+    ck_assert_int_eq(weft_pool_call(p, future_chain, &ms5), 0);
+    ck_assert_int_eq(weft_pool_trace_stop(p), 0);
+    ck_assert_int_gt(file_size(path), 0);
+    weft_pool_destroy(p);
     tmpdir_done(dir);
 }
 END_TEST
