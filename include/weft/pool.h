@@ -62,6 +62,13 @@
  * EAGAIN or ENOMEM (and change nothing); weft never aborts for them. Worker
  * stacks are RLIMIT_STACK clamped to [8 MiB, 64 MiB] unless the options'
  * stack_size says otherwise.
+ *
+ * Memory: each task made by weft_pool_submit, weft_pool_call,
+ * weft_pool_async or weft_group_spawn takes one cache-line node until it
+ * has run. Nodes are kept for reuse rather than freed: fewer than 64 per
+ * thread that submits or runs tasks (freed when the thread exits) and at
+ * most 2048 per pool (freed by weft_pool_destroy); the rest are freed as
+ * they are returned.
  */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
