@@ -32,14 +32,16 @@ weft::pool make_pool(unsigned workers, weft::scheduler s = weft::scheduler::stea
     return weft::pool(o);
 }
 
+// Workers' and spares' steals: a root that waits for its stolen task may
+// block, and a spare called meanwhile may do the next round's steal (its
+// entry follows the workers'; unused entries are zeroed).
 std::uint64_t total_steals(const weft::pool &p)
 {
-    weft_worker_stats st[8];
-    unsigned n = weft_pool_size(p.native_handle());
-    CHECK(weft_pool_stats(p.native_handle(), st, 8) == 0);
+    weft_worker_stats st[16];
+    CHECK(weft_pool_stats(p.native_handle(), st, 16) == 0);
     std::uint64_t s = 0;
-    for (unsigned i = 0; i < n && i < 8; i++)
-        s += st[i].steals;
+    for (const weft_worker_stats &w : st)
+        s += w.steals;
     return s;
 }
 
