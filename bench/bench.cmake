@@ -37,8 +37,8 @@ else()
 endif()
 
 # The same tool linked the way most users link: against the shared library,
-# without WEFT_STATIC_EXE (typed tasks then reach the deque line through the
-# general-dynamic TLS model). Its fib rows are the fork-join overhead a
+# without WEFT_STATIC_EXE (typed tasks then receive the worker's queue as a
+# hidden parameter, read from TLS once per task). Its fib rows are the fork-join overhead a
 # program built with `pkg-config --libs weft` sees. No OpenMP or oneTBB
 # variants: they do not depend on how weft is linked.
 if(WEFT_SANITIZER STREQUAL "none")

@@ -69,9 +69,12 @@
  *
  * Define WEFT_STATIC_EXE before including this header in files of a
  * program that links weft statically into its executable (not into a
- * shared library: that fails to link): the fast paths then reach the
- * worker's queue with one instruction (local-exec TLS) instead of two, and
- * keep one register more (about 4% on fib). weft-bench does.
+ * shared library: that fails to link): the fast paths then read the
+ * worker's queue from TLS with one instruction (local-exec) at each spawn
+ * and sync, instead of receiving it as a second hidden parameter, which
+ * keeps one register more (about 4% on fib). weft-bench does. Without it
+ * (the shared library, as users link) fib's typed path is within about 4%
+ * of that.
  *
  * C++ (C++11 and later; GCC or Clang): the same macros, rules and code.
  * Define tasks at namespace scope. Argument and result types must be
@@ -127,13 +130,30 @@ WEFT_API bool weft__fj_pop_slow(struct weft__fjq *q, struct weft__task_impl *t);
 }
 #endif
 
-/* Push t at index h (the caller's private index, kept in a register) and
- * return the index after it. The queue is read from TLS (one load) rather
- * than passed along: that leaves the caller one callee-saved register more. */
+/* How a body finds its worker's queue. In a program that links weft
+ * statically (WEFT_STATIC_EXE) it reads it from TLS at each spawn and sync
+ * (one instruction), which leaves the body one callee-saved register
+ * more. Elsewhere a TLS read takes two loads (the variable's offset from
+ * the GOT, then the variable), and the compiler keeps the offset in a
+ * callee-saved register anyway: there the queue is passed to the body as
+ * a second hidden parameter instead, read from TLS once per task. */
+#ifdef WEFT_STATIC_EXE
+#define WEFT__FJ_QDECL
+#define WEFT__FJ_QARG
+#define WEFT__FJ_QOF(q)
+#define WEFT__FJ_Q weft__tls_fjq
+#else
+#define WEFT__FJ_QDECL  , struct weft__fjq *weft__fj_q
+#define WEFT__FJ_QARG   , weft__fj_q
+#define WEFT__FJ_QOF(q) , (q)
+#define WEFT__FJ_Q      weft__fj_q
+#endif
+
+/* Push t at index h (the caller's private index, kept in a register) on
+ * queue q and return the index after it. */
 static inline __attribute__((always_inline)) int64_t
-weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
+weft__fj_push(int64_t h, struct weft__fjq *q, struct weft__task_impl *t, weft_task_fn fn)
 {
-    struct weft__fjq *q = weft__tls_fjq;
     /* No ti_arg: the state says "the argument is the frame" (one store
      * less; stores are what a fine-grained spawn is bound by). */
     t->ti_fn = fn;
@@ -151,9 +171,9 @@ weft__fj_push(int64_t h, struct weft__task_impl *t, weft_task_fn fn)
 
 /* h: the index after t's push. True if t was the newest private task and
  * is now popped: the caller runs it. */
-static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct weft__task_impl *t)
+static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct weft__fjq *q,
+                                                              struct weft__task_impl *t)
 {
-    struct weft__fjq *q = weft__tls_fjq;
     if (__builtin_expect(weft__fjq_try_pop(q, h, t), 1)) {
         if (weft__fjq_hungry(q))
             return weft__fj_pop_slow(q, t);
@@ -174,35 +194,39 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
         R weft__result;                                                                            \
         WEFT__ID FIELDS                                                                            \
     };                                                                                             \
-    static R weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                               \
+    static R weft__body_##NAME(int64_t weft__fj_h WEFT__FJ_QDECL WEFT__ID XPARAMS);                \
     static int weft__run_##NAME(void *weft__p)                                                     \
     {                                                                                              \
         struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;                 \
-        weft__f->weft__result = weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID FARGS);           \
+        struct weft__fjq *weft__q = weft__tls_fjq;                                                 \
+        weft__f->weft__result =                                                                    \
+            weft__body_##NAME(weft__fjq_priv(weft__q) WEFT__FJ_QOF(weft__q) WEFT__ID FARGS);       \
         return 0;                                                                                  \
     }                                                                                              \
     static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(               \
-        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                      \
+        int64_t weft__h WEFT__FJ_QDECL, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)       \
     {                                                                                              \
         WEFT__ID STORE;                                                                            \
-        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                     \
+        return weft__fj_push(weft__h, WEFT__FJ_Q, &weft__f->weft__task, weft__run_##NAME);         \
     }                                                                                              \
     static inline __attribute__((always_inline, unused))                                           \
-    R weft__sync_##NAME(int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                     \
+    R weft__sync_##NAME(int64_t *weft__hp WEFT__FJ_QDECL, struct weft__frame_##NAME *weft__f)      \
     {                                                                                              \
         int64_t weft__h = *weft__hp;                                                               \
-        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                         \
+        if (weft__fj_pop(weft__h, WEFT__FJ_Q, &weft__f->weft__task)) {                             \
             *weft__hp = weft__h - 1;                                                               \
-            return weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                  \
+            return weft__body_##NAME(weft__h - 1 WEFT__FJ_QARG WEFT__ID FARGS);                    \
         }                                                                                          \
         *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                                      \
         return weft__f->weft__result;                                                              \
     }                                                                                              \
     R NAME(PARAMS)                                                                                 \
     {                                                                                              \
-        return weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID XARGS);                            \
+        struct weft__fjq *weft__q = weft__tls_fjq;                                                 \
+        return weft__body_##NAME(weft__fjq_priv(weft__q) WEFT__FJ_QOF(weft__q) WEFT__ID XARGS);    \
     }                                                                                              \
-    static R weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
+    static R weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__FJ_QDECL WEFT__UNUSED         \
+                                   WEFT__ID XPARAMS)
 
 /* The same for tasks without a result. */
 #define WEFT__VOID_TASK(NAME, PARAMS, XPARAMS, XARGS, FIELDS, STORE, FARGS)                        \
@@ -210,35 +234,38 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
         struct weft__task_impl weft__task;                                                         \
         WEFT__ID FIELDS                                                                            \
     };                                                                                             \
-    static void weft__body_##NAME(int64_t weft__fj_h WEFT__ID XPARAMS);                            \
+    static void weft__body_##NAME(int64_t weft__fj_h WEFT__FJ_QDECL WEFT__ID XPARAMS);             \
     static int weft__run_##NAME(void *weft__p)                                                     \
     {                                                                                              \
         struct weft__frame_##NAME *weft__f = (struct weft__frame_##NAME *)weft__p;                 \
-        weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID FARGS);                                   \
+        struct weft__fjq *weft__q = weft__tls_fjq;                                                 \
+        weft__body_##NAME(weft__fjq_priv(weft__q) WEFT__FJ_QOF(weft__q) WEFT__ID FARGS);           \
         return 0;                                                                                  \
     }                                                                                              \
     static inline __attribute__((always_inline, unused)) int64_t weft__spawn_##NAME(               \
-        int64_t weft__h, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)                      \
+        int64_t weft__h WEFT__FJ_QDECL, struct weft__frame_##NAME *weft__f WEFT__ID XPARAMS)       \
     {                                                                                              \
         WEFT__ID STORE;                                                                            \
-        return weft__fj_push(weft__h, &weft__f->weft__task, weft__run_##NAME);                     \
+        return weft__fj_push(weft__h, WEFT__FJ_Q, &weft__f->weft__task, weft__run_##NAME);         \
     }                                                                                              \
     static inline __attribute__((always_inline, unused)) void weft__sync_##NAME(                   \
-        int64_t *weft__hp, struct weft__frame_##NAME *weft__f)                                     \
+        int64_t *weft__hp WEFT__FJ_QDECL, struct weft__frame_##NAME *weft__f)                      \
     {                                                                                              \
         int64_t weft__h = *weft__hp;                                                               \
-        if (weft__fj_pop(weft__h, &weft__f->weft__task)) {                                         \
+        if (weft__fj_pop(weft__h, WEFT__FJ_Q, &weft__f->weft__task)) {                             \
             *weft__hp = weft__h - 1;                                                               \
-            weft__body_##NAME(weft__h - 1 WEFT__ID FARGS);                                         \
+            weft__body_##NAME(weft__h - 1 WEFT__FJ_QARG WEFT__ID FARGS);                           \
         } else {                                                                                   \
             *weft__hp = weft__fj_sync_slow(&weft__f->weft__task);                                  \
         }                                                                                          \
     }                                                                                              \
     void NAME(PARAMS)                                                                              \
     {                                                                                              \
-        weft__body_##NAME(weft__fjq_priv(weft__tls_fjq) WEFT__ID XARGS);                                   \
+        struct weft__fjq *weft__q = weft__tls_fjq;                                                 \
+        weft__body_##NAME(weft__fjq_priv(weft__q) WEFT__FJ_QOF(weft__q) WEFT__ID XARGS);           \
     }                                                                                              \
-    static void weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__ID XPARAMS)
+    static void weft__body_##NAME(int64_t weft__fj_h WEFT__UNUSED WEFT__FJ_QDECL WEFT__UNUSED      \
+                                  WEFT__ID XPARAMS)
 
 /* ---- public ------------------------------------------------------------ */
 
@@ -255,15 +282,16 @@ static inline __attribute__((always_inline)) bool weft__fj_pop(int64_t h, struct
  * it; FRAME is a WEFT_FRAME(NAME) * that stays valid and unmoved until its
  * WEFT_SYNC. Where the task cannot be made stealable (no worker, ENOMEM)
  * it runs here, at once. */
-#define WEFT_SPAWN(NAME, ...)  ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h, __VA_ARGS__)))
+#define WEFT_SPAWN(NAME, ...)                                                                      \
+    ((void)(weft__fj_h = weft__spawn_##NAME(weft__fj_h WEFT__FJ_QARG, __VA_ARGS__)))
 /* The result of the task spawned with FRAME (nothing for a void task):
  * runs it here if nobody stole it, else runs other tasks until the thief
  * is done, sleeping (in a blocking section) when there are none. Exactly
  * once per spawn, newest first, in the body that spawned it. */
-#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(&weft__fj_h, (FRAME))
+#define WEFT_SYNC(NAME, FRAME) weft__sync_##NAME(&weft__fj_h WEFT__FJ_QARG, (FRAME))
 /* NAME(args...) as a plain call that passes the hidden index on (cheaper
  * than calling NAME() itself, which reads the index from the deque). */
-#define WEFT_CALL(NAME, ...)   weft__body_##NAME(weft__fj_h, __VA_ARGS__)
+#define WEFT_CALL(NAME, ...)   weft__body_##NAME(weft__fj_h WEFT__FJ_QARG, __VA_ARGS__)
 
 /* Define the typed task `R NAME(T1 A1, ..., Tn An)` (n = 1..4; R not void;
  * argument and result types not const-qualified at the top level), its
