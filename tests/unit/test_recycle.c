@@ -128,6 +128,9 @@ END_TEST
  * count: the hook's thread must count it before it exits, or wait_idle and
  * destroy wait for ever. The one worker is busy meanwhile (no blocking
  * section: no spare is called for it), so only the spare can help. */
+/* The flags between the test's threads and the hook are seq_cst: each
+ * store pairs with the polling load of the thread it releases (and a
+ * white-box read of the pool's counters here is a snapshot). */
 static _Atomic int hook_fired, hook_done, busy_release, busy_started;
 
 static void helping_stop_hook(unsigned index, void *arg)
@@ -159,10 +162,10 @@ START_TEST(idle_after_a_stop_hook_helps)
 {
     weft__spare_keepalive_ns = 100 * 1000000; /* spares leave after 100 ms off duty */
     for (int m = 0; m < 2; m++) {
-        atomic_store(&hook_fired, 0);
-        atomic_store(&hook_done, 0);
-        atomic_store(&busy_release, 0);
-        atomic_store(&busy_started, 0);
+        atomic_store_explicit(&hook_fired, 0, memory_order_seq_cst);
+        atomic_store_explicit(&hook_done, 0, memory_order_seq_cst);
+        atomic_store_explicit(&busy_release, 0, memory_order_seq_cst);
+        atomic_store_explicit(&busy_started, 0, memory_order_seq_cst);
         weft_pool_options o = {
             .workers = 1, .scheduler = modes[m], .on_worker_stop = helping_stop_hook};
         weft_pool *p = NULL;
@@ -176,16 +179,18 @@ START_TEST(idle_after_a_stop_hook_helps)
         /* The spare off duty (white-box), so that the worker takes the
          * busy task, not the spare. */
         double t1 = gate_now();
-        while (atomic_load(&p->p_spares_on) != 0 && gate_now() - t1 < 30)
+        while (atomic_load_explicit(&p->p_spares_on, memory_order_seq_cst) != 0 &&
+               gate_now() - t1 < 30)
             usleep(1000);
         ck_assert_int_eq(weft_pool_submit(p, busy_task, NULL), 0);
-        while (!atomic_load(&busy_started))
+        while (!atomic_load_explicit(&busy_started, memory_order_seq_cst))
             sched_yield();
         double t0 = gate_now();
-        while (!atomic_load(&hook_done) && gate_now() - t0 < 30)
+        while (!atomic_load_explicit(&hook_done, memory_order_seq_cst) && gate_now() - t0 < 30)
             usleep(1000);
-        ck_assert_msg(atomic_load(&hook_done), "the spare's stop hook did not run");
-        atomic_store(&busy_release, 1);
+        ck_assert_msg(atomic_load_explicit(&hook_done, memory_order_seq_cst),
+                      "the spare's stop hook did not run");
+        atomic_store_explicit(&busy_release, 1, memory_order_seq_cst);
         ck_assert_int_eq(weft_pool_try_wait_idle(p, (int64_t)10 * 1000000000), 0);
         ck_assert_int_eq(weft_pool_destroy(p), 0);
     }
@@ -198,14 +203,14 @@ END_TEST
  * near the pool's node stash, whose lock a thread of the parent may have
  * held at the fork (here one holds it on purpose; a worker returning a
  * batch could). White-box: fills the stash, holds its lock. */
-static _Atomic int lock_held, lock_release;
+static _Atomic int lock_held, lock_release; /* seq_cst: as the hook's flags above */
 
 static void *lock_holder(void *arg)
 {
     pthread_mutex_t *m = arg;
     pthread_mutex_lock(m);
-    atomic_store(&lock_held, 1);
-    while (!atomic_load(&lock_release))
+    atomic_store_explicit(&lock_held, 1, memory_order_seq_cst);
+    while (!atomic_load_explicit(&lock_release, memory_order_seq_cst))
         usleep(1000);
     pthread_mutex_unlock(m);
     return NULL;
@@ -237,13 +242,13 @@ static void *fill_submitter(void *arg)
 
 static void fill_stash(weft_pool *p)
 {
-    atomic_store(&fill_hold, 1);
+    atomic_store_explicit(&fill_hold, 1, memory_order_seq_cst);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, fill_submitter, p), 0);
     pthread_join(t, NULL);
-    atomic_store(&fill_hold, 0);
+    atomic_store_explicit(&fill_hold, 0, memory_order_seq_cst);
     ck_assert_int_eq(weft_pool_wait_idle(p), 0);
-    ck_assert_uint_gt(atomic_load(&p->p_nodes_batches), 0);
+    ck_assert_uint_gt(atomic_load_explicit(&p->p_nodes_batches, memory_order_seq_cst), 0);
 }
 
 START_TEST(inherited_pool_refuses_before_the_stash)
@@ -254,7 +259,7 @@ START_TEST(inherited_pool_refuses_before_the_stash)
     fill_stash(p); /* this thread's list stays empty */
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, lock_holder, &p->p_nodes_lock), 0);
-    while (!atomic_load(&lock_held))
+    while (!atomic_load_explicit(&lock_held, memory_order_seq_cst))
         usleep(1000);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -265,7 +270,7 @@ START_TEST(inherited_pool_refuses_before_the_stash)
     }
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    atomic_store(&lock_release, 1);
+    atomic_store_explicit(&lock_release, 1, memory_order_seq_cst);
     pthread_join(t, NULL);
     ck_assert_int_eq(weft_pool_destroy(p), 0);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
@@ -303,12 +308,13 @@ START_TEST(thread_exit_destructor_after_ours)
     fill_stash(late_pool); /* and weft's key is made before ours */
     pthread_t t;
     ck_assert_int_eq(pthread_key_create(&late_key, late_destructor), 0);
-    unsigned before = atomic_load(&late_pool->p_nodes_batches);
+    unsigned before = atomic_load_explicit(&late_pool->p_nodes_batches, memory_order_seq_cst);
     ck_assert_int_eq(pthread_create(&t, NULL, late_thread, NULL), 0);
     pthread_join(t, NULL);
     ck_assert_int_eq(weft_pool_wait_idle(late_pool), 0);
-    ck_assert_int_eq(atomic_load(&late_count), 2);
-    ck_assert_uint_ge(atomic_load(&late_pool->p_nodes_batches) + 1, before);
+    ck_assert_int_eq(atomic_load_explicit(&late_count, memory_order_seq_cst), 2);
+    ck_assert_uint_ge(atomic_load_explicit(&late_pool->p_nodes_batches, memory_order_seq_cst) + 1,
+                      before);
     ck_assert_int_eq(weft_pool_destroy(late_pool), 0);
     pthread_key_delete(late_key);
 }
