@@ -126,35 +126,11 @@ static double run_fib(weft_pool *p, weft_task_fn fn, int n, long want, double *c
 static volatile uint64_t spin_sink; /* keeps the spin loop from vanishing */
 static uint64_t spin_iters = 1000;
 
-static void spin(uint64_t iters)
-{
-    uint64_t x = 1;
-    for (uint64_t i = 0; i < iters; i++)
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-    spin_sink = x;
-}
-
 static int spin_task(void *arg)
 {
     (void)arg;
-    spin(spin_iters);
+    spin_sink = bench_spin(spin_iters);
     return 0;
-}
-
-static void calibrate_spin(void)
-{
-    /* Find the iteration count of ~1 us (median of a few measurements). */
-    uint64_t iters = 100000;
-    double t[5];
-    for (int i = 0; i < 5; i++) {
-        double t0 = bench_now();
-        spin(iters);
-        t[i] = bench_now() - t0;
-    }
-    double per = bench_median(t, 5) / (double)iters;
-    spin_iters = (uint64_t)(1e-6 / per);
-    if (spin_iters == 0)
-        spin_iters = 1;
 }
 
 static double run_fanout(weft_pool *p, long tasks)
@@ -184,7 +160,7 @@ int main(int argc, char **argv)
                 MAXREPS);
         return 2;
     }
-    calibrate_spin();
+    spin_iters = bench_spin_iters(1.0);
     long want = fib_serial(fib_n), want_shared = fib_serial(shared_fib_n);
     /* Spawns of fib(n) with this shape: one per internal node = fib(n+1)-1. */
     double spawns = (double)fib_serial(fib_n + 1) - 1;

@@ -7,6 +7,7 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -34,6 +35,34 @@ static inline double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Spin for `iters` dependent multiply steps (no memory traffic); the
+ * result depends on every step, so it cannot be optimised away. */
+static inline uint64_t bench_spin(uint64_t iters)
+{
+    uint64_t x = 1;
+    for (uint64_t i = 0; i < iters; i++)
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x;
+}
+
+/* The bench_spin iteration count that takes about `us` microseconds (the
+ * median of five timed runs of 100,000 iterations); at least 1. */
+static inline uint64_t bench_spin_iters(double us)
+{
+    static volatile uint64_t sink; /* keeps the timed spins */
+    const uint64_t iters = 100000;
+    double t[5];
+    for (int i = 0; i < 5; i++) {
+        double t0 = bench_now();
+        sink = bench_spin(iters);
+        t[i] = bench_now() - t0;
+    }
+    (void)sink;
+    double per = bench_median(t, 5) / (double)iters;
+    uint64_t n = (uint64_t)(us * 1e-6 / per);
+    return n == 0 ? 1 : n;
 }
 
 #endif /* BENCH_UTIL_H */
