@@ -3,7 +3,8 @@
 """tools/test_weft_prof.py - weft-prof on inputs whose answers are known by hand:
 the task graph, work and span of a small hand-written trace; the simulator on
 a chain (speed-up 1) and on n independent equal tasks (speed-up min(n, P),
-less the modelled overheads), under both schedulers."""
+less the modelled overheads), under both schedulers; SHARED's lock (a thread
+that finds it held sleeps, and the lock stays free for others meanwhile)."""
 import importlib.machinery
 import io
 import math
@@ -150,10 +151,54 @@ class Simulator(unittest.TestCase):
                 t = wp.Sim(d, P, sched, pr).run()
                 ideal = math.ceil(n / P) * work
                 over = ((min(n, P) + 1) * (pr["wake_ns"] + pr["wake_call_ns"] + pr["search_ns"] / 8)
-                        + n * (pr["heap_task_ns"] + 2 * pr["lock_handoff_ns"]))
+                        + n * (pr["heap_task_ns"]
+                               + 2 * (pr["lock_wake_ns"] + 2 * pr["wake_call_ns"])))
                 self.assertGreaterEqual(t, ideal, "%s P=%d" % (sched, P))
                 self.assertLessEqual(t, ideal + over, "%s P=%d: %.0f > %.0f + %.0f"
                                      % (sched, P, t, ideal, over))
+
+    def test_lock_sleeper_does_not_hold_it(self):
+        # hold 100, then 10 outside; a sleeper takes it 1000 after the
+        # release; a contended release costs its maker a futex wake of 50
+        pr = dict(FREE, lock_hold_ns=100.0, lock_op_ns=10.0, lock_wake_ns=1000.0,
+                  wake_call_ns=50.0)
+        sim = wp.Sim(fan(1, 0.0), 2, "shared", pr)
+        a, b, c, d = (wp._Thread(i, True, i) for i in range(4))
+
+        def at(now, th):
+            sim.now = now
+            return sim._lock(th, now)
+        self.assertEqual(at(0, a), (0, 110))        # free: held 0..100
+        # held: b sleeps, takes it at 100 + 1000, and pays the wake call its
+        # release makes (the lock stays marked contended)
+        self.assertEqual(at(50, b), (1100, 1260))
+        # a finds it free while b sleeps (the lock is not fair), after paying
+        # the wake call it made at 100 for b (a FIFO hand-over would have
+        # kept it from everyone until b's hold ended at 1200)
+        self.assertEqual(at(200, a), (250, 360))
+        self.assertEqual(sim.lock_stats[:3], [3, 1, 1])
+        # asking at 1050 would overlap b's hold (1100..1200, decided while
+        # b slept): c takes it just after, without sleeping
+        self.assertEqual(at(1050, c), (1200, 1310))
+        # d asks while c holds it: sleeps, then takes it
+        self.assertEqual(at(1250, d), (2300, 2460))
+        self.assertEqual(c.owed, 50.0)
+
+    def test_lock_contention_is_not_serialised(self):
+        # 16 tasks of 1 us queued by the caller at once, two workers; the
+        # lock is held 100 ns per operation and a sleeper on it wakes 10 us
+        # after the release. Each worker's first take finds the caller
+        # pushing and sleeps once; after that the workers' takes, 1.1 us
+        # apart, rarely meet. By hand: the caller's pushes (1.6 us), half
+        # the tasks and takes on each worker (8 x 1.1 us), a sleep each
+        # (10 us, in parallel), within 20 us + one more sleep of slack. Were
+        # the lock handed over in FIFO order and unavailable to others
+        # while a sleeper wakes, every operation behind a sleeper would
+        # wait for it too: about a sleep per task (160 us).
+        pr = dict(FREE, lock_hold_ns=100.0, lock_wake_ns=10000.0)
+        t = wp.Sim(fan(16, 1000.0), 2, "shared", pr).run()
+        self.assertGreaterEqual(t, 1600 + 8 * 1100)
+        self.assertLessEqual(t, 1600 + 8 * 1100 + 2 * 10000)
 
     def test_predict_both(self):
         res = wp.predict(fan(4, 1000.0), [1, 2], FREE)
