@@ -68,14 +68,18 @@ typedef struct weft_task {
  * weft_sync on the same thread, in LIFO order (the most recent spawn first).
  * Returns 0; EINVAL (t or fn NULL); EPERM (not on a worker thread); ENOMEM
  * (the deque could not grow: nothing was pushed). Never blocks. */
+#if defined(WEFT__RUNTIME) || defined(WEFT__DOXYGEN)
 WEFT_API int weft_spawn(weft_task *t, weft_task_fn fn, void *arg);
+#endif
 
 /* Wait for the task spawned into t and return fn's result. If nobody took
  * it yet the caller runs it itself; if it was stolen, the caller runs other
  * work (preferring the thief's deque) until it is done - it never sleeps.
  * Call on the spawning thread, in LIFO order. Returns fn's result, or EINVAL
  * (t NULL; debug builds also detect out-of-order syncs). */
+#if defined(WEFT__RUNTIME) || defined(WEFT__DOXYGEN)
 WEFT_API int weft_sync(weft_task *t);
+#endif
 
 /* A task group, in the caller's storage; the fields are private. Needs no
  * cleanup after weft_group_wait has returned. */
@@ -133,6 +137,32 @@ WEFT_API bool weft_group_cancelled(const weft_group *g);
 
 #ifdef __cplusplus
 }
+#endif
+
+/* In programs, weft_spawn and weft_sync are static inline functions (their
+ * declarations above are the library's, whose exported functions do the
+ * same): the push or pop of the worker's deque happens in the caller, and
+ * everything else in the library (weft/bits/spawn.h). */
+#if !defined(WEFT__RUNTIME) && !defined(WEFT__DOXYGEN)
+#include <weft/bits/spawn.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+static inline int weft_spawn(weft_task *t, weft_task_fn fn, void *arg)
+{
+    return weft__spawn_inline(t, fn, arg);
+}
+
+static inline int weft_sync(weft_task *t)
+{
+    return weft__sync_inline(t);
+}
+
+#ifdef __cplusplus
+}
+#endif
 #endif
 
 #endif /* WEFT_TASK_H */

@@ -75,6 +75,8 @@ int weft__deque_init(weft__deque *dq, size_t capacity)
     dq->dq_q.q_limit = cap;
     dq->dq_q.q_mask = b->b_mask;
     dq->dq_q.q_slots = b->b_slots;
+    dq->dq_q.q_spawned = 0; /* not shared yet (as atomic_init) */
+    dq->dq_q.q_executed = 0;
     dq->dq_retired = NULL;
     dq->dq_grown = 0;
     return 0;

@@ -413,8 +413,13 @@ int weft_pool_stats(const weft_pool *p, weft_worker_stats *per_worker, size_t n)
         weft__worker *w = &p->p_workers[i];
         /* Relaxed: counters, each exact once the pool is idle (the idle
          * wait's acquire orders the workers' last stores before). */
-        per_worker[i].executed = atomic_load_explicit(&w->w_executed, memory_order_relaxed);
-        per_worker[i].spawned = atomic_load_explicit(&w->w_spawned, memory_order_relaxed);
+        /* Plus the untyped fast paths' counts, in the deque's owner line
+         * (weft/bits/spawn.h); relaxed as the owner's stores. */
+        const struct weft__fjq *q = &w->w_dq.dq_q;
+        per_worker[i].executed = atomic_load_explicit(&w->w_executed, memory_order_relaxed)
+                                 + weft__atomic_load(&q->q_executed, memory_order_relaxed);
+        per_worker[i].spawned = atomic_load_explicit(&w->w_spawned, memory_order_relaxed)
+                                + weft__atomic_load(&q->q_spawned, memory_order_relaxed);
         per_worker[i].steals = atomic_load_explicit(&w->w_steals, memory_order_relaxed);
         per_worker[i].failed_steals =
             atomic_load_explicit(&w->w_failed_steals, memory_order_relaxed);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <weft/bits/spawn.h>
 #include <weft/fj.h>
 
 #include "pool/sched.h"
@@ -51,55 +52,49 @@ void weft__report_out_of_order(const struct weft__task_impl *t,
 }
 #endif
 
-/* Spawn's rare paths, out of line and entered by tail calls, so that the
- * fast path needs no callee-saved registers (no push/pop). */
-static __attribute__((noinline)) int spawn_slow(weft__worker *w, struct weft__task_impl *t)
-{
-    int rc = w->w_pool->p_sched->s_spawn(w, t);
-    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG) && rc == 0)
-        weft__trace_dag_spawned(w, t, false); /* trace.h, "DAG mode" */
-    return rc;
-}
+/* The rare paths of weft/bits/spawn.h's fast paths, which weft_spawn and
+ * weft_sync below share with the copies inlined into programs. */
 
-static __attribute__((noinline)) int spawn_serve(weft__worker *w)
-{
-    if (WEFT__TRACE_DAG_BIT(w))
-        weft__trace_dag_spawned(w, NULL, false); /* the push just made */
-    weft__worker_serve(w, NULL);
-    return 0;
-}
-
-int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
+int weft__spawn_slow(weft_task *tp, weft_task_fn fn, void *arg)
 {
     if (tp == NULL || fn == NULL)
         return EINVAL;
     weft__worker *w = weft__tls_worker;
     if (WEFT__UNLIKELY(w == NULL))
         return EPERM;
+    /* A SHARED worker, or a full ring: the scheduler pushes (and grows). */
     struct weft__task_impl *t = (struct weft__task_impl *)tp;
     t->ti_fn = fn;
     t->ti_arg = arg;
     /* Relaxed: the frame becomes visible to other threads only through a
      * release store of the deque's bottom (or the SHARED queue's lock). */
     weft__atomic_store(&t->ti_state, WEFT__TS_SPAWNED, memory_order_relaxed);
-#ifndef NDEBUG
-    t->ti_owner = w;
-#endif
-    struct weft__fjq *q = &w->w_dq.dq_q;
-    if (WEFT__UNLIKELY(!weft__fjq_try_push(q, weft__fjq_priv(q), t)))
-        return spawn_slow(w, t); /* the ring may be full; SHARED */
-    weft__stat_inc(&w->w_spawned);
-    if (weft__fjq_hungry(q))
-        return spawn_serve(w);
+    t->ti_owner = &w->w_dq.dq_q;
+    int rc = w->w_pool->p_sched->s_spawn(w, t);
+    if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG) && rc == 0)
+        weft__trace_dag_spawned(w, t, false); /* trace.h, "DAG mode" */
+    return rc;
+}
+
+int weft__spawn_serve(void)
+{
+    weft__worker *w = weft__tls_worker; /* the fast path pushed: a worker */
+    if (WEFT__TRACE_DAG_BIT(w))
+        weft__trace_dag_spawned(w, NULL, false); /* the push just made */
+    weft__worker_serve(w, NULL);
     return 0;
 }
 
-static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__task_impl *t)
+int weft__sync_slow(weft_task *tp)
 {
+    if (WEFT__UNLIKELY(tp == NULL))
+        return EINVAL;
+    struct weft__task_impl *t = (struct weft__task_impl *)tp;
+    weft__worker *w = weft__tls_worker;
     if (w == NULL)
         return EINVAL; /* no thread but a worker can have spawned t */
 #ifndef NDEBUG
-    if (t->ti_owner != w)
+    if (t->ti_owner != &w->w_dq.dq_q)
         return EINVAL;
 #endif
     if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
@@ -107,10 +102,12 @@ static __attribute__((noinline)) int sync_slow(weft__worker *w, struct weft__tas
     return w->w_pool->p_sched->s_sync(w, t);
 }
 
-/* Sync's rare path: t was popped but a thief asked for work or forced a
- * publication. Serve it; then run t, unless the thief took it. */
-static __attribute__((noinline)) int sync_serve_run(weft__worker *w, struct weft__task_impl *t)
+int weft__sync_serve(weft_task *tp)
 {
+    /* t was popped but a thief asked for work or forced a publication.
+     * Serve it; then run t, unless the thief took it. */
+    struct weft__task_impl *t = (struct weft__task_impl *)tp;
+    weft__worker *w = weft__tls_worker; /* the fast path popped: a worker */
     if (!weft__worker_serve(w, t))
         return w->w_pool->p_sched->s_sync(w, t);
     if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG))
@@ -119,23 +116,17 @@ static __attribute__((noinline)) int sync_serve_run(weft__worker *w, struct weft
     return t->ti_fn(t->ti_arg);
 }
 
+/* The exported functions: what programs built against earlier versions,
+ * and the runtime itself, call. */
+
+int weft_spawn(weft_task *tp, weft_task_fn fn, void *arg)
+{
+    return weft__spawn_inline(tp, fn, arg);
+}
+
 int weft_sync(weft_task *tp)
 {
-    if (WEFT__UNLIKELY(tp == NULL))
-        return EINVAL;
-    struct weft__task_impl *t = (struct weft__task_impl *)tp;
-    weft__worker *w = weft__tls_worker;
-    if (WEFT__LIKELY(w != NULL)) {
-        struct weft__fjq *q = &w->w_dq.dq_q;
-        /* Fast path: t is the newest private task; pop and run it inline. */
-        if (WEFT__LIKELY(weft__fjq_try_pop(q, weft__fjq_priv(q), t))) {
-            if (weft__fjq_hungry(q))
-                return sync_serve_run(w, t);
-            weft__stat_inc(&w->w_executed);
-            return t->ti_fn(t->ti_arg);
-        }
-    }
-    return sync_slow(w, t);
+    return weft__sync_inline(tp);
 }
 
 /* ---- typed fork-join slow paths (weft/fj.h) ---------------------------- */

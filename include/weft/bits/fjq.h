@@ -14,6 +14,11 @@
  * builtins, which C and C++ share and which compile to what C11's
  * <stdatomic.h> compiles to); the runtime uses the same macros on them.
  */
+/* Before the guard: <weft/task.h> ends by including weft/bits/spawn.h,
+ * which needs this file whole; included from here first, it finds this
+ * guard still unset and includes all of it. */
+#include <weft/task.h>
+
 #ifndef WEFT_BITS_FJQ_H
 #define WEFT_BITS_FJQ_H
 
@@ -26,7 +31,6 @@
 #endif
 
 #include <weft/export.h>
-#include <weft/task.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,12 +86,15 @@ extern "C" {
  * spawner (relaxed: published with the frame), by a thief (relaxed: a hint
  * for leapfrogging) and by the runner (DONE, release: publishes ti_result
  * to the syncing owner's acquire load). */
+struct weft__fjq;
 struct weft__task_impl {
     weft_task_fn ti_fn;
     void *ti_arg;
     int32_t ti_state; /* weft__atomic_* only */
     int32_t ti_result;
-    struct weft__worker *ti_owner; /* debug builds of weft_spawn only */
+    /* The spawning worker's queue (untyped spawns; NULL for heap tasks, not
+     * set by typed ones), which debug builds' weft_sync checks. */
+    const struct weft__fjq *ti_owner;
 };
 
 /* ---- the owner's deque line --------------------------------------------- */
@@ -122,10 +129,17 @@ struct weft__fjq {
     int64_t q_limit;
     int64_t q_mask; /* ring capacity - 1 */
     struct weft__task_impl **q_slots; /* the ring; its slots: weft__atomic_* only */
+    /* Untyped tasks pushed, and run by their sync, on the fast paths of
+     * weft/bits/spawn.h (the slow paths count in the worker): statistics,
+     * incremented by the owner only (a relaxed load and store) and read by
+     * weft_pool_stats (relaxed). weft__atomic_* only. */
+    uint64_t q_spawned;
+    uint64_t q_executed;
 };
 
 /* The layout that the fields had as C11 _Atomic types, which the runtime
- * and programs built against earlier versions share (LP64). */
+ * and programs built against earlier versions share (LP64); the two
+ * counters took the queue's tail padding later. */
 #if __SIZEOF_POINTER__ == 8
 WEFT__STATIC_ASSERT(offsetof(struct weft__task_impl, ti_state) == 16
                         && offsetof(struct weft__task_impl, ti_result) == 20
@@ -138,6 +152,8 @@ WEFT__STATIC_ASSERT(offsetof(struct weft__fjq, q_hungry) == 0
                         && offsetof(struct weft__fjq, q_limit) == 80
                         && offsetof(struct weft__fjq, q_mask) == 88
                         && offsetof(struct weft__fjq, q_slots) == 96
+                        && offsetof(struct weft__fjq, q_spawned) == 104
+                        && offsetof(struct weft__fjq, q_executed) == 112
                         && sizeof(struct weft__fjq) == 128,
                     "weft__fjq layout");
 #endif
