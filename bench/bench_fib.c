@@ -123,13 +123,12 @@ static double run_fib(weft_pool *p, weft_task_fn fn, int n, long want, double *c
 
 /* ---- fan-out ------------------------------------------------------------ */
 
-static volatile uint64_t spin_sink; /* keeps the spin loop from vanishing */
 static uint64_t spin_iters = 1000;
 
 static int spin_task(void *arg)
 {
     (void)arg;
-    spin_sink = bench_spin(spin_iters);
+    bench_spin_keep(bench_spin(spin_iters));
     return 0;
 }
 

@@ -5,8 +5,9 @@
  * other run traced, so that both kinds of run see the same machine,
  * process and pool state.
  *
- *   bench_tracecost [TASK_US [TASKS [WORKERS [PAIRS [TRACE_FILE]]]]]
- *       defaults: 10 2000 2 50 /dev/shm/bench_tracecost.json
+ *   bench_tracecost [TASK_US [TASKS [WORKERS [PAIRS [TRACE_FILE [SCHED]]]]]]
+ *       defaults: 10 2000 2 50 /dev/shm/bench_tracecost.json stealing
+ *       (SCHED: stealing or shared)
  *
  * A run submits TASKS tasks of about TASK_US microseconds of spinning
  * from this (outside) thread and waits with weft_pool_wait_idle (weft-
@@ -31,13 +32,12 @@
 
 #define MAX_PAIRS 1000
 
-static volatile uint64_t spin_sink; /* keeps the spin loop from vanishing */
 static uint64_t spin_iters;
 
 static int spin_task(void *arg)
 {
     (void)arg;
-    spin_sink = bench_spin(spin_iters);
+    bench_spin_keep(bench_spin(spin_iters));
     return 0;
 }
 
@@ -78,8 +78,12 @@ int main(int argc, char **argv)
     unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 2;
     int pairs = argc > 4 ? atoi(argv[4]) : 50;
     const char *trace = argc > 5 ? argv[5] : "/dev/shm/bench_tracecost.json";
-    if (argc > 6 || task_us <= 0 || tasks < 1 || workers < 1 || pairs < 1 || pairs > MAX_PAIRS) {
-        fprintf(stderr, "usage: %s [TASK_US>0 [TASKS>0 [WORKERS>0 [PAIRS<=%d [TRACE_FILE]]]]]\n",
+    const char *sched = argc > 6 ? argv[6] : "stealing";
+    bool shared = strcmp(sched, "shared") == 0;
+    if (argc > 7 || task_us <= 0 || tasks < 1 || workers < 1 || pairs < 1 || pairs > MAX_PAIRS ||
+        (!shared && strcmp(sched, "stealing") != 0)) {
+        fprintf(stderr,
+                "usage: %s [TASK_US>0 [TASKS>0 [WORKERS>0 [PAIRS<=%d [TRACE_FILE [SCHED]]]]]]\n",
                 argv[0], MAX_PAIRS);
         return 1;
     }
@@ -88,6 +92,7 @@ int main(int argc, char **argv)
     weft_pool_options o;
     weft_pool_options_init(&o);
     o.workers = workers;
+    o.scheduler = shared ? WEFT_SCHED_SHARED : WEFT_SCHED_STEALING;
     weft_pool *p;
     int rc = weft_pool_create(&p, &o);
     if (rc != 0) {
@@ -110,8 +115,8 @@ int main(int argc, char **argv)
         return 1;
     double mon = bench_median(on, pairs), moff = bench_median(off, pairs);
     double mr = bench_median(ratio, pairs); /* sorts ratio */
-    printf("bench_tracecost: %ld tasks of %.1f us, %u workers, %d pairs\n", tasks, task_us, workers,
-           pairs);
+    printf("bench_tracecost: %ld tasks of %.1f us, %u workers (%s), %d pairs\n", tasks, task_us,
+           workers, sched, pairs);
     printf("off %.3f ms  on %.3f ms  on/off %.3f  pairs: median %.3f, quartiles %.3f-%.3f\n", moff,
            mon, mon / moff, mr, quartile(ratio, pairs, 1), quartile(ratio, pairs, 3));
     return 0;

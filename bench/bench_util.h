@@ -7,6 +7,7 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -47,19 +48,27 @@ static inline uint64_t bench_spin(uint64_t iters)
     return x;
 }
 
+/* Where spinning code leaves its result, so that the compiler keeps the
+ * loop. Relaxed: nothing reads it; an atomic because tasks on several
+ * workers store at once. */
+static _Atomic uint64_t bench_spin_sink;
+
+static inline void bench_spin_keep(uint64_t x)
+{
+    atomic_store_explicit(&bench_spin_sink, x, memory_order_relaxed);
+}
+
 /* The bench_spin iteration count that takes about `us` microseconds (the
  * median of five timed runs of 100,000 iterations); at least 1. */
 static inline uint64_t bench_spin_iters(double us)
 {
-    static volatile uint64_t sink; /* keeps the timed spins */
     const uint64_t iters = 100000;
     double t[5];
     for (int i = 0; i < 5; i++) {
         double t0 = bench_now();
-        sink = bench_spin(iters);
+        bench_spin_keep(bench_spin(iters));
         t[i] = bench_now() - t0;
     }
-    (void)sink;
     double per = bench_median(t, 5) / (double)iters;
     uint64_t n = (uint64_t)(us * 1e-6 / per);
     return n == 0 ? 1 : n;
