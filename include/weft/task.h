@@ -142,7 +142,9 @@ WEFT_API bool weft_group_cancelled(const weft_group *g);
 /* In programs, weft_spawn and weft_sync are static inline functions (their
  * declarations above are the library's, whose exported functions do the
  * same): the push or pop of the worker's deque happens in the caller, and
- * everything else in the library (weft/bits/spawn.h). */
+ * everything else in the library (weft/bits/spawn.h). So a file that
+ * includes this header cannot declare them itself, and &weft_spawn there
+ * is the file's own copy; dlsym finds the library's. */
 #if !defined(WEFT__RUNTIME) && !defined(WEFT__DOXYGEN)
 #include <weft/bits/spawn.h>
 
