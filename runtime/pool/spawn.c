@@ -3,9 +3,11 @@
  * runtime/pool/spawn.c - strict fork-join: weft_spawn/weft_sync, and the
  * out-of-line paths of the typed tasks of weft/fj.h.
  *
- * The fast paths are weft/bits/fjq.h's push and pop of the private deque:
- * no fence, no RMW. Everything else - a full ring, a SHARED pool, a task
- * that is not the newest private one - goes to the scheduler (sched.h).
+ * The fast paths (weft/bits/spawn.h, inlined into programs and into the
+ * exported functions below) are weft/bits/fjq.h's push and pop of the
+ * private deque: no fence, no RMW. Everything else - a full ring, a SHARED
+ * pool, a task that is not the newest private one - comes here, and goes
+ * to the scheduler (sched.h).
  *
  * Out-of-order syncs are tolerated in every build: sync(a) after spawn(a),
  * spawn(b) runs b first (b's later sync finds it DONE) and returns a's

@@ -3,8 +3,9 @@
  * weft/bits/fjq.h - private: the owner's side of a worker's split deque.
  *
  * Not an API: included by <weft/fj.h>, whose typed fast paths inline it,
- * and by the runtime, whose weft_spawn/weft_sync and deque inline the same
- * functions. The algorithm is written here once (as liburcu writes
+ * by weft/bits/spawn.h, whose untyped ones (weft_spawn/weft_sync, inline in
+ * programs and in the runtime's exported functions) do too, and by the
+ * runtime's deque. The algorithm is written here once (as liburcu writes
  * _cds_wfcq_enqueue once in urcu/static/wfcqueue.h); the deque, its memory
  * orders and the thieves' side are described in the runtime's
  * docs/design/deque.md. Everything here may change between versions.
@@ -92,8 +93,9 @@ struct weft__task_impl {
     void *ti_arg;
     int32_t ti_state; /* weft__atomic_* only */
     int32_t ti_result;
-    /* The spawning worker's queue (untyped spawns; NULL for heap tasks, not
-     * set by typed ones), which debug builds' weft_sync checks. */
+    /* The spawning worker's queue (untyped spawns, and typed ones that
+     * took weft__fj_push_slow; NULL for heap tasks, not set by the typed
+     * fast path), which debug builds' weft_sync checks. */
     const struct weft__fjq *ti_owner;
 };
 

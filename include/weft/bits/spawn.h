@@ -14,12 +14,16 @@
  * runtime (runtime/pool/spawn.c), which does what weft_spawn/weft_sync
  * always did. Everything here may change between versions.
  */
+/* Before the guard, as in weft/bits/fjq.h: in programs <weft/task.h> ends
+ * by including this file and then calls what it defines; included from
+ * here first, it finds this guard still unset and includes all of it. */
+#include <weft/task.h>
+
 #ifndef WEFT_BITS_SPAWN_H
 #define WEFT_BITS_SPAWN_H
 
 #include <weft/bits/fjq.h>
 #include <weft/export.h>
-#include <weft/task.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,12 +51,12 @@ static inline __attribute__((always_inline)) int weft__spawn_inline(weft_task *t
                                                                     void *arg)
 {
     struct weft__fjq *q = weft__tls_fjq;
+    struct weft__task_impl *t = (struct weft__task_impl *)(void *)tp;
     int64_t h = weft__fjq_priv(q);
     /* q_limit fails a thread that is no worker, a SHARED worker and a full
      * ring; the slow path sorts them out. */
     if (__builtin_expect(tp == NULL || fn == NULL || h >= q->q_limit, 0))
         return weft__spawn_slow(tp, fn, arg);
-    struct weft__task_impl *t = (struct weft__task_impl *)(void *)tp;
     t->ti_fn = fn;
     t->ti_arg = arg;
     /* Relaxed: the frame becomes visible to other threads only when the
