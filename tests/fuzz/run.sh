@@ -5,7 +5,9 @@
 #   bash tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 #
 # Compiles the runtime's sources (the collection calls the pool's
-# weft_blocking_begin/end around its sleeps) and tests/fuzz/fuzz_collection.c
+# weft_blocking_begin/end around its sleeps; with WEFT__RUNTIME, as the
+# library's own build: weft/task.h then declares weft_spawn/weft_sync
+# instead of defining inline ones) and tests/fuzz/fuzz_collection.c
 # with clang -fsanitize=fuzzer,address,undefined (the main build uses gcc;
 # libFuzzer needs clang) into build/fuzz/, then fuzzes for SECONDS (default
 # 60) starting from the committed seed corpus tests/fuzz/corpus. New
@@ -30,7 +32,7 @@ sed -e "s/@PROJECT_VERSION_MAJOR@/$vmaj/" -e "s/@PROJECT_VERSION_MINOR@/$vmin/" 
 # FUZZ_CFLAGS: extra compiler flags for the harness (e.g. -DNDEBUG).
 # shellcheck disable=SC2086
 "$cc" -std=c11 -g -O1 -Wall -Wextra -Wpedantic ${FUZZ_CFLAGS:-} \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -DWEFT__RUNTIME=1 \
     -I"$root/include" -I"$out/include" -I"$root/runtime" "$root/runtime/version.c" \
     "$root"/runtime/collection/*.c "$root"/runtime/base/*.c "$root"/runtime/pool/*.c \
     "$root/tests/fuzz/fuzz_collection.c" -lurcu-common -lpthread -o "$out/fuzz_collection"
