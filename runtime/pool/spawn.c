@@ -66,12 +66,7 @@ int weft__spawn_slow(weft_task *tp, weft_task_fn fn, void *arg)
         return EPERM;
     /* A SHARED worker, or a full ring: the scheduler pushes (and grows). */
     struct weft__task_impl *t = (struct weft__task_impl *)tp;
-    t->ti_fn = fn;
-    t->ti_arg = arg;
-    /* Relaxed: the frame becomes visible to other threads only through a
-     * release store of the deque's bottom (or the SHARED queue's lock). */
-    weft__atomic_store(&t->ti_state, WEFT__TS_SPAWNED, memory_order_relaxed);
-    t->ti_owner = &w->w_dq.dq_q;
+    weft__spawn_fill(t, fn, arg, &w->w_dq.dq_q);
     int rc = w->w_pool->p_sched->s_spawn(w, t);
     if (WEFT__UNLIKELY(WEFT__TRACE_FLAGS(w->w_pool) & WEFT__TRACE_DAG) && rc == 0)
         weft__trace_dag_spawned(w, t, false); /* trace.h, "DAG mode" */

@@ -46,6 +46,19 @@ static inline __attribute__((always_inline)) void weft__fjq_count(uint64_t *c)
     weft__atomic_store(c, weft__atomic_load(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
+/* Fill an untyped frame spawned by the owner of q (both spawn paths). */
+static inline __attribute__((always_inline)) void
+weft__spawn_fill(struct weft__task_impl *t, weft_task_fn fn, void *arg, const struct weft__fjq *q)
+{
+    t->ti_fn = fn;
+    t->ti_arg = arg;
+    /* Relaxed: the frame becomes visible to other threads only when its
+     * owner publishes it (a release fence, then the store of bottom) or
+     * through the SHARED queue's lock. */
+    weft__atomic_store(&t->ti_state, WEFT__TS_SPAWNED, __ATOMIC_RELAXED);
+    t->ti_owner = q;
+}
+
 /* weft_spawn. */
 static inline __attribute__((always_inline)) int weft__spawn_inline(weft_task *tp, weft_task_fn fn,
                                                                     void *arg)
@@ -57,12 +70,7 @@ static inline __attribute__((always_inline)) int weft__spawn_inline(weft_task *t
      * ring; the slow path sorts them out. */
     if (__builtin_expect(tp == NULL || fn == NULL || h >= q->q_limit, 0))
         return weft__spawn_slow(tp, fn, arg);
-    t->ti_fn = fn;
-    t->ti_arg = arg;
-    /* Relaxed: the frame becomes visible to other threads only when the
-     * owner publishes it (a release fence, then the store of bottom). */
-    weft__atomic_store(&t->ti_state, WEFT__TS_SPAWNED, __ATOMIC_RELAXED);
-    t->ti_owner = q;
+    weft__spawn_fill(t, fn, arg, q);
     /* Relaxed: a private slot, published as the frame is. */
     weft__atomic_store(&q->q_slots[h & q->q_mask], t, __ATOMIC_RELAXED);
     weft__fjq_set_priv(q, h + 1);
